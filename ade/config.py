@@ -1,0 +1,84 @@
+"""Reading configuration from the environment, with one clear line on bad values."""
+
+import os
+import secrets
+import sys
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlparse
+
+
+class ConfigError(Exception):
+    """Bad configuration: the message names the variable and the problem."""
+
+
+def fail(message: str):
+    # Start-up must stop with one readable line, not a traceback.
+    sys.stderr.write(f"engram: configuration error: {message}\n")
+    raise SystemExit(2)
+
+
+def database_from_url(url: str, base_dir: Path) -> dict:
+    if not url:
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(base_dir / "var" / "engram.sqlite3"),
+            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"},
+            # A file test database, so worker processes and forked servers share it.
+            "TEST": {"NAME": str(base_dir / "var" / "test_engram.sqlite3")},
+        }
+    parsed = urlparse(url)
+    if parsed.scheme not in ("postgres", "postgresql"):
+        raise ConfigError(f"DATABASE_URL must start with postgresql:// (got scheme {parsed.scheme!r})")
+    name = unquote(parsed.path.lstrip("/"))
+    if not name:
+        raise ConfigError("DATABASE_URL has no database name (expected postgresql://user@host:port/name)")
+    try:
+        port = parsed.port
+    except ValueError as exc:
+        raise ConfigError(f"DATABASE_URL has a bad port: {exc}") from None
+    query = parse_qs(parsed.query)
+    host = query.get("host", [parsed.hostname or "127.0.0.1"])[0]
+    db = {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": name,
+        "USER": unquote(parsed.username or ""),
+        "PASSWORD": unquote(parsed.password or ""),
+        "HOST": host,
+        "PORT": str(port or 5432),
+        "CONN_MAX_AGE": 60,
+        "CONN_HEALTH_CHECKS": True,
+        "TEST": {"NAME": os.environ.get("TEST_DATABASE_NAME") or f"test_{name}"},
+    }
+    return db
+
+
+def redis_url(value: str) -> str:
+    if value and urlparse(value).scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError(f"REDIS_URL must start with redis:// (got {value!r})")
+    return value
+
+
+def secret_key(base_dir: Path) -> str:
+    """SECRET_KEY from the environment, else generated once and kept under var/."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    path = base_dir / "var" / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def configure_tiktoken_offline():
+    """Point tiktoken at the encodings litellm ships, without importing litellm (slow)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("litellm")
+    if spec and spec.origin:
+        bundled = os.path.join(os.path.dirname(spec.origin), "litellm_core_utils", "tokenizers")
+        os.environ.setdefault("TIKTOKEN_CACHE_DIR", bundled)
+        # litellm overwrites TIKTOKEN_CACHE_DIR on first use unless this is set.
+        os.environ.setdefault("CUSTOM_TIKTOKEN_CACHE_DIR", bundled)
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -1,0 +1,35 @@
+"""Domain errors. Entry points map them to HTTP statuses or inline messages; actions only raise them."""
+
+
+class DomainError(Exception):
+    status = 400
+
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.code = code
+
+
+class NotFound(DomainError):
+    status = 404
+
+
+class Invalid(DomainError):
+    """Bad input. `field` names what was wrong."""
+
+    status = 400
+
+
+class Unprocessable(DomainError):
+    status = 422
+
+
+class Conflict(DomainError):
+    """A stale write or a state that forbids the action (pending approval, busy agent)."""
+
+    status = 409
+
+    def __init__(self, message: str, *, current=None, **kwargs):
+        super().__init__(message, **kwargs)
+        self.current = current

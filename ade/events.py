@@ -1,0 +1,20 @@
+"""Broadcasting live updates: only from actions, only after commit."""
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+
+def agent_group(agent_id: str) -> str:
+    return f"agent.{agent_id}"
+
+
+def send_now(group: str, event: dict) -> None:
+    layer = get_channel_layer()
+    if layer is not None:
+        async_to_sync(layer.group_send)(group, {"type": "engram.event", "event": event})
+
+
+def broadcast(group: str, event: dict) -> None:
+    """Send `event` to a channel-layer group once the current transaction commits."""
+    transaction.on_commit(lambda: send_now(group, event))

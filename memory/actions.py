@@ -1,0 +1,165 @@
+"""Writes to core memory (blocks, with versions and history) and archival memory (passages)."""
+
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+
+from ade.errors import Invalid, NotFound
+from ade.events import agent_group, broadcast
+
+from .models import Archive, Block, BlockHistory, Passage, PassageTag
+from .vectors import ensure_vector_index
+
+DEFAULT_DESCRIPTIONS = {
+    "persona": "The persona block: Stores details about your current persona, guiding how you behave and respond. "
+    "This helps you to maintain consistency and personality in your interactions.",
+    "human": "The human block: Stores key details about the person you are conversing with, allowing for more "
+    "personalized and friend-like conversation.",
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who made a change: a person (pages/API/admin) or an agent's tool."""
+
+    type: str  # user | agent | api | admin | system
+    id: str = ""
+    name: str = ""
+    tool_name: str = ""
+
+    @classmethod
+    def user(cls, user, via: str = "user") -> "Actor":
+        return cls(via, getattr(user, "id", "") or "", getattr(user, "username", "") or "")
+
+    @classmethod
+    def agent(cls, agent, tool_name: str) -> "Actor":
+        return cls("agent", agent.id, agent.name, tool_name)
+
+    @property
+    def user_id(self) -> str | None:
+        return self.id if self.type in ("user", "api", "admin") and self.id else None
+
+
+def _record(block: Block, diff: dict, actor: Actor) -> BlockHistory:
+    return BlockHistory.objects.create(
+        block=block,
+        version=block.version,
+        actor_type=actor.type,
+        actor_id=actor.id,
+        actor_name=actor.name,
+        tool_name=actor.tool_name,
+        previous={f: old for f, (old, _new) in diff.items()},
+        new={f: new for f, (_old, new) in diff.items()},
+    )
+
+
+def _announce(block: Block, agent_ids=None) -> None:
+    ids = agent_ids if agent_ids is not None else list(block.agents.values_list("id", flat=True))
+    for agent_id in ids:
+        broadcast(agent_group(agent_id), {"type": "block_updated", "block_id": block.id, "version": block.version})
+    if ids:
+        from agents.context import rebuild_system_prompts  # late import: agents depends on memory
+
+        rebuild_system_prompts(ids)
+
+
+def create_block(organization, *, label: str, value: str = "", limit: int | None = None, description: str | None = None,
+                 read_only: bool = False, hidden: bool = False, metadata: dict | None = None,
+                 tags: list | None = None, actor: Actor) -> Block:
+    label = (label or "").strip()
+    if not label:
+        raise Invalid("label must not be empty", field="label")
+    block = Block(organization=organization, label=label, value=value or "", read_only=read_only, hidden=hidden,
+                  metadata=metadata or {}, tags=tags or [],
+                  description=description if description else DEFAULT_DESCRIPTIONS.get(label, ""))
+    if limit is not None:
+        block.limit = limit
+    if block.limit < 1:
+        raise Invalid("limit must be a positive number", field="limit")
+    block.check_value(block.value)
+    block.created_by_id = block.last_updated_by_id = actor.user_id
+    with transaction.atomic():
+        block.save()
+        _record(block, {f: (None, v) for f, v in block.snapshot().items()}, actor)
+    return block
+
+
+def update_block(organization, block_id: str, changes: dict, *, actor: Actor,
+                 expected_version: int | None = None) -> Block:
+    """Apply `changes` under a row lock; refuse stale versions; write one history row; notify attached agents."""
+    with transaction.atomic():
+        block = Block.objects.select_for_update().filter(id=block_id, organization=organization).first()
+        if block is None:
+            raise NotFound("Block not found")
+        diff = block.apply_edit(changes, expected_version=expected_version)
+        if diff:
+            if actor.user_id:
+                block.last_updated_by_id = actor.user_id
+            block.save()
+            _record(block, diff, actor)
+            _announce(block)
+    return block
+
+
+def block_state_at(block: Block, version: int) -> dict:
+    """The editable fields as they were at `version`, rebuilt by walking history back from now."""
+    if version < 1 or version > block.version:
+        raise Invalid(f"version must be between 1 and {block.version}", field="version")
+    state = block.snapshot()
+    for row in block.history.filter(version__gt=version).order_by("-version"):
+        state.update(row.previous)
+    return state
+
+
+def undo_block(organization, block_id: str, to_version: int, *, actor: Actor) -> Block:
+    """Restore a block to an earlier version (as a new change, so nothing is lost)."""
+    with transaction.atomic():
+        block = Block.objects.select_for_update().filter(id=block_id, organization=organization).first()
+        if block is None:
+            raise NotFound("Block not found")
+        state = block_state_at(block, to_version)
+        changes = {f: v for f, v in state.items() if v is not None and v != getattr(block, f)}
+        return update_block(organization, block_id, changes, actor=actor, expected_version=block.version)
+
+
+def delete_block(organization, block_id: str) -> None:
+    with transaction.atomic():
+        block = Block.objects.select_for_update().filter(id=block_id, organization=organization).first()
+        if block is None:
+            raise NotFound("Block not found")
+        agent_ids = list(block.agents.values_list("id", flat=True))
+        block.delete()
+        for agent_id in agent_ids:
+            broadcast(agent_group(agent_id), {"type": "block_detached", "block_id": block_id})
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Passages. Embeddings are computed by the caller, before the transaction (no network inside it).
+
+
+def create_passages(organization, texts: list[str], embeddings, *, embedding_model: str, archive: Archive | None = None,
+                    folder=None, file=None, tags: list[str] | None = None, metadata: dict | None = None,
+                    created_by=None) -> list[Passage]:
+    tags = sorted({t for t in (tags or []) if t})
+    rows = []
+    for i, text in enumerate(texts):
+        vec = None if embeddings is None else embeddings[i]
+        rows.append(Passage(organization=organization, archive=archive, folder=folder, file=file, text=text,
+                            tags=tags, metadata=metadata or {}, embedding=vec, embedding_model=embedding_model,
+                            embedding_dim=None if vec is None else len(vec), created_by=created_by))
+    with transaction.atomic():
+        Passage.objects.bulk_create(rows, batch_size=500)
+        if tags:
+            PassageTag.objects.bulk_create(
+                [PassageTag(passage=p, archive=archive, tag=t) for p in rows for t in tags], batch_size=1000
+            )
+        # A new dimension gets its HNSW index after commit (DDL must not join this write).
+        for dim in {p.embedding_dim for p in rows if p.embedding_dim}:
+            transaction.on_commit(lambda dim=dim: ensure_vector_index(connection, dim))
+    return rows
+
+
+def delete_passage(organization, passage_id: str) -> None:
+    deleted, _ = Passage.objects.filter(id=passage_id, organization=organization).delete()
+    if not deleted:
+        raise NotFound("Passage not found")

@@ -1,0 +1,119 @@
+"""The data model's promises: ids, optimistic concurrency, history, vector search, sharing, config errors."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from ade.errors import Conflict, Unprocessable
+from ade.ids import is_valid_id
+from memory.actions import Actor, create_block, create_passages, undo_block, update_block
+from memory.models import Archive, Block, BlockHistory, Passage
+from memory.queries import search_passages
+
+
+def make_agent(org, name="a"):
+    from agents.models import Agent
+
+    return Agent.objects.create(organization=org, name=name, llm_config={"model": "scripted", "context_window": 8000})
+
+
+def test_ids_have_prefixes(org, alice):
+    agent = make_agent(org)
+    block = create_block(org, label="human", value="", actor=Actor.user(alice))
+    archive = Archive.objects.create(organization=org, name="x")
+    for prefix, obj in [("agent", agent), ("block", block), ("archive", archive), ("org", org), ("user", alice)]:
+        assert is_valid_id(prefix, obj.id), obj.id
+
+
+def test_stale_block_write_is_refused_and_leaves_row_untouched(org, alice, bob):
+    block = create_block(org, label="human", value="Name: Chad", actor=Actor.user(alice))
+    seen_version = block.version
+    update_block(org, block.id, {"value": "Name: Ada"}, actor=Actor.user(alice), expected_version=seen_version)
+    with pytest.raises(Conflict):
+        update_block(org, block.id, {"value": "Name: Bob"}, actor=Actor.user(bob), expected_version=seen_version)
+    block.refresh_from_db()
+    assert block.value == "Name: Ada"
+    assert block.version == seen_version + 1
+
+
+def test_every_block_change_writes_history_and_undo_restores(org, alice):
+    block = create_block(org, label="persona", value="v1", actor=Actor.user(alice))
+    update_block(org, block.id, {"value": "v2"}, actor=Actor.user(alice))
+    update_block(org, block.id, {"value": "v3", "description": "d"}, actor=Actor("agent", "agent-x", "a", "memory_replace"))
+    rows = list(BlockHistory.objects.filter(block=block).order_by("version"))
+    assert [r.version for r in rows] == [1, 2, 3]
+    assert rows[1].previous == {"value": "v1"} and rows[1].new == {"value": "v2"}
+    assert rows[2].actor_type == "agent" and rows[2].tool_name == "memory_replace"
+    restored = undo_block(org, block.id, 1, actor=Actor.user(alice))
+    assert restored.value == "v1" and restored.version == 4
+    assert BlockHistory.objects.filter(block=block).count() == 4
+
+
+def test_value_past_limit_is_refused(org, alice):
+    block = create_block(org, label="human", value="abc", limit=5, actor=Actor.user(alice))
+    with pytest.raises(Unprocessable, match="Exceeds 5 character limit"):
+        update_block(org, block.id, {"value": "abcdefg"}, actor=Actor.user(alice))
+    block.refresh_from_db()
+    assert block.value == "abc" and block.history.count() == 1
+
+
+def test_vector_search_returns_true_nearest(org):
+    rng = np.random.default_rng(7)
+    centres = rng.normal(size=(20, 384)).astype(np.float32)
+    vecs = (centres[rng.integers(0, 20, 400)] + 0.3 * rng.normal(size=(400, 384))).astype(np.float32)
+    archive = Archive.objects.create(organization=org, name="a")
+    other = Archive.objects.create(organization=org, name="b")
+    passages = create_passages(org, [f"p{i}" for i in range(400)], vecs, embedding_model="m", archive=archive)
+    create_passages(org, ["noise"], vecs[:1], embedding_model="m", archive=other)
+    query = vecs[5] + 0.1 * rng.normal(size=384).astype(np.float32)
+
+    found = search_passages(Passage.objects.filter(archive=archive), query, top_k=10, embedding_model="m")
+
+    unit = vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
+    exact = np.argsort(1 - unit @ (query / np.linalg.norm(query)))[:10]
+    assert [p.id for p, _ in found] == [passages[i].id for i in exact]
+    assert all(p.archive_id == archive.id for p, _ in found)
+
+
+def test_tag_filters_apply_before_limit(org):
+    archive = Archive.objects.create(organization=org, name="a")
+    vecs = np.eye(8, dtype=np.float32)
+    create_passages(org, [f"plain{i}" for i in range(6)], vecs[:6], embedding_model="m", archive=archive)
+    tagged = create_passages(org, ["far"], vecs[7:8], embedding_model="m", archive=archive, tags=["meetings", "x"])
+    qs = Passage.objects.filter(archive=archive)
+    any_hits = search_passages(qs, vecs[0], top_k=1, embedding_model="m", tags=["meetings", "nope"])
+    all_hits = search_passages(qs, vecs[0], top_k=1, embedding_model="m", tags=["meetings", "nope"],
+                               tag_match_mode="all")
+    assert [p.id for p, _ in any_hits] == [tagged[0].id]
+    assert all_hits == []
+
+
+def test_deleting_agent_keeps_block_shared_with_another(org, alice):
+    from agents.models import AgentBlock
+
+    a, b = make_agent(org, "a"), make_agent(org, "b")
+    shared = create_block(org, label="team", value="shared", actor=Actor.user(alice))
+    AgentBlock.objects.create(agent=a, block=shared)
+    AgentBlock.objects.create(agent=b, block=shared)
+    a.delete()
+    assert Block.objects.filter(id=shared.id).exists()
+    assert list(b.blocks.all()) == [shared]
+
+
+def test_malformed_database_url_stops_with_one_line():
+    env = {**os.environ, "DATABASE_URL": "mysql://nope"}
+    proc = subprocess.run([sys.executable, "manage.py", "check"], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0
+    assert proc.stderr.strip().count("\n") == 0, proc.stderr
+    assert "DATABASE_URL" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_admin_login_works(client, alice):
+    alice.is_staff = alice.is_superuser = True
+    alice.save()
+    assert client.login(username="alice", password="correct horse battery")
+    assert client.get("/admin/").status_code == 200
+    assert client.get("/admin/memory/block/").status_code == 200
