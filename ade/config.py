@@ -24,7 +24,7 @@ def database_from_url(url: str, base_dir: Path) -> dict:
             "NAME": str(base_dir / "var" / "engram.sqlite3"),
             "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"},
             # A file test database, so worker processes and forked servers share it.
-            "TEST": {"NAME": str(base_dir / "var" / "test_engram.sqlite3")},
+            "TEST": {"NAME": os.environ.get("TEST_DATABASE_NAME") or str(base_dir / "var" / "test_engram.sqlite3")},
         }
     parsed = urlparse(url)
     if parsed.scheme not in ("postgres", "postgresql"):

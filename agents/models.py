@@ -153,6 +153,8 @@ class Run(models.Model):
     background = models.BooleanField(default=False)
     metadata = models.JSONField(default=dict, blank=True)
     request_config = models.JSONField(default=dict, blank=True)
+    input = models.JSONField(default=list, blank=True, help_text="The turn's input messages, as sent.")
+    options = models.JSONField(default=dict, blank=True, help_text="Turn options: max_steps, stream_tokens, ...")
     usage = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True, default="")
     cancel_requested = models.BooleanField(default=False)

@@ -58,7 +58,7 @@ def _announce(block: Block, agent_ids=None) -> None:
     for agent_id in ids:
         broadcast(agent_group(agent_id), {"type": "block_updated", "block_id": block.id, "version": block.version})
     if ids:
-        from agents.context import rebuild_system_prompts  # late import: agents depends on memory
+        from .context import rebuild_system_prompts
 
         rebuild_system_prompts(ids)
 
