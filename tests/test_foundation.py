@@ -117,3 +117,25 @@ def test_admin_login_works(client, alice):
     assert client.login(username="alice", password="correct horse battery")
     assert client.get("/admin/").status_code == 200
     assert client.get("/admin/memory/block/").status_code == 200
+
+
+def test_admin_block_edit_goes_through_history_and_refuses_stale(client, org, alice):
+    alice.is_staff = alice.is_superuser = True
+    alice.save()
+    client.force_login(alice)
+    block = create_block(org, label="human", value="Name: Chad", limit=50, actor=Actor.user(alice))
+    url = f"/admin/memory/block/{block.id}/change/"
+    form = {"label": "human", "value": "Name: Ada", "limit": 50, "description": "", "metadata": "{}", "tags": "[]",
+            "expected_version": block.version, "history-TOTAL_FORMS": 0, "history-INITIAL_FORMS": 0}
+    assert client.post(url, form).status_code == 302
+    block.refresh_from_db()
+    assert block.value == "Name: Ada" and block.version == 2
+    assert block.history.get(version=2).actor_type == "admin"
+
+    stale = {**form, "value": "Name: Bob", "expected_version": 1}
+    response = client.post(url, stale)
+    assert response.status_code == 200 and b"Someone else changed this block" in response.content
+    over = {**form, "value": "x" * 51, "expected_version": 2}
+    assert b"over the limit" in client.post(url, over).content
+    block.refresh_from_db()
+    assert block.value == "Name: Ada" and block.version == 2
