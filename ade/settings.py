@@ -19,6 +19,9 @@ try:
     REDIS_URL = redis_url(os.environ.get("REDIS_URL", ""))
 except ConfigError as exc:
     fail(str(exc))
+# A server started by the tests in a subprocess is pointed at the test database by name.
+if os.environ.get("DATABASE_NAME"):
+    DATABASES["default"]["NAME"] = os.environ["DATABASE_NAME"]
 
 SECRET_KEY = secret_key(BASE_DIR)
 DEBUG = os.environ.get("DEBUG", "0") == "1"

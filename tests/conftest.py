@@ -52,3 +52,70 @@ def alice_key(alice):
     from accounts.actions import create_api_key
 
     return create_api_key(alice, "tests")[1]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_server_url(django_db_setup, tmp_path_factory):
+    """A real Engram server (daphne: HTTP + websockets) in a subprocess, on the test database.
+
+    Tests that use it must be `@pytest.mark.django_db(transaction=True)` so their rows are committed and visible
+    to the server. Its output goes to `live_server.log` in the session's tmp dir (path in `live_server_url.log`).
+    """
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from django.conf import settings
+    from django.db import connections
+
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("live_server") / "live_server.log"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "ade.settings",
+        "DATABASE_NAME": str(settings.DATABASES["default"]["NAME"]),
+        "CELERY_EAGER": os.environ.get("CELERY_EAGER", "1"),
+        "PYTHONUNBUFFERED": "1",
+    }
+    connections.close_all()
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+                                 "ade.asgi:application"], env=env, stdout=log, stderr=subprocess.STDOUT,
+                                cwd=settings.BASE_DIR)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/v1/health/", timeout=2) as resp:
+                if resp.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"live server did not start:\n{log_path.read_text()[-4000:]}")
+        time.sleep(0.1)
+    yield LiveServerUrl(url, log_path)
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+class LiveServerUrl(str):
+    """The server's base URL (a str), with `.log` = the path of its output."""
+
+    def __new__(cls, url, log):
+        obj = super().__new__(cls, url)
+        obj.log = log
+        return obj
