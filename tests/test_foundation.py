@@ -139,3 +139,25 @@ def test_admin_block_edit_goes_through_history_and_refuses_stale(client, org, al
     assert b"over the limit" in client.post(url, over).content
     block.refresh_from_db()
     assert block.value == "Name: Ada" and block.version == 2
+
+
+def test_bootstrap_creates_admin_and_key_once(db):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from accounts.actions import user_for_key
+    from accounts.models import User
+
+    out = StringIO()
+    call_command("bootstrap", stdout=out)
+    text = out.getvalue()
+    key = next(line.split()[-1] for line in text.splitlines() if "API key:" in line)
+    user = User.objects.get(username="admin")
+    assert user.is_staff and user.organization is not None
+    assert user_for_key(key) == user
+    assert user.api_keys.get().hashed_key != key  # stored hashed, never raw
+
+    again = StringIO()
+    call_command("bootstrap", stdout=again)
+    assert "API key" not in again.getvalue() and User.objects.count() == 1
