@@ -110,6 +110,12 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Optional beat (workers already run the same watchdog in a thread).
+CELERY_BEAT_SCHEDULE = {"reap-lost-runs": {"task": "agents.reap_lost_runs", "schedule": 15.0}}
+# Run events are kept this long in Redis for stream resume; a worker that stops renewing its lease for
+# RUN_LEASE_SECONDS is taken for dead and its run is failed.
+RUN_EVENTS_TTL_SECONDS = int(os.environ.get("RUN_EVENTS_TTL_SECONDS", 24 * 3600))
+RUN_LEASE_SECONDS = int(os.environ.get("RUN_LEASE_SECONDS", 30))
 
 # LLM providers: read from the environment (never logged or exported).
 OPENAI_API_KEY = os.environ.get("OPENAI_API_KEY", "")

@@ -1,105 +1,328 @@
 """Runs: the one way every entry point (API, pages, consumers, tasks) starts and follows an agent turn.
 
-A Run row is the truth about a turn. `start_turn` records it; `execute` runs it and publishes its events
-(LettaMessage-shaped dicts) with increasing `seq_id`s, live to the agent's channel group and into the run's
-event log so a stream can resume with `starting_after`.
+A Run row is the truth about a turn. `start_turn` records it. `submit` gets it executed: here and now on the
+embedded default, on a Celery worker when REDIS_URL is set (the web process then only enqueues and relays).
+`execute` runs the loop and `publish`es each event (LettaMessage-shaped dicts) with an increasing `seq_id` into
+the run's event log (agents/run_events.py) and live to the agent's channel group. `follow` relays a run's events
+to a stream and resumes after `starting_after`.
 
-Embedded default: `execute` runs the loop in this process. (Scale-out issue: on workers, relayed over Redis.)
+On workers three promises hold:
+- One turn at a time per agent. A worker claims the agent's oldest queued run under the agent's row lock, and
+  only when none of its runs is running, then keeps draining that agent's queue. Other agents run in parallel.
+- Cancel. `cancel` flags the run (in the database, in Redis and in the executing process). The next event the
+  turn emits raises RunCancelled: between steps, or between streamed tokens of an in-flight model call.
+- Crash safety. The executing worker holds a lease in Redis, renewed by a watcher thread. A run whose lease has
+  expired is failed by the watchdog (`reap_lost_runs`, run periodically by every worker) or by the next claim
+  for its agent. Steps commit one transaction each, so a killed worker leaves no half-written step.
 """
 
 import logging
 import threading
 import time
-from collections import defaultdict
+from contextlib import contextmanager
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from ade.errors import Conflict, NotFound
 from ade.events import agent_group, send_now
 
-from .models import Run
+from .models import Agent, Run, Step
 from .queries import get_agent_for
+from .run_events import event_log, redis_client
 
 log = logging.getLogger(__name__)
 
-# Embedded-mode event log: run id -> [(seq_id, event)]. Bounded: oldest runs are dropped.
-_LOG: dict[str, list] = defaultdict(list)
-_LOG_LOCK = threading.Lock()
-_LOG_MAX_RUNS = 200
+ACTIVE = ("created", "running")
+LOST_WORKER_ERROR = "The worker running this turn stopped before finishing it."
+FOLLOW_GRACE_SECONDS = 5  # how long a follower waits for a finished run's last events before giving up
+_local_cancel: dict[str, threading.Event] = {}  # runs executing in this process -> their cancel flag
+
+
+class RunCancelled(BaseException):
+    """Raised inside a turn, from its `emit`, once the run is cancelled.
+
+    A BaseException (like asyncio.CancelledError) so that the loop's `except Exception` handlers, which
+    record failed steps, let it through to `execute`."""
+
+
+def runs_on_workers() -> bool:
+    """True when turns go to Celery workers (REDIS_URL set and Celery not eager)."""
+    from ade.celery import app
+
+    return bool(settings.REDIS_URL) and not app.conf.task_always_eager
 
 
 def start_turn(user, agent_id: str, messages: list[dict], *, options: dict | None = None,
                request_config: dict | None = None, background: bool = False) -> Run:
-    """Record a new turn for the agent. Nothing runs yet."""
+    """Record a new turn for the agent. Nothing runs yet: call `submit` (or `execute`)."""
     agent = get_agent_for(user, agent_id)
     return Run.objects.create(organization_id=agent.organization_id, agent=agent, input=messages,
                               options=options or {}, request_config=request_config or {}, background=background,
                               created_by=user if getattr(user, "pk", None) else None)
 
 
-def publish(run: Run, event: dict, seq: list) -> dict:
-    """Number `event`, keep it in the run's log and send it live to everyone watching the agent."""
-    seq[0] += 1
-    event = {**event, "seq_id": seq[0], "run_id": run.id}
-    with _LOG_LOCK:
-        _LOG[run.id].append((seq[0], event))
-        while len(_LOG) > _LOG_MAX_RUNS:
-            _LOG.pop(next(iter(_LOG)))
-    send_now(agent_group(run.agent_id), {"type": "run_event", "run_id": run.id, "event": event})
-    return event
+def submit(run: Run) -> None:
+    """Get `run` executed: enqueued for a worker once the caller's transaction commits, or (embedded) executed
+    here and now. Either way the Run row tells the outcome and `follow(run.id)` relays its events."""
+    if runs_on_workers():
+        from .tasks import execute_queued
+
+        transaction.on_commit(lambda: execute_queued.delay(run.id))
+    else:
+        _drive(_mark_running(run.id))
 
 
 def execute(run_id: str, *, on_event=None) -> Run:
-    """Run the turn of `run_id` to its end; call `on_event(event)` for each event as it happens."""
-    from .loop import run_turn
+    """Run the turn of `run_id` in this process to its end; call `on_event(event)` for each event as it happens.
+    A loop error is recorded on the run (failed) and raised again."""
+    error = _drive(_mark_running(run_id), on_event)
+    if error is not None:
+        raise error
+    return Run.objects.get(id=run_id)
 
+
+def execute_queued(run_id: str) -> None:
+    """Worker entry: run the queued turns of `run_id`'s agent, oldest first, unless a worker is running one."""
+    agent_id = Run.objects.filter(id=run_id).values_list("agent_id", flat=True).first()
+    while agent_id and (run := _claim_next(agent_id)) is not None:
+        _drive(run)
+
+
+def _mark_running(run_id: str) -> Run:
     with transaction.atomic():
         run = Run.objects.select_for_update().get(id=run_id)
         if run.status != "created":
             raise Conflict(f"Run {run_id} has already started ({run.status})")
         run.status, run.started_at = "running", timezone.now()
         run.save(update_fields=["status", "started_at"])
-    seq = [0]
-
-    def emit(event: dict) -> None:
-        event = publish(run, event, seq)
-        if on_event is not None:
-            on_event(event)
-
-    started = time.monotonic_ns()
-    try:
-        run_turn(run, emit)  # finishes the run: status, stop_reason, usage, metadata.result
-    except Exception as exc:  # the loop records step failures; here we make sure the run ends
-        log.exception("run %s failed", run_id)
-        Run.objects.filter(id=run_id).update(status="failed", stop_reason="error", error=str(exc)[:2000],
-                                             completed_at=timezone.now())
-        raise
-    finally:
-        Run.objects.filter(id=run_id).update(total_duration_ns=time.monotonic_ns() - started)
-    run.refresh_from_db()
     return run
 
 
+def _claim_next(agent_id: str) -> Run | None:
+    """The agent's oldest queued run, now marked running; None while another of its runs is running.
+    Claimers of one agent are serialised by the agent's row lock."""
+    with transaction.atomic():
+        if not list(Agent.objects.select_for_update().filter(id=agent_id).values_list("id", flat=True)):
+            return None
+        running = Run.objects.filter(agent_id=agent_id, status="running").first()
+        if running is not None and not _fail_if_lost(running):
+            return None
+        run = Run.objects.filter(agent_id=agent_id, status="created").order_by("created_at", "id").first()
+        if run is None:
+            return None
+        run.status, run.started_at = "running", timezone.now()
+        run.save(update_fields=["status", "started_at"])
+    return run
+
+
+def _drive(run: Run, on_event=None) -> Exception | None:
+    """Run the loop for a run already marked running; make sure the run ends and its log is closed."""
+    from .loop import run_turn
+
+    started, error = time.monotonic_ns(), None
+    with _watch(run.id) as cancelled:
+
+        def emit(event: dict) -> None:
+            if cancelled.is_set():
+                raise RunCancelled
+            event = publish(run, event)
+            if on_event is not None:
+                on_event(event)
+
+        try:
+            run_turn(run, emit)  # finishes the run: status, stop_reason, usage, metadata.result
+        except RunCancelled:
+            _end(run, "cancelled", "cancelled", from_statuses=ACTIVE, always_publish=True)
+        except Exception as exc:  # the loop records step failures; here we make sure the run ends
+            log.exception("run %s failed", run.id)
+            _end(run, "failed", "error", error=str(exc)[:2000], from_statuses=ACTIVE)
+            error = exc
+    Run.objects.filter(id=run.id).update(total_duration_ns=time.monotonic_ns() - started)
+    _close(run)
+    return error
+
+
+def _end(run: Run, status: str, stop_reason: str, *, from_statuses, error: str = "",
+         always_publish: bool = False) -> bool:
+    """Finish a run that the loop could not finish (cancelled, crashed, lost) and its unfinished steps."""
+    with transaction.atomic():
+        changed = Run.objects.filter(id=run.id, status__in=from_statuses).update(
+            status=status, stop_reason=stop_reason, error=error, completed_at=timezone.now())
+        Step.objects.filter(run_id=run.id, status="pending").update(
+            status="cancelled" if status == "cancelled" else "failed")
+    if changed or always_publish:
+        publish(run, {"message_type": "stop_reason", "stop_reason": stop_reason})
+    return bool(changed)
+
+
+def _close(run: Run) -> None:
+    """End the run's event log (followers stop) and tell pages its new status."""
+    event_log().append(run.id, None)
+    status = Run.objects.filter(id=run.id).values_list("status", flat=True).first()
+    send_now(agent_group(run.agent_id), {"type": "run_updated", "run_id": run.id, "status": status})
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Events
+
+
+def publish(run: Run, event: dict) -> dict:
+    """Number `event` in the run's log and send it live to everyone watching the agent."""
+    seq = event_log().append(run.id, event)
+    event = {**event, "seq_id": seq, "run_id": run.id}
+    send_now(agent_group(run.agent_id), {"type": "run_event", "run_id": run.id, "event": event})
+    return event
+
+
 def events_after(run_id: str, starting_after: int = 0) -> list[dict]:
-    """Events of a run with seq_id > starting_after (embedded log)."""
-    with _LOG_LOCK:
-        return [e for s, e in _LOG.get(run_id, []) if s > starting_after]
+    """The events stored so far with seq_id > starting_after (does not wait)."""
+    events, _ended = event_log().read(run_id, starting_after)
+    return [{**event, "seq_id": seq, "run_id": run_id} for seq, event in events]
+
+
+def follow(run_id: str, starting_after: int = 0, *, timeout: float | None = None):
+    """Yield the run's events with seq_id > starting_after, each once and in order, waiting for new ones until
+    the run ends. Works from any process with Redis, and in the executing process on the embedded default.
+    Raises TimeoutError after `timeout` seconds."""
+    store, after = event_log(), starting_after
+    deadline = None if timeout is None else time.monotonic() + timeout
+    quiet_since = time.monotonic()
+    while True:
+        events, ended = store.read(run_id, after, block=1.0)
+        for seq, event in events:
+            after = seq
+            yield {**event, "seq_id": seq, "run_id": run_id}
+        if ended:
+            return
+        now = time.monotonic()
+        if events:
+            quiet_since = now
+        elif now - quiet_since > FOLLOW_GRACE_SECONDS and _is_finished(run_id):
+            return  # finished, and its log expired or was never closed: nothing more will come
+        if deadline is not None and now > deadline:
+            raise TimeoutError(f"run {run_id} did not finish within {timeout} s")
+
+
+def wait(run_id: str, timeout: float | None = None) -> Run:
+    """Block until the run has ended (wherever it runs); return its row."""
+    for _event in follow(run_id, timeout=timeout):
+        pass
+    return Run.objects.get(id=run_id)
+
+
+def _is_finished(run_id: str) -> bool:
+    status = Run.objects.filter(id=run_id).values_list("status", flat=True).first()
+    return status is None or status not in ACTIVE
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Cancel, leases and the watchdog
+
+
+def _lease_key(run_id: str) -> str:
+    return f"engram:run:{run_id}:lease"
+
+
+def _cancel_key(run_id: str) -> str:
+    return f"engram:run:{run_id}:cancel"
+
+
+@contextmanager
+def _watch(run_id: str):
+    """While a turn executes: hold its lease and yield its cancel flag, set from any process."""
+    cancelled, stop = threading.Event(), threading.Event()
+    _local_cancel[run_id] = cancelled
+    client = redis_client()
+    watcher = None
+    if client is not None:
+        client.set(_lease_key(run_id), "1", ex=settings.RUN_LEASE_SECONDS)
+        watcher = threading.Thread(target=_keep_lease, args=(client, run_id, cancelled, stop), daemon=True,
+                                   name=f"lease-{run_id}")
+        watcher.start()
+    try:
+        yield cancelled
+    finally:
+        stop.set()
+        if watcher is not None:
+            watcher.join()
+            client.delete(_lease_key(run_id))
+        _local_cancel.pop(run_id, None)
+
+
+def _keep_lease(client, run_id: str, cancelled: threading.Event, stop: threading.Event) -> None:
+    lease = settings.RUN_LEASE_SECONDS
+    renew_at = time.monotonic() + lease / 3
+    while True:
+        try:
+            if client.exists(_cancel_key(run_id)):
+                cancelled.set()
+            if time.monotonic() >= renew_at:
+                client.set(_lease_key(run_id), "1", ex=lease)
+                renew_at = time.monotonic() + lease / 3
+        except Exception:  # a Redis hiccup must not kill the turn; the lease has slack
+            log.warning("could not renew the lease of run %s", run_id, exc_info=True)
+        if stop.wait(0.2):
+            return
+
+
+def _lease_alive(run: Run) -> bool:
+    """A run just claimed gets a grace period before its lease must exist."""
+    client = redis_client()
+    if client is None or client.exists(_lease_key(run.id)):
+        return True
+    grace = timedelta(seconds=settings.RUN_LEASE_SECONDS)
+    return run.started_at is not None and run.started_at > timezone.now() - grace
+
+
+def _fail_if_lost(run: Run) -> bool:
+    """Fail a running run whose worker is gone. True when it was failed here."""
+    if _lease_alive(run) or not _end(run, "failed", "error", error=LOST_WORKER_ERROR, from_statuses=("running",)):
+        return False
+    log.warning("run %s lost its worker; marked failed", run.id)
+    _close(run)
+    return True
+
+
+def reap_lost_runs() -> list[str]:
+    """Fail the runs whose worker died, and restart their agents' queues. Every worker calls this periodically."""
+    if redis_client() is None:
+        return []
+    cutoff = timezone.now() - timedelta(seconds=settings.RUN_LEASE_SECONDS)
+    reaped = [run for run in Run.objects.filter(status="running", started_at__lt=cutoff) if _fail_if_lost(run)]
+    from .tasks import execute_queued
+
+    for run in reaped:
+        execute_queued.delay(run.id)  # drains whatever the agent has queued behind it
+    return [run.id for run in reaped]
+
+
+def _signal_cancel(run_id: str) -> None:
+    flag = _local_cancel.get(run_id)
+    if flag is not None:
+        flag.set()
+    client = redis_client()
+    if client is not None:
+        client.set(_cancel_key(run_id), "1", ex=settings.RUN_EVENTS_TTL_SECONDS)
 
 
 def cancel(user, agent_id: str, run_ids: list[str] | None = None) -> dict:
-    """Ask active runs of the agent to stop between steps. Returns {run_id: status}."""
+    """Cancel active runs of the agent: queued ones never start, running ones stop at their next event.
+    Returns {run_id: "cancelled"}."""
     agent = get_agent_for(user, agent_id)
-    qs = Run.objects.filter(agent=agent, status__in=["created", "running"])
+    qs = Run.objects.filter(agent=agent, status__in=ACTIVE)
     if run_ids:
         qs = qs.filter(id__in=run_ids)
     runs = list(qs)
     if not runs:
         raise Conflict("No active runs to cancel")
     Run.objects.filter(id__in=[r.id for r in runs]).update(cancel_requested=True)
-    Run.objects.filter(id__in=[r.id for r in runs], status="created").update(status="cancelled",
-                                                                              stop_reason="cancelled",
-                                                                              completed_at=timezone.now())
+    for run in runs:
+        _signal_cancel(run.id)
+        if run.status == "created" and _end(run, "cancelled", "cancelled", from_statuses=("created",)):
+            _close(run)
     return {r.id: "cancelled" for r in runs}
 
 

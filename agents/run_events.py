@@ -1,0 +1,109 @@
+"""The event log of each run: numbered events kept so that a stream can resume with `starting_after`.
+
+Two stores with one interface:
+- `RedisLog` (REDIS_URL set): one Redis stream per run, entry ids `0-<seq>` assigned by Redis itself, so
+  the web process, the worker and the watchdog can all append and readers get every event once, in order.
+  Streams expire `RUN_EVENTS_TTL_SECONDS` after their last event.
+- `MemoryLog` (embedded default): the same in this process, bounded to the most recent runs.
+
+A log is closed by an end marker (it takes a sequence number but is never returned as an event).
+"""
+
+import json
+import threading
+from collections import OrderedDict
+from functools import lru_cache
+
+from django.conf import settings
+
+
+class MemoryLog:
+    MAX_RUNS = 200
+
+    def __init__(self):
+        self._runs: OrderedDict[str, list] = OrderedDict()
+        self._changed = threading.Condition()
+
+    def append(self, run_id: str, event: dict | None) -> int:
+        """Store `event` (None = the end marker) and return its sequence number."""
+        with self._changed:
+            entries = self._runs.setdefault(run_id, [])
+            entries.append(event)
+            while len(self._runs) > self.MAX_RUNS:
+                self._runs.popitem(last=False)
+            self._changed.notify_all()
+            return len(entries)
+
+    def read(self, run_id: str, after: int, block: float = 0) -> tuple[list[tuple[int, dict]], bool]:
+        """Events with seq > after, and whether the end marker was reached. Waits up to `block` s for news."""
+        with self._changed:
+            if block and len(self._runs.get(run_id, ())) <= after:
+                self._changed.wait_for(lambda: len(self._runs.get(run_id, ())) > after, timeout=block)
+            return _split(list(enumerate(self._runs.get(run_id, ()), start=1))[after:])
+
+
+class RedisLog:
+    def __init__(self, url: str, ttl: int):
+        import redis
+
+        self.redis = redis.Redis.from_url(url)
+        self.ttl = ttl
+
+    @staticmethod
+    def key(run_id: str) -> str:
+        return f"engram:run:{run_id}:events"
+
+    def append(self, run_id: str, event: dict | None) -> int:
+        key = self.key(run_id)
+        fields = {"end": "1"} if event is None else {"event": json.dumps(event, default=str)}
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.xadd(key, fields, id="0-*")  # Redis numbers the entry: 0-1, 0-2, ...
+        pipe.expire(key, self.ttl)
+        entry_id, _ = pipe.execute()
+        return int(entry_id.split(b"-")[1])
+
+    def read(self, run_id: str, after: int, block: float = 0) -> tuple[list[tuple[int, dict]], bool]:
+        key = self.key(run_id)
+        if block:
+            reply = self.redis.xread({key: f"0-{after}"}, count=1000, block=max(1, int(block * 1000)))
+            entries = reply[0][1] if reply else []
+        else:
+            entries = self.redis.xrange(key, min=f"(0-{after}", max="+")
+        return _split([(int(eid.split(b"-")[1]), _decode(fields)) for eid, fields in entries])
+
+
+def _decode(fields: dict) -> dict | None:
+    raw = fields.get(b"event")
+    return None if raw is None else json.loads(raw)
+
+
+def _split(entries: list[tuple[int, dict | None]]) -> tuple[list[tuple[int, dict]], bool]:
+    """Cut at the end marker: (events before it, whether it was seen)."""
+    events = []
+    for seq, event in entries:
+        if event is None:
+            return events, True
+        events.append((seq, event))
+    return events, False
+
+
+@lru_cache(maxsize=1)
+def _memory_log() -> MemoryLog:
+    return MemoryLog()
+
+
+@lru_cache(maxsize=4)
+def _redis_log(url: str, ttl: int) -> RedisLog:
+    return RedisLog(url, ttl)
+
+
+def redis_client():
+    """The shared Redis connection pool of this process, or None on the embedded default."""
+    return event_log().redis if settings.REDIS_URL else None
+
+
+def event_log() -> MemoryLog | RedisLog:
+    """The store for this configuration (Redis whenever REDIS_URL is set, so every process shares it)."""
+    if settings.REDIS_URL:
+        return _redis_log(settings.REDIS_URL, settings.RUN_EVENTS_TTL_SECONDS)
+    return _memory_log()
