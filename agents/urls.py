@@ -1,7 +1,13 @@
 from django.urls import path
 
-from . import views
+from .views import agent_list, workspace
 
+app_name = "agents"
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", agent_list.agent_list, name="list"),
+    path("agents/new/", agent_list.agent_create, name="create"),
+    path("agents/import/", agent_list.agent_import, name="import"),
+    path("agents/<str:agent_id>/", workspace.workspace, name="workspace"),
+    path("agents/<str:agent_id>/duplicate/", agent_list.agent_duplicate, name="duplicate"),
+    path("agents/<str:agent_id>/delete/", agent_list.agent_delete, name="delete"),
 ]

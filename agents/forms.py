@@ -1,0 +1,114 @@
+"""Page forms: they parse and validate input; the views hand the cleaned data to domain functions."""
+
+import json
+
+from django import forms
+from django.conf import settings
+
+from .templates_catalog import BY_KEY
+
+SORT_CHOICES = [("-created", "Newest first"), ("name", "Name A–Z"), ("-updated", "Recently changed")]
+
+
+class AgentFilterForm(forms.Form):
+    q = forms.CharField(required=False, max_length=200)
+    tag = forms.CharField(required=False, max_length=200)
+    sort = forms.ChoiceField(required=False, choices=SORT_CHOICES)
+
+
+class AgentCreateForm(forms.Form):
+    name = forms.CharField(max_length=200, strip=True)
+    template = forms.ChoiceField(choices=[("", "Blank agent")] + [(k, t.name) for k, t in BY_KEY.items()],
+                                 required=False)
+
+    def template_obj(self):
+        return BY_KEY.get(self.cleaned_data.get("template") or "")
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(help_text="An agent file (.af) exported from Engram or Letta.")
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if not upload.name.lower().endswith((".af", ".json")):
+            raise forms.ValidationError("Choose an agent file ending in .af")
+        if upload.size > settings.MAX_UPLOAD_BYTES:
+            raise forms.ValidationError(f"The file is larger than {settings.MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
+        try:
+            return json.loads(upload.read().decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise forms.ValidationError(f"This is not a valid agent file: it is not JSON ({exc})") from None
+
+
+class BlockForm(forms.Form):
+    """One core-memory block editor. Only the fields present in the POST are changed."""
+
+    version = forms.IntegerField(min_value=1)
+    value = forms.CharField(required=False, strip=False, widget=forms.Textarea)
+    label = forms.CharField(required=False, max_length=200)
+    description = forms.CharField(required=False, strip=False)
+    limit = forms.IntegerField(required=False, min_value=1)
+    read_only = forms.BooleanField(required=False)
+
+    def changes(self, data) -> dict:
+        """The submitted fields as a changes dict for memory.actions.update_block."""
+        cleaned = self.cleaned_data
+        changes = {f: cleaned[f] for f in ("value", "description") if f in data}
+        if data.get("label", "").strip():
+            changes["label"] = cleaned["label"].strip()
+        if cleaned.get("limit"):
+            changes["limit"] = cleaned["limit"]
+        if "read_only_present" in data:  # a checkbox sends nothing when unticked
+            changes["read_only"] = cleaned["read_only"]
+        return changes
+
+
+class NewBlockForm(forms.Form):
+    label = forms.SlugField(max_length=200, help_text="Letters, digits, _ and -; e.g. “project”.")
+    description = forms.CharField(required=False, max_length=2000)
+    value = forms.CharField(required=False, strip=False, widget=forms.Textarea)
+    limit = forms.IntegerField(required=False, min_value=1, initial=5000)
+
+
+class MessageForm(forms.Form):
+    text = forms.CharField(strip=True, max_length=100_000)
+
+
+class PassageForm(forms.Form):
+    text = forms.CharField(strip=True, widget=forms.Textarea, max_length=100_000)
+    tags = forms.CharField(required=False, max_length=1000, help_text="Comma-separated")
+
+    def tag_list(self) -> list[str]:
+        return [t.strip() for t in self.cleaned_data["tags"].split(",") if t.strip()]
+
+
+class ToolRunForm(forms.Form):
+    args = forms.CharField(required=False, strip=True, widget=forms.Textarea)
+
+    def clean_args(self):
+        raw = self.cleaned_data["args"] or "{}"
+        try:
+            args = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(f"Arguments must be JSON: {exc}") from None
+        if not isinstance(args, dict):
+            raise forms.ValidationError("Arguments must be a JSON object, e.g. {\"x\": 1}")
+        return args
+
+
+class ToolSourceForm(forms.Form):
+    source_code = forms.CharField(strip=False, widget=forms.Textarea)
+
+
+class ToolRulesForm(forms.Form):
+    rules = forms.CharField(required=False, strip=True, widget=forms.Textarea)
+
+    def clean_rules(self):
+        raw = self.cleaned_data["rules"] or "[]"
+        try:
+            rules = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(f"Tool rules must be a JSON list: {exc}") from None
+        if not isinstance(rules, list) or not all(isinstance(r, dict) for r in rules):
+            raise forms.ValidationError("Tool rules must be a JSON list of objects, each with a “type”")
+        return rules

@@ -1,0 +1,186 @@
+/* Engram ADE: the little behaviour htmx does not give us. No framework; every handler is delegated. */
+(function () {
+  "use strict";
+
+  /* 4xx responses carry inline errors, so swap them; 5xx never replaces a region (a toast says what happened). */
+  htmx.config.responseHandling = [
+    { code: "204", swap: false },
+    { code: "[23]..", swap: true },
+    { code: "4..", swap: true },
+    { code: "5..", swap: false, error: true },
+    { code: "...", swap: false },
+  ];
+
+  function toast(text, kind) {
+    var box = document.querySelector(".messages");
+    if (!box) {
+      box = document.createElement("div");
+      box.className = "messages";
+      box.setAttribute("role", "status");
+      document.body.appendChild(box);
+    }
+    var note = document.createElement("div");
+    note.className = "notice notice-" + (kind || "error");
+    note.textContent = text;
+    box.appendChild(note);
+    setTimeout(function () { note.remove(); }, 6000);
+  }
+
+  document.addEventListener("htmx:responseError", function (e) {
+    var xhr = e.detail.xhr;
+    if (xhr.status >= 500) toast("The server hit an error (" + xhr.status + "). Nothing was changed; please try again.");
+  });
+  document.addEventListener("htmx:sendError", function () { toast("Cannot reach the server. Check your connection."); });
+
+  /* Live pushes never create a second element with an id that already exists (a turn can arrive both in the
+     HTTP response and over the websocket), and never overwrite a block editor someone is typing in. */
+  document.addEventListener("htmx:oobBeforeSwap", function (e) {
+    var d = e.detail;
+    var incoming = d.fragment && d.fragment.firstElementChild;
+    if (!incoming || !incoming.id) return;
+    var existing = document.getElementById(incoming.id);
+    if (existing && existing !== d.target) { d.shouldSwap = false; return; }
+    if (existing && existing.matches(".block-editor") && isDirty(existing)) {
+      d.shouldSwap = false;
+      markRemoteChange(existing, incoming);
+    }
+  });
+
+  /* ---- core memory editors ---- */
+  function isDirty(editor) { return editor.dataset.dirty === "1"; }
+
+  function markRemoteChange(editor, incoming) {
+    editor.classList.add("has-remote-change");
+    var note = editor.querySelector(".remote-note");
+    if (note) {
+      note.hidden = false;
+      note.textContent = (incoming.dataset.updatedBy || "Someone") + " saved version " + incoming.dataset.version +
+        " while you were editing. Saving will show both versions so nothing is lost.";
+    }
+  }
+
+  function updateCounter(textarea) {
+    var counter = document.getElementById(textarea.dataset.counter);
+    if (!counter) return;
+    var limit = parseInt(textarea.dataset.limit, 10);
+    var n = textarea.value.length;
+    counter.textContent = n.toLocaleString("en-US") + " / " + limit.toLocaleString("en-US");
+    counter.classList.toggle("over", n > limit);
+    counter.title = n > limit ? "Past the limit: saving will be refused" : "";
+  }
+
+  document.addEventListener("input", function (e) {
+    var t = e.target;
+    if (t.matches("textarea[data-limit]")) updateCounter(t);
+    var editor = t.closest(".block-editor");
+    if (editor) editor.dataset.dirty = "1";
+    if (t.matches(".composer textarea")) autosize(t);
+  });
+
+  /* ---- composer: Enter sends, Shift+Enter is a new line ---- */
+  function autosize(t) { t.style.height = "auto"; t.style.height = Math.min(t.scrollHeight, 180) + "px"; }
+  document.addEventListener("keydown", function (e) {
+    var t = e.target;
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing && t.matches(".composer textarea")) {
+      e.preventDefault();
+      if (t.value.trim()) htmx.trigger(t.form, "submit");
+    }
+    if ((e.ctrlKey || e.metaKey) && e.key === "s" && t.closest && t.closest(".block-editor form")) {
+      e.preventDefault();
+      htmx.trigger(t.closest("form"), "submit");
+    }
+  });
+
+  /* ---- copy to clipboard ---- */
+  document.addEventListener("click", function (e) {
+    var btn = e.target.closest("[data-copy]");
+    if (btn) {
+      var src = document.querySelector(btn.dataset.copy);
+      var text = src ? (src.value !== undefined && src.tagName !== "CODE" ? src.value : src.textContent) : "";
+      var done = function () { btn.textContent = "Copied"; setTimeout(function () { btn.textContent = "Copy"; }, 1500); };
+      if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(text).then(done);
+      else {
+        var range = document.createRange(); range.selectNodeContents(src);
+        var sel = window.getSelection(); sel.removeAllRanges(); sel.addRange(range);
+        document.execCommand("copy"); done();
+      }
+    }
+    var closer = e.target.closest("[data-close]");
+    if (closer && closer.closest("dialog")) { e.preventDefault(); closer.closest("dialog").close(); }
+    var toggle = e.target.closest("[data-theme-toggle]");
+    if (toggle) {
+      var root = document.documentElement;
+      var dark = root.dataset.theme ? root.dataset.theme === "dark" : matchMedia("(prefers-color-scheme: dark)").matches;
+      root.dataset.theme = dark ? "light" : "dark";
+      try { localStorage.setItem("engram-theme", root.dataset.theme); } catch (err) { /* private mode */ }
+    }
+    var menu = document.querySelector("details.menu[open]");
+    if (menu && !menu.contains(e.target)) menu.removeAttribute("open");
+  });
+
+  /* ---- the modal dialog: anything swapped into #modal opens it ---- */
+  document.addEventListener("htmx:afterSwap", function (e) {
+    var target = e.detail.target;
+    if (target && target.id === "modal" && !target.open) {
+      target.showModal();
+      var first = target.querySelector("[autofocus], input:not([type=hidden]), textarea, select, button");
+      if (first) first.focus();
+    }
+  });
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    /* a request from inside the dialog that swaps elsewhere (e.g. undo) closes it once done */
+    var dlg = e.detail.elt.closest && e.detail.elt.closest("dialog[open]");
+    if (dlg && e.detail.elt.hasAttribute("data-close-after")) {
+      e.detail.elt.addEventListener("htmx:afterRequest", function () { dlg.close(); }, { once: true });
+    }
+  });
+
+  /* ---- chat: keep the newest content in view unless the reader scrolled up ---- */
+  function chatLog() { return document.getElementById("chat-log"); }
+  var stickToBottom = true;
+  document.addEventListener("scroll", function (e) {
+    var log = chatLog();
+    if (e.target === log) stickToBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 80;
+  }, true);
+  function scrollChat() { var log = chatLog(); if (log && stickToBottom) log.scrollTop = log.scrollHeight; }
+  document.addEventListener("htmx:wsAfterMessage", scrollChat);
+  document.addEventListener("htmx:afterSettle", scrollChat);
+  document.addEventListener("DOMContentLoaded", function () {
+    scrollChat();
+    document.querySelectorAll("textarea[data-limit]").forEach(updateCounter);
+  });
+  document.addEventListener("htmx:load", function (e) {
+    var el = e.detail.elt;
+    if (el.querySelectorAll) el.querySelectorAll("textarea[data-limit]").forEach(updateCounter);
+  });
+
+  /* the composer clears once the server accepted the message */
+  document.addEventListener("htmx:afterRequest", function (e) {
+    var form = e.detail.elt;
+    if (form.matches && form.matches(".composer form") && e.detail.successful) {
+      form.reset();
+      var t = form.querySelector("textarea"); if (t) { autosize(t); t.focus(); }
+      stickToBottom = true;
+    }
+  });
+
+  /* ---- websocket status dot ---- */
+  function wsStatus(cls, title) {
+    var el = document.getElementById("ws-status");
+    if (!el) return;
+    el.className = "ws-status " + cls;
+    el.title = title;
+    el.querySelector("span").textContent = cls === "live" ? "Live" : "Reconnecting…";
+  }
+  document.addEventListener("htmx:wsOpen", function () { wsStatus("live", "Live updates are on"); });
+  document.addEventListener("htmx:wsClose", function () { wsStatus("down", "Live updates paused; reconnecting"); });
+
+  /* ---- upload progress bars (folders) ---- */
+  document.addEventListener("htmx:xhr:progress", function (e) {
+    var bar = e.detail.elt.querySelector && e.detail.elt.querySelector("[data-upload-progress]");
+    if (bar && e.detail.lengthComputable) {
+      bar.parentElement.hidden = false;
+      bar.style.width = Math.round((e.detail.loaded / e.detail.total) * 100) + "%";
+    }
+  });
+})();
