@@ -1,10 +1,11 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
-from .api import api
+from .api import api, unknown_route
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("v1/", api.urls),
+    re_path(r"^v1/", unknown_route),  # JSON 404 (and no slash-appending redirects) under /v1
     path("", include("agents.urls")),
 ]

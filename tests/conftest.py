@@ -119,3 +119,21 @@ class LiveServerUrl(str):
         obj = super().__new__(cls, url)
         obj.log = log
         return obj
+
+
+@pytest.fixture
+def alice_api(alice_key):
+    """The /v1 API as alice (Django test client with her key)."""
+    from tests.apiclient import ApiClient
+
+    return ApiClient(alice_key)
+
+
+@pytest.fixture
+def mallory_api(mallory):
+    """The /v1 API as mallory, who belongs to another organization."""
+    from accounts.actions import create_api_key
+    from tests.apiclient import ApiClient
+
+    return ApiClient(create_api_key(mallory, "tests")[1])
+

@@ -1,0 +1,60 @@
+"""Letta wire conventions shared by every app's API router: path ids, list parameters, request bodies that refuse
+unknown fields, deletions that answer JSON, collection routes that work with and without the trailing slash."""
+
+from typing import Annotated, Literal
+
+from ninja import Field, Path, Schema
+from pydantic import ConfigDict
+
+from .ids import _UUID4
+
+
+def id_path(prefix: str, example: str = "123e4567-e89b-42d3-8456-426614174000"):
+    """A path parameter holding a `<prefix>-<uuid4>` id; anything else is refused with 422, as Letta does."""
+    return Annotated[str, Path(pattern=f"^{prefix}-{_UUID4}$", examples=[f"{prefix}-{example}"])]
+
+
+AgentId = id_path("agent")
+BlockId = id_path("block")
+ToolId = id_path("tool")
+RunId = id_path("run")
+MessageId = id_path("message")
+PassageId = id_path("passage")
+FolderId = id_path("source")
+FileId = id_path("file")
+
+
+class RequestSchema(Schema):
+    """A request body: fields a client may send; anything else is refused with 422 naming the field."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Page(Schema):
+    """Cursor pagination (see ade.pagination): ids of neighbours, page size, direction."""
+
+    after: str | None = Field(None, max_length=100, description="Return items after this id, in the requested order.")
+    before: str | None = Field(None, max_length=100, description="Return items before this id, in the requested order.")
+    limit: int | None = Field(None, ge=1, description="Page size (at most 1000).")
+    order: Literal["asc", "desc"] | None = Field(None, description="Sort direction; the default depends on the list.")
+    order_by: Literal["created_at", "updated_at", "last_run_completion"] | None = None
+    ascending: bool | None = Field(None, description="Deprecated spelling of order.")
+
+
+class Deleted(Schema):
+    message: str
+
+
+def collection_route(router, method: str, path: str, **kwargs):
+    """Register `path` (ending in "/") and, hidden from the schema, the same path without the slash.
+
+    Django would otherwise redirect the slashless spelling, which turns a POST into a GET.
+    """
+
+    def register(view):
+        getattr(router, method)(path, **kwargs)(view)
+        hidden = {k: v for k, v in kwargs.items() if k != "operation_id"}
+        getattr(router, method)(path.rstrip("/"), include_in_schema=False, **hidden)(view)
+        return view
+
+    return register
