@@ -9,6 +9,10 @@ def agent_group(agent_id: str) -> str:
     return f"agent.{agent_id}"
 
 
+def folder_group(folder_id: str) -> str:
+    return f"folder.{folder_id}"
+
+
 def send_now(group: str, event: dict) -> None:
     layer = get_channel_layer()
     if layer is not None:

@@ -121,6 +121,17 @@ class LiveServerUrl(str):
         return obj
 
 
+@pytest.fixture(autouse=True)
+def _celery_eager_unless_services(request):
+    """Only `services` tests hand work to real Celery workers; all others run tasks inline, as embedded."""
+    from ade.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = request.node.get_closest_marker("services") is None
+    yield
+    app.conf.task_always_eager = before
+
+
 @pytest.fixture
 def alice_api(alice_key):
     """The /v1 API as alice (Django test client with her key)."""

@@ -73,15 +73,16 @@ def worker_env() -> dict:
         "DATABASE_NAME": str(settings.DATABASES["default"]["NAME"]),
         "CELERY_EAGER": "0",
         "RUN_LEASE_SECONDS": str(LEASE_SECONDS),
-        "SCRIPTED_LLM_URL": settings.SCRIPTED_LLM_URL,
+        "SCRIPTED_LLM_URL": os.environ.get("SCRIPTED_LLM_URL", settings.SCRIPTED_LLM_URL),
         "SCRIPTED_LLM_AUTOSTART": "0",
         "PYTHONUNBUFFERED": "1",
     }
 
 
 @pytest.fixture(scope="session")
-def celery_workers(django_db_setup, tmp_path_factory):
-    """Two real Celery workers for the session; `.start()`, `.kill(name)`, `.logs()`."""
+def celery_workers(django_db_setup, scripted_llm_server, tmp_path_factory):
+    """Two real Celery workers for the session, calling the session's scripted model; `.start()`, `.kill(name)`,
+    `.logs()`."""
     from django.db import connections
 
     from ade.celery import app
