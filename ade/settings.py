@@ -127,6 +127,7 @@ OPENAI_COMPATIBLE_API_KEY = os.environ.get("OPENAI_COMPATIBLE_API_KEY", "")
 # provider is configured, the embedded default starts it in-process.
 SCRIPTED_LLM_URL = os.environ.get("SCRIPTED_LLM_URL", "")
 SCRIPTED_LLM_AUTOSTART = os.environ.get("SCRIPTED_LLM_AUTOSTART", "1") == "1"
+SCRIPTED_LLM_PACE_MS = int(os.environ.get("SCRIPTED_LLM_PACE_MS", "30"))  # ms per streamed word (demo)
 DEFAULT_MODEL = os.environ.get("ENGRAM_DEFAULT_MODEL", "engram/scripted")
 DEFAULT_EMBEDDING = os.environ.get("ENGRAM_DEFAULT_EMBEDDING", "local/all-minilm-l6-v2")
 

@@ -148,3 +148,33 @@ def mallory_api(mallory):
 
     return ApiClient(create_api_key(mallory, "tests")[1])
 
+
+@pytest.fixture(scope="session")
+def scripted_llm_server():
+    """The scripted model server for the whole session (no pacing). Its URL is also exported as
+    SCRIPTED_LLM_URL so subprocesses started afterwards (live server, workers) reach the same server."""
+    from agents.scripted import ScriptedServer
+
+    server = ScriptedServer().start()
+    previous = os.environ.get("SCRIPTED_LLM_URL")
+    os.environ["SCRIPTED_LLM_URL"] = server.url
+    yield server
+    if previous is None:
+        os.environ.pop("SCRIPTED_LLM_URL", None)
+    else:
+        os.environ["SCRIPTED_LLM_URL"] = previous
+    server.stop()
+
+
+@pytest.fixture
+def scripted_llm(scripted_llm_server, settings):
+    """A `ScriptedClient` (queue/reset/requests) on a freshly reset scripted model; agents whose model is
+    engram/scripted call it over real HTTP through litellm."""
+    from agents.scripted import ScriptedClient
+
+    settings.SCRIPTED_LLM_URL = scripted_llm_server.url
+    client = ScriptedClient(scripted_llm_server.url)
+    client.reset()
+    yield client
+    client.close()
+
