@@ -7,5 +7,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("v1/", api.urls),
     re_path(r"^v1/", unknown_route),  # JSON 404 (and no slash-appending redirects) under /v1
+    path("", include("accounts.urls")),
     path("", include("agents.urls")),
 ]
