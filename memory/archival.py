@@ -1,0 +1,132 @@
+"""An agent's archival memory (spec behaviour §7.1): passages in the agent's archives, searched by meaning.
+
+An agent always embeds and searches with its own embedding config; passages of another model are never
+compared with its queries.
+"""
+
+from django.db import transaction
+from django.db.models import Q
+
+from ade.errors import Invalid, NotFound
+
+from .actions import Actor, create_passages, delete_passage
+from .dates import agent_timezone, parse_bound, timestamp
+from .embeddings import embed, model_name
+from .models import Archive, Passage
+from .queries import search_passages
+
+DEFAULT_TOP_K = 5
+MAX_TOP_K = 1000
+MAX_PAGE = 1000
+
+
+def agent_passages(agent):
+    """Every archival passage the agent can see: those of all archives attached to it."""
+    return Passage.objects.filter(archive__agents=agent)
+
+
+def clean_tags(tags) -> list[str]:
+    if tags is None:
+        return []
+    if isinstance(tags, str) or not isinstance(tags, (list, tuple)):
+        raise Invalid("tags must be a list of strings", field="tags")
+    if not all(isinstance(t, str) for t in tags):
+        raise Invalid("tags must be a list of strings", field="tags")
+    return sorted({t.strip() for t in tags if t.strip()})
+
+
+def default_archive(agent) -> Archive:
+    """The agent's first archive, created and attached on first use. Call inside a transaction."""
+    # Lock the agent row so two first inserts cannot create two default archives.
+    type(agent).objects.select_for_update().filter(pk=agent.pk).first()
+    archive = agent.archives.order_by("created_at", "id").first()
+    if archive is None:
+        archive = Archive.objects.create(organization_id=agent.organization_id, name=f"{agent.name} archive",
+                                         embedding_config=agent.embedding_config or {})
+        agent.archives.add(archive)
+    return archive
+
+
+def insert_archival(agent, text: str, tags=None, *, actor: Actor, created_at=None) -> Passage:
+    """Store one passage (no chunking). The embedding is computed before the transaction opens."""
+    if not isinstance(text, str) or not text.strip():
+        raise Invalid("content must not be empty", field="content")
+    tags = clean_tags(tags)
+    config = agent.embedding_config or {}
+    vector = embed([text], config)[0]
+    with transaction.atomic():
+        archive = default_archive(agent)
+        [passage] = create_passages(agent.organization, [text], [vector], embedding_model=model_name(config),
+                                    archive=archive, tags=tags)
+        extra = {k: v for k, v in {"created_at": created_at, "created_by_id": actor.user_id}.items() if v}
+        if extra:
+            Passage.objects.filter(pk=passage.pk).update(**extra)
+            for field, value in extra.items():
+                setattr(passage, field, value)
+        _context_changed(agent)
+    return passage
+
+
+def search_archival(agent, query: str, *, tags=None, tag_match_mode: str = "any", start_datetime=None,
+                    end_datetime=None, top_k: int | None = None) -> list[dict]:
+    """The passages nearest to `query`, filters applied in SQL before the limit: [{id, timestamp, content, tags}]."""
+    if not isinstance(query, str) or not query.strip():
+        return []
+    tz = agent_timezone(agent)
+    start = parse_bound(start_datetime, "start_datetime", tz)
+    end = parse_bound(end_datetime, "end_datetime", tz, end=True)
+    if tag_match_mode not in ("any", "all"):
+        raise Invalid("tag_match_mode must be 'any' or 'all'", field="tag_match_mode")
+    top_k = DEFAULT_TOP_K if top_k is None else top_k
+    if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= MAX_TOP_K:
+        raise Invalid(f"top_k must be a whole number between 1 and {MAX_TOP_K}", field="top_k")
+    tags = clean_tags(tags)
+    config = agent.embedding_config or {}
+    query_vec = embed([query], config)[0]
+    found = search_passages(agent_passages(agent), query_vec, top_k=top_k, embedding_model=model_name(config),
+                            tags=tags, tag_match_mode=tag_match_mode, start=start, end=end)
+    return [passage_result(p, tz) for p, _distance in found]
+
+
+def passage_result(passage: Passage, tz) -> dict:
+    return {"id": passage.id, "timestamp": timestamp(passage.created_at, tz), "content": passage.text,
+            "tags": list(passage.tags or [])}
+
+
+def list_archival(agent, *, after: str | None = None, before: str | None = None, limit: int = 100,
+                  search: str | None = None, ascending: bool = True) -> list[Passage]:
+    """One page of the agent's passages in creation order; `after`/`before` are passage ids (cursors)."""
+    if not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+        raise Invalid(f"limit must be between 1 and {MAX_PAGE}", field="limit")
+    qs = agent_passages(agent)
+    if search:
+        qs = qs.filter(text__icontains=search)
+    for name, cursor, later in (("after", after, ascending), ("before", before, not ascending)):
+        if cursor:
+            qs = qs.filter(_beyond(agent, name, cursor, later))
+    order = ("created_at", "id") if ascending else ("-created_at", "-id")
+    return list(qs.order_by(*order)[:limit])
+
+
+def _beyond(agent, name: str, cursor: str, later: bool) -> Q:
+    """Rows strictly later (or earlier) than the cursor passage in (created_at, id) order."""
+    pivot = agent_passages(agent).filter(id=cursor).values("created_at", "id").first()
+    if pivot is None:
+        raise Invalid(f"{name}: no passage {cursor!r} in this agent's archival memory", field=name)
+    op = "gt" if later else "lt"
+    return Q(**{f"created_at__{op}": pivot["created_at"]}) | Q(created_at=pivot["created_at"], **{f"id__{op}": cursor})
+
+
+def delete_archival(agent, passage_id: str) -> None:
+    with transaction.atomic():
+        if not agent_passages(agent).filter(id=passage_id).exists():
+            raise NotFound("Passage not found")
+        delete_passage(agent.organization_id, passage_id)
+        _context_changed(agent)
+
+
+def _context_changed(agent) -> None:
+    # The compiled context reports the archival count and tags, outside the memory section: force it.
+    from .context import rebuild_system_prompts
+
+    rebuild_system_prompts([agent.id], force=True)
