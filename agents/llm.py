@@ -87,33 +87,6 @@ class LLMResult:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Where to send a request
-
-
-def connection(llm_config: dict) -> dict:
-    """litellm keyword arguments naming the model, endpoint and key for `llm_config`.
-
-    An `openai` endpoint type with a `model_endpoint` base URL is any OpenAI-compatible server (the scripted
-    model included). Keys come from settings, never from the agent's stored config.
-    """
-    etype = llm_config.get("model_endpoint_type") or "openai"
-    model = llm_config.get("model") or ""
-    endpoint = llm_config.get("model_endpoint") or ""
-    if etype in ("openai", "openai-compatible", "vllm", "lmstudio", "lmstudio-chatcompletions", "llamacpp",
-                 "webui", "koboldcpp", "together", "deepseek", "xai", "openrouter") and endpoint:
-        official = "api.openai.com" in endpoint
-        key = settings.OPENAI_API_KEY if official else (settings.OPENAI_COMPATIBLE_API_KEY or "not-needed")
-        return {"model": f"openai/{model}", "api_base": endpoint.rstrip("/"), "api_key": key}
-    if etype == "openai":
-        return {"model": f"openai/{model}", "api_key": settings.OPENAI_API_KEY or None}
-    if etype == "anthropic":
-        return {"model": f"anthropic/{model}", "api_key": settings.ANTHROPIC_API_KEY or None}
-    if etype == "ollama":
-        return {"model": f"ollama_chat/{model}", "api_base": endpoint or settings.OLLAMA_BASE_URL or None}
-    return {"model": f"{etype}/{model}", **({"api_base": endpoint} if endpoint else {})}
-
-
-# ---------------------------------------------------------------------------------------------------------------
 # Errors
 
 
@@ -154,8 +127,11 @@ def complete(llm_config: dict, messages: list[dict], *, tools: list[dict] | None
 
     Raises ContextWindowExceeded, InvalidLLMResponse or LLMError; retries 429/5xx with backoff first.
     """
+    from .providers import litellm_kwargs
+
     lit = litellm()
-    kwargs = {**connection(llm_config), "messages": messages, "timeout": getattr(settings, "LLM_TIMEOUT_SECONDS", 120)}
+    kwargs = {k: v for k, v in litellm_kwargs(llm_config).items() if v is not None}
+    kwargs.update(messages=messages, timeout=getattr(settings, "LLM_TIMEOUT_SECONDS", 120))
     if llm_config.get("temperature") is not None:
         kwargs["temperature"] = llm_config["temperature"]
     if max_tokens or llm_config.get("max_tokens"):
