@@ -151,3 +151,114 @@ class FileBlockOut(Schema):
     @staticmethod
     def resolve_source_id(link) -> str:
         return link.file.folder_id
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Archival memory (passages)
+
+class PassageIn(RequestSchema):
+    text: str = Field(..., min_length=1, max_length=1_000_000)
+    tags: list[str] | None = None
+    created_at: datetime | None = None
+
+
+class PassageOut(Schema):
+    id: str
+    text: str
+    tags: list[str]
+    metadata: dict[str, Any]
+    archive_id: str | None
+    source_id: str | None
+    file_id: str | None
+    file_name: str | None = None
+    embedding: list[float] | None = None
+    embedding_config: EmbeddingConfig | None = None
+    is_deleted: bool = False
+    created_by_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @staticmethod
+    def resolve_source_id(passage) -> str | None:
+        return passage.folder_id
+
+
+class SearchResult(Schema):
+    id: str
+    content: str
+    timestamp: str
+    tags: list[str]
+
+
+class SearchResults(Schema):
+    results: list[SearchResult]
+    count: int
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Folders and files
+
+class FolderIn(RequestSchema):
+    name: str = Field(..., min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=10_000)
+    instructions: str | None = Field(None, max_length=100_000)
+    metadata: dict[str, Any] | None = None
+    embedding: str | None = Field(None, max_length=300, description='Embedding handle "provider/model".')
+    embedding_config: EmbeddingConfig | None = None
+    embedding_chunk_size: int | None = Field(None, ge=50, le=100_000)
+
+
+class FolderPatch(RequestSchema):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=10_000)
+    instructions: str | None = Field(None, max_length=100_000)
+    metadata: dict[str, Any] | None = None
+    embedding_config: EmbeddingConfig | None = None
+
+
+class FolderOut(Schema):
+    id: str
+    name: str
+    description: str | None
+    instructions: str | None
+    metadata: dict[str, Any]
+    embedding_config: EmbeddingConfig
+    vector_db_provider: Literal["native"] = "native"
+    organization_id: str
+    created_by_id: str | None
+    last_updated_by_id: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class FileOut(Schema):
+    id: str
+    source_id: str
+    file_name: str
+    original_file_name: str | None
+    file_path: str | None
+    file_type: str | None
+    file_size: int | None
+    file_creation_date: str | None = None
+    file_last_modified_date: str | None = None
+    processing_status: Literal["pending", "parsing", "embedding", "completed", "error"]
+    error_message: str | None
+    total_chunks: int | None
+    chunks_embedded: int | None
+    content: str | None = None
+    organization_id: str
+    created_at: datetime
+    updated_at: datetime
+
+    @staticmethod
+    def resolve_source_id(file) -> str:
+        return file.folder_id
+
+    @staticmethod
+    def resolve_error_message(file) -> str | None:
+        return file.error_message or None
+
+    @staticmethod
+    def resolve_content(file, context) -> str | None:
+        # Only with ?include_content=true (the text can be large).
+        return file.content if getattr(file, "include_content", False) else None

@@ -1,0 +1,285 @@
+"""Wire shapes of agents (Letta's CreateAgentRequest / UpdateAgent / AgentState) and the model catalog."""
+
+from datetime import datetime
+from typing import Any, Literal
+
+from ninja import Field, Schema
+from pydantic import ConfigDict
+
+from ade.wire import RequestSchema
+from memory.schemas import INT32, BlockIn, BlockOut, EmbeddingConfig, FileBlockOut, FolderOut
+from tools.schemas import ToolOut
+
+AgentType = Literal["memgpt_agent", "memgpt_v2_agent", "letta_v1_agent", "react_agent", "workflow_agent",
+                    "split_thread_agent", "sleeptime_agent", "voice_convo_agent", "voice_sleeptime_agent"]
+StopReason = Literal["end_turn", "error", "llm_api_error", "invalid_llm_response", "invalid_tool_call", "max_steps",
+                     "max_tokens_exceeded", "no_tool_call", "tool_rule", "cancelled", "insufficient_credits",
+                     "requires_approval", "context_window_overflow_in_system_prompt"]
+ModelEndpointType = Literal[
+    "openai", "anthropic", "google_ai", "google_vertex", "azure", "groq", "ollama", "webui", "webui-legacy",
+    "lmstudio", "lmstudio-legacy", "lmstudio-chatcompletions", "llamacpp", "koboldcpp", "vllm", "hugging-face",
+    "minimax", "moonshot", "moonshot_coding", "mistral", "together", "bedrock", "deepseek", "xai", "zai",
+    "zai_coding", "baseten", "fireworks", "openrouter", "chatgpt_oauth",
+]
+Include = Literal["agent.blocks", "agent.identities", "agent.managed_group", "agent.pending_approval",
+                  "agent.secrets", "agent.sources", "agent.tags", "agent.tools"]
+Name = Field(None, min_length=1, max_length=200, pattern=r"^[\w '\-]+$",
+             description="Letters, digits, spaces, underscores, apostrophes and dashes.")
+Ids = list[str] | None
+
+
+class LlmConfigOut(Schema):
+    """Which model an agent calls: the stored config as it is (Letta configs carry provider extras)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str
+    model_endpoint_type: ModelEndpointType
+    context_window: int
+
+
+class LlmConfig(LlmConfigOut):
+    """An `llm_config` sent by a client. An `openai` endpoint type with a `model_endpoint` base URL makes the agent
+    call that OpenAI-compatible server."""
+
+    model: str = Field(..., min_length=1, max_length=200)
+    context_window: int = Field(..., ge=1, le=INT32)
+    model_endpoint: str | None = Field(None, max_length=500)
+    provider_name: str | None = Field(None, max_length=200)
+    provider_category: Literal["base", "byok"] | None = None
+    handle: str | None = Field(None, max_length=300)
+    display_name: str | None = Field(None, max_length=300)
+    temperature: float | None = Field(None, ge=0, le=2)
+    max_tokens: int | None = Field(None, ge=1, le=INT32)
+    enable_reasoner: bool | None = None
+    max_reasoning_tokens: int | None = Field(None, ge=0, le=INT32)
+    put_inner_thoughts_in_kwargs: bool | None = None
+    parallel_tool_calls: bool | None = None
+
+
+class MessageIn(RequestSchema):
+    """One message of `initial_message_sequence` (type "message")."""
+
+    role: Literal["user", "system", "assistant"]
+    content: str | list[dict[str, Any]]
+    type: Literal["message"] | None = None
+    name: str | None = Field(None, max_length=200)
+    otid: str | None = Field(None, max_length=64)
+    sender_id: str | None = Field(None, max_length=200)
+    group_id: str | None = Field(None, max_length=64)
+    batch_item_id: str | None = Field(None, max_length=64)
+
+
+class _CloudFields(RequestSchema):
+    """Letta Cloud fields (projects, templates, identities): accepted so SDK calls that set them work;
+    Engram has none of these and ignores them."""
+
+    project_id: str | None = None
+    template_id: str | None = None
+    base_template_id: str | None = None
+    identity_ids: Ids = None
+
+
+class _AgentSettings(_CloudFields):
+    """Fields shared by create and modify."""
+
+    system: str | None = Field(None, max_length=1_000_000)
+    description: str | None = Field(None, max_length=100_000)
+    metadata: dict[str, Any] | None = None
+    tags: list[str] | None = None
+    tool_ids: Ids = None
+    block_ids: Ids = None
+    folder_ids: Ids = None
+    source_ids: Ids = Field(None, description="Deprecated spelling of folder_ids.")
+    tool_rules: list[dict[str, Any]] | None = None
+    model: str | None = Field(None, max_length=300, description='LLM handle "provider/model".')
+    embedding: str | None = Field(None, max_length=300, description='Embedding handle "provider/model".')
+    llm_config: LlmConfig | None = None
+    embedding_config: EmbeddingConfig | None = None
+    model_settings: dict[str, Any] | None = None
+    compaction_settings: dict[str, Any] | None = None
+    context_window_limit: int | None = Field(None, ge=1, le=INT32)
+    max_tokens: int | None = Field(None, ge=1, le=INT32)
+    reasoning: bool | None = None
+    parallel_tool_calls: bool | None = None
+    response_format: dict[str, Any] | None = None
+    tool_exec_environment_variables: dict[str, str] | None = None
+    secrets: dict[str, str] | None = None
+    message_buffer_autoclear: bool | None = None
+    enable_sleeptime: bool | None = None
+    timezone: str | None = Field(None, max_length=64)
+    max_files_open: int | None = Field(None, ge=1, le=1000)
+    per_file_view_window_char_limit: int | None = Field(None, ge=1, le=INT32)
+    hidden: bool | None = None
+
+
+class AgentIn(_AgentSettings):
+    """POST /v1/agents/. Only the fields a client sends arrive; defaults follow Letta."""
+
+    name: str | None = Name
+    agent_type: AgentType = "letta_v1_agent"
+    memory_blocks: list[BlockIn] | None = None
+    tools: list[str] | None = Field(None, description="Names of existing tools to attach.")
+    include_base_tools: bool = True
+    include_multi_agent_tools: bool = False
+    include_base_tool_rules: bool | None = None
+    include_default_source: bool = False
+    initial_message_sequence: list[MessageIn] | None = None
+    embedding_chunk_size: int | None = Field(None, ge=50, le=100_000)
+    max_reasoning_tokens: int | None = Field(None, ge=0, le=INT32)
+    enable_reasoner: bool | None = None
+    from_template: str | None = None
+    template: bool = False
+    project: str | None = None
+    memory_variables: dict[str, Any] | None = None
+    actor_id: str | None = None
+
+
+class AgentPatch(_AgentSettings):
+    """PATCH /v1/agents/{id}: only the fields sent change; id lists replace the whole set."""
+
+    name: str | None = Name
+    message_ids: Ids = Field(None, description="Replace the in-context message list (system message first).")
+    last_run_completion: datetime | None = None
+    last_run_duration_ms: int | None = Field(None, ge=0, le=INT32)
+    last_stop_reason: StopReason | None = None
+
+
+class SecretOut(Schema):
+    agent_id: str
+    key: str
+    value: str
+    id: str | None = None
+    description: str | None = None
+
+
+class MemoryOut(Schema):
+    agent_type: AgentType | None = None
+    blocks: list[BlockOut]
+    file_blocks: list[FileBlockOut] = []
+    prompt_template: str = ""
+    git_enabled: bool = False
+
+
+class GroupOut(Schema):
+    id: str
+    manager_type: str
+    agent_ids: list[str]
+    description: str
+    manager_agent_id: str | None = None
+    sleeptime_agent_frequency: int | None = None
+    turns_counter: int | None = None
+    last_processed_message_id: str | None = None
+    shared_block_ids: list[str] = []
+    hidden: bool | None = None
+
+
+class AgentOut(Schema):
+    """Letta's AgentState. Relationships (blocks, tools, sources, tags) are always filled."""
+
+    id: str
+    name: str
+    system: str
+    agent_type: AgentType
+    description: str | None
+    llm_config: LlmConfigOut
+    embedding_config: EmbeddingConfig | None
+    model: str | None
+    embedding: str | None
+    model_settings: dict[str, Any] | None = None
+    compaction_settings: dict[str, Any] | None
+    response_format: dict[str, Any] | None
+    tool_rules: list[dict[str, Any]]
+    message_ids: list[str]
+    metadata: dict[str, Any]
+    memory: MemoryOut
+    blocks: list[BlockOut]
+    tools: list[ToolOut]
+    sources: list[FolderOut]
+    tags: list[str]
+    tool_exec_environment_variables: list[SecretOut]
+    secrets: list[SecretOut]
+    identity_ids: list[str] = []
+    identities: list[dict[str, Any]] = []
+    pending_approval: dict[str, Any] | None = None
+    multi_agent_group: GroupOut | None = None
+    managed_group: GroupOut | None = None
+    message_buffer_autoclear: bool
+    enable_sleeptime: bool
+    last_run_completion: datetime | None
+    last_run_duration_ms: int | None
+    last_stop_reason: StopReason | None
+    timezone: str
+    max_files_open: int | None
+    per_file_view_window_char_limit: int | None
+    hidden: bool
+    project_id: str | None = None
+    template_id: str | None = None
+    base_template_id: str | None = None
+    deployment_id: str | None = None
+    entity_id: str | None = None
+    created_by_id: str | None
+    last_updated_by_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    version: int = Field(..., description="Engram: bumped on every settings change.")
+
+
+class AgentFilters(Schema):
+    """GET /v1/agents/ and /v1/agents/count filters (cloud-only ones are accepted and ignored)."""
+
+    name: str | None = None
+    tags: list[str] | None = None
+    match_all_tags: bool = False
+    query_text: str | None = None
+    last_stop_reason: StopReason | None = None
+    created_by_id: str | None = None
+    project_id: str | None = None
+    template_id: str | None = None
+    base_template_id: str | None = None
+    identity_id: str | None = None
+    identifier_keys: list[str] | None = None
+
+
+class IncludeParams(Schema):
+    include: list[Include] = []
+    include_relationships: list[str] | None = None
+
+
+class ModelOut(Schema):
+    """An LLM handle clients can pass as `model`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    handle: str
+    model: str
+    name: str
+    display_name: str | None
+    context_window: int
+    max_context_window: int
+    model_endpoint_type: ModelEndpointType
+    model_endpoint: str | None
+    provider_type: str
+    provider_name: str
+    provider_category: Literal["base", "byok"] | None
+    model_type: Literal["llm"] = "llm"
+
+
+class EmbeddingModelOut(Schema):
+    model_config = ConfigDict(extra="allow")
+
+    handle: str
+    name: str
+    display_name: str
+    embedding_model: str
+    embedding_endpoint_type: str
+    embedding_endpoint: str | None
+    embedding_dim: int
+    embedding_chunk_size: int | None
+    provider_name: str
+    provider_type: str
+    model_type: Literal["embedding"] = "embedding"
+
+
+class ImportedAgents(Schema):
+    agent_ids: list[str]
