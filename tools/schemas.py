@@ -115,3 +115,16 @@ class ToolExecutionResult(Schema):
 
 class ApprovalIn(RequestSchema):
     requires_approval: bool
+
+
+class ToolReturnOut(Schema):
+    """What running code from source answers (a LettaMessage of type tool_return_message)."""
+
+    id: str
+    date: str
+    message_type: Literal["tool_return_message"] = "tool_return_message"
+    tool_return: str
+    status: Literal["success", "error"]
+    tool_call_id: str
+    stdout: list[str] | None
+    stderr: list[str] | None
