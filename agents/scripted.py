@@ -8,7 +8,8 @@ control routes:
   `{"text": "…"}`, `{"tool_calls": [{"name", "arguments": {…} | "…", "id"?}], "text"?}`,
   `{"error": "context_length_exceeded" | "rate_limit" | "server_error" | {"status", "message", "code", "type"}}`,
   optionally with `"usage": {"prompt_tokens", "completion_tokens"}` (forced figures; alone, the brain answers),
-  `"finish_reason"`, `"delay_ms"` (wait before answering), `"pace_ms"` (per streamed chunk) and
+  `"finish_reason"`, `"delay_ms"` (wait before answering), `"pace_ms"` (per streamed chunk), `"repeat": n`
+  (answer the next n requests with it, e.g. an error that outlasts retries) and
   `"endpoint": "embeddings"` (default `"chat"`): each endpoint has its own queue.
 * `POST /_control/reset` — empty the queues and the request log, pace back to the start value.
 * `GET /_control/requests` — every request received since the last reset: `[{"endpoint", "body"}]`.
@@ -66,8 +67,14 @@ class ScriptState:
         del self.requests[:-1000]  # bounded: a long demo must not grow without limit
 
     def next(self, endpoint: str) -> dict | None:
+        """The next queued entry; one with `"repeat": n` answers the next n requests."""
         q = self.queues[endpoint]
-        return q.popleft() if q else None
+        if not q:
+            return None
+        if q[0].get("repeat", 1) > 1:
+            q[0] = {**q[0], "repeat": q[0]["repeat"] - 1}
+            return q[0]
+        return q.popleft()
 
 
 # ---- responses ------------------------------------------------------------------------------------------------

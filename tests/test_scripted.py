@@ -283,3 +283,13 @@ def test_pace_spreads_a_stream_over_time(litellm, scripted_llm):
     text, _, _, _ = stream(litellm, scripted_llm, [{"role": "user", "content": "count"}])
     assert text == "one two three four five six"
     assert time.monotonic() - started >= 0.15  # 5 paced gaps of 40 ms: the words did not arrive at once
+
+
+def test_a_repeated_error_outlasts_retries_then_the_queue_moves_on(litellm, scripted_llm):
+    scripted_llm.queue_error("server_error", repeat=2)
+    scripted_llm.queue_text("after the outage")
+    messages = [{"role": "user", "content": "hello"}]
+    for _ in range(2):
+        with pytest.raises(litellm.InternalServerError):
+            complete(litellm, scripted_llm, messages)
+    assert complete(litellm, scripted_llm, messages).choices[0].message.content == "after the outage"
