@@ -1,0 +1,160 @@
+"""Custom tools run in a separate, limited process that knows nothing of the server."""
+
+import os
+import time
+
+import pytest
+
+from tools.sandbox import OUTPUT_CAP_BYTES, run_python_tool
+
+
+def run(source: str, args: dict | None = None, **kwargs):
+    name = source.rsplit("\ndef ", 1)[-1].removeprefix("def ").split("(", 1)[0]
+    return run_python_tool(source, name, args or {}, **kwargs)
+
+
+def test_arguments_in_as_json_result_out_as_json_with_output_captured():
+    result = run("def add(a: int, b: int):\n    print('adding', a, b)\n    return {'sum': a + b, 'items': [a, b]}",
+                 {"a": 2, "b": 3})
+    assert result.status == "success"
+    assert result.func_return == {"sum": 5, "items": [2, 3]}
+    assert result.stdout == ["adding 2 3\n"]
+    assert result.stderr == []
+
+
+def test_values_json_cannot_hold_come_back_as_text_never_unpickled():
+    source = ("class Sneaky:\n"
+              "    def __reduce__(self):\n"
+              "        return (print, ('unpickled!',))\n"
+              "    def __str__(self):\n"
+              "        return 'a sneaky object'\n"
+              "def make():\n"
+              "    return Sneaky()\n")
+    result = run(source)
+    assert result.status == "success"
+    assert result.func_return == "a sneaky object"
+
+
+def test_a_tool_that_hangs_is_killed_at_the_timeout_with_its_children(tmp_path):
+    source = ("import subprocess, sys, time\n"
+              "def hang():\n"
+              "    child = subprocess.Popen(['sleep', '600'])\n"
+              "    print(child.pid, flush=True)\n"
+              "    time.sleep(600)\n")
+    started = time.monotonic()
+    result = run(source, timeout=1)
+    assert time.monotonic() - started < 10
+    assert result.status == "error"
+    assert result.func_return == ("Error executing function hang: TimeoutError: the tool did not finish within 1 "
+                                  "seconds and was stopped")
+    child_pid = int(result.stdout[0].split()[0])
+    assert _gone(child_pid), "the tool's own child process survived the timeout"
+
+
+def _gone(pid: int) -> bool:
+    for _ in range(100):  # killed at once; reaping by init can take a moment
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().split(") ", 1)[1].startswith("Z"):
+                    return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_a_raising_tool_reports_the_exception_type_and_message():
+    result = run("def explode(reason: str):\n    raise ValueError(f'boom: {reason}')", {"reason": "testing"})
+    assert result.status == "error"
+    assert result.func_return == "Error executing function explode: ValueError: boom: testing"
+    assert 'File "<tool>", line 2, in explode' in result.stderr[0]
+    assert "sandbox_runner" not in result.stderr[0]  # the runner's frames are not the user's business
+
+
+def test_exit_and_missing_function_are_errors_too():
+    assert run("import os\ndef leave():\n    os._exit(3)").func_return == (
+        "Error executing function leave: ToolProcessError: the tool process exited with code 3 before returning "
+        "a result")
+    result = run_python_tool("def real():\n    return 1", "other", {})
+    assert result.func_return == "Error executing function other: NameError: the source defines no function named 'other'"
+
+
+def test_printing_megabytes_is_capped_and_the_result_still_arrives():
+    source = ("import sys\n"
+              "def chatty():\n"
+              "    for _ in range(20_000):\n"
+              "        sys.stdout.write('x' * 1000)\n"
+              "        sys.stderr.write('y' * 1000)\n"
+              "    return 'done'\n")
+    result = run(source)
+    assert result.status == "success" and result.func_return == "done"
+    for stream in (result.stdout, result.stderr):
+        assert len(stream) == 1
+        assert len(stream[0]) < OUTPUT_CAP_BYTES + 200
+        assert stream[0].endswith(f"[... output truncated: {20_000_000 - OUTPUT_CAP_BYTES} more bytes not shown]")
+
+
+def test_memory_is_limited():
+    result = run("def hog():\n    return len(bytearray(3 * 1024 ** 3))", memory_mb=256)
+    assert result.status == "error"
+    assert result.func_return == "Error executing function hog: MemoryError: out of memory (the limit is 256 MB)"
+
+
+def test_cpu_time_is_limited_even_when_the_wall_clock_allows_more(settings):
+    # The CPU limit is the timeout rounded up plus one second: a busy loop dies of SIGXCPU or of the timeout.
+    result = run("def spin():\n    while True:\n        pass", timeout=2)
+    assert result.status == "error"
+    assert "TimeoutError" in result.func_return or "SIGXCPU" in result.func_return
+
+
+def test_the_server_environment_and_secrets_are_invisible(monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", "server-secret-value")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://engram@127.0.0.1:55432/engram")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-server-key")
+    source = ("import os, sys\n"
+              "def snoop():\n"
+              "    found = {'env': dict(os.environ), 'cwd': os.getcwd(), 'files': os.listdir('.')}\n"
+              "    try:\n"
+              "        import ade.settings\n"
+              "        found['settings'] = ade.settings.SECRET_KEY\n"
+              "    except Exception as exc:\n"
+              "        found['settings'] = type(exc).__name__\n"
+              "    try:\n"
+              "        from django.conf import settings\n"
+              "        found['django'] = settings.SECRET_KEY\n"
+              "    except Exception as exc:\n"
+              "        found['django'] = type(exc).__name__\n"
+              "    return found\n")
+    result = run(source, env={"WEATHER_API_KEY": "tool-secret"})
+    assert result.status == "success", result.func_return
+    env = result.func_return["env"]
+    assert env["WEATHER_API_KEY"] == "tool-secret"
+    assert not {"SECRET_KEY", "DATABASE_URL", "OPENAI_API_KEY", "DJANGO_SETTINGS_MODULE", "REDIS_URL"} & set(env)
+    assert "server-secret-value" not in str(result.func_return)
+    assert result.func_return["settings"] == "ModuleNotFoundError"  # the project is not on the tool's path
+    assert result.func_return["django"] == "ImproperlyConfigured"
+    assert result.func_return["files"] == []  # a fresh scratch directory, not the project
+    assert not os.path.exists(result.func_return["cwd"])  # and it is removed afterwards
+
+
+def test_the_database_cannot_be_reached_through_the_environment():
+    source = ("import os\n"
+              "def connect():\n"
+              "    import psycopg\n"
+              "    url = os.environ.get('DATABASE_URL', '')\n"
+              "    try:\n"
+              "        psycopg.connect(url, connect_timeout=3).close()\n"
+              "    except psycopg.OperationalError:\n"
+              "        return {'url': url, 'connected': False}\n"
+              "    return {'url': url, 'connected': True}\n")
+    result = run(source)
+    assert result.func_return == {"url": "", "connected": False}
+
+
+@pytest.mark.parametrize("env", [{"bad name": "x"}, {"OK": 3}])
+def test_bad_environment_variables_are_refused(env):
+    from ade.errors import Invalid
+
+    with pytest.raises(Invalid) as info:
+        run("def f():\n    return 1", env=env)
+    assert info.value.field == "env"
