@@ -5,7 +5,8 @@ What it answers comes from agents/scripted_brain.py (deterministic rules over th
 control routes:
 
 * `POST /_control/queue` `{"responses": [R, …]}` — exact answers for the next requests, in order. R is one of
-  `{"text": "…"}`, `{"tool_calls": [{"name", "arguments": {…} | "…", "id"?}], "text"?}`,
+  `{"text": "…"}`, `{"tool_calls": [{"name", "arguments": {…} | "…", "id"?}], "text"?}` (either may carry
+  `"reasoning": "…"`, sent as `reasoning_content` like reasoning models behind OpenAI-compatible servers do),
   `{"error": "context_length_exceeded" | "rate_limit" | "server_error" | {"status", "message", "code", "type"}}`,
   optionally with `"usage": {"prompt_tokens", "completion_tokens"}` (forced figures; alone, the brain answers),
   `"finish_reason"`, `"delay_ms"` (wait before answering), `"pace_ms"` (per streamed chunk), `"repeat": n`
@@ -103,6 +104,8 @@ def plan_from_queue(entry: dict, body: dict) -> dict:
                           "arguments": args if isinstance(args, str) else json.dumps(args), "index": i})
         plan = {"content": entry.get("text"), "tool_calls": calls,
                 "finish_reason": "tool_calls" if calls else "stop"}
+    if entry.get("reasoning"):
+        plan["reasoning"] = entry["reasoning"]
     if entry.get("finish_reason"):
         plan["finish_reason"] = entry["finish_reason"]
     return plan
@@ -111,7 +114,7 @@ def plan_from_queue(entry: dict, body: dict) -> dict:
 def usage_for(body: dict, plan: dict, forced: dict | None) -> dict:
     model = body.get("model")
     prompt = count_message_tokens(body.get("messages") or [], model) + count_tool_tokens(body.get("tools"), model)
-    completion = count_tokens(plan.get("content") or "", model) + sum(
+    completion = count_tokens((plan.get("reasoning") or "") + (plan.get("content") or ""), model) + sum(
         count_tokens(c["name"], model) + count_tokens(c["arguments"], model) + 3 for c in plan["tool_calls"])
     usage = {"prompt_tokens": prompt, "completion_tokens": max(completion, 1)}
     usage.update({k: int(v) for k, v in (forced or {}).items() if k in ("prompt_tokens", "completion_tokens")})
@@ -121,6 +124,8 @@ def usage_for(body: dict, plan: dict, forced: dict | None) -> dict:
 
 def completion_json(body: dict, plan: dict, usage: dict, completion_id: str) -> dict:
     message = {"role": "assistant", "content": plan.get("content")}
+    if plan.get("reasoning"):
+        message["reasoning_content"] = plan["reasoning"]
     if plan["tool_calls"]:
         message["tool_calls"] = [{"id": c["id"], "type": "function",
                                   "function": {"name": c["name"], "arguments": c["arguments"]}}
@@ -131,8 +136,11 @@ def completion_json(body: dict, plan: dict, usage: dict, completion_id: str) -> 
 
 
 def stream_deltas(plan: dict):
-    """The delta dicts of an SSE stream: role, content word by word, then tool calls in small argument chunks."""
+    """The delta dicts of an SSE stream: role, reasoning and content word by word, then tool calls in small
+    argument chunks."""
     yield {"role": "assistant", "content": ""}
+    for word in _words(plan.get("reasoning") or ""):
+        yield {"reasoning_content": word}
     for word in _words(plan.get("content") or ""):
         yield {"content": word}
     for i, call in enumerate(plan["tool_calls"]):

@@ -293,3 +293,13 @@ def test_a_repeated_error_outlasts_retries_then_the_queue_moves_on(litellm, scri
         with pytest.raises(litellm.InternalServerError):
             complete(litellm, scripted_llm, messages)
     assert complete(litellm, scripted_llm, messages).choices[0].message.content == "after the outage"
+
+
+def test_queued_reasoning_arrives_as_reasoning_content(litellm, scripted_llm):
+    scripted_llm.queue_text("Hi.", reasoning="The user greets me.")
+    scripted_llm.queue_text("Hi.", reasoning="The user greets me.")
+    message = complete(litellm, scripted_llm, [{"role": "user", "content": "hello"}]).choices[0].message
+    assert (message.content, message.reasoning_content) == ("Hi.", "The user greets me.")
+    chunks = list(complete(litellm, scripted_llm, [{"role": "user", "content": "hello"}], stream=True))
+    reasoning = "".join(getattr(c.choices[0].delta, "reasoning_content", None) or "" for c in chunks if c.choices)
+    assert reasoning == "The user greets me."
