@@ -1,20 +1,22 @@
-"""/v1 routes for memory: global blocks, an agent's core memory by label, archival memory, folders and files.
+"""/v1 routes for memory: global blocks, an agent's core memory by label, its archival memory.
 
 Block writes go through memory.actions (versioned, with history). A client that wants to be sure it is not
 overwriting someone else's edit sends the version it read, as `"version": n` in the PATCH body or as an
 `If-Match: "n"` header; if the block has changed since, the answer is 409 and nothing is written.
 """
 
+from typing import Literal
+
 from django.db.models import Count
-from ninja import Query, Router
+from ninja import Field, Query, Router, Schema
 
 from ade.errors import Invalid, NotFound
 from ade.pagination import paginate
-from ade.wire import AgentId, BlockId, Deleted, Page, collection_route
+from ade.wire import AgentId, BlockId, Deleted, Page, PassageId, collection_route
 
-from . import actions
+from . import actions, archival
 from .models import Block
-from .schemas import BlockIn, BlockOut, BlockPatch
+from .schemas import BlockIn, BlockOut, BlockPatch, PassageIn, PassageOut, SearchResults
 
 router = Router()
 
@@ -135,11 +137,14 @@ def delete_block(request, block_id: BlockId):
 # An agent's core memory, addressed by label
 
 
-def _agent_block(request, agent_id: str, label: str) -> Block:
-    from agents.queries import get_agent_for
+def _agent(request, agent_id: str):
+    from agents.queries import get_agent_for  # memory does not import agents at module level
 
-    agent = get_agent_for(request.auth, agent_id)
-    block = agent.blocks.filter(label=label).first()
+    return get_agent_for(request.auth, agent_id)
+
+
+def _agent_block(request, agent_id: str, label: str) -> Block:
+    block = _agent(request, agent_id).blocks.filter(label=label).first()
     if block is None:
         raise NotFound(f"No block with label {label!r} in this agent's memory")
     return block
@@ -148,10 +153,7 @@ def _agent_block(request, agent_id: str, label: str) -> Block:
 @router.get("/agents/{agent_id}/core-memory/blocks", response=list[BlockOut], tags=["agents"],
             operation_id="list_core_memory_blocks")
 def list_agent_blocks(request, agent_id: AgentId, page: Query[Page]):
-    from agents.queries import get_agent_for
-
-    agent = get_agent_for(request.auth, agent_id)
-    return paginate(agent.blocks.all(), page, default_limit=100, default_order="desc")
+    return paginate(_agent(request, agent_id).blocks.all(), page, default_limit=100, default_order="desc")
 
 
 @router.get("/agents/{agent_id}/core-memory/blocks/{block_label}", response=BlockOut, tags=["agents"],
@@ -167,3 +169,52 @@ def modify_agent_block(request, agent_id: AgentId, block_label: str, payload: Bl
     return actions.update_block(_org(request), block.id, payload.changes(), actor=_actor(request),
                                 expected_version=expected_version(request, payload))
 
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Archival memory of an agent
+
+
+class PassagePage(Schema):
+    after: str | None = Field(None, max_length=100)
+    before: str | None = Field(None, max_length=100)
+    limit: int = Field(100, ge=1, le=1000)
+    search: str | None = None
+    ascending: bool = True
+
+
+class PassageSearch(Schema):
+    query: str = Field(..., max_length=10_000)
+    tags: list[str] | None = None
+    tag_match_mode: Literal["any", "all"] = "any"
+    top_k: int | None = Field(None, ge=1, le=1000)
+    start_datetime: str | None = Field(None, max_length=64)
+    end_datetime: str | None = Field(None, max_length=64)
+
+
+@router.get("/agents/{agent_id}/archival-memory", response=list[PassageOut], tags=["agents"],
+            operation_id="list_passages")
+def list_passages(request, agent_id: AgentId, page: Query[PassagePage]):
+    return archival.list_archival(_agent(request, agent_id), **page.dict())
+
+
+@router.post("/agents/{agent_id}/archival-memory", response=list[PassageOut], tags=["agents"],
+             operation_id="create_passage")
+def create_passage(request, agent_id: AgentId, payload: PassageIn):
+    passage = archival.insert_archival(_agent(request, agent_id), payload.text, payload.tags, actor=_actor(request),
+                                       created_at=payload.created_at)
+    return [passage]
+
+
+@router.get("/agents/{agent_id}/archival-memory/search", response=SearchResults, tags=["agents"],
+            operation_id="search_archival_memory")
+def search_passages(request, agent_id: AgentId, q: Query[PassageSearch]):
+    results = archival.search_archival(_agent(request, agent_id), q.query, **q.dict(exclude={"query"}))
+    return {"results": results, "count": len(results)}
+
+
+@router.delete("/agents/{agent_id}/archival-memory/{memory_id}", response=Deleted, tags=["agents"],
+               operation_id="delete_passage")
+def delete_passage(request, agent_id: AgentId, memory_id: PassageId):
+    archival.delete_archival(_agent(request, agent_id), memory_id)
+    return {"message": f"Memory id={memory_id} successfully deleted"}

@@ -182,6 +182,10 @@ class PassageOut(Schema):
     def resolve_source_id(passage) -> str | None:
         return passage.folder_id
 
+    @staticmethod
+    def resolve_embedding(passage) -> None:
+        return None  # hundreds of floats per passage that no client needs back
+
 
 class SearchResult(Schema):
     id: str
