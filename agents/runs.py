@@ -9,8 +9,8 @@ to a stream and resumes after `starting_after`.
 On workers three promises hold:
 - One turn at a time per agent. A worker claims the agent's oldest queued run under the agent's row lock, and
   only when none of its runs is running, then keeps draining that agent's queue. Other agents run in parallel.
-- Cancel. `cancel` flags the run (in the database, in Redis and in the executing process). The next event the
-  turn emits raises RunCancelled: between steps, or between streamed tokens of an in-flight model call.
+- Cancel. `cancel` flags the run (in the database, in Redis and in the executing process). The loop stops
+  between steps; a model call that is streaming is aborted by RunCancelled, raised from `emit` at its next token.
 - Crash safety. The executing worker holds a lease in Redis, renewed by a watcher thread. A run whose lease has
   expired is failed by the watchdog (`reap_lost_runs`, run periodically by every worker) or by the next claim
   for its agent. Steps commit one transaction each, so a killed worker leaves no half-written step.
@@ -29,7 +29,7 @@ from django.utils import timezone
 from ade.errors import Conflict, NotFound
 from ade.events import agent_group, send_now
 
-from .models import Agent, Run, Step
+from .models import Agent, Message, Run, Step
 from .queries import get_agent_for
 from .run_events import event_log, redis_client
 
@@ -126,8 +126,8 @@ def _drive(run: Run, on_event=None) -> Exception | None:
     with _watch(run.id) as cancelled:
 
         def emit(event: dict) -> None:
-            if cancelled.is_set():
-                raise RunCancelled
+            if cancelled.is_set() and _in_flight(event):
+                raise RunCancelled  # aborts the model call that is streaming this message
             event = publish(run, event)
             if on_event is not None:
                 on_event(event)
@@ -143,6 +143,12 @@ def _drive(run: Run, on_event=None) -> Exception | None:
     Run.objects.filter(id=run.id).update(total_duration_ns=time.monotonic_ns() - started)
     _close(run)
     return error
+
+
+def _in_flight(event: dict) -> bool:
+    """A streamed piece of a message not yet persisted. Events of committed steps (and the loop's own
+    cancelled finish: stop_reason, usage) are still delivered; the loop stops between steps by itself."""
+    return bool(event.get("id")) and not Message.objects.filter(id=event["id"]).exists()
 
 
 def _end(run: Run, status: str, stop_reason: str, *, from_statuses, error: str = "",

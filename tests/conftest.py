@@ -5,6 +5,8 @@ import os
 
 import pytest
 
+from tests.workers import celery_workers  # noqa: F401 (fixture: real Celery workers for `services` tests)
+
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs a loop in the main thread
 os.environ.setdefault("SCRIPTED_LLM_AUTOSTART", "0")
 

@@ -2,7 +2,7 @@
 
 `celery_workers` (session) starts two `celery -A ade worker -P solo` subprocesses on the test database and the
 Redis of REDIS_URL. Tests that use it must be `@pytest.mark.django_db(transaction=True)` so the workers see
-their rows. Import the fixture into a test module: `from tests.workers import celery_workers  # noqa: F401`.
+their rows. tests/conftest.py imports the fixture.
 """
 
 import os
