@@ -225,15 +225,15 @@ def _items(message) -> list:
     return data if isinstance(data, list) else []
 
 
+def _row_text(row) -> str:
+    text = row.get("content") if isinstance(row, dict) else row
+    if isinstance(text, (dict, list)):
+        text = json.dumps(text)
+    return _clip(str(text), 200) if text else ""
+
+
 def _contents(rows: list, limit: int = 3) -> list[str]:
-    out = []
-    for row in rows[:limit]:
-        text = row.get("content") if isinstance(row, dict) else row
-        if isinstance(text, (dict, list)):
-            text = json.dumps(text)
-        if text:
-            out.append(_clip(str(text), 200))
-    return out
+    return [t for t in map(_row_text, rows[:limit]) if t]
 
 
 def answer_from_result(conv: Conversation, name: str, content: str) -> str:
@@ -254,7 +254,8 @@ def answer_from_result(conv: Conversation, name: str, content: str) -> str:
         return f"Here's what I remember about {topic}: {'; '.join(found)}." if found else (
             f"I don't have any memories about {topic}.")
     if name == "conversation_search":
-        found = _contents(_items(message))
+        found = [f'{"you" if isinstance(row, dict) and row.get("role") == "user" else "I"} said "{text}"'
+                 for row in _items(message)[:3] if (text := _row_text(row))]
         return f"Here's what we talked about: {'; '.join(found)}." if found else (
             f"I couldn't find anything we talked about{' regarding ' + detail if detail else ''}.")
     return f"The {name} tool returned: {_clip(str(message), 300)}"

@@ -159,7 +159,7 @@ def test_what_did_we_talk_about_searches_the_conversation(litellm, scripted_llm)
         {"id": "c1", "type": "function", "function": {"name": "conversation_search", "arguments": "{}"}}]},
         {"role": "tool", "tool_call_id": "c1", "content": json.dumps({"status": "OK", "message": found})}]
     answer = complete(litellm, scripted_llm, messages, tools).choices[0].message.content
-    assert answer == "Here's what we talked about: I love pizza."
+    assert answer == 'Here\'s what we talked about: you said "I love pizza".'
 
 
 def test_heartbeat_agents_chain_and_reply_through_send_message(litellm, scripted_llm):
