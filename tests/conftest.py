@@ -65,8 +65,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def live_server_url(django_db_setup, tmp_path_factory):
-    """A real Engram server (daphne: HTTP + websockets) in a subprocess, on the test database.
+def live_server_url(django_db_setup, scripted_llm_server, tmp_path_factory):
+    """A real Engram server (daphne: HTTP + websockets) in a subprocess, on the test database, calling the
+    session's scripted model.
 
     Tests that use it must be `@pytest.mark.django_db(transaction=True)` so their rows are committed and visible
     to the server. Its output goes to `live_server.log` in the session's tmp dir (path in `live_server_url.log`).
