@@ -142,7 +142,8 @@ def complete(llm_config: dict, messages: list[dict], *, tools: list[dict] | None
             kwargs["tool_choice"] = tool_choice
         if parallel_tool_calls is not None:
             kwargs["parallel_tool_calls"] = parallel_tool_calls
-    for attempt in range(len(RETRY_DELAYS) + 1):
+    delays = getattr(settings, "LLM_RETRY_DELAYS", RETRY_DELAYS)
+    for attempt in range(len(delays) + 1):
         started = time.monotonic_ns()
         try:
             result = _stream(lit, kwargs, on_delta) if stream else _once(lit, kwargs)
@@ -153,9 +154,9 @@ def complete(llm_config: dict, messages: list[dict], *, tools: list[dict] | None
         except Exception as exc:  # provider errors come in many classes; sort them by what we can do
             if is_context_error(exc):
                 raise ContextWindowExceeded(_readable(exc)) from exc
-            if attempt < len(RETRY_DELAYS) and _retryable(exc) and not (stream and on_delta and _partial(exc)):
-                log.warning("LLM call failed (%s), retrying in %.1fs", type(exc).__name__, RETRY_DELAYS[attempt])
-                time.sleep(RETRY_DELAYS[attempt])
+            if attempt < len(delays) and _retryable(exc) and not (stream and on_delta and _partial(exc)):
+                log.warning("LLM call failed (%s), retrying in %.1fs", type(exc).__name__, delays[attempt])
+                time.sleep(delays[attempt])
                 continue
             raise LLMError(_readable(exc)) from exc
     raise AssertionError("unreachable")

@@ -149,7 +149,7 @@ def run_turn(run: Run, emit) -> None:
     except DomainError as exc:
         turn.finish("error", str(exc))
         raise
-    turn.run(turn_input)
+    turn.play(turn_input)
 
 
 class Turn:
@@ -176,7 +176,7 @@ class Turn:
 
     # ---- the loop ------------------------------------------------------------------------------------------
 
-    def run(self, turn_input: TurnInput) -> None:
+    def play(self, turn_input: TurnInput) -> None:
         pending = list(turn_input.messages)
         error = ""
         try:
