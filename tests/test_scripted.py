@@ -303,3 +303,54 @@ def test_queued_reasoning_arrives_as_reasoning_content(litellm, scripted_llm):
     chunks = list(complete(litellm, scripted_llm, [{"role": "user", "content": "hello"}], stream=True))
     reasoning = "".join(getattr(c.choices[0].delta, "reasoning_content", None) or "" for c in chunks if c.choices)
     assert reasoning == "The user greets me."
+
+
+def automated(reason):
+    return {"role": "user", "content": json.dumps({"type": "heartbeat", "time": "now", "reason":
+                                                   f"[This is an automated system message hidden from the user] {reason}"})}
+
+
+def test_tool_rule_reminders_make_it_call_the_named_tool(litellm, scripted_llm):
+    tools = [tool("conversation_search"), tool("archival_memory_search")]
+    messages = [system(), {"role": "user", "content": "hello"}, {"role": "assistant", "content": "Hello!"},
+                automated("ToolRuleViolated: You must call archival_memory_search at least once to exit the loop.")]
+    assert only_call(complete(litellm, scripted_llm, messages, tools)) == ("archival_memory_search", {"query": "hello"})
+
+    violation = json.dumps({"status": "Failed", "time": "now", "message": "[ToolConstraintError] Cannot call "
+                            "send_message, valid tools include: ['conversation_search']."})
+    messages = [system(), {"role": "user", "content": "hello"}, {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "c1", "type": "function", "function": {"name": "send_message", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": violation},
+        automated("Continuing: tool rule violation.")]
+    assert only_call(complete(litellm, scripted_llm, messages, tools, tool_choice="required")) == (
+        "conversation_search", {"query": "hello"})
+
+
+def test_line_numbered_blocks_are_read_without_their_numbers(litellm, scripted_llm):
+    prompt = system(human="NAME")["content"].replace(
+        "<value>\nNAME\n</value>", "<warning>\n# NOTE: Line numbers shown below\n</warning>\n<value>\n1→ Name: Ada\n"
+        "2→ Likes tea\n</value>")
+    reply = complete(litellm, scripted_llm, [{"role": "system", "content": prompt},
+                                             {"role": "user", "content": "what do you know about me?"}])
+    assert reply.choices[0].message.content == "Here is what I know about you: Name: Ada; Likes tea."
+
+
+def test_the_all_in_one_memory_tool_is_used_when_it_is_the_only_one(litellm, scripted_llm):
+    memory = {"type": "function", "function": {"name": "memory", "parameters": {"type": "object", "properties": {
+        k: {"type": "integer" if k == "insert_line" else "string"} for k in
+        ("command", "path", "insert_text", "insert_line", "old_string", "new_string")}, "required": ["command"]}}}
+    response = complete(litellm, scripted_llm, [system(), {"role": "user", "content": "My favorite color is teal."}],
+                        [memory])
+    assert only_call(response) == ("memory", {"command": "insert", "path": "/memories/human",
+                                              "insert_text": "Favorite color: teal", "insert_line": -1})
+
+
+def test_required_tool_without_send_message_calls_an_offered_tool(litellm, scripted_llm):
+    lookup = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {
+        "city": {"type": "string"}, "days": {"type": "integer"}, "units": {"type": "string", "enum": ["c", "f"]}},
+        "required": ["city", "days", "units"]}}}
+    response = complete(litellm, scripted_llm, [system(), {"role": "user", "content": "weather in Oslo"}], [lookup],
+                        tool_choice="required")
+    assert only_call(response) == ("lookup", {"city": "weather in Oslo", "days": 1, "units": "c"})
+    auto = complete(litellm, scripted_llm, [system(), {"role": "user", "content": "weather in Oslo"}], [lookup])
+    assert auto.choices[0].message.tool_calls is None  # nothing obliges it: it just answers
