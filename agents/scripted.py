@@ -24,6 +24,7 @@ import asyncio
 import base64
 import json
 import os
+import re
 import struct
 import threading
 import time
@@ -153,8 +154,6 @@ def stream_deltas(plan: dict):
 
 def _words(text: str) -> list[str]:
     """Word-sized pieces that concatenate back to `text` exactly."""
-    import re
-
     return re.findall(r"\s*\S+|\s+$", text)
 
 

@@ -383,9 +383,11 @@ def reply(body: dict) -> dict:
     """The deterministic answer to one chat-completions request."""
     conv = Conversation(body)
     choice = body.get("tool_choice")
-    forced = (choice.get("function") or {}).get("name") if isinstance(choice, dict) else None
-    forced = forced or (choice.get("name") if isinstance(choice, dict) else None)
-    must_call = bool(conv.tools) and (forced is not None or choice in ("required", "any"))
+    if choice == "none":
+        conv.tools = {}
+    kind = choice.get("type") if isinstance(choice, dict) else choice
+    forced = (choice.get("function") or {}).get("name") or choice.get("name") if isinstance(choice, dict) else None
+    must_call = bool(conv.tools) and (forced is not None or kind in ("required", "any"))
     if not conv.tools and "<start_transcript>" in "".join(text_of(m.get("content")) for m in conv.messages):
         return _say(summarize(conv))
     plan = _plan(conv)

@@ -354,3 +354,16 @@ def test_required_tool_without_send_message_calls_an_offered_tool(litellm, scrip
     assert only_call(response) == ("lookup", {"city": "weather in Oslo", "days": 1, "units": "c"})
     auto = complete(litellm, scripted_llm, [system(), {"role": "user", "content": "weather in Oslo"}], [lookup])
     assert auto.choices[0].message.tool_calls is None  # nothing obliges it: it just answers
+
+
+def test_tool_choice_none_and_any(litellm, scripted_llm):
+    tools = [tool("memory_insert"), tool("send_message")]
+    messages = [system(), {"role": "user", "content": "my name is Ada"}]
+    quiet = complete(litellm, scripted_llm, messages, tools, tool_choice="none").choices[0].message
+    assert quiet.tool_calls is None and quiet.content.startswith('You said: "my name is Ada"')
+    import httpx  # Anthropic-style {"type": "any"}: litellm would translate it, so send it to the route directly
+
+    body = {"model": "scripted", "messages": [system(), {"role": "user", "content": "hello"}],
+            "tools": [tool("send_message")], "tool_choice": {"type": "any"}}
+    reply = httpx.post(scripted_llm.api_base + "/chat/completions", json=body).json()["choices"][0]["message"]
+    assert reply["tool_calls"][0]["function"]["name"] == "send_message"
