@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from ninja import Field, Path, Schema
 from pydantic import ConfigDict
 
+from .errors import Invalid
 from .ids import _UUID4
 
 
@@ -58,3 +59,20 @@ def collection_route(router, method: str, path: str, **kwargs):
         return view
 
     return register
+
+
+def expected_version(request, body_version: int | None) -> int | None:
+    """The version a client says it edited: `"version": n` in the body, or an `If-Match: "n"` header.
+
+    Writes with it are refused (409) when the row has changed since; without it they apply to the current row.
+    """
+    header = request.headers.get("If-Match", "").strip()
+    if not header or header == "*":
+        return body_version
+    try:
+        from_header = int(header.removeprefix("W/").strip('"'))
+    except ValueError:
+        raise Invalid('If-Match must be a version number, e.g. If-Match: "3"', field="If-Match") from None
+    if body_version is not None and body_version != from_header:
+        raise Invalid("version and If-Match disagree", field="version")
+    return from_header

@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from ninja import Field, Schema
-from pydantic import ConfigDict
+from pydantic import BaseModel, ConfigDict
 
 from ade.wire import RequestSchema
 from memory.schemas import INT32, BlockIn, BlockOut, EmbeddingConfig, FileBlockOut, FolderOut
@@ -28,7 +28,7 @@ Name = Field(None, min_length=1, max_length=200, pattern=r"^[\w '\-]+$",
 Ids = list[str] | None
 
 
-class LlmConfigOut(Schema):
+class LlmConfigOut(BaseModel):
     """Which model an agent calls: the stored config as it is (Letta configs carry provider extras)."""
 
     model_config = ConfigDict(extra="allow")
@@ -136,13 +136,18 @@ class AgentIn(_AgentSettings):
 
 
 class AgentPatch(_AgentSettings):
-    """PATCH /v1/agents/{id}: only the fields sent change; id lists replace the whole set."""
+    """PATCH /v1/agents/{id}: only the fields sent change; id lists replace the whole set.
+
+    `version` (Engram extension, or an `If-Match: "<version>"` header): refuse the change with 409 if the agent
+    has changed since the client read that version.
+    """
 
     name: str | None = Name
     message_ids: Ids = Field(None, description="Replace the in-context message list (system message first).")
     last_run_completion: datetime | None = None
     last_run_duration_ms: int | None = Field(None, ge=0, le=INT32)
     last_stop_reason: StopReason | None = None
+    version: int | None = Field(None, ge=1)
 
 
 class SecretOut(Schema):
@@ -246,7 +251,7 @@ class IncludeParams(Schema):
     include_relationships: list[str] | None = None
 
 
-class ModelOut(Schema):
+class ModelOut(BaseModel):
     """An LLM handle clients can pass as `model`."""
 
     model_config = ConfigDict(extra="allow")
@@ -265,7 +270,7 @@ class ModelOut(Schema):
     model_type: Literal["llm"] = "llm"
 
 
-class EmbeddingModelOut(Schema):
+class EmbeddingModelOut(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     handle: str
@@ -283,3 +288,89 @@ class EmbeddingModelOut(Schema):
 
 class ImportedAgents(Schema):
     agent_ids: list[str]
+
+
+class ResetIn(RequestSchema):
+    add_default_initial_messages: bool = False
+
+
+class InternalMessageOut(Schema):
+    """A stored message as the model sees it (Letta's internal Message), for the context window view."""
+
+    id: str
+    agent_id: str
+    role: str
+    content: list[dict[str, Any]]
+    name: str | None
+    tool_calls: list[dict[str, Any]] | None
+    tool_call_id: str | None
+    step_id: str | None
+    run_id: str | None
+    created_at: datetime
+
+    @staticmethod
+    def resolve_name(message) -> str | None:
+        return message.name or None
+
+    @staticmethod
+    def resolve_tool_call_id(message) -> str | None:
+        return message.tool_call_id or None
+
+
+class ContextOut(Schema):
+    """Letta's ContextWindowOverview: what the next model call would contain, section by section, in tokens."""
+
+    context_window_size_max: int
+    context_window_size_current: int
+    num_messages: int
+    num_archival_memory: int
+    num_recall_memory: int
+    num_tokens_external_memory_summary: int
+    external_memory_summary: str
+    num_tokens_system: int
+    system_prompt: str
+    num_tokens_core_memory: int
+    core_memory: str
+    num_tokens_summary_memory: int
+    summary_memory: str | None
+    num_tokens_tool_usage_rules: int = 0
+    tool_usage_rules: str | None
+    num_tokens_directories: int = 0
+    directories: str | None
+    num_tokens_memory_filesystem: int = 0
+    memory_filesystem: str | None
+    num_tokens_functions_definitions: int
+    functions_definitions: list[dict[str, Any]] | None
+    num_tokens_messages: int
+    messages: list[InternalMessageOut]
+
+
+class AgentFileOut(Schema):
+    id: str
+    file_id: str
+    file_name: str
+    folder_id: str
+    folder_name: str
+    is_open: bool
+    last_accessed_at: datetime | None
+    visible_content: str | None
+    start_line: int | None
+    end_line: int | None
+
+    @staticmethod
+    def resolve_file_name(link) -> str:
+        return link.file.file_name
+
+    @staticmethod
+    def resolve_folder_id(link) -> str:
+        return link.file.folder_id
+
+    @staticmethod
+    def resolve_folder_name(link) -> str:
+        return link.file.folder.name
+
+
+class AgentFilesOut(Schema):
+    files: list[AgentFileOut]
+    next_cursor: str | None
+    has_more: bool

@@ -1,4 +1,4 @@
-"""/v1 routes for memory: global blocks, an agent's core memory by label, its archival memory.
+"""/v1 routes for memory: global blocks, an agent's core memory by label, its archival memory, folders and files.
 
 Block writes go through memory.actions (versioned, with history). A client that wants to be sure it is not
 overwriting someone else's edit sends the version it read, as `"version": n` in the PATCH body or as an
@@ -7,18 +7,35 @@ overwriting someone else's edit sends the version it read, as `"version": n` in 
 
 from typing import Literal
 
+from django.conf import settings
 from django.db.models import Count
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, UploadedFile
+from ninja import File as FileParam
 
-from ade.errors import Invalid, NotFound
+from ade.errors import DomainError, NotFound
 from ade.pagination import paginate
-from ade.wire import AgentId, BlockId, Deleted, Page, PassageId, collection_route
+from ade.wire import AgentId, BlockId, Deleted, FileId, FolderId, Page, PassageId, collection_route, expected_version
 
-from . import actions, archival
-from .models import Block
-from .schemas import BlockIn, BlockOut, BlockPatch, PassageIn, PassageOut, SearchResults
+from . import actions, archival, folders, ingest
+from .models import Block, File
+from .schemas import (
+    BlockIn,
+    BlockOut,
+    BlockPatch,
+    FileOut,
+    FolderIn,
+    FolderOut,
+    FolderPatch,
+    PassageIn,
+    PassageOut,
+    SearchResults,
+)
 
 router = Router()
+
+
+class PayloadTooLarge(DomainError):
+    status = 413
 
 
 def _actor(request):
@@ -35,20 +52,6 @@ def block_for(user, block_id: str) -> Block:
     if block is None:
         raise NotFound("Block not found")
     return block
-
-
-def expected_version(request, patch: BlockPatch) -> int | None:
-    """The version the client says it edited: body `version`, else the `If-Match` header."""
-    header = request.headers.get("If-Match", "").strip()
-    if not header or header == "*":
-        return patch.version
-    try:
-        from_header = int(header.removeprefix("W/").strip('"'))
-    except ValueError:
-        raise Invalid('If-Match must be a block version, e.g. If-Match: "3"', field="If-Match") from None
-    if patch.version is not None and patch.version != from_header:
-        raise Invalid("version and If-Match disagree", field="version")
-    return from_header
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -124,7 +127,7 @@ def retrieve_block(request, block_id: BlockId):
 @router.patch("/blocks/{block_id}", response=BlockOut, tags=["blocks"], operation_id="modify_block")
 def modify_block(request, block_id: BlockId, payload: BlockPatch):
     return actions.update_block(_org(request), block_id, payload.changes(), actor=_actor(request),
-                                expected_version=expected_version(request, payload))
+                                expected_version=expected_version(request, payload.version))
 
 
 @router.delete("/blocks/{block_id}", response=Deleted, tags=["blocks"], operation_id="delete_block")
@@ -167,7 +170,7 @@ def retrieve_agent_block(request, agent_id: AgentId, block_label: str):
 def modify_agent_block(request, agent_id: AgentId, block_label: str, payload: BlockPatch):
     block = _agent_block(request, agent_id, block_label)
     return actions.update_block(_org(request), block.id, payload.changes(), actor=_actor(request),
-                                expected_version=expected_version(request, payload))
+                                expected_version=expected_version(request, payload.version))
 
 
 
@@ -218,3 +221,105 @@ def search_passages(request, agent_id: AgentId, q: Query[PassageSearch]):
 def delete_passage(request, agent_id: AgentId, memory_id: PassageId):
     archival.delete_archival(_agent(request, agent_id), memory_id)
     return {"message": f"Memory id={memory_id} successfully deleted"}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Folders (Letta: sources) and their files
+
+
+class FolderPage(Page):
+    name: str | None = None
+
+
+class FilePage(Page):
+    include_content: bool = False
+
+
+@collection_route(router, "get", "/folders/", response=list[FolderOut], tags=["folders"], operation_id="list_folders")
+def list_folders(request, page: Query[FolderPage]):
+    qs = folders.folders_for(request.auth)
+    if page.name:
+        qs = qs.filter(name=page.name)
+    return paginate(qs, page, default_limit=50, default_order="asc")
+
+
+@collection_route(router, "post", "/folders/", response=FolderOut, tags=["folders"], operation_id="create_folder")
+def create_folder(request, payload: FolderIn):
+    config = folders.embedding_config_for(payload.embedding, payload.embedding_config and payload.embedding_config.dict(),
+                                          payload.embedding_chunk_size)
+    return folders.create_folder(request.auth, **payload.dict(include={"name", "description", "instructions",
+                                                                       "metadata"}), embedding_config=config)
+
+
+@router.get("/folders/count", response=int, tags=["folders"], operation_id="count_folders")
+def count_folders(request):
+    return folders.folders_for(request.auth).count()
+
+
+@router.get("/folders/{folder_id}", response=FolderOut, tags=["folders"], operation_id="retrieve_folder")
+def retrieve_folder(request, folder_id: FolderId):
+    return folders.get_folder_for(request.auth, folder_id)
+
+
+@router.patch("/folders/{folder_id}", response=FolderOut, tags=["folders"], operation_id="modify_folder")
+def modify_folder(request, folder_id: FolderId, payload: FolderPatch):
+    changes = {k: v for k, v in payload.dict(exclude_unset=True).items() if v is not None}
+    return folders.update_folder(request.auth, folder_id, changes)
+
+
+@router.delete("/folders/{folder_id}", response=Deleted, tags=["folders"], operation_id="delete_folder")
+def delete_folder(request, folder_id: FolderId):
+    folders.delete_folder(request.auth, folder_id)
+    return {"message": f"Folder id={folder_id} successfully deleted"}
+
+
+@router.post("/folders/{folder_id}/upload", response=FileOut, tags=["folders"], operation_id="upload_file_to_folder")
+def upload_file(request, folder_id: FolderId, file: FileParam[UploadedFile],
+                duplicate_handling: Literal["suffix", "skip", "error", "replace"] = "suffix",
+                name: str | None = Query(None, max_length=255)):
+    """Store the file and ingest it (parse, chunk, embed); poll the file until `processing_status` is
+    `completed` or `error`."""
+    folder = folders.get_folder_for(request.auth, folder_id)
+    if file.size > settings.MAX_UPLOAD_BYTES:
+        raise PayloadTooLarge(f"file: too large ({file.size} bytes; the limit is {settings.MAX_UPLOAD_BYTES})")
+    stored = ingest.upload_file(request.auth.organization, folder, name=name or file.name, data=file.read(),
+                                content_type=file.content_type or "", duplicate_handling=duplicate_handling,
+                                created_by=request.auth)
+    return File.objects.get(id=stored.id)  # as ingestion left it (it may have run already)
+
+
+def _files(request, folder_id: str, include_content: bool):
+    qs = folders.get_folder_for(request.auth, folder_id).files.all()
+    return qs if include_content else qs.defer("content")
+
+
+@router.get("/folders/{folder_id}/files", response=list[FileOut], tags=["folders"],
+            operation_id="list_files_for_folder")
+def list_files(request, folder_id: FolderId, page: Query[FilePage]):
+    return paginate(_files(request, folder_id, page.include_content), page, default_limit=1000)
+
+
+@router.get("/folders/{folder_id}/files/{file_id}", response=FileOut, tags=["folders"], operation_id="retrieve_file")
+def retrieve_file(request, folder_id: FolderId, file_id: FileId, include_content: bool = False):
+    file = _files(request, folder_id, include_content).filter(id=file_id).first()
+    if file is None:
+        raise NotFound("File not found")
+    return file
+
+
+@router.get("/folders/{folder_id}/agents", response=list[str], tags=["folders"], operation_id="list_agents_for_folder")
+def list_agents_for_folder(request, folder_id: FolderId, page: Query[Page]):
+    from agents.queries import agents_for
+
+    folder = folders.get_folder_for(request.auth, folder_id)
+    return [a.id for a in paginate(agents_for(request.auth).filter(folders=folder), page, default_limit=50)]
+
+
+@router.delete("/folders/{folder_id}/{file_id}", response=Deleted, tags=["folders"],
+               operation_id="delete_file_from_folder")
+def delete_file(request, folder_id: FolderId, file_id: FileId):
+    folder = folders.get_folder_for(request.auth, folder_id)
+    if not folder.files.filter(id=file_id).exists():
+        raise NotFound("File not found")
+    ingest.delete_file(request.auth.organization, file_id)
+    return {"message": f"File id={file_id} successfully deleted"}

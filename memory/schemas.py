@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from ninja import Field, Schema
-from pydantic import ConfigDict
+from pydantic import BaseModel, ConfigDict
 
 from ade.wire import RequestSchema
 
@@ -20,7 +20,7 @@ EMBEDDING_ENDPOINT_TYPES = Literal[
 ]
 
 
-class EmbeddingConfig(Schema):
+class EmbeddingConfig(BaseModel):
     """How text is embedded. Unknown keys are kept, as Letta's configs carry provider extras."""
 
     model_config = ConfigDict(extra="allow")
@@ -263,6 +263,6 @@ class FileOut(Schema):
         return file.error_message or None
 
     @staticmethod
-    def resolve_content(file, context) -> str | None:
-        # Only with ?include_content=true (the text can be large).
-        return file.content if getattr(file, "include_content", False) else None
+    def resolve_content(file) -> str | None:
+        # Loaded only with ?include_content=true (the text can be large); otherwise deferred.
+        return None if "content" in file.get_deferred_fields() else file.content
