@@ -332,3 +332,58 @@ def test_a_hanging_custom_tool_returns_an_error_and_the_caller_carries_on(org, a
     assert result.status == "error"
     assert result.func_return == ("Error executing function stall: TimeoutError: the tool did not finish within 1 "
                                   "seconds and was stopped")
+
+
+# ---- memory_apply_patch -----------------------------------------------------------------------------------------
+
+PATCHED = ("Successfully applied memory patch operations. Your system prompt has been recompiled with the updated "
+           "memory contents and is now active in your context.\n\nOperations completed:\n")
+
+
+def test_apply_patch_to_one_block(org, tools):
+    agent = make_agent(org, [("human", "Name: Chad\nLikes: tea\nCity: Rome", {})])
+    patch = "@@\n Name: Chad\n-Likes: tea\n+Likes: coffee\n+Pets: a cat\n@@\n+Job: baker\n"
+    result = call(agent, tools, "memory_apply_patch", label="human", patch=patch)
+    assert result.func_return == PATCHED + "- Updated block 'human'"
+    assert value(agent, "human") == "Name: Chad\nLikes: coffee\nPets: a cat\nCity: Rome\nJob: baker"
+
+
+@pytest.mark.parametrize(
+    ("patch", "message"),
+    [
+        ("just some words", "No applicable hunks found in patch. Ensure lines start with ' ', '-', or '+'."),
+        ("@@\n-Likes: milk\n+Likes: tea", "Failed to apply patch: expected hunk context not found in the memory "
+                                          "block."),
+        ("@@\n-x\n+y", "Failed to apply patch: hunk context matched multiple places in the memory block."),
+        ("@@\n-1→ x\n+y", "patch contains a line number prefix"),
+    ],
+)
+def test_apply_patch_errors_leave_the_block_alone(org, tools, patch, message):
+    agent = make_agent(org, [("human", "x\nx", {})])
+    result = call(agent, tools, "memory_apply_patch", label="human", patch=patch)
+    assert result.status == "error" and result.func_return.startswith(message)
+    assert value(agent, "human") == "x\nx"
+
+
+def test_apply_patch_across_blocks_is_all_or_nothing(org, tools):
+    agent = make_agent(org, [("human", "Name: Chad", {}), ("scratch", "temp", {}), ("locked", "fixed", {"read_only": True})])
+    patch = ("*** Begin Patch\n"
+             "*** Add Block: plans\nDescription: Travel plans\n+Visit Lisbon\n+Learn Portuguese\n"
+             "*** Update Block: human\n@@\n-Name: Chad\n+Name: Ada\n"
+             "*** Move to: person\n"
+             "*** Delete Block: scratch\n"
+             "*** End Patch\n")
+    result = call(agent, tools, "memory_apply_patch", label="human", patch=patch)
+    assert result.func_return == PATCHED + ("- Added block 'plans'\n- Updated block 'human'\n"
+                                            "- Renamed block 'human' to 'person'\n- Deleted block 'scratch'")
+    blocks = {b.label: b for b in agent.ordered_blocks()}
+    assert set(blocks) == {"person", "locked", "plans"}
+    assert blocks["person"].value == "Name: Ada"
+    assert (blocks["plans"].value, blocks["plans"].description) == ("Visit Lisbon\nLearn Portuguese", "Travel plans")
+
+    failing = "*** Update Block: person\n@@\n-Name: Ada\n+Name: Bo\n*** Update Block: locked\n@@\n-fixed\n+free\n"
+    refused = call(agent, tools, "memory_apply_patch", label="person", patch=failing)
+    assert (refused.status, refused.func_return) == ("error", READ_ONLY_ERROR)
+    assert value(agent, "person") == "Name: Ada"  # the first operation was rolled back too
+    missing = call(agent, tools, "memory_apply_patch", label="nope", patch="@@\n+x")
+    assert missing.func_return == "Error: Memory block 'nope' does not exist"

@@ -16,6 +16,7 @@ from memory.actions import create_block, update_block
 from memory.context import LINE_NUMBER_WARNING, rebuild_system_prompts
 from memory.models import READ_ONLY_ERROR, Block
 
+from . import memory_patch
 from .registry import ToolContext, ToolError, base_tool
 
 _LINE_NUMBER_PREFIX = re.compile(r"^[ \t]*\d+→[ \t]*", re.MULTILINE)
@@ -368,3 +369,63 @@ def _memory_rename(ctx, path, description, old_path, new_path) -> str:
                 + _RECOMPILED.format(how="with the renamed memory block"))
     raise ToolError("Error: path and description are required for update_description command, or old_path and "
                     "new_path are required for rename command")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# memory_apply_patch
+
+
+@base_tool("letta_memory_core")
+def memory_apply_patch(ctx: ToolContext, label: str, patch: str) -> str:
+    """Edit memory with a patch. Either hunks for the block `label` (lines starting with ' ' for context, '-' to
+    remove, '+' to add, hunks separated by '@@'), or several blocks at once with '*** Add Block: L' (then an
+    optional 'Description: ...' line and '+' lines), '*** Delete Block: L', '*** Update Block: L' (then hunks)
+    and '*** Move to: L2' (renames the block named just before).
+
+    Args:
+        label: The block to patch when the patch has no '*** ... Block:' headers.
+        patch: The patch text, without line numbers.
+    """
+    bodies = "\n".join(line[1:] for line in patch.splitlines() if line[:1] in (" ", "-", "+"))
+    _no_line_numbers("patch", bodies)
+    with transaction.atomic():  # all operations or none
+        if memory_patch.is_multi_block(patch):
+            done = [_apply_operation(ctx, op) for op in memory_patch.parse_operations(patch)]
+        else:
+            block = _patch_target(ctx, label)
+            _write(ctx, block, memory_patch.apply_hunks(block.value, memory_patch.parse_hunks(patch.splitlines())))
+            done = [f"Updated block '{label}'"]
+    if not done:
+        raise ToolError(memory_patch.NO_HUNKS)
+    return ("Successfully applied memory patch operations. "
+            + _RECOMPILED.format(how="with the updated memory contents")
+            + "\n\nOperations completed:\n" + "\n".join(f"- {d}" for d in done))
+
+
+def _patch_target(ctx: ToolContext, label: str) -> Block:
+    block = _find_block(ctx, label)
+    if block is None:
+        raise ToolError(f"Error: Memory block '{label}' does not exist")
+    if block.read_only:
+        raise ToolError(READ_ONLY_ERROR)
+    return block
+
+
+def _apply_operation(ctx: ToolContext, op: memory_patch.Operation) -> str:
+    if op.kind == "add":
+        if _find_block(ctx, op.label) is not None:
+            raise ToolError(f"Error: Memory block '{op.label}' already exists")
+        _attach_new_block(ctx, op.label, memory_patch.added_text(op.lines), op.description or "")
+        return f"Added block '{op.label}'"
+    block = _patch_target(ctx, op.label)
+    if op.kind == "delete":
+        _detach_block(ctx, block)
+        return f"Deleted block '{op.label}'"
+    if op.kind == "move":
+        if _find_block(ctx, op.new_label) is not None:
+            raise ToolError(f"Error: Memory block '{op.new_label}' already exists")
+        update_block(ctx.agent.organization_id, block.id, {"label": op.new_label}, actor=ctx.actor,
+                     expected_version=block.version)
+        return f"Renamed block '{op.label}' to '{op.new_label}'"
+    _write(ctx, block, memory_patch.apply_hunks(block.value, memory_patch.parse_hunks(op.lines)))
+    return f"Updated block '{op.label}'"
