@@ -112,3 +112,54 @@ class ToolRulesForm(forms.Form):
         if not isinstance(rules, list) or not all(isinstance(r, dict) for r in rules):
             raise forms.ValidationError("Tool rules must be a JSON list of objects, each with a “type”")
         return rules
+
+
+class AgentSettingsForm(forms.Form):
+    """The settings panel. Choices come from the model catalog (agents.providers)."""
+
+    version = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+    name = forms.CharField(max_length=200)
+    description = forms.CharField(required=False, max_length=2000)
+    model = forms.ChoiceField()
+    embedding = forms.ChoiceField()
+    context_window_limit = forms.IntegerField(min_value=1000, label="Context window (tokens)")
+    temperature = forms.FloatField(min_value=0, max_value=2)
+    system = forms.CharField(required=False, strip=False, widget=forms.Textarea, label="System prompt")
+    tags = forms.CharField(required=False, max_length=1000, help_text="Comma-separated")
+
+    def __init__(self, *args, agent, **kwargs):
+        from .providers import embedding_handles, llm_handles
+
+        super().__init__(*args, **kwargs)
+        self.agent = agent
+        current_model = agent.llm_config.get("handle") or agent.model_handle
+        current_embedding = (agent.embedding_config or {}).get("handle", "")
+        self.fields["model"].choices = _with_current(llm_handles(), current_model)
+        self.fields["embedding"].choices = _with_current(embedding_handles(), current_embedding)
+        if not self.is_bound:
+            self.initial = {"version": agent.version, "name": agent.name, "description": agent.description,
+                            "model": current_model, "embedding": current_embedding,
+                            "context_window_limit": agent.context_window,
+                            "temperature": agent.llm_config.get("temperature", 0.7), "system": agent.system,
+                            "tags": ", ".join(agent.tag_rows.values_list("tag", flat=True))}
+
+    def changes(self) -> dict:
+        """A PATCH-shaped changes dict for agents.actions.update_agent, with only what differs."""
+        data, agent = self.cleaned_data, self.agent
+        changes = {k: data[k] for k in ("name", "description", "system") if data[k] != getattr(agent, k)}
+        tags = [t.strip() for t in data["tags"].split(",") if t.strip()]
+        if sorted(tags) != sorted(agent.tag_rows.values_list("tag", flat=True)):
+            changes["tags"] = tags
+        llm = agent.llm_config
+        if (data["model"] != (llm.get("handle") or agent.model_handle) or data["context_window_limit"] !=
+                agent.context_window or data["temperature"] != llm.get("temperature")):
+            changes.update(model=data["model"], context_window_limit=data["context_window_limit"],
+                           llm_config={"temperature": data["temperature"]})
+        if data["embedding"] != (agent.embedding_config or {}).get("handle", ""):
+            changes["embedding"] = data["embedding"]
+        return changes
+
+
+def _with_current(handles: list[str], current: str) -> list[tuple[str, str]]:
+    handles = list(handles) + ([current] if current and current not in handles else [])
+    return [(h, h) for h in handles]

@@ -1,3 +1,7 @@
 from django.urls import path
 
-websocket_urlpatterns: list = []
+from .consumers import AgentConsumer
+
+websocket_urlpatterns = [
+    path("ws/agents/<str:agent_id>/", AgentConsumer.as_asgi()),
+]

@@ -2,8 +2,11 @@
 
 from dataclasses import dataclass, field
 
-MEMORY_TOOLS = ["memory_insert", "memory_replace", "memory_rethink"]
 ARCHIVAL_TOOLS = ["archival_memory_insert", "archival_memory_search"]
+BLANK_BLOCKS = [
+    {"label": "persona", "limit": 5000, "value": "I am a helpful assistant. I keep notes about the person I talk to."},
+    {"label": "human", "limit": 5000, "value": "Name: unknown"},
+]
 
 
 @dataclass(frozen=True)
@@ -16,15 +19,15 @@ class AgentTemplate:
     tags: list[str] = field(default_factory=list)
     description: str = ""
 
-    def create_kwargs(self) -> dict:
-        """Keyword arguments for agents.actions.create_agent (the agent's name is the caller's)."""
-        return {
-            "description": self.description or self.summary,
-            "memory_blocks": [dict(b) for b in self.blocks],
-            "tools": list(self.tools),
-            "include_base_tools": False,
-            "tags": list(self.tags),
-        }
+    def spec(self, name: str) -> dict:
+        """A CreateAgent spec for agents.actions.create_agent: base tools of the type plus the template's."""
+        return {"name": name, "description": self.description or self.summary,
+                "memory_blocks": [dict(b) for b in self.blocks], "tools": list(self.tools),
+                "tags": list(self.tags)}
+
+
+def blank_spec(name: str) -> dict:
+    return {"name": name, "memory_blocks": [dict(b) for b in BLANK_BLOCKS]}
 
 
 CATALOG = [
@@ -48,7 +51,7 @@ CATALOG = [
                  "- Escalate outages, security reports and legal questions.\n"
                  "- Business hours: Monday to Friday, 9:00-17:00 UTC.")},
         ],
-        tools=["send_message", "conversation_search", *MEMORY_TOOLS, *ARCHIVAL_TOOLS],
+        tools=ARCHIVAL_TOOLS,
     ),
     AgentTemplate(
         key="personal_assistant",
@@ -63,7 +66,7 @@ CATALOG = [
             {"label": "todo", "limit": 4000, "description": "Open tasks the person asked me to track, one per line.",
              "value": ""},
         ],
-        tools=["send_message", "conversation_search", *MEMORY_TOOLS, *ARCHIVAL_TOOLS],
+        tools=ARCHIVAL_TOOLS,
     ),
     AgentTemplate(
         key="research_analyst",
@@ -79,7 +82,7 @@ CATALOG = [
              "description": "The current research question, the open sub-questions and what is already known.",
              "value": "Question:\nOpen sub-questions:\nKnown so far:"},
         ],
-        tools=["send_message", "conversation_search", *MEMORY_TOOLS, *ARCHIVAL_TOOLS],
+        tools=[*ARCHIVAL_TOOLS, "memory_rethink"],
     ),
     AgentTemplate(
         key="coding_assistant",
@@ -95,7 +98,7 @@ CATALOG = [
              "description": "The project being worked on: language, frameworks, conventions, commands.",
              "value": "Language:\nFrameworks:\nConventions:\nHow to run the tests:"},
         ],
-        tools=["send_message", "conversation_search", *MEMORY_TOOLS, *ARCHIVAL_TOOLS],
+        tools=ARCHIVAL_TOOLS,
     ),
 ]
 

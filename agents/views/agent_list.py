@@ -10,7 +10,8 @@ from ade.errors import DomainError
 from ..forms import AgentCreateForm, AgentFilterForm, ImportForm
 from ..models import AgentTag
 from ..queries import agents_for
-from ..templates_catalog import CATALOG
+from ..actions import create_agent, delete_agent
+from ..templates_catalog import CATALOG, blank_spec
 from .common import agent_view, go, region
 
 SORTS = {"-created": ["-created_at", "-id"], "name": ["name", "id"], "-updated": ["-updated_at", "-id"]}
@@ -55,8 +56,10 @@ def agent_create(request):
         return region(request, "agents/partials/create_form.html", "agents/create.html", _create_context())
     form = AgentCreateForm(request.POST)
     if form.is_valid():
+        template = form.template_obj()
+        name = form.cleaned_data["name"]
         try:
-            agent = form.create(request.user)
+            agent = create_agent(request.user, template.spec(name) if template else blank_spec(name))
         except DomainError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
@@ -94,8 +97,6 @@ def agent_duplicate(request, agent):
 def agent_delete(request, agent):
     if request.method != "POST":
         return region(request, "agents/partials/delete_confirm.html", "agents/delete.html", {"agent": agent})
-    from ..actions import delete_agent
-
     delete_agent(request.user, agent.id)
     messages.success(request, f"Deleted “{agent.name}”.")
     return go(request, "agents:list")

@@ -43,7 +43,21 @@
     if (existing && existing.matches(".block-editor") && isDirty(existing)) {
       d.shouldSwap = false;
       markRemoteChange(existing, incoming);
+      return;
     }
+    if (!existing) return;
+    /* a region re-render keeps the editors someone is typing in, and the sections they had open */
+    existing.querySelectorAll(".block-editor[data-dirty='1']").forEach(function (editor) {
+      var fresh = incoming.querySelector("#" + CSS.escape(editor.id));
+      if (fresh) {
+        if (fresh.dataset.version !== editor.dataset.version) markRemoteChange(editor, fresh);
+        fresh.replaceWith(editor);
+      }
+    });
+    existing.querySelectorAll("details[id][open]").forEach(function (open) {
+      var fresh = incoming.querySelector("#" + CSS.escape(open.id));
+      if (fresh) fresh.open = true;
+    });
   });
 
   /* ---- core memory editors ---- */

@@ -1,0 +1,83 @@
+"""Small presentation filters of the ADE templates."""
+
+import difflib
+import json
+import re
+
+from django import template
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
+
+register = template.Library()
+_TOKENS = re.compile(r"\s+|\w+|[^\w\s]")
+
+
+@register.filter
+def text_diff(old, new):
+    """Word-level diff of two texts as HTML: removed words in <del>, added words in <ins>."""
+    a, b = _TOKENS.findall(old or ""), _TOKENS.findall(new or "")
+    out = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if op in ("delete", "replace"):
+            out.append(f"<del>{escape(''.join(a[i1:i2]))}</del>")
+        if op in ("insert", "replace"):
+            out.append(f"<ins>{escape(''.join(b[j1:j2]))}</ins>")
+        if op == "equal":
+            out.append(escape("".join(a[i1:i2])))
+    return mark_safe("".join(out))
+
+
+@register.filter
+def pretty_json(value):
+    """JSON (a string holding JSON, or a value) indented for reading; other text unchanged."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except (ValueError, TypeError):
+            return value
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+@register.filter
+def num(value):
+    try:
+        return f"{int(value):,}"
+    except (TypeError, ValueError):
+        return value
+
+
+@register.filter
+def content_text(content):
+    """A LettaMessage `content`: a string, or a list of parts whose text parts are joined."""
+    if isinstance(content, list):
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return content or ""
+
+
+@register.filter
+def dom_id(message):
+    """The element id of one LettaMessage part, the same for its streamed deltas and its persisted form."""
+    return message_dom_id(message)
+
+
+def message_dom_id(message: dict) -> str:
+    key = message.get("otid") or f"{message.get('id', '')}-{message.get('message_type', '')}"
+    return "m-" + re.sub(r"[^A-Za-z0-9_-]", "", key)
+
+
+@register.filter
+def get_item(mapping, key):
+    return mapping.get(key) if isinstance(mapping, dict) else None
+
+
+@register.filter
+def packaged_kind(text):
+    """'heartbeat', 'system alert', ... when a user-role text is a packaged system notice rather than typed text."""
+    if not isinstance(text, str) or not text.lstrip().startswith("{"):
+        return ""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return ""
+    kind = data.get("type") if isinstance(data, dict) else None
+    return kind.replace("_", " ") if kind in ("heartbeat", "system_alert", "login") else ""
