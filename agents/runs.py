@@ -17,6 +17,8 @@ On workers three promises hold:
 """
 
 import logging
+import os
+import socket
 import threading
 import time
 from contextlib import contextmanager
@@ -232,6 +234,10 @@ def _lease_key(run_id: str) -> str:
     return f"engram:run:{run_id}:lease"
 
 
+def _holder() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"  # at call time: prefork children have their own pid
+
+
 def _cancel_key(run_id: str) -> str:
     return f"engram:run:{run_id}:cancel"
 
@@ -244,7 +250,7 @@ def _watch(run_id: str):
     client = redis_client()
     watcher = None
     if client is not None:
-        client.set(_lease_key(run_id), "1", ex=settings.RUN_LEASE_SECONDS)
+        client.set(_lease_key(run_id), _holder(), ex=settings.RUN_LEASE_SECONDS)
         watcher = threading.Thread(target=_keep_lease, args=(client, run_id, cancelled, stop), daemon=True,
                                    name=f"lease-{run_id}")
         watcher.start()
@@ -266,12 +272,19 @@ def _keep_lease(client, run_id: str, cancelled: threading.Event, stop: threading
             if client.exists(_cancel_key(run_id)):
                 cancelled.set()
             if time.monotonic() >= renew_at:
-                client.set(_lease_key(run_id), "1", ex=lease)
+                client.set(_lease_key(run_id), _holder(), ex=lease)
                 renew_at = time.monotonic() + lease / 3
         except Exception:  # a Redis hiccup must not kill the turn; the lease has slack
             log.warning("could not renew the lease of run %s", run_id, exc_info=True)
         if stop.wait(0.2):
             return
+
+
+def lease_holder(run_id: str) -> str | None:
+    """"host:pid" of the process executing the run, while it holds the lease (workers only)."""
+    client = redis_client()
+    value = client.get(_lease_key(run_id)) if client is not None else None
+    return value.decode() if value else None
 
 
 def _lease_alive(run: Run) -> bool:

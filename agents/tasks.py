@@ -38,3 +38,11 @@ def start_watchdog(**_kwargs) -> None:
 
     stop = threading.Event()
     threading.Thread(target=watch, daemon=True, name="engram-watchdog").start()
+
+
+@worker_ready.connect
+def warm_up(**_kwargs) -> None:
+    """Import litellm (about 3 s) while the worker waits for work, not during its first turn."""
+    from .llm import litellm
+
+    threading.Thread(target=litellm, daemon=True, name="engram-warm-up").start()

@@ -46,6 +46,9 @@ class WorkerPool:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
 
+    def name_of(self, pid: int) -> str:
+        return next(name for name, proc in self.procs.items() if proc.pid == pid)
+
     def log(self, name: str) -> str:
         return (self.log_dir / f"{name}.log").read_text(errors="replace")
 
