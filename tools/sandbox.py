@@ -7,10 +7,12 @@ Its environment holds nothing of the server's: only a minimal PATH/locale, the t
 JSON on a dedicated pipe (never pickle). stdout/stderr are captured up to a cap. CPU time, address space,
 file size and open files are limited with setrlimit; the whole group is killed at the timeout.
 
-Residual risk (documented, not solved here): the child runs as the same OS user as the server, so code
-that knows the paths could still open files that user can read (for example var/engram.sqlite3 or
-var/secret_key) and reach local network services. Deployments that run untrusted tools should run the
-server as a dedicated user with the data directory readable only by it, and tools in a container.
+Residual risk (documented, not solved here): the child runs as the same OS user as the server. Code that
+knows where to look can therefore still read what that user can read: files such as var/engram.sqlite3 and
+var/secret_key, the server's own start-up environment through /proc/<server pid>/environ, and local network
+services (a PostgreSQL that trusts localhost connections). Deployments that run untrusted tools should run them
+as another OS user than the server (a container or VM per run), keep the data directory readable only by the
+server's user and require a database password. `pip_requirements` are recorded but never installed.
 """
 
 import json
