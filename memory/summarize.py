@@ -263,7 +263,8 @@ def _summarised(agent, messages, plan, sliding: bool, trigger: str, tokens_befor
                                            transcript_lines(evicted)))
     before = before_count or len(messages)
     after = len(kept) + 2
-    note = (SLIDING_NOTE.format(n=before - after, summary=summary) if sliding
+    hidden = before - 1 - len(kept)  # every message between the system message and the kept ones
+    note = (SLIDING_NOTE.format(n=hidden, summary=summary) if sliding
             else ALL_NOTE.format(summary=summary))
     stats = {"trigger": trigger, "context_tokens_before": tokens_before, "context_tokens_after": None,
              "context_window": agent.context_window, "messages_count_before": before, "messages_count_after": after}
