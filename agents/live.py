@@ -108,3 +108,25 @@ class PageStream:
             self._context(agent)
 
     on_block_attached = on_block_detached = _blocks_changed
+
+    # ---- the agent itself ----
+
+    def on_agent_updated(self, event: dict) -> str:
+        """Attachments, rules or settings changed: refresh the regions that show them (not the settings form,
+        which someone may be editing), and an emptied conversation after a reset."""
+        agent = self.agent()
+        if agent is None:
+            return ""
+        out = [format_html('<span class="current truncate" id="agent-title" hx-swap-oob="true">{}</span>', agent.name),
+               render_to_string("agents/partials/memory.html", {**panels.memory(agent), "oob": True}),
+               render_to_string("agents/partials/tools.html", {**panels.tools_panel(agent), "oob": True}),
+               render_to_string("agents/partials/folders.html", {**panels.folders_panel(agent), "oob": True}),
+               self._context(agent)]
+        if len(agent.message_ids or []) <= 1 and not agent.runs.filter(status__in=panels.ACTIVE).exists():
+            self.runs.clear()
+            self.parts.clear()
+            out.append(render_to_string("agents/partials/chat_log.html", {**panels.chat(agent), "oob": True}))
+        return "".join(out)
+
+    def on_agent_deleted(self, event: dict) -> str:
+        return render_to_string("agents/partials/agent_gone.html", {})

@@ -83,3 +83,244 @@ def test_csrf_is_enforced_on_forms(agent, alice):
     assert client.post(url, data).status_code == 403
     assert client.post(url, data, HTTP_X_CSRFTOKEN=token, **HTMX).status_code == 200
     assert human(agent).value == "Name: Ada"
+
+
+# ---- agents list -------------------------------------------------------------------------------------------------
+
+
+def test_agents_list_search_tag_filter_and_sort(alice, client):
+    create_agent(alice, BY_KEY["research_analyst"].spec("Zeta research"))
+    create_agent(alice, BY_KEY["coding_assistant"].spec("Alpha coder"))
+    create_agent(alice, blank_spec("Middle"))
+    page = client.get(reverse("agents:list")).content.decode()
+    assert page.index("Middle") < page.index("Alpha coder") < page.index("Zeta research")  # newest first
+    by_name = client.get(reverse("agents:list"), {"sort": "name"}, **HTMX).content.decode()
+    assert 'id="agent-results"' in by_name and "<html" not in by_name  # the partial only
+    assert by_name.index("Alpha coder") < by_name.index("Middle") < by_name.index("Zeta research")
+    found = client.get(reverse("agents:list"), {"q": "cod"}, **HTMX).content.decode()
+    assert "Alpha coder" in found and "Zeta" not in found and "Middle" not in found
+    tagged = client.get(reverse("agents:list"), {"tag": "research"}, **HTMX).content.decode()
+    assert "Zeta research" in tagged and "Alpha coder" not in tagged
+    none = client.get(reverse("agents:list"), {"q": "nothing like this"}, **HTMX).content.decode()
+    assert "No agents match" in none
+
+
+def test_empty_agents_list_invites_to_create(client):
+    page = client.get(reverse("agents:list")).content.decode()
+    assert "No agents yet" in page and reverse("agents:create") in page
+
+
+@pytest.mark.parametrize("template", ["", "customer_support", "personal_assistant", "research_analyst",
+                                      "coding_assistant"])
+def test_create_agent_blank_or_from_template(client, alice, template):
+    response = client.post(reverse("agents:create"), {"name": "New one", "template": template}, **HTMX)
+    assert response.status_code == 200
+    from agents.models import Agent
+
+    agent = Agent.objects.get(name="New one", organization=alice.organization)
+    assert response["HX-Redirect"] == reverse("agents:workspace", args=[agent.id])
+    labels = set(agent.blocks.values_list("label", flat=True))
+    assert {"persona", "human"} <= labels
+    if template:
+        expected = {b["label"] for b in BY_KEY[template].blocks}
+        assert labels == expected
+        assert {"archival_memory_insert", "archival_memory_search"} <= set(agent.tools.values_list("name", flat=True))
+    assert client.get(reverse("agents:workspace", args=[agent.id])).status_code == 200
+
+
+def test_create_agent_errors_are_inline(client):
+    response = client.post(reverse("agents:create"), {"name": "bad/name!", "template": ""}, **HTMX)
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "name may only contain" in html and 'id="create-agent-form"' in html
+    assert client.post(reverse("agents:create"), {"name": ""}, **HTMX).status_code == 400
+
+
+def test_delete_agent_asks_first(client, agent):
+    confirm = client.get(reverse("agents:delete", args=[agent.id]), **HTMX)
+    assert confirm.status_code == 200 and "cannot be undone" in confirm.content.decode()
+    assert agent.__class__.objects.filter(id=agent.id).exists()
+    done = client.post(reverse("agents:delete", args=[agent.id]), **HTMX)
+    assert done["HX-Redirect"] == reverse("agents:list")
+    assert not agent.__class__.objects.filter(id=agent.id).exists()
+
+
+# ---- the workspace ----------------------------------------------------------------------------------------------
+
+
+def test_workspace_and_every_panel_render(client, agent):
+    page = client.get(reverse("agents:workspace", args=[agent.id])).content.decode()
+    for region in ('id="left-panel"', 'id="chat-panel"', 'id="right-panel"', 'id="context-window"',
+                   f'ws-connect="/ws/agents/{agent.id}/"', 'id="composer-text"', "Start a conversation"):
+        assert region in page, region
+    for name in ("settings", "tools", "folders", "memory", "archival"):
+        url = reverse(f"agents:{name}", args=[agent.id])
+        full = client.get(url)
+        partial = client.get(url, **HTMX)
+        assert full.status_code == partial.status_code == 200, name
+        assert "<html" in full.content.decode() and "<html" not in partial.content.decode(), name
+        assert 'aria-selected="true"' in partial.content.decode()
+    context = client.get(reverse("agents:context", args=[agent.id]), **HTMX).content.decode()
+    assert "Core memory" in context and "32,000" in context
+
+
+def test_context_viewer_counts_core_memory_tokens(client, agent, alice):
+    def core_tokens():
+        html = client.get(reverse("agents:context", args=[agent.id]), **HTMX).content.decode()
+        return int(re.search(r'data-tokens="core_memory">([\d,]+)<', html).group(1).replace(",", ""))
+
+    before = core_tokens()
+    block = human(agent)
+    update_block(agent.organization, block.id, {"value": block.value + "\n" + "Ada likes chess. " * 20},
+                 actor=Actor.user(alice))
+    assert core_tokens() > before
+
+
+# ---- core memory ------------------------------------------------------------------------------------------------
+
+
+def save(client, agent, block, value, version, **extra):
+    data = {"version": version, "base_version": version, "value": value, "read_only_present": "1", **extra}
+    return client.post(reverse("agents:block_save", args=[agent.id, block.id]), data, **HTMX)
+
+
+def test_block_save_shows_the_new_version_and_counter(client, agent):
+    block = human(agent)
+    response = save(client, agent, block, "Name: Ada", block.version)
+    html = response.content.decode()
+    assert response.status_code == 200 and "Saved" in html
+    assert "9 / 5,000" in html and f'id="{block.id}"' in html
+    block.refresh_from_db()
+    assert block.value == "Name: Ada" and block.history.order_by("-version").first().actor_type == "user"
+
+
+def test_block_over_its_limit_is_refused_inline_and_keeps_my_text(client, agent):
+    block = human(agent)
+    too_long = "x" * (block.limit + 1)
+    response = save(client, agent, block, too_long, block.version)
+    assert response.status_code == 422
+    html = response.content.decode()
+    assert f"Exceeds {block.limit} character limit" in html and too_long in html
+    assert 'class="counter over"' in html
+    assert human(agent).value == block.value
+
+
+def test_stale_save_shows_both_versions_and_loses_nothing(client, agent, bob):
+    block = human(agent)  # "Name: unknown\nPreferences:\nImportant dates:"
+    seen = block.version
+    theirs = "Name: unknown\nPreferences:\nImportant dates: May 1"
+    update_block(agent.organization, block.id, {"value": theirs}, actor=Actor.user(bob))  # bob saved first
+    mine = "Name: Ada\nPreferences:\nImportant dates:"
+    response = save(client, agent, block, mine, seen)
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert f">{mine}</textarea>" in html  # my text is still in the editor
+    assert "Important dates: May 1" in html and "Bob saved version 2" in html  # theirs is shown beside it
+    assert human(agent).value == theirs  # nothing overwritten
+    # merge: the two changes touch different lines, so both are kept, for me to review and save
+    merged = save(client, agent, block, mine, seen + 1, base_version=seen, merge="1").content.decode()
+    assert ">Name: Ada\nPreferences:\nImportant dates: May 1</textarea>" in merged
+    assert human(agent).value == theirs
+    # overwrite deliberately: the conflict form carries their version, so this save is not stale
+    done = save(client, agent, block, "Name: Ada\nPreferences:\nImportant dates: May 1", seen + 1)
+    assert done.status_code == 200 and human(agent).value == "Name: Ada\nPreferences:\nImportant dates: May 1"
+
+
+def test_three_way_merge_marks_overlapping_edits():
+    from agents.textmerge import merge_texts
+
+    assert merge_texts("a\nb\nc", "A\nb\nc", "a\nb\nC") == ("A\nb\nC", True)
+    text, clean = merge_texts("Name: x", "Name: Ada", "Name: Bob")
+    assert not clean and "Name: Ada" in text and "Name: Bob" in text and "<<<<<<< yours" in text
+
+
+def test_read_only_toggle_and_details(client, agent):
+    block = human(agent)
+    save(client, agent, block, block.value, block.version, read_only="on", label="human", limit=6000,
+         description="About the person")
+    block.refresh_from_db()
+    assert block.read_only and block.limit == 6000 and block.description == "About the person"
+    save(client, agent, block, block.value, block.version)  # unticked checkbox
+    block.refresh_from_db()
+    assert not block.read_only
+
+
+def test_history_shows_who_and_diff_and_undo_restores(client, agent, alice):
+    block = human(agent)
+    original = block.value
+    update_block(agent.organization, block.id, {"value": "Name: Ada"}, actor=Actor.agent(agent, "memory_replace"))
+    update_block(agent.organization, block.id, {"value": "Name: Ada Lovelace"}, actor=Actor.user(alice))
+    html = client.get(reverse("agents:block_history", args=[agent.id, block.id]), **HTMX).content.decode()
+    assert "agent · memory_replace" in html and "agent tool" in html and "alice" in html
+    assert "<ins>Lovelace</ins>" in html.replace("<ins> Lovelace</ins>", "<ins>Lovelace</ins>") or "Lovelace</ins>" in html
+    restored = client.post(reverse("agents:block_undo", args=[agent.id, block.id]), {"version": 1}, **HTMX)
+    assert restored.status_code == 200
+    block.refresh_from_db()
+    assert block.value == original and block.version == 4
+    assert BlockHistory.objects.filter(block=block).count() == 4  # the undo is a change of its own
+
+
+def test_create_attach_and_detach_blocks(client, agent, alice):
+    url = reverse("agents:block_create", args=[agent.id])
+    bad = client.post(url, {"label": "", "value": "x"}, **HTMX)
+    assert bad.status_code == 400 and "This field is required" in bad.content.decode()
+    ok = client.post(url, {"label": "project", "value": "Engram", "limit": 500, "description": "The project"}, **HTMX)
+    assert ok.status_code == 200 and "project" in ok.content.decode()
+    project = agent.blocks.get(label="project")
+    other = create_agent(alice, blank_spec("Other"))
+    attach = client.post(reverse("agents:block_attach", args=[other.id]), {"block_id": project.id}, **HTMX)
+    assert attach.status_code == 200 and other.blocks.filter(id=project.id).exists()
+    assert "shared" in client.get(reverse("agents:memory", args=[agent.id]), **HTMX).content.decode()
+    detach = client.post(reverse("agents:block_detach", args=[other.id, project.id]), **HTMX)
+    assert detach.status_code == 200 and not other.blocks.filter(id=project.id).exists()
+    assert agent.blocks.filter(id=project.id).exists()
+
+
+# ---- API keys ---------------------------------------------------------------------------------------------------
+
+
+def test_api_key_is_shown_once_and_can_be_revoked(client, alice):
+    from accounts.actions import user_for_key
+
+    created = client.post(reverse("accounts:api_keys"), {"name": "laptop"}, **HTMX).content.decode()
+    raw = re.search(r'id="new-key-value">(sk-engram-[^<]+)<', created).group(1)
+    assert user_for_key(raw) == alice
+    listing = client.get(reverse("accounts:api_keys")).content.decode()
+    assert "laptop" in listing and raw not in listing and raw[:16] in listing
+    key = alice.api_keys.get(name="laptop")
+    revoked = client.post(reverse("accounts:revoke_key", args=[key.id]), **HTMX)
+    assert revoked.status_code == 200 and "revoked" in revoked.content.decode()
+    assert user_for_key(raw) is None
+
+
+def test_user_menu_links_admin_for_staff_only(client, alice):
+    assert "/admin/" not in client.get(reverse("agents:list")).content.decode()
+    alice.is_staff = True
+    alice.save()
+    assert "/admin/" in client.get(reverse("agents:list")).content.decode()
+
+
+# ---- settings ---------------------------------------------------------------------------------------------------
+
+
+def settings_data(agent, **changes):
+    data = {"version": agent.version, "name": agent.name, "description": agent.description,
+            "model": "engram/scripted", "embedding": agent.embedding_config["handle"],
+            "context_window_limit": agent.context_window, "temperature": 0.7, "system": agent.system, "tags": ""}
+    return {**data, **changes}
+
+
+def test_settings_save_and_inline_errors(client, agent):
+    url = reverse("agents:settings_save", args=[agent.id])
+    ok = client.post(url, settings_data(agent, name="Renamed", context_window_limit=16000, temperature=0.2,
+                                        tags="a, b"), **HTMX)
+    assert ok.status_code == 200 and "Settings saved" in ok.content.decode()
+    agent.refresh_from_db()
+    assert agent.name == "Renamed" and agent.context_window == 16000 and agent.llm_config["temperature"] == 0.2
+    assert sorted(agent.tag_rows.values_list("tag", flat=True)) == ["a", "b"]
+    bad = client.post(url, settings_data(agent, temperature=5), **HTMX)
+    assert bad.status_code == 400 and "less than or equal to 2" in bad.content.decode()
+    stale = client.post(url, settings_data(agent, version=agent.version - 1, name="Lost?"), **HTMX)
+    assert stale.status_code == 409 and "Someone else changed" in stale.content.decode()
+    agent.refresh_from_db()
+    assert agent.name == "Renamed"
