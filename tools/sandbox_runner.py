@@ -11,6 +11,7 @@ import json
 import os
 import resource
 import sys
+import textwrap
 import traceback
 
 MB = 1024 * 1024
@@ -20,12 +21,16 @@ def apply_limits(limits: dict) -> None:
     # Set here rather than in a preexec_fn: preexec_fn is unsafe in a threaded server. Nothing of the
     # tool has run yet, so the limits cover all of its code.
     cpu = int(limits["cpu_seconds"])
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     memory = int(limits["memory_mb"]) * MB
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (int(limits["file_mb"]) * MB,) * 2)
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+    files = int(limits["file_mb"]) * MB
+    wanted = [(resource.RLIMIT_CPU, (cpu, cpu + 1)), (resource.RLIMIT_AS, (memory, memory)),
+              (resource.RLIMIT_FSIZE, (files, files)), (resource.RLIMIT_CORE, (0, 0)),
+              (resource.RLIMIT_NOFILE, (256, 256))]
+    for which, value in wanted:
+        try:
+            resource.setrlimit(which, value)
+        except (ValueError, OSError):
+            pass  # a platform without this limit (RLIMIT_AS on macOS); the timeout still applies
 
 
 def jsonable(value):
@@ -39,7 +44,7 @@ def jsonable(value):
 
 def call_tool(payload: dict):
     namespace = {"__name__": "__tool__"}
-    exec(compile(payload["source"], "<tool>", "exec"), namespace)  # noqa: S102 - this process is the sandbox
+    exec(compile(textwrap.dedent(payload["source"]), "<tool>", "exec"), namespace)  # noqa: S102 - this process is the sandbox
     func = namespace.get(payload["name"])
     if not callable(func):
         raise NameError(f"the source defines no function named {payload['name']!r}")
