@@ -203,3 +203,17 @@ def test_the_archival_tools(org):
     bad = execute_tool(agent, tools["archival_memory_search"], {"query": "x", "end_datetime": "soon"})
     assert (bad.status, bad.func_return) == (
         "error", "Invalid end_datetime format: soon. Use ISO 8601 format (YYYY-MM-DD or YYYY-MM-DDTHH:MM)")
+
+
+def test_inserting_updates_the_memory_metadata_in_the_system_prompt(org):
+    from agents.models import Message
+
+    agent = make_agent(org)
+    system = Message.objects.create(organization=org, agent=agent, role="system",
+                                    content=[{"type": "text", "text": "stale"}])
+    agent.message_ids = [system.id]
+    agent.save()
+    insert_archival(agent, "Meeting on 2024-03-15 about the launch", ["meetings"], actor=agent_actor(agent))
+    system.refresh_from_db()
+    assert "- 1 total memories you created are stored in archival memory" in system.text
+    assert "- Available archival memory tags: meetings" in system.text
