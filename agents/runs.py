@@ -124,7 +124,7 @@ def _drive(run: Run, on_event=None) -> Exception | None:
     """Run the loop for a run already marked running; make sure the run ends and its log is closed."""
     from .loop import run_turn
 
-    started, error = time.monotonic_ns(), None
+    started, error, finished = time.monotonic_ns(), None, False
     with _watch(run.id) as cancelled:
 
         def emit(event: dict) -> None:
@@ -136,6 +136,7 @@ def _drive(run: Run, on_event=None) -> Exception | None:
 
         try:
             run_turn(run, emit)  # finishes the run: status, stop_reason, usage, metadata.result
+            finished = True
         except RunCancelled:
             _end(run, "cancelled", "cancelled", from_statuses=ACTIVE, always_publish=True)
         except Exception as exc:  # the loop records step failures; here we make sure the run ends
@@ -144,7 +145,19 @@ def _drive(run: Run, on_event=None) -> Exception | None:
             error = exc
     Run.objects.filter(id=run.id).update(total_duration_ns=time.monotonic_ns() - started)
     _close(run)
+    if finished:
+        _start_sleeptime(run)
     return error
+
+
+def _start_sleeptime(run: Run) -> None:
+    """After a turn the loop finished: the agent's sleep-time companions may be due (agents/sleeptime.py)."""
+    from .sleeptime import after_turn
+
+    try:
+        after_turn(run)
+    except Exception:  # the foreground turn is done and must stay so
+        log.exception("could not start the sleep-time agents after run %s", run.id)
 
 
 def _in_flight(event: dict) -> bool:
