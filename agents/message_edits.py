@@ -1,0 +1,90 @@
+"""Editing the text of a stored message (Letta's "modify message"): what a user, the system, or the agent said or
+thought. The row keeps its id, role, place in the conversation and packaging; only the words change."""
+
+import json
+
+from django.db import transaction
+
+from ade.errors import Invalid, NotFound
+from ade.events import agent_group, broadcast
+
+from . import packaging as pk
+from .models import Message
+from .queries import get_agent_for
+
+ROLE_OF = {"system_message": "system", "user_message": "user", "reasoning_message": "assistant",
+           "assistant_message": "assistant"}
+
+
+def edit_message(user, agent_id: str, message_id: str, change: dict) -> Message:
+    """Apply `change` = {message_type, content | reasoning} to one of the agent's messages and return the row."""
+    kind = change.get("message_type")
+    if kind not in ROLE_OF:
+        raise Invalid(f"message_type must be one of {', '.join(ROLE_OF)}", field="message_type")
+    text = _new_text(change, kind)
+    with transaction.atomic():
+        agent = get_agent_for(user, agent_id)
+        message = Message.objects.select_for_update().filter(id=message_id, agent=agent).first()
+        if message is None:
+            raise NotFound("Message not found")
+        if message.role != ROLE_OF[kind]:
+            raise Invalid(f"This is a {message.role} message; it cannot be edited as a {kind}", field="message_type")
+        _EDITORS[kind](message, text)
+        message.save(update_fields=["content", "tool_calls"])
+        broadcast(agent_group(agent.id), {"type": "message_updated", "agent_id": agent.id, "message_id": message.id})
+    message.agent = agent
+    return message
+
+
+def _new_text(change: dict, kind: str) -> str:
+    field = "reasoning" if kind == "reasoning_message" else "content"
+    value = change.get(field)
+    if isinstance(value, list):
+        value = "".join(p.get("text", "") for p in value if isinstance(p, dict) and p.get("type") == "text")
+    if not isinstance(value, str):
+        raise Invalid(f"{field} is required for a {kind}", field=field)
+    return value
+
+
+def _json(text):
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def _plain(message: Message, text: str) -> None:
+    message.content = pk.text_parts(text)
+
+
+def _user(message: Message, text: str) -> None:
+    packaged = _json(message.text)
+    if isinstance(packaged, dict) and packaged.get("type") == "user_message":  # keep the legacy packaging
+        text = pk.packaged({**packaged, "message": text})
+    _plain(message, text)
+
+
+def _reasoning(message: Message, text: str) -> None:
+    for part in message.content or []:
+        if part.get("type") == "reasoning":
+            part["reasoning"] = text
+            return
+    raise Invalid("This message has no reasoning to edit", field="message_type")
+
+
+def _assistant(message: Message, text: str) -> None:
+    for call in message.tool_calls or []:
+        fn = call.get("function") or {}
+        args = _json(fn.get("arguments"))
+        if fn.get("name") == "send_message" and isinstance(args, dict):
+            fn["arguments"] = json.dumps({**args, "message": text}, ensure_ascii=False)
+            return
+    for part in message.content or []:
+        if part.get("type") == "text":
+            part["text"] = text
+            return
+    raise Invalid("This message says nothing to the user; there is no text to edit", field="message_type")
+
+
+_EDITORS = {"system_message": _plain, "user_message": _user, "reasoning_message": _reasoning,
+            "assistant_message": _assistant}

@@ -1,0 +1,224 @@
+"""/v1 messages and runs against the scripted model over real HTTP: sync replies, SSE streams (framing, pings,
+stop reason, usage, [DONE], tokens), async runs, listing with cursors, edits, reset, cancel, stream resume."""
+
+import json
+
+import pytest
+
+from agents.models import Message, Run
+
+
+PROVIDER_REFUSAL = {"status": 400, "message": "The provider refused the request", "code": "bad_request",
+                    "type": "invalid_request_error"}  # not retried, so the turn fails at once
+
+
+def create_agent(api, **body):
+    r = api.post("/v1/agents/", {"name": "helper", "memory_blocks": [{"label": "human", "value": "Name: ?"}], **body})
+    assert r.status_code == 200, r.content
+    return r.json()
+
+
+def sse_events(response) -> list:
+    """Parse an SSE body into [(event name or None, data)], checking the framing as the SDK reads it."""
+    assert response["Content-Type"].startswith("text/event-stream")
+    body = b"".join(response).decode()
+    assert body.endswith("data: [DONE]\n\n")
+    out = []
+    for frame in body.split("\n\n")[:-1]:
+        lines = frame.split("\n")
+        name = lines[0][len("event: "):] if lines[0].startswith("event: ") else None
+        data = [ln[len("data: "):] for ln in lines if ln.startswith("data: ")]
+        assert len(data) == 1, frame
+        out.append((name, data[0] if data[0] == "[DONE]" else json.loads(data[0])))
+    return out
+
+
+def test_send_message_returns_reply_and_records_run(alice_api, scripted_llm):
+    agent = create_agent(alice_api)
+    scripted_llm.queue_text("Hello Ada, nice to meet you.")
+    r = alice_api.post(f"/v1/agents/{agent['id']}/messages",
+                       {"messages": [{"role": "user", "content": "Hi, I'm Ada"}]})
+    assert r.status_code == 200, r.content
+    reply = r.json()
+    assert [m["message_type"] for m in reply["messages"]] == ["assistant_message"]
+    assert reply["messages"][0]["content"] == "Hello Ada, nice to meet you."
+    assert reply["stop_reason"] == {"message_type": "stop_reason", "stop_reason": "end_turn"}
+    assert reply["usage"]["message_type"] == "usage_statistics" and reply["usage"]["step_count"] == 1
+    run_id = reply["messages"][0]["run_id"]
+    run = Run.objects.get(id=run_id)
+    assert run.status == "completed" and run.stop_reason == "end_turn"
+    assert "Hi, I'm Ada" in json.dumps(scripted_llm.last_request()["messages"])
+
+    listed = alice_api.get(f"/v1/agents/{agent['id']}/messages").json()
+    assert [m["message_type"] for m in listed[:2]] == ["assistant_message", "user_message"]  # newest first
+    assert listed[1]["content"] == "Hi, I'm Ada"
+    run_messages = alice_api.get(f"/v1/runs/{run_id}/messages").json()
+    assert [m["message_type"] for m in run_messages] == ["user_message", "assistant_message"]
+    assert alice_api.get(f"/v1/runs/{run_id}").json()["status"] == "completed"
+    steps = alice_api.get(f"/v1/runs/{run_id}/steps").json()
+    assert len(steps) == 1 and steps[0]["status"] == "success"
+    usage = alice_api.get(f"/v1/runs/{run_id}/usage").json()
+    assert usage["total_tokens"] == reply["usage"]["total_tokens"] > 0
+
+
+def test_input_shorthand_and_return_type_filter(alice_api, scripted_llm):
+    agent = create_agent(alice_api)
+    scripted_llm.queue({"tool_calls": [{"name": "memory_replace", "arguments": {
+        "label": "human", "old_string": "Name: ?", "new_string": "Name: Ada"}}]}, {"text": "Noted."})
+    r = alice_api.post(f"/v1/agents/{agent['id']}/messages",
+                       {"input": "My name is Ada", "include_return_message_types": ["tool_call_message",
+                                                                                    "assistant_message"]})
+    assert [m["message_type"] for m in r.json()["messages"]] == ["tool_call_message", "assistant_message"]
+    assert alice_api.get(f"/v1/agents/{agent['id']}/core-memory/blocks/human").json()["value"] == "Name: Ada"
+
+
+@pytest.mark.parametrize(("body", "status", "word"), [
+    ({}, 422, "exactly one"),
+    ({"input": "hi", "messages": [{"role": "user", "content": "hi"}]}, 422, "exactly one"),
+    ({"messages": []}, 422, "empty"),
+    ({"input": "hi", "stream_tokens": True}, 422, "streaming"),
+    ({"messages": [{"role": "robot", "content": "hi"}]}, 422, "role"),
+    ({"input": "hi", "max_steps": 0}, 422, "max_steps"),
+    ({"input": "hi", "override_model": "openai/gpt-4o"}, 400, "override_model"),
+    ({"messages": [{"type": "approval", "approve": True}]}, 400, "No tool call is currently awaiting approval"),
+])
+def test_bad_message_input_is_4xx_and_starts_nothing(alice_api, scripted_llm, body, status, word):
+    agent = create_agent(alice_api)
+    r = alice_api.post(f"/v1/agents/{agent['id']}/messages", body)
+    assert r.status_code == status, r.content
+    assert word in r.json()["detail"]
+    assert not Run.objects.exists() and scripted_llm.requests() == []
+
+
+def test_model_failure_is_an_error_status_not_a_reply(alice_api, scripted_llm):
+    agent = create_agent(alice_api)
+    scripted_llm.queue_error(PROVIDER_REFUSAL)
+    r = alice_api.post(f"/v1/agents/{agent['id']}/messages", {"input": "hi"})
+    assert r.status_code == 502 and "refused" in r.json()["detail"] and r["x-should-retry"] == "false"
+    assert Run.objects.get().status == "failed"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("route", ["messages", "messages/stream"])
+def test_stream_framing(alice_api, scripted_llm, route):
+    agent = create_agent(alice_api)
+    scripted_llm.queue({"tool_calls": [{"name": "conversation_search", "arguments": {"query": "Ada"}}],
+                        "reasoning": "Let me look."}, {"text": "I found nothing."})
+    r = alice_api.post(f"/v1/agents/{agent['id']}/{route}", {"input": "Do you know me?", "streaming": True})
+    assert r.status_code == 200 and r["Cache-Control"] == "no-cache"
+    events = sse_events(r)
+    kinds = [e["message_type"] if isinstance(e, dict) else e for _, e in events]
+    assert kinds[0] == "ping" and events[0][1]["id"].startswith("ping-")
+    assert kinds[1:] == ["reasoning_message", "tool_call_message", "tool_return_message", "assistant_message",
+                         "stop_reason", "usage_statistics", "[DONE]"]
+    run_id = events[0][1]["run_id"]
+    seqs = [e["seq_id"] for _, e in events[1:-1]]
+    assert seqs == list(range(1, len(seqs) + 1)) and all(e["run_id"] == run_id for _, e in events[1:-1])
+    assert all(name is None for name, _ in events)
+    assert events[-2][1]["step_count"] == 2
+
+    # resume: everything after seq 3, from the stored log
+    replay = sse_events(alice_api.post(f"/v1/runs/{run_id}/stream", {"starting_after": 3, "include_pings": False}))
+    assert [e["seq_id"] for _, e in replay[:-1]] == seqs[3:]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_token_streaming_sends_deltas_sharing_an_id(alice_api, scripted_llm):
+    agent = create_agent(alice_api)
+    scripted_llm.queue_text("one two three four five six")
+    r = alice_api.post(f"/v1/agents/{agent['id']}/messages/stream",
+                       {"input": "count", "stream_tokens": True, "include_pings": False})
+    events = [e for _, e in sse_events(r)[:-1]]
+    chunks = [e for e in events if e["message_type"] == "assistant_message"]
+    assert len(chunks) > 1 and len({c["id"] for c in chunks}) == 1 and len({c["otid"] for c in chunks}) == 1
+    assert "".join(c["content"] for c in chunks) == "one two three four five six"
+    assert events[-2:][0]["message_type"] == "stop_reason"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_stream_error_is_an_error_event(alice_api, scripted_llm):
+    agent = create_agent(alice_api)
+    scripted_llm.queue_error(PROVIDER_REFUSAL)
+    events = sse_events(alice_api.post(f"/v1/agents/{agent['id']}/messages/stream",
+                                       {"input": "hi", "include_pings": False}))
+    names = [name for name, _ in events]
+    assert "error" in names
+    error = events[names.index("error")][1]
+    assert error["message_type"] == "error_message" and error["run_id"] and error["message"]
+    assert {"message_type": "stop_reason", "stop_reason": "llm_api_error"}.items() <= events[0][1].items()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_async_run_then_poll(alice_api, scripted_llm):
+    from agents.runs import wait
+
+    agent = create_agent(alice_api)
+    scripted_llm.queue_text("Done in the background.")
+    r = alice_api.post(f"/v1/agents/{agent['id']}/messages/async", {"input": "work"})
+    assert r.status_code == 200, r.content
+    run = r.json()
+    assert run["id"].startswith("run-") and run["agent_id"] == agent["id"] and run["background"] is True
+    wait(run["id"], timeout=30)
+    done = alice_api.get(f"/v1/runs/{run['id']}").json()
+    assert done["status"] == "completed" and done["stop_reason"] == "end_turn"
+    assert done["metadata"]["result"]["messages"][0]["content"] == "Done in the background."
+    listed = alice_api.get("/v1/runs/", {"agent_id": agent["id"]}).json()
+    assert [x["id"] for x in listed] == [run["id"]]
+    assert alice_api.get("/v1/runs/", {"active": "true"}).json() == []
+
+
+def test_list_messages_pages_with_cursors(alice_api, scripted_llm):
+    agent = create_agent(alice_api)
+    for i in range(3):
+        scripted_llm.queue_text(f"reply {i}")
+        alice_api.post(f"/v1/agents/{agent['id']}/messages", {"input": f"message {i}"})
+    everything = alice_api.get(f"/v1/agents/{agent['id']}/messages", {"limit": 100}).json()
+    seen, after = [], None
+    while page := alice_api.get(f"/v1/agents/{agent['id']}/messages",
+                                {"limit": 2, **({"after": after} if after else {})}).json():
+        seen += page
+        after = page[-1]["id"]
+    assert [m["id"] for m in seen] == [m["id"] for m in everything]
+    oldest = alice_api.get(f"/v1/agents/{agent['id']}/messages", {"order": "asc", "limit": 2}).json()
+    assert oldest[0]["message_type"] == "system_message"
+    assert alice_api.get(f"/v1/agents/{agent['id']}/messages", {"after": "message-x"}).status_code == 400
+
+
+def test_modify_reset_and_cancel(alice_api, scripted_llm):
+    agent = create_agent(alice_api)
+    scripted_llm.queue_text("Hello!")
+    reply = alice_api.post(f"/v1/agents/{agent['id']}/messages", {"input": "hi"}).json()
+    said = reply["messages"][0]
+    r = alice_api.patch(f"/v1/agents/{agent['id']}/messages/{said['id']}",
+                        {"message_type": "assistant_message", "content": "Hello there!"})
+    assert r.status_code == 200 and r.json()[0]["content"] == "Hello there!"
+    assert Message.objects.get(id=said["id"]).text == "Hello there!"
+    r = alice_api.patch(f"/v1/agents/{agent['id']}/messages/{said['id']}",
+                        {"message_type": "user_message", "content": "x"})
+    assert r.status_code == 400
+
+    r = alice_api.post(f"/v1/agents/{agent['id']}/messages/cancel", {})
+    assert r.status_code == 409 and "No active runs" in r.json()["detail"]
+
+    r = alice_api.patch(f"/v1/agents/{agent['id']}/reset-messages", {"add_default_initial_messages": False})
+    assert r.status_code == 200 and len(r.json()["message_ids"]) == 1
+    assert [m["message_type"] for m in alice_api.get(f"/v1/agents/{agent['id']}/messages").json()] == [
+        "system_message"]
+
+
+def test_messages_and_runs_of_other_organizations_are_404(alice_api, mallory_api, scripted_llm):
+    agent = create_agent(alice_api)
+    scripted_llm.queue_text("secret reply")
+    reply = alice_api.post(f"/v1/agents/{agent['id']}/messages", {"input": "the code is 42"}).json()
+    run_id, message_id = reply["messages"][0]["run_id"], reply["messages"][0]["id"]
+    assert mallory_api.post(f"/v1/agents/{agent['id']}/messages", {"input": "hi"}).status_code == 404
+    assert mallory_api.post(f"/v1/agents/{agent['id']}/messages/stream", {"input": "hi"}).status_code == 404
+    assert mallory_api.get(f"/v1/agents/{agent['id']}/messages").status_code == 404
+    assert mallory_api.get(f"/v1/runs/{run_id}").status_code == 404
+    assert mallory_api.get(f"/v1/runs/{run_id}/messages").status_code == 404
+    assert mallory_api.post(f"/v1/runs/{run_id}/stream", {}).status_code == 404
+    assert mallory_api.get(f"/v1/messages/{message_id}").status_code == 404
+    assert mallory_api.patch(f"/v1/agents/{agent['id']}/messages/{message_id}",
+                             {"message_type": "assistant_message", "content": "pwned"}).status_code == 404
+    assert mallory_api.get("/v1/runs/").json() == []
+    assert Run.objects.count() == 1 and Message.objects.get(id=message_id).text == "secret reply"
