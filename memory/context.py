@@ -207,7 +207,9 @@ def rebuild_system_prompts(agent_ids, *, force: bool = False, update_timestamp: 
             continue
         old = system.text
         state = gather(agent)
-        if not force and compile_memory(agent, state.blocks, state.directories) in old:
+        # The memory section must match up to where the metadata starts: a section that was removed (say the
+        # last folder detached) leaves the shorter new text inside the old one.
+        if not force and compile_memory(agent, state.blocks, state.directories) + "\n\n<memory_metadata>" in old:
             continue
         kept = _RECOMPILED_RE.search(old) if not update_timestamp else None
         text = compile_system_prompt(agent, state, compiled_at=kept.group(1) if kept else None)
