@@ -12,6 +12,7 @@ from .config import ConfigError, configure_tiktoken_offline, database_from_url, 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("ENGRAM_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
+VAR_DIR.chmod(0o700)  # the database, secret key and uploads: readable by the server's user only
 configure_tiktoken_offline()
 
 try:
@@ -133,6 +134,10 @@ DEFAULT_EMBEDDING = os.environ.get("ENGRAM_DEFAULT_EMBEDDING", "local/all-minilm
 
 TOOL_TIMEOUT_SECONDS = float(os.environ.get("TOOL_TIMEOUT_SECONDS", 10))
 TOOL_MEMORY_MB = int(os.environ.get("TOOL_MEMORY_MB", 512))
+# When the server runs as root, tools run as this user in a namespace without network (see tools/sandbox.py).
+TOOL_SANDBOX_USER = os.environ.get("TOOL_SANDBOX_USER", "nobody")
+TOOL_SANDBOX_PYTHON = os.environ.get("TOOL_SANDBOX_PYTHON", "")
+TOOL_ALLOW_NETWORK = os.environ.get("TOOL_ALLOW_NETWORK", "0") == "1"
 
 LOGGING = {
     "version": 1,

@@ -7,17 +7,21 @@ Its environment holds nothing of the server's: only a minimal PATH/locale, the t
 JSON on a dedicated pipe (never pickle). stdout/stderr are captured up to a cap. CPU time, address space,
 file size and open files are limited with setrlimit; the whole group is killed at the timeout.
 
-Residual risk (documented, not solved here): the child runs as the same OS user as the server. Code that
-knows where to look can therefore still read what that user can read: files such as var/engram.sqlite3 and
-var/secret_key, the server's own start-up environment through /proc/<server pid>/environ, and local network
-services (a PostgreSQL that trusts localhost connections). Deployments that run untrusted tools should run them
-as another OS user than the server (a container or VM per run), keep the data directory readable only by the
-server's user and require a database password. `pip_requirements` are recorded but never installed.
+Isolation from the server: when the server runs as root (our machines, the Docker image), the child drops to an
+unprivileged user (settings.TOOL_SANDBOX_USER, default `nobody`) inside a fresh network namespace with no
+network at all (unless settings.TOOL_ALLOW_NETWORK), using util-linux `unshare` and `setpriv`. It then cannot read
+var/ (mode 700: the SQLite database, secret_key), the server's /proc/<pid>/environ, or reach PostgreSQL/Redis.
+The runner program is passed with -c, so the child needs no access to the checkout; its interpreter is the
+system Python (settings.TOOL_SANDBOX_PYTHON), since a venv under /root is not readable by that user.
+A server not running as root cannot switch users: the child then runs as the server's user (documented in the
+README); run such deployments in a container per tool call. `pip_requirements` are recorded but never installed.
 """
 
 import json
 import os
+import pwd
 import selectors
+import shutil
 import signal
 import subprocess
 import sys
@@ -32,7 +36,7 @@ from ade.errors import Invalid
 
 from .results import ToolResult, error_text
 
-RUNNER = Path(__file__).with_name("sandbox_runner.py")
+RUNNER_SOURCE = Path(__file__).with_name("sandbox_runner.py").read_text()
 OUTPUT_CAP_BYTES = 64 * 1024  # per stream: a tool printing megabytes costs us at most this much
 RESULT_CAP_BYTES = 8 * 1024 * 1024
 FILE_LIMIT_MB = 64
@@ -91,16 +95,40 @@ def run_python_tool(source_code: str, name: str, args: dict, *, env: dict | None
     except (TypeError, ValueError) as exc:
         raise Invalid(f"tool arguments must be JSON: {exc}", field="args") from None
     with tempfile.TemporaryDirectory(prefix="engram-tool-") as scratch:
+        isolation = _isolation()
+        if isolation:
+            os.chown(scratch, isolation["uid"], isolation["gid"])
         variables = child_env(scratch, env)
-        outcome = _run(payload, scratch, variables, timeout)
+        outcome = _run(payload, scratch, variables, timeout, isolation)
     return _result(name, timeout, *outcome)
 
 
-def _run(payload: bytes, scratch: str, variables: dict, timeout: float):
+def _isolation() -> dict | None:
+    """How to drop privileges for the child, or None when the server cannot (not root, tools missing)."""
+    if os.geteuid() != 0 or not (shutil.which("setpriv") and shutil.which("unshare")):
+        return None
+    try:
+        user = pwd.getpwnam(settings.TOOL_SANDBOX_USER)
+    except KeyError:
+        return None
+    return {"uid": user.pw_uid, "gid": user.pw_gid}
+
+
+def _command(write_fd: int, isolation: dict | None) -> list[str]:
+    if isolation is None:
+        return [sys.executable, "-I", "-X", "utf8", "-c", RUNNER_SOURCE, str(write_fd)]
+    python = settings.TOOL_SANDBOX_PYTHON or ("/usr/bin/python3" if os.path.exists("/usr/bin/python3")
+                                              else sys.executable)
+    drop = ["setpriv", f"--reuid={isolation['uid']}", f"--regid={isolation['gid']}", "--clear-groups", "--"]
+    network = [] if settings.TOOL_ALLOW_NETWORK else ["unshare", "--net", "--"]
+    return [*network, *drop, python, "-I", "-X", "utf8", "-c", RUNNER_SOURCE, str(write_fd)]
+
+
+def _run(payload: bytes, scratch: str, variables: dict, timeout: float, isolation: dict | None):
     read_fd, write_fd = os.pipe()
     try:
         proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-            [sys.executable, "-I", "-X", "utf8", str(RUNNER), str(write_fd)],
+            _command(write_fd, isolation),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(write_fd,),
             cwd=scratch, env=variables, start_new_session=True, close_fds=True,
         )

@@ -1,4 +1,4 @@
-"""The program a sandboxed tool runs in (started by tools/sandbox.py as `python -I sandbox_runner.py FD`).
+"""The program a sandboxed tool runs in (started by tools/sandbox.py as `python -I -c <this source> FD`).
 
 Standard library only, no Engram imports: this process must know nothing of the server.
 Protocol: one JSON object on stdin {"source", "name", "args", "limits"}; one JSON object written to file
@@ -15,6 +15,7 @@ import textwrap
 import traceback
 
 MB = 1024 * 1024
+RUNNER_FILE = globals().get("__file__", "<string>")  # started with -c: no file
 
 
 def apply_limits(limits: dict) -> None:
@@ -59,7 +60,7 @@ def error_result(exc: BaseException, limits: dict) -> dict:
     if isinstance(exc, MemoryError) and not message:
         message = f"out of memory (the limit is {limits['memory_mb']} MB)"
     tb = exc.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+    while tb is not None and tb.tb_frame.f_code.co_filename == RUNNER_FILE:
         tb = tb.tb_next  # the runner's own frames say nothing about the tool
     lines = traceback.format_exception(type(exc), exc, tb)
     return {"status": "error", "type": type(exc).__name__, "message": message, "traceback": "".join(lines[-20:])}
