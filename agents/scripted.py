@@ -13,7 +13,8 @@ control routes:
   (answer the next n requests with it, e.g. an error that outlasts retries) and
   `"endpoint": "embeddings"` (default `"chat"`): each endpoint has its own queue.
 * `POST /_control/reset` — empty the queues and the request log, pace back to the start value.
-* `GET /_control/requests` — every request received since the last reset: `[{"endpoint", "body"}]`.
+* `GET /_control/requests` — every request received since the last reset: `[{"endpoint", "body", "elapsed_ms"}]`
+  (`elapsed_ms`: how long the model took to answer it, so benchmarks can subtract the model's own time).
 * `POST /_control/config` `{"pace_ms": N}`.
 
 `ScriptedServer` runs it on a background thread (tests, the embedded default); `server_url()` finds or autostarts
@@ -64,8 +65,9 @@ class ScriptState:
             q.clear()
         self.requests.clear()
 
-    def record(self, endpoint: str, body: dict):
-        self.requests.append({"endpoint": endpoint, "body": body})
+    def record(self, request: web.Request, endpoint: str, body: dict):
+        request[LOG_ENTRY] = entry = {"endpoint": endpoint, "body": body, "elapsed_ms": None}
+        self.requests.append(entry)
         del self.requests[:-1000]  # bounded: a long demo must not grow without limit
 
     def next(self, endpoint: str) -> dict | None:
@@ -160,6 +162,18 @@ def _words(text: str) -> list[str]:
 # ---- handlers -------------------------------------------------------------------------------------------------
 
 STATE = web.AppKey("state", ScriptState)
+LOG_ENTRY = "engram.log_entry"
+
+
+@web.middleware
+async def timed(request: web.Request, handler):
+    """Note on the logged request how long the model spent answering it (streams: until the last chunk)."""
+    started = time.perf_counter()
+    try:
+        return await handler(request)
+    finally:
+        if LOG_ENTRY in request:
+            request[LOG_ENTRY]["elapsed_ms"] = (time.perf_counter() - started) * 1000
 
 
 async def _body(request: web.Request) -> dict:
@@ -183,7 +197,7 @@ async def list_models(request: web.Request) -> web.Response:
 async def chat_completions(request: web.Request):
     state = request.app[STATE]
     body = await _body(request)
-    state.record("chat", body)
+    state.record(request, "chat", body)
     entry = state.next("chat") or {}
     if entry.get("delay_ms"):
         await asyncio.sleep(entry["delay_ms"] / 1000)
@@ -230,7 +244,7 @@ def _encode(vector: list[float], fmt: str | None):
 async def embeddings(request: web.Request) -> web.Response:
     state = request.app[STATE]
     body = await _body(request)
-    state.record("embeddings", body)
+    state.record(request, "embeddings", body)
     entry = state.next("embeddings") or {}
     if entry.get("delay_ms"):
         await asyncio.sleep(entry["delay_ms"] / 1000)
@@ -275,7 +289,7 @@ async def control_config(request: web.Request) -> web.Response:
 
 
 def make_app(pace_ms: int = 0) -> web.Application:
-    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[timed])
     app[STATE] = ScriptState(pace_ms)
     app.router.add_get("/v1/models", list_models)
     app.router.add_post("/v1/chat/completions", chat_completions)
