@@ -4,7 +4,7 @@ import logging
 import threading
 
 from celery import shared_task
-from celery.signals import worker_ready
+from celery.signals import worker_init, worker_ready
 from django.conf import settings
 from django.db import close_old_connections
 
@@ -40,9 +40,9 @@ def start_watchdog(**_kwargs) -> None:
     threading.Thread(target=watch, daemon=True, name="engram-watchdog").start()
 
 
-@worker_ready.connect
+@worker_init.connect
 def warm_up(**_kwargs) -> None:
-    """Import litellm (about 3 s) while the worker waits for work, not during its first turn."""
+    """Import litellm (about 3 s) before the worker takes work, in the parent so prefork children inherit it."""
     from .llm import litellm
 
-    threading.Thread(target=litellm, daemon=True, name="engram-warm-up").start()
+    litellm()

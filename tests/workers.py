@@ -23,10 +23,14 @@ class WorkerPool:
         self.procs: dict[str, subprocess.Popen] = {}
         self._count = 0
 
-    def start(self) -> str:
-        """Start one more worker and wait until it answers a ping. Returns its name."""
-        from ade.celery import app
+    def start(self, count: int = 1) -> list[str]:
+        """Start `count` more workers and wait until each answers a ping. Returns their names."""
+        names = [self._spawn() for _ in range(count)]
+        for name in names:
+            self._wait_ready(name)
+        return names
 
+    def _spawn(self) -> str:
         self._count += 1
         name = f"w{self._count}@engram-test"
         with open(self.log_dir / f"{name}.log", "wb") as out:
@@ -34,11 +38,15 @@ class WorkerPool:
                 [sys.executable, "-m", "celery", "-A", "ade", "worker", "-P", "solo", "-n", name, "-l", "INFO",
                  "--without-gossip", "--without-mingle", "--without-heartbeat"],
                 env=self.env, stdout=out, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parent.parent)
-        deadline = time.monotonic() + 60
+        return name
+
+    def _wait_ready(self, name: str) -> None:
+        from ade.celery import app
+
+        deadline = time.monotonic() + 90
         while not app.control.ping(destination=[name], timeout=0.5):
             if self.procs[name].poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"worker {name} did not start:\n{self.log(name)[-4000:]}")
-        return name
 
     def kill(self, name: str) -> None:
         """SIGKILL: no clean-up of any kind, as when a machine dies."""
@@ -96,8 +104,7 @@ def celery_workers(django_db_setup, scripted_llm_server, tmp_path_factory):
     connections.close_all()
     pool = WorkerPool(tmp_path_factory.mktemp("workers"), worker_env())
     try:
-        pool.start()
-        pool.start()
+        pool.start(2)
         yield pool
     finally:
         pool.stop()
