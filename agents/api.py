@@ -4,12 +4,26 @@ agent files. Messages and runs are in agents/messages_api.py.
 Every operation: parse, check access (agents.queries), call one domain function, render (`render_agent`).
 """
 
-from django.db.models import Prefetch
-from ninja import Query, Router
+import json
 
-from ade.errors import Invalid, NotFound
+from django.db.models import Prefetch
+from ninja import Field, Form, Query, Router, UploadedFile
+from ninja.errors import HttpError
+from ninja import File as FileParam
+
+from ade.errors import DomainError, Invalid, NotFound
 from ade.pagination import paginate
-from ade.wire import AgentId, BlockId, Deleted, FolderId, Page, ToolId, collection_route, expected_version
+from ade.wire import (
+    AgentId,
+    BlockId,
+    Deleted,
+    FolderId,
+    Page,
+    RequestSchema,
+    ToolId,
+    collection_route,
+    expected_version,
+)
 from memory.schemas import FolderOut
 from tools.schemas import ApprovalIn, ToolArgsIn, ToolExecutionResult, ToolOut
 
@@ -24,6 +38,7 @@ from .schemas import (
     AgentPatch,
     ContextOut,
     EmbeddingModelOut,
+    ImportedAgents,
     IncludeParams,
     MemoryOut,
     ModelOut,
@@ -31,6 +46,10 @@ from .schemas import (
 )
 
 router = Router()
+
+
+class PayloadTooLarge(DomainError):
+    status = 413
 
 # ---------------------------------------------------------------------------------------------------------------
 # Rendering an agent (Letta's AgentState)
@@ -174,6 +193,70 @@ def list_agents(request, params: Query[AgentPage]):
 @router.get("/agents/count", response=int, tags=["agents"], operation_id="count_agents")
 def count_agents(request, filters: Query[AgentFilters]):
     return _filtered(request.auth, filters).count()
+
+
+class ImportForm(RequestSchema):
+    """Form fields of POST /v1/agents/import (booleans arrive as "true"/"false")."""
+
+    name: str | None = Field(None, max_length=200, description="Name of the (first) imported agent.")
+    model: str | None = Field(None, max_length=300, description='LLM handle for every imported agent.')
+    embedding: str | None = Field(None, max_length=300, description="Embedding handle for agents and folders.")
+    override_existing_tools: bool = True
+    strip_messages: bool = False
+    secrets: str | None = Field(None, description='JSON object of secret values, e.g. {"API_KEY": "..."}.')
+    append_copy_suffix: bool = True
+    project_id: str | None = None
+    override_name: str | None = Field(None, max_length=200, description="Deprecated spelling of name.")
+    override_model_handle: str | None = Field(None, max_length=300, description="Deprecated spelling of model.")
+    override_embedding_handle: str | None = Field(None, max_length=300, description="Deprecated: embedding.")
+    env_vars_json: str | None = Field(None, description="Deprecated spelling of secrets.")
+
+
+def _secrets(text: str | None) -> dict:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise Invalid('secrets must be a JSON object of names to string values, e.g. {"API_KEY": "..."}',
+                      field="secrets")
+    return value
+
+
+@router.post("/agents/import", response=ImportedAgents, tags=["agents"], operation_id="import_agent")
+def import_agent(request, file: FileParam[UploadedFile], form: Form[ImportForm]):
+    """Create agents from an agent file (.af): `{"agent_ids": [...]}` in the file's order."""
+    from django.conf import settings
+
+    from .agentfile import import_agent_file
+
+    if file.size > settings.MAX_UPLOAD_BYTES:
+        raise PayloadTooLarge(f"file: too large ({file.size} bytes; the limit is {settings.MAX_UPLOAD_BYTES})")
+    unknown = sorted(set(request.POST) - set(ImportForm.model_fields))
+    if unknown:  # form parsing only reads the fields it knows; say so rather than ignore a typo
+        raise HttpError(422, f"form.{unknown[0]}: Extra inputs are not permitted")
+    embedding = (form.embedding or form.override_embedding_handle or request.headers.get("x-override-embedding-model")
+                 or None)
+    ids = import_agent_file(request.auth, file.read(), name=form.name or form.override_name,
+                            model=form.model or form.override_model_handle, embedding=embedding,
+                            override_existing_tools=form.override_existing_tools,
+                            strip_messages=form.strip_messages,
+                            secrets=_secrets(form.secrets or form.env_vars_json),
+                            append_copy_suffix=form.append_copy_suffix)
+    return {"agent_ids": ids}
+
+
+@router.get("/agents/{agent_id}/export", response=dict, tags=["agents"], operation_id="export_agent")
+def export_agent(request, agent_id: AgentId, scrub_messages: bool = False, use_legacy_format: bool = False,
+                 conversation_id: str | None = None, max_steps: int | None = None):
+    """The agent file (.af, current format) of the agent; secret values are left out."""
+    from .agentfile import export_agent as export
+
+    if use_legacy_format:
+        raise Invalid("The legacy (v1) agent file format is not supported", field="use_legacy_format")
+    return export(request.auth, agent_id, scrub_messages=scrub_messages)
 
 
 @router.get("/agents/{agent_id}", response=AgentOut, tags=["agents"], operation_id="retrieve_agent")
