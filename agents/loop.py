@@ -499,7 +499,7 @@ class Turn:
 
     def checkpoint(self, step: Step | None, rows: list[Message]) -> None:
         """Write a step: its Step row, its messages and the new in-context list, in one transaction."""
-        context = self.context + [r for r in rows if r.pk not in {m.pk for m in self.context}]
+        context = self.context + rows
         with transaction.atomic():
             if step is not None:
                 step.save(force_insert=True)
@@ -561,11 +561,12 @@ class Turn:
         result = {"messages": self.messages_out, "stop_reason": stop, "usage": usage}
         now = timezone.now()
         metadata = {**(self.run.metadata or {}), "result": result, **({"error": error} if error else {})}
-        Run.objects.filter(id=self.run.id).update(status=status, stop_reason=stop_reason, usage=usage,
-                                                  metadata=metadata, completed_at=now, error=error[:2000])
-        Agent.objects.filter(id=self.agent.id).update(
-            last_run_completion=now, last_stop_reason=stop_reason,
-            last_run_duration_ms=(time.monotonic_ns() - self.started) // 1_000_000)
+        with transaction.atomic():
+            Run.objects.filter(id=self.run.id).update(status=status, stop_reason=stop_reason, usage=usage,
+                                                      metadata=metadata, completed_at=now, error=error[:2000])
+            Agent.objects.filter(id=self.agent.id).update(
+                last_run_completion=now, last_stop_reason=stop_reason,
+                last_run_duration_ms=(time.monotonic_ns() - self.started) // 1_000_000)
         self.emit(stop)
         self.emit(usage)
         if error:

@@ -1,0 +1,1 @@
+"""Benchmarks run by `python manage.py bench <name>`: each module here has `run(argv, out)`."""

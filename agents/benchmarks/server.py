@@ -1,0 +1,356 @@
+"""A real Engram server under load, measured from outside over HTTP, with the scripted model at zero latency.
+
+For each database (the embedded default: SQLite in a throwaway var dir, no Redis; and PostgreSQL when
+`--database-url` or DATABASE_URL is given, with Celery workers when `--redis-url` is given) it starts daphne in a
+subprocess, bootstraps a user and an API key, and through the REST API measures:
+
+* per message: wall time of `POST /v1/agents/{id}/messages` minus the time the scripted model spent answering
+  (it logs `elapsed_ms` per request), i.e. the server's own time per message;
+* per archival insert: wall time of `POST /v1/agents/{id}/archival-memory`, with the offline MiniLM embedder
+  (all of it is the server's time) and with the scripted embedding endpoint (its `elapsed_ms` subtracted);
+* memory: RSS (VmRSS of the server and its child processes, plus workers) idle after start-up and after the load.
+
+The goals beside the figures come from the brief, as do the reference Letta server's figures.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+import httpx
+from django.conf import settings
+
+TARGETS = {"message": 20.0, "insert": 10.0, "idle_mib": 150.0}
+REFERENCE = {"message": 340.0, "insert": 100.0, "idle_mib": 490.0}  # the reference Letta server, same model
+WARM_UP = 5  # messages and inserts before measuring (the first ones import litellm and load MiniLM)
+SETTLE_SECONDS = 2.0  # let start-up or load finish before reading RSS
+
+
+@dataclass
+class Figures:
+    label: str
+    first_message_ms: float = 0.0
+    message_ms: list[float] = field(default_factory=list)
+    insert_local_ms: list[float] = field(default_factory=list)
+    insert_scripted_ms: list[float] = field(default_factory=list)
+    idle_mib: float = 0.0
+    loaded_mib: float = 0.0
+
+
+def run(argv, out) -> None:
+    parser = argparse.ArgumentParser(prog="manage.py bench server")
+    parser.add_argument("--messages", type=int, default=200, help="messages measured (default 200)")
+    parser.add_argument("--inserts", type=int, default=200, help="archival inserts measured per embedder")
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""),
+                        help="PostgreSQL server to measure on too (a throwaway database is created on it)")
+    parser.add_argument("--redis-url", default="", help="with --database-url: Redis for the channel layer and "
+                        "Celery; turns then run on a worker process")
+    parser.add_argument("--no-sqlite", action="store_true", help="skip the embedded default")
+    args = parser.parse_args(argv)
+    if args.messages < 1 or args.inserts < 1:
+        parser.error("--messages and --inserts must be at least 1")
+    if args.redis_url and not args.database_url:
+        parser.error("--redis-url needs --database-url (workers share the database with the server)")
+
+    out.write(f"Engram server benchmark: daphne over HTTP, scripted model at zero latency, "
+              f"{args.messages} messages and {args.inserts} inserts per embedder")
+    results = []
+    with ScriptedModel() as model:
+        if not args.no_sqlite:
+            results.append(measure(SqliteBackend(), model, args, out))
+        if args.database_url:
+            results.append(measure(PostgresBackend(args.database_url, args.redis_url), model, args, out))
+    report(results, out)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Processes
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_http(url: str, proc: subprocess.Popen, log: Path, what: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"{what} did not start:\n{log.read_text(errors='replace')[-3000:]}")
+        time.sleep(0.1)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+class ScriptedModel:
+    """The scripted model server in its own process, so that its work is not the Engram server's."""
+
+    def __enter__(self):
+        self.dir = Path(tempfile.mkdtemp(prefix="engram-bench-model-"))
+        self.url = f"http://127.0.0.1:{_free_port()}"
+        log = self.dir / "model.log"
+        with open(log, "wb") as f:
+            self.proc = subprocess.Popen([sys.executable, "manage.py", "scriptedllm", "--port",
+                                          self.url.rsplit(":", 1)[1], "--pace-ms", "0"],
+                                         cwd=settings.BASE_DIR, stdout=f, stderr=subprocess.STDOUT)
+        _wait_http(self.url + "/v1/models", self.proc, log, "the scripted model")
+        self.http = httpx.Client(base_url=self.url, timeout=30)
+        return self
+
+    def __exit__(self, *exc):
+        self.http.close()
+        _stop(self.proc)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def reset(self) -> None:
+        self.http.post("/_control/reset").raise_for_status()
+
+    def spent_ms(self) -> float:
+        """Time the model spent on the requests since the last reset; then reset."""
+        log = self.http.get("/_control/requests").json()
+        self.reset()
+        return sum(entry.get("elapsed_ms") or 0.0 for entry in log)
+
+
+def _env(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DATABASE_URL", "REDIS_URL", "DATABASE_NAME", "CELERY_EAGER", "SCRIPTED_LLM_URL")}
+    env.update(DJANGO_SETTINGS_MODULE="ade.settings", DEBUG="0", LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1",
+               SCRIPTED_LLM_AUTOSTART="0", **extra)
+    return env
+
+
+class SqliteBackend:
+    label = "sqlite"
+
+    def __enter__(self):
+        self.dir = Path(tempfile.mkdtemp(prefix="engram-bench-"))
+        self.env = _env(ENGRAM_VAR_DIR=str(self.dir), DATABASE_NAME=str(self.dir / "engram.sqlite3"))
+        self.workers = 0
+        return self
+
+    def __exit__(self, *exc):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class PostgresBackend:
+    """A throwaway database on the given PostgreSQL server, dropped afterwards."""
+
+    def __init__(self, url: str, redis_url: str):
+        self.url, self.redis_url = url, redis_url
+        self.label = "postgresql" + (" + redis workers" if redis_url else "")
+        self.workers = 1 if redis_url else 0
+
+    def __enter__(self):
+        import psycopg
+
+        parsed = urlparse(self.url)
+        self.name = f"{parsed.path.lstrip('/') or 'engram'}_bench_{uuid.uuid4().hex[:8]}"
+        self.admin = psycopg.connect(self.url, autocommit=True)
+        self.admin.execute(f'CREATE DATABASE "{self.name}"')
+        self.dir = Path(tempfile.mkdtemp(prefix="engram-bench-"))
+        extra = {"REDIS_URL": self.redis_url, "CELERY_EAGER": "0"} if self.redis_url else {}
+        self.env = _env(ENGRAM_VAR_DIR=str(self.dir), DATABASE_URL=urlunparse(parsed._replace(path=f"/{self.name}")),
+                        **extra)
+        return self
+
+    def __exit__(self, *exc):
+        self.admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+        self.admin.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class EngramServer:
+    """daphne on the backend's database (and its Celery workers), migrated and bootstrapped."""
+
+    def __init__(self, backend, model: ScriptedModel):
+        self.backend = backend
+        self.env = {**backend.env, "SCRIPTED_LLM_URL": model.url}
+
+    def __enter__(self):
+        manage = [sys.executable, "manage.py"]
+        subprocess.run([*manage, "migrate", "--no-input", "-v0"], env=self.env, cwd=settings.BASE_DIR, check=True)
+        boot = subprocess.run([*manage, "bootstrap"], env=self.env, cwd=settings.BASE_DIR, check=True,
+                              capture_output=True, text=True).stdout
+        key = re.search(r"API key:\s+(\S+)", boot).group(1)
+        self.procs = []
+        self.url = f"http://127.0.0.1:{_free_port()}"
+        self.server = self._spawn("server", ["-m", "daphne", "-b", "127.0.0.1", "-p", self.url.rsplit(":", 1)[1],
+                                             "ade.asgi:application"])
+        _wait_http(self.url + "/v1/health/", self.server, self.backend.dir / "server.log", "the Engram server")
+        for i in range(self.backend.workers):
+            self._spawn(f"worker{i}", ["-m", "celery", "-A", "ade", "worker", "-P", "solo", "-n", f"bench{i}@%h",
+                                       "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "WARNING"])
+        self.http = httpx.Client(base_url=self.url, timeout=120, headers={"Authorization": f"Bearer {key}"})
+        return self
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
+        with open(self.backend.dir / f"{name}.log", "wb") as log:
+            proc = subprocess.Popen([sys.executable, *args], env=self.env, cwd=settings.BASE_DIR, stdout=log,
+                                    stderr=subprocess.STDOUT)
+        self.procs.append(proc)
+        return proc
+
+    def __exit__(self, *exc):
+        self.http.close()
+        for proc in self.procs:
+            _stop(proc)
+
+    def call(self, method: str, path: str, **kwargs) -> tuple[float, object]:
+        """(wall ms, JSON body) of one request; a non-2xx answer stops the benchmark with its body."""
+        started = time.perf_counter()
+        response = self.http.request(method, path, **kwargs)
+        elapsed = (time.perf_counter() - started) * 1000
+        if response.status_code >= 300:
+            raise RuntimeError(f"{method} {path} answered {response.status_code}: {response.text[:500]}")
+        return elapsed, response.json()
+
+    def rss_mib(self) -> float:
+        """VmRSS of the server, its workers and all their children, in MiB."""
+        return sum(_tree_rss_kib(proc.pid) for proc in self.procs) / 1024
+
+
+def _tree_rss_kib(pid: int) -> int:
+    children = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        todo += children.get(current, [])
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+        except OSError:
+            continue
+        match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
+        total += int(match.group(1)) if match else 0
+    return total
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The measurements
+
+
+def measure(backend, model: ScriptedModel, args, out) -> Figures:
+    figures = Figures(backend.label)
+    with backend, EngramServer(backend, model) as server:
+        time.sleep(SETTLE_SECONDS)
+        figures.idle_mib = server.rss_mib()
+        out.write(f"  {backend.label}: server up, idle RSS {figures.idle_mib:.0f} MiB; measuring…")
+        agent = _agent(server, "local/all-minilm-l6-v2")
+        model.reset()
+        wall, _ = server.call("POST", f"/v1/agents/{agent}/messages", json=_message("Hello!"))
+        figures.first_message_ms = wall - model.spent_ms()
+        for i in range(WARM_UP):
+            server.call("POST", f"/v1/agents/{agent}/messages", json=_message(f"Warming up, message {i}."))
+        figures.message_ms = _messages(server, model, agent, args.messages)
+        figures.insert_local_ms = _inserts(server, model, agent, args.inserts)
+        figures.insert_scripted_ms = _inserts(server, model, _agent(server, "engram/scripted-embed"), args.inserts)
+        time.sleep(SETTLE_SECONDS)
+        figures.loaded_mib = server.rss_mib()
+    return figures
+
+
+def _agent(server: EngramServer, embedding: str) -> str:
+    _, body = server.call("POST", "/v1/agents/", json={
+        "name": f"bench-{uuid.uuid4().hex[:6]}", "model": "engram/scripted", "embedding": embedding,
+        "memory_blocks": [{"label": "human", "value": "The user is benchmarking this server."},
+                          {"label": "persona", "value": "I am a helpful assistant who answers briefly."}]})
+    return body["id"]
+
+
+def _message(text: str) -> dict:
+    return {"messages": [{"role": "user", "content": text}]}
+
+
+def _messages(server: EngramServer, model: ScriptedModel, agent: str, count: int) -> list[float]:
+    own = []
+    model.reset()
+    for i in range(count):
+        wall, body = server.call("POST", f"/v1/agents/{agent}/messages",
+                                 json=_message(f"Tell me one thing about the number {i}."))
+        if body["stop_reason"]["stop_reason"] != "end_turn":
+            raise RuntimeError(f"message {i} ended with {body['stop_reason']}")
+        own.append(wall - model.spent_ms())
+    return own
+
+
+def _inserts(server: EngramServer, model: ScriptedModel, agent: str, count: int) -> list[float]:
+    path = f"/v1/agents/{agent}/archival-memory"
+    for i in range(WARM_UP):
+        server.call("POST", path, json={"text": f"Warm-up fact number {i}."})
+    own = []
+    model.reset()
+    for i in range(count):
+        wall, _ = server.call("POST", path, json={"text": f"Fact {i}: the benchmark stored passage number {i} "
+                                                          f"about topic {i % 17}.", "tags": [f"t{i % 5}"]})
+        own.append(wall - model.spent_ms())
+    return own
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The table
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def report(results: list[Figures], out) -> None:
+    width = 22
+    head = f"{'':<44}" + "".join(f"{r.label:>{width}}" for r in results) + f"{'goal':>12}{'Letta ref.':>12}"
+    out.write("")
+    out.write(head)
+    out.write("-" * len(head))
+
+    def row(label, values, unit, goal="", ref=""):
+        cells = "".join(f"{v:>{width - len(unit) - 1}.1f} {unit}" for v in values)
+        out.write(f"{label:<44}{cells}{goal:>12}{ref:>12}")
+
+    ms_goal = lambda key: f"< {TARGETS[key]:g} ms"  # noqa: E731
+    ms_ref = lambda key: f"~{REFERENCE[key]:g} ms"  # noqa: E731
+    row("message, server's own time        p50", [pct(r.message_ms, .5) for r in results], "ms",
+        ms_goal("message"), ms_ref("message"))
+    row("                                  p95", [pct(r.message_ms, .95) for r in results], "ms")
+    row("first message after start-up (cold)", [r.first_message_ms for r in results], "ms")
+    row("archival insert, MiniLM (local)   p50", [pct(r.insert_local_ms, .5) for r in results], "ms",
+        ms_goal("insert"), ms_ref("insert"))
+    row("                                  p95", [pct(r.insert_local_ms, .95) for r in results], "ms")
+    row("archival insert, scripted embed.  p50", [pct(r.insert_scripted_ms, .5) for r in results], "ms",
+        ms_goal("insert"), ms_ref("insert"))
+    row("                                  p95", [pct(r.insert_scripted_ms, .95) for r in results], "ms")
+    row("RSS idle after start-up", [r.idle_mib for r in results], "MiB",
+        f"< {TARGETS['idle_mib']:g} MiB", f"~{REFERENCE['idle_mib']:g} MiB")
+    row("RSS after the load", [r.loaded_mib for r in results], "MiB")
+    out.write("")
+    out.write("Own time = client wall time minus the scripted model's logged time (elapsed_ms) for the same "
+              "requests. RSS = VmRSS of the server process and its children (and workers, if any).")
