@@ -326,7 +326,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 def report(results: list[Figures], out) -> None:
-    width = 22
+    width = max([22] + [len(r.label) + 4 for r in results])
     head = f"{'':<44}" + "".join(f"{r.label:>{width}}" for r in results) + f"{'goal':>12}{'Letta ref.':>12}"
     out.write("")
     out.write(head)
