@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from django.db.models import Exists, F, Func, IntegerField, OuterRef, Subquery
 from django.utils import timezone
 
 from .models import Passage, PassageTag
@@ -158,28 +159,36 @@ class MemoryState:
     archival_tags: list
 
 
-def gather(agent, in_context_count: int | None = None) -> MemoryState:
-    """Read what the system prompt shows, in ~5 queries."""
-    from agents.models import FileAgent, Message
+def _count(qs):
+    """COUNT(*) of `qs` as a subquery (no GROUP BY), to read several counts in one round trip."""
+    return Subquery(qs.order_by().annotate(n=Func(F("pk"), function="COUNT")).values("n"),
+                    output_field=IntegerField())
 
+
+def gather(agent, in_context_count: int | None = None) -> MemoryState:
+    """Read what the system prompt shows: counts in one query, then blocks (tags and files only when present)."""
+    from agents.models import Agent, AgentFolder, FileAgent, Message
+
+    rows = Agent.objects.filter(id=agent.id).annotate(
+        n_messages=_count(Message.objects.filter(agent_id=OuterRef("id"))),
+        n_passages=_count(Passage.objects.filter(archive__agents=OuterRef("id"))),
+        has_folders=Exists(AgentFolder.objects.filter(agent_id=OuterRef("id"))),
+    ).order_by().values("n_messages", "n_passages", "has_folders")[:1]
+    counts = next(iter(rows), {})
     blocks = agent.ordered_blocks()
-    total = Message.objects.filter(agent_id=agent.id).count()
     in_context = len(agent.message_ids or []) if in_context_count is None else in_context_count
-    archive_ids = list(agent.archives.values_list("id", flat=True))
-    archival_count, tags = 0, []
-    if archive_ids:
-        archival_count = Passage.objects.filter(archive_id__in=archive_ids).count()
-        if archival_count:
-            tags = sorted(PassageTag.objects.filter(archive_id__in=archive_ids).values_list("tag", flat=True)
-                          .distinct())
+    archival_count, tags = counts.get("n_passages") or 0, []
+    if archival_count:
+        tags = sorted(PassageTag.objects.filter(passage__archive__agents=agent).values_list("tag", flat=True)
+                      .distinct())
     directories = ""
-    folders = list(agent.folders.all())
-    if folders:
-        agent._attached_folders = folders
+    if counts.get("has_folders"):
+        agent._attached_folders = list(agent.folders.all())
         links = list(FileAgent.objects.filter(agent_id=agent.id).select_related("file__folder")
                      .order_by("file__folder__name", "file__file_name"))
         directories = render_directories(agent, links, *file_limits(agent))
-    return MemoryState(blocks, directories, max(total - in_context, 0), archival_count, tags)
+    recall = max((counts.get("n_messages") or 0) - in_context, 0)
+    return MemoryState(blocks, directories, recall, archival_count, tags)
 
 
 def compile_system_prompt(agent, state: MemoryState | None = None, *, compiled_at: str | None = None) -> str:
