@@ -324,3 +324,191 @@ def test_settings_save_and_inline_errors(client, agent):
     assert stale.status_code == 409 and "Someone else changed" in stale.content.decode()
     agent.refresh_from_db()
     assert agent.name == "Renamed"
+
+
+# ---- archival memory --------------------------------------------------------------------------------------------
+
+
+def test_archival_add_search_browse_and_delete(client, agent):
+    url = reverse("agents:passage_add", args=[agent.id])
+    assert client.post(url, {"text": ""}, **HTMX).status_code == 400
+    for text, tags in [("Ada's birthday is on the 10th of December", "dates, ada"),
+                       ("The office plant needs water on Mondays", "chores")]:
+        assert client.post(url, {"text": text, "tags": tags}, **HTMX).status_code == 200
+    browse = client.get(reverse("agents:archival", args=[agent.id]), **HTMX).content.decode()
+    assert "Passages · 2" in browse and "office plant" in browse and '<span class="tag">ada</span>' in browse
+    found = client.get(reverse("agents:archival", args=[agent.id]), {"q": "when was Ada born?"}, **HTMX)
+    html = found.content.decode()
+    assert html.index("birthday") < html.index("office plant")  # nearest first
+    from memory.archival import agent_passages
+
+    passage = agent_passages(agent).get(text__contains="plant")
+    gone = client.post(reverse("agents:passage_delete", args=[agent.id, passage.id]), **HTMX)
+    assert gone.status_code == 200 and "office plant" not in gone.content.decode()
+    assert agent_passages(agent).count() == 1
+
+
+def test_archival_pages_load_older_passages(client, agent, alice):
+    from memory.archival import insert_archival
+
+    for i in range(23):
+        insert_archival(agent, f"fact number {i}", actor=Actor.user(alice))
+    first = client.get(reverse("agents:archival", args=[agent.id]), **HTMX).content.decode()
+    assert "fact number 22" in first and "fact number 2<" not in first and "Load older passages" in first
+    after = re.search(r'\?after=(passage-[0-9a-f-]+)', first).group(1)
+    more = client.get(reverse("agents:archival", args=[agent.id]), {"after": after}, **HTMX).content.decode()
+    assert "fact number 0" in more and "fact number 22" not in more and "Load older" not in more
+
+
+# ---- tools ------------------------------------------------------------------------------------------------------
+
+ADD_SOURCE = '''def add_numbers(a: int, b: int) -> int:
+    """Add two numbers.
+
+    Args:
+        a: The first number.
+        b: The second number.
+    """
+    print("adding", a, b)
+    return a + b
+'''
+
+
+def test_tool_editor_creates_attaches_and_shows_schema(client, agent):
+    form = client.get(reverse("agents:tool_new", args=[agent.id]), **HTMX)
+    assert form.status_code == 200 and "def roll_dice" in form.content.decode()
+    created = client.post(reverse("agents:tool_new", args=[agent.id]), {"source_code": ADD_SOURCE}, **HTMX)
+    html = created.content.decode()
+    assert created.status_code == 200 and "Created and attached" in html
+    schema = json.loads(re.search(r'<pre id="tool-schema">(.*?)</pre>', html, re.S).group(1).replace("&quot;", '"'))
+    assert schema["name"] == "add_numbers" and schema["parameters"]["required"] == ["a", "b"]
+    assert agent.tools.filter(name="add_numbers").exists()
+    tool = agent.tools.get(name="add_numbers")
+    edited = client.post(reverse("agents:tool_edit", args=[agent.id, tool.id]),
+                         {"source_code": ADD_SOURCE.replace("Add two numbers.", "Sum two integers.")}, **HTMX)
+    assert "Sum two integers." in edited.content.decode()
+    broken = client.post(reverse("agents:tool_edit", args=[agent.id, tool.id]), {"source_code": "def oops(:"}, **HTMX)
+    assert broken.status_code == 400 and "def oops(:" in broken.content.decode()  # error inline, my source kept
+    tool.refresh_from_db()
+    assert tool.description == "Sum two integers."
+
+
+def test_tool_run_shows_result_stdout_and_errors(client, agent):
+    run = reverse("agents:tool_run", args=[agent.id])
+    ok = client.post(run, {"source_code": ADD_SOURCE, "args": '{"a": 2, "b": 3}'}, **HTMX).content.decode()
+    assert '<pre id="tool-return">5</pre>' in ok and "adding 2 3" in ok and 'data-status="success"' in ok
+    failing = ADD_SOURCE.replace("return a + b", "raise ValueError('no negative numbers')")
+    error = client.post(run, {"source_code": failing, "args": '{"a": -1, "b": 3}'}, **HTMX)
+    assert error.status_code == 200 and 'data-status="error"' in error.content.decode()
+    assert "no negative numbers" in error.content.decode()
+    bad_json = client.post(run, {"source_code": ADD_SOURCE, "args": "{a: 1}"}, **HTMX)
+    assert bad_json.status_code == 400 and "Arguments must be JSON" in bad_json.content.decode()
+    missing = client.post(run, {"source_code": ADD_SOURCE, "args": '{"a": 1}'}, **HTMX)
+    assert missing.status_code == 400 and "b" in missing.content.decode()
+
+
+def test_tools_attach_detach_and_rules(client, agent):
+    tool = agent.tools.get(name="archival_memory_search")
+    detached = client.post(reverse("agents:tool_detach", args=[agent.id, tool.id]), **HTMX)
+    assert detached.status_code == 200 and not agent.tools.filter(id=tool.id).exists()
+    attached = client.post(reverse("agents:tool_attach", args=[agent.id]), {"tool_id": tool.id}, **HTMX)
+    assert attached.status_code == 200 and agent.tools.filter(id=tool.id).exists()
+    rules = reverse("agents:tool_rules", args=[agent.id])
+    bad = client.post(rules, {"rules": '[{"type": "no_such_rule", "tool_name": "x"}]'}, **HTMX)
+    assert bad.status_code == 400 and "no_such_rule" in bad.content.decode()
+    assert client.post(rules, {"rules": "not json"}, **HTMX).status_code == 400
+    ok = client.post(rules, {"rules": '[{"type": "requires_approval", "tool_name": "archival_memory_insert"}]'},
+                     **HTMX)
+    assert ok.status_code == 200 and "requires_approval" in ok.content.decode()
+    agent.refresh_from_db()
+    assert agent.tool_rules == [{"type": "requires_approval", "tool_name": "archival_memory_insert"}] or \
+        agent.tool_rules[0]["type"] == "requires_approval"
+
+
+# ---- folders ----------------------------------------------------------------------------------------------------
+
+
+def test_folder_create_upload_and_status(client, agent, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.MEDIA_ROOT = tmp_path
+    created = client.post(reverse("agents:folder_create", args=[agent.id]), {"name": "Manuals"}, **HTMX)
+    assert created.status_code == 200 and "Manuals" in created.content.decode()
+    folder = agent.folders.get(name="Manuals")
+    upload = SimpleUploadedFile("guide.md", b"# Guide\n\nPress the red button to start the machine.\n")
+    done = client.post(reverse("agents:file_upload", args=[agent.id, folder.id]), {"file": upload}, **HTMX)
+    assert done.status_code == 200 and "guide.md" in done.content.decode()
+    file = folder.files.get(file_name="guide.md")
+    status = client.get(reverse("agents:file_status", args=[agent.id, file.id]), **HTMX).content.decode()
+    assert f'data-file-status="{file.processing_status}"' in status
+    wrong = client.post(reverse("agents:file_upload", args=[agent.id, folder.id]),
+                        {"file": SimpleUploadedFile("tool.exe", b"MZ")}, **HTMX).content.decode()
+    assert "Unsupported file type" in wrong
+    dupe = client.post(reverse("agents:folder_create", args=[agent.id]), {"name": "Manuals"}, **HTMX)
+    assert dupe.status_code == 409 and "already exists" in dupe.content.decode()
+
+
+# ---- chat (turns run off the request thread, against the scripted model over HTTP) ----------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_send_runs_the_turn_in_the_background_and_the_page_shows_it(scripted_llm, alice):
+    from agents import runs
+    from agents.models import Run
+
+    agent = create_agent(alice, BY_KEY["personal_assistant"].spec("Chatty"))
+    client = signed_in(alice)
+    response = client.post(reverse("agents:send", args=[agent.id]), {"text": "my name is Ada"}, **HTMX)
+    html = response.content.decode()
+    assert response.status_code == 200
+    run = Run.objects.get(agent=agent)
+    assert 'hx-swap-oob="beforeend:#chat-inner"' in html and f'id="turn-{run.id}"' in html
+    assert "my name is Ada" in html
+    run = runs.wait(run.id, timeout=60)
+    assert run.status == "completed" and run.stop_reason == "end_turn"
+    page = client.get(reverse("agents:workspace", args=[agent.id])).content.decode()
+    assert "my name is Ada" in page and "memory_replace" in page and ">end_turn<" in page
+    assert f"{run.usage['total_tokens']:,} total" in page
+    assert "Name: Ada" in human(agent).value
+    empty = client.post(reverse("agents:send", args=[agent.id]), {"text": "  "}, **HTMX)
+    assert empty.status_code == 400 and "Type a message first" in empty.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_approval_is_asked_on_the_page_and_approving_continues(scripted_llm, alice):
+    from agents import runs
+    from agents.actions import update_agent
+    from agents.models import Run
+
+    agent = create_agent(alice, BY_KEY["personal_assistant"].spec("Careful"))
+    update_agent(alice, agent.id, {"tool_rules": [{"type": "requires_approval", "tool_name": "memory_replace"}]})
+    client = signed_in(alice)
+    client.post(reverse("agents:send", args=[agent.id]), {"text": "my name is Ada"}, **HTMX)
+    first = runs.wait(Run.objects.get(agent=agent).id, timeout=60)
+    assert first.stop_reason == "requires_approval"
+    page = client.get(reverse("agents:workspace", args=[agent.id])).content.decode()
+    assert "Approval needed" in page and 'name="approve" value="1"' in page
+    blocked = client.post(reverse("agents:send", args=[agent.id]), {"text": "hello?"}, **HTMX)
+    assert blocked.status_code == 409 and "waiting for approval" in blocked.content.decode()
+    request_id = re.search(r'name="approval_request_id" value="([^"]+)"', page).group(1)
+    client.post(reverse("agents:approve", args=[agent.id]), {"approval_request_id": request_id, "approve": "1"},
+                **HTMX)
+    second = runs.wait(Run.objects.exclude(id=first.id).get(agent=agent).id, timeout=60)
+    assert second.status == "completed"
+    assert "Name: Ada" in human(agent).value
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reset_empties_the_conversation(scripted_llm, alice):
+    from agents import runs
+    from agents.models import Run
+
+    agent = create_agent(alice, blank_spec("Resettable"))
+    client = signed_in(alice)
+    client.post(reverse("agents:send", args=[agent.id]), {"text": "hello there"}, **HTMX)
+    runs.wait(Run.objects.get(agent=agent).id, timeout=60)
+    assert "hello there" in client.get(reverse("agents:workspace", args=[agent.id])).content.decode()
+    reset = client.post(reverse("agents:reset", args=[agent.id]), **HTMX).content.decode()
+    assert "Start a conversation" in reset and "hello there" not in reset
+    agent.refresh_from_db()
+    assert len(agent.message_ids) == 1

@@ -9,7 +9,7 @@ import threading
 
 from asgiref.sync import SyncToAsync, sync_to_async
 
-from django.db import close_old_connections
+from django.db import connections
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -37,7 +37,7 @@ def _submit_in_background(run) -> None:
         try:
             runs.submit(run)  # records any failure on the run itself
         finally:
-            close_old_connections()
+            connections.close_all()  # this thread's own connections: it ends here
 
     loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
     if loop is not None and loop.is_running():

@@ -1,0 +1,112 @@
+"""The agent page's websocket: session-authenticated, org-scoped, and what it pushes is the partial a fresh
+render of the page shows, swapped in by the same element id."""
+
+import re
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.template.loader import render_to_string
+from django.test import Client
+
+from ade.asgi import application
+from agents import panels, runs
+from agents.actions import create_agent
+from agents.templates_catalog import BY_KEY
+from memory.actions import Actor, update_block
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def session_cookie(user) -> bytes:
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+async def connect(agent_id, user=None):
+    headers = [(b"origin", b"http://testserver")] + ([(b"cookie", session_cookie(user))] if user else [])
+    communicator = WebsocketCommunicator(application, f"/ws/agents/{agent_id}/", headers=headers)
+    connected, code = await communicator.connect(timeout=5)
+    return communicator, connected, code
+
+
+@pytest.fixture(autouse=True)
+def no_connections_left_behind():
+    """Channels and Django's async session code query from executor threads that keep their connections; end
+    them after each test so the test database can be dropped (PostgreSQL refuses while sessions remain)."""
+    yield
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                           "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+
+
+def without_times(html: str) -> str:
+    """The compiled context states when it was compiled; a fresh render a second later differs only there."""
+    return re.sub(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} [AP]M", "<time>", html)
+
+
+@pytest.fixture
+def agent(alice):
+    return create_agent(alice, BY_KEY["personal_assistant"].spec("Live one"))
+
+
+async def test_only_signed_in_members_of_the_organization_connect(agent, alice, mallory):
+    for user in (None, mallory):
+        communicator, connected, code = await connect(agent.id, user)
+        assert not connected and code == 4404
+    communicator, connected, _ = await connect(agent.id, alice)
+    assert connected
+    await communicator.disconnect()
+
+
+async def test_block_edit_by_someone_else_is_pushed_as_the_fresh_partial(agent, alice, bob):
+    communicator, connected, _ = await connect(agent.id, alice)
+    assert connected
+    block = await database_sync_to_async(lambda: agent.blocks.get(label="human"))()
+    await database_sync_to_async(update_block)(agent.organization, block.id, {"value": "Name: Bob's friend"},
+                                               actor=Actor.user(bob))
+    pushed = await communicator.receive_from(timeout=10)
+
+    def fresh():
+        block.refresh_from_db()
+        editor = render_to_string("agents/partials/block.html", {**panels.block(agent, block), "oob": True})
+        context = render_to_string("agents/partials/context.html", {**panels.context_window(agent), "oob": True})
+        return editor + context
+
+    assert without_times(pushed) == without_times(await database_sync_to_async(fresh)())
+    assert f'id="{block.id}" hx-swap-oob="true"' in pushed and "Name: Bob&#x27;s friend" in pushed
+    assert 'id="context-window" class="ctx" hx-swap-oob="true"' in pushed
+    await communicator.disconnect()
+
+
+async def test_a_turn_streams_tokens_then_its_final_render(agent, alice, scripted_llm):
+    communicator, connected, _ = await connect(agent.id, alice)
+    assert connected
+    run = await database_sync_to_async(runs.start_turn)(alice, agent.id, [{"role": "user", "content": "hello"}],
+                                                         options={"stream_tokens": True})
+    await database_sync_to_async(runs.execute)(run.id)
+    frames = []
+    while not any(f'id="turn-{run.id}" hx-swap-oob="true"' in f for f in frames):
+        frames.append(await communicator.receive_from(timeout=10))
+    assert f'beforeend:#chat-inner"><div class="turn" id="turn-{run.id}"' in frames[0]  # the shell comes first
+    reply_id = re.search(r'class="bubble" id="(m-[0-9a-f-]+)-text"', "".join(frames)).group(1)
+    deltas = [f for f in frames if f'beforeend:#{reply_id}-text' in f]
+    assert len(deltas) >= 3  # the reply arrived in pieces
+    final = frames[-1]
+
+    def fresh():
+        from agents.models import Run
+
+        turn = panels.turn_for_run(agent, Run.objects.get(id=run.id))
+        return render_to_string("agents/partials/turn.html", {"agent": agent, "turn": turn, "oob": True})
+
+    assert final.startswith(await database_sync_to_async(fresh)())
+    assert ">end_turn<" in final and 'id="context-window" class="ctx" hx-swap-oob="true"' in final
+    streamed = "".join(re.sub(r"<[^>]+>", "", f) for f in [frames[0]] + deltas)
+    reply = re.search(rf'id="{reply_id}-text">([^<]*)<', final).group(1)
+    assert reply.replace("&#x27;", "'") in streamed.replace("&#x27;", "'").replace("\n", "")
+    await communicator.disconnect()
