@@ -353,12 +353,9 @@ def _recompile_now(agent: Agent) -> None:
 
 
 def _enable_sleeptime(user, agent: Agent) -> None:
-    """The sleep-time companion (agents/sleeptime.py, written by the sleep-time work)."""
-    from importlib import import_module
-    from importlib.util import find_spec
+    from .sleeptime import enable_sleeptime
 
-    if find_spec("agents.sleeptime") is not None:
-        import_module("agents.sleeptime").enable_sleeptime(user, agent)
+    enable_sleeptime(user, agent)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -524,12 +521,20 @@ def delete_agent(user, agent_id: str) -> None:
 
 
 def attach_block(user, agent_id: str, block_id: str) -> Agent:
+    """Attach a block (shared, by id); the agent's sleep-time companions get it too (§8.1)."""
+    from .sleeptime import group_of
+
     with transaction.atomic():
         agent = _locked(user, agent_id)
         block = _blocks_by_id(user, [block_id])[0]
         if not AgentBlock.objects.filter(agent=agent, block=block).exists():
             _attach_blocks(agent, [block])
             _changed(agent)
+            group = group_of(agent)
+            for companion in group.agents.all() if group else []:
+                if not companion.blocks.filter(label=block.label).exists():
+                    _attach_blocks(companion, [block])
+                    _changed(companion)
     return agent
 
 

@@ -156,7 +156,7 @@ class Turn:
     """The state of one turn: the agent, its in-context messages, tools, rules and running totals."""
 
     def __init__(self, run: Run, emit):
-        self.run, self.emit = run, emit
+        self.run, self._emit = run, emit
         self.started = time.monotonic_ns()
         self.agent = Agent.objects.get(id=run.agent_id)
         self.options = run.options or {}
@@ -169,6 +169,18 @@ class Turn:
         self.usage = Usage()
         self.messages_out: list[dict] = []
         self.stop: str | None = None
+        self.ttft_ns: int | None = None
+        self.llm_config = self.agent.llm_config
+        if self.options.get("override_model"):
+            from .providers import resolve_llm
+
+            self.llm_config = resolve_llm(self.options["override_model"])
+        self.system_override = self.options.get("override_system") or None
+
+    def emit(self, event: dict) -> None:
+        if self.ttft_ns is None:
+            self.ttft_ns = time.monotonic_ns() - self.started
+        self._emit(event)
 
     @property
     def available(self) -> list[str]:
@@ -246,10 +258,10 @@ class Turn:
             streamer = DeltaStreamer(self, step_id, ids)
         parallel = self.parallel_calls() if tools and not self.style.heartbeats else None
         for attempt in range(MAX_OVERFLOW_RETRIES + 1):
-            messages = llm_client.chat_messages(self.context + inputs, self.agent,
+            messages = llm_client.chat_messages(self.context + inputs, self.agent, system_text=self.system_override,
                                                 tool_return_cap=self.tool_return_cap())
             try:
-                return llm_client.complete(self.agent.llm_config, messages, tools=tools, tool_choice=choice,
+                return llm_client.complete(self.llm_config, messages, tools=tools, tool_choice=choice,
                                            parallel_tool_calls=parallel, stream=streamer is not None,
                                            on_delta=streamer.on_delta if streamer else None)
             except llm_client.ContextWindowExceeded as exc:
@@ -267,7 +279,7 @@ class Turn:
         return "auto"
 
     def parallel_calls(self) -> bool:
-        return bool(self.agent.llm_config.get("parallel_tool_calls")) and not self.solver.has_constraining_rules()
+        return bool(self.llm_config.get("parallel_tool_calls")) and not self.solver.has_constraining_rules()
 
     def tool_return_cap(self) -> int | None:
         return None if self.style.heartbeats else max(5000, int(self.agent.context_window * 0.2 * 4))
@@ -278,11 +290,13 @@ class Turn:
         base = llm_client.tool_schema(tool) if tool else {
             "name": name, "description": self.client_tools[name].get("description") or "",
             "parameters": self.client_tools[name].get("parameters") or {"type": "object", "properties": {}}}
+        if name == "send_message" and self.agent.response_format:
+            base = _structured_reply(base, self.agent.response_format)
         if not self.style.heartbeats:
             return base
         params = dict(base.get("parameters") or {"type": "object", "properties": {}})
         props, required = dict(params.get("properties") or {}), list(params.get("required") or [])
-        if self.agent.llm_config.get("put_inner_thoughts_in_kwargs"):
+        if self.llm_config.get("put_inner_thoughts_in_kwargs"):
             props = {"thinking": THINKING_PARAM, **props}
             required = ["thinking", *required]
         if not self.solver.is_terminal(name):
@@ -479,7 +493,7 @@ class Turn:
     def message(self, role: str, content: list, step_id: str | None, **fields) -> Message:
         return Message(organization_id=self.agent.organization_id, agent_id=self.agent.id, role=role,
                        content=content, step_id=step_id, run_id=self.run.id,
-                       model=self.agent.llm_config.get("model", ""), **fields)
+                       model=self.llm_config.get("model", ""), **fields)
 
     def tool_message(self, calls: list[Call], step_id: str) -> Message:
         parts = [{"type": "text", "text": pk.tool_return_text(c.ok, c.message, self.tz)} for c in calls]
@@ -487,7 +501,7 @@ class Turn:
                             tool_returns=[c.return_dict() for c in calls])
 
     def step_row(self, step_id, result, stop_reason, started, timings) -> Step:
-        cfg = self.agent.llm_config
+        cfg = self.llm_config
         return Step(id=step_id, organization_id=self.agent.organization_id, agent_id=self.agent.id,
                     run_id=self.run.id, model=cfg.get("model", ""), model_endpoint=cfg.get("model_endpoint") or "",
                     model_handle=cfg.get("handle") or self.agent.model_handle,
@@ -510,7 +524,7 @@ class Turn:
         self.emit_rows(rows)
 
     def record_failed_step(self, step_id: str, exc: Exception, trace: str | None) -> None:
-        cfg = self.agent.llm_config
+        cfg = self.llm_config
         stop = getattr(exc, "stop_reason", "error")
         Step.objects.create(id=step_id, organization_id=self.agent.organization_id, agent_id=self.agent.id,
                             run_id=self.run.id, model=cfg.get("model", ""), model_handle=self.agent.model_handle,
@@ -527,10 +541,18 @@ class Turn:
     def compact(self, trigger: str) -> None:
         from memory.summarize import SystemPromptTooLarge, compact
 
+        before = self.context[1] if len(self.context) > 1 else None
         try:
             self.context = compact(self.agent, self.context, trigger=trigger, run=self.run)
         except SystemPromptTooLarge as exc:
             raise StepFailed("context_window_overflow_in_system_prompt", str(exc)) from exc
+        summary = self.context[1] if len(self.context) > 1 else None
+        if self.options.get("include_compaction_messages") and summary is not None and summary is not before:
+            from .letta_messages import to_letta_messages
+
+            for event in to_letta_messages(summary, include_compaction=True):
+                self.messages_out.append(event)
+                self.emit(event)
 
     # ---- events and the end --------------------------------------------------------------------------------
 
@@ -563,7 +585,8 @@ class Turn:
         metadata = {**(self.run.metadata or {}), "result": result, **({"error": error} if error else {})}
         with transaction.atomic():
             Run.objects.filter(id=self.run.id).update(status=status, stop_reason=stop_reason, usage=usage,
-                                                      metadata=metadata, completed_at=now, error=error[:2000])
+                                                      metadata=metadata, completed_at=now, error=error[:2000],
+                                                      ttft_ns=self.ttft_ns)
             Agent.objects.filter(id=self.agent.id).update(
                 last_run_completion=now, last_stop_reason=stop_reason,
                 last_run_duration_ms=(time.monotonic_ns() - self.started) // 1_000_000)
@@ -572,6 +595,15 @@ class Turn:
         if error:
             self.emit({"message_type": "error_message", "run_id": self.run.id, "error_type": stop_reason,
                        "message": error, "detail": None})
+
+
+def _structured_reply(schema: dict, response_format: dict) -> dict:
+    """send_message whose `message` follows the agent's response_format (json_schema or any JSON object)."""
+    fmt = response_format.get("json_schema") or {}
+    shape = fmt.get("schema") if response_format.get("type") == "json_schema" else None
+    params = dict(schema.get("parameters") or {})
+    params["properties"] = {**(params.get("properties") or {}), "message": shape or {"type": "object"}}
+    return {**schema, "parameters": params}
 
 
 def load_context(agent: Agent) -> list[Message]:

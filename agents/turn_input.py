@@ -54,6 +54,10 @@ def read_turn_input(agent, context: list[Message], items, run_id: str | None = N
         raise Invalid(NO_PENDING_ERROR, field="messages")
     expected = [c["id"] for c in pending.tool_calls]
     if legacy is not None:
+        asked = items[0].get("approval_request_id")
+        if asked and asked != pending.id and asked not in expected:
+            raise Invalid(f"approval_request_id {asked!r} is not the pending request ({pending.id})",
+                          field="messages[0].approval_request_id")
         decisions = {cid: {**legacy, "tool_call_id": cid} for cid in expected}
     elif set(decisions) != set(expected):
         raise Invalid(f"Invalid tool call IDs. Expected '{expected}', but received '{list(decisions)}'.",
