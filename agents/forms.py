@@ -29,15 +29,11 @@ class ImportForm(forms.Form):
     file = forms.FileField(help_text="An agent file (.af) exported from Engram or Letta.")
 
     def clean_file(self):
+        """The raw bytes; agents.agentfile checks the document itself and names what is wrong."""
         upload = self.cleaned_data["file"]
-        if not upload.name.lower().endswith((".af", ".json")):
-            raise forms.ValidationError("Choose an agent file ending in .af")
         if upload.size > settings.MAX_UPLOAD_BYTES:
             raise forms.ValidationError(f"The file is larger than {settings.MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
-        try:
-            return json.loads(upload.read().decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise forms.ValidationError(f"This is not a valid agent file: it is not JSON ({exc})") from None
+        return upload.read()
 
 
 class BlockForm(forms.Form):

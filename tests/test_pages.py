@@ -512,3 +512,49 @@ def test_reset_empties_the_conversation(scripted_llm, alice):
     assert "Start a conversation" in reset and "hello there" not in reset
     agent.refresh_from_db()
     assert len(agent.message_ids) == 1
+
+
+# ---- agent files: import, export, duplicate ---------------------------------------------------------------------
+
+
+def test_import_export_and_reimport_an_agent_file(client, alice):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from agents.models import Agent
+
+    with open("/work/shared/af-samples/evie.af", "rb") as f:
+        sample = f.read()
+    imported = client.post(reverse("agents:import"), {"file": SimpleUploadedFile("evie.af", sample)}, **HTMX)
+    assert imported.status_code == 200
+    agent_id = imported["HX-Redirect"].rstrip("/").split("/")[-1]
+    agent = Agent.objects.get(id=agent_id, organization=alice.organization)
+    assert client.get(reverse("agents:workspace", args=[agent.id])).status_code == 200
+    exported = client.get(reverse("agents:export", args=[agent.id]))
+    assert exported["Content-Disposition"].startswith("attachment; filename=") and ".af" in exported["Content-Disposition"]
+    document = json.loads(exported.content)
+    assert document["agents"][0]["name"] == agent.name
+    again = client.post(reverse("agents:import"), {"file": SimpleUploadedFile("again.af", exported.content)}, **HTMX)
+    assert again.status_code == 200 and again["HX-Redirect"] != imported["HX-Redirect"]
+
+
+def test_a_broken_agent_file_is_refused_inline_and_nothing_is_imported(client, alice):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from agents.models import Agent
+
+    for content, message in [(b"not json at all", "not JSON"), (b'{"agents": []}', "it has no agents"),
+                             (b'{"agent_type": "memgpt_agent"}', "legacy")]:
+        response = client.post(reverse("agents:import"), {"file": SimpleUploadedFile("bad.af", content)}, **HTMX)
+        assert response.status_code == 400 and message in response.content.decode(), message
+        assert 'id="import-form"' in response.content.decode()
+    assert not Agent.objects.filter(organization=alice.organization).exists()
+
+
+def test_duplicate_makes_an_independent_copy(client, agent):
+    from agents.models import Agent
+
+    response = client.post(reverse("agents:duplicate", args=[agent.id]), **HTMX)
+    copy = Agent.objects.get(name="Helper copy")
+    assert response["HX-Redirect"] == reverse("agents:workspace", args=[copy.id])
+    assert sorted(copy.blocks.values_list("label", flat=True)) == sorted(agent.blocks.values_list("label", flat=True))
+    assert not set(copy.blocks.values_list("id", flat=True)) & set(agent.blocks.values_list("id", flat=True))

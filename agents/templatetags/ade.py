@@ -5,8 +5,7 @@ import json
 import re
 
 from django import template
-from django.utils.html import escape
-from django.utils.safestring import mark_safe
+from django.utils.html import format_html, format_html_join
 
 register = template.Library()
 _TOKENS = re.compile(r"\s+|\w+|[^\w\s]")
@@ -16,15 +15,15 @@ _TOKENS = re.compile(r"\s+|\w+|[^\w\s]")
 def text_diff(old, new):
     """Word-level diff of two texts as HTML: removed words in <del>, added words in <ins>."""
     a, b = _TOKENS.findall(old or ""), _TOKENS.findall(new or "")
-    out = []
+    pieces = []
     for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
         if op in ("delete", "replace"):
-            out.append(f"<del>{escape(''.join(a[i1:i2]))}</del>")
+            pieces.append(format_html("<del>{}</del>", "".join(a[i1:i2])))
         if op in ("insert", "replace"):
-            out.append(f"<ins>{escape(''.join(b[j1:j2]))}</ins>")
+            pieces.append(format_html("<ins>{}</ins>", "".join(b[j1:j2])))
         if op == "equal":
-            out.append(escape("".join(a[i1:i2])))
-    return mark_safe("".join(out))
+            pieces.append("".join(a[i1:i2]))
+    return format_html_join("", "{}", ((p,) for p in pieces))
 
 
 @register.filter

@@ -1,5 +1,7 @@
 """The agents list: search, tag filter, sort, create (blank or from a template), import .af, duplicate, delete."""
 
+import json
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Prefetch
@@ -7,10 +9,11 @@ from django.views.decorators.http import require_POST
 
 from ade.errors import DomainError
 
+from ..actions import create_agent, delete_agent
+from ..agentfile import export_agent, import_agent_file
 from ..forms import AgentCreateForm, AgentFilterForm, ImportForm
 from ..models import AgentTag
 from ..queries import agents_for
-from ..actions import create_agent, delete_agent
 from ..templates_catalog import CATALOG, blank_spec
 from .common import agent_view, go, region
 
@@ -74,23 +77,22 @@ def agent_import(request):
     form = ImportForm(request.POST, request.FILES)
     if form.is_valid():
         try:
-            agent = form.import_for(request.user)
+            agent_id = import_agent_file(request.user, form.cleaned_data["file"])[0]
         except DomainError as exc:
             form.add_error("file", exc.message)
         else:
-            messages.success(request, f"Imported “{agent.name}”.")
-            return go(request, "agents:workspace", agent.id)
+            return go(request, "agents:workspace", agent_id)
     return region(request, "agents/partials/import_form.html", "agents/import.html", {"form": form}, 400)
 
 
 @agent_view
 @require_POST
 def agent_duplicate(request, agent):
-    from ..agentfile import duplicate_agent
-
-    copy = duplicate_agent(request.user, agent.id)
-    messages.success(request, f"Duplicated “{agent.name}” as “{copy.name}”.")
-    return go(request, "agents:workspace", copy.id)
+    # A duplicate is the agent's own .af imported again: new blocks, same tools, the same conversation.
+    document = json.dumps(export_agent(request.user, agent.id))
+    copy_id = import_agent_file(request.user, document, name=f"{agent.name[:190]} copy")[0]
+    messages.success(request, f"Duplicated “{agent.name}”.")
+    return go(request, "agents:workspace", copy_id)
 
 
 @agent_view

@@ -8,7 +8,6 @@ import asyncio
 import threading
 
 from asgiref.sync import SyncToAsync, sync_to_async
-
 from django.db import connections
 from django.http import HttpResponse
 from django.shortcuts import render

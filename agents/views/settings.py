@@ -1,5 +1,7 @@
 """The settings panel (model, embedding, context window, temperature, system prompt, tags) and .af export."""
 
+import json
+
 from django.http import HttpResponse
 from django.views.decorators.http import require_POST
 
@@ -7,6 +9,7 @@ from ade.errors import Conflict, DomainError
 
 from .. import panels
 from ..actions import update_agent
+from ..agentfile import export_agent
 from ..forms import AgentSettingsForm
 from .common import agent_view, region
 
@@ -45,17 +48,8 @@ def settings_save(request, agent):
 
 @agent_view
 def export(request, agent):
-    from ..agentfile import export_agent
-
-    document = export_agent(request.user, agent.id)
-    response = HttpResponse(document if isinstance(document, (str, bytes)) else _dumps(document),
-                            content_type="application/json")
+    response = HttpResponse(json.dumps(export_agent(request.user, agent.id), indent=2, ensure_ascii=False,
+                                       default=str), content_type="application/json")
     filename = "".join(c if c.isalnum() or c in "-_" else "_" for c in agent.name) or "agent"
     response["Content-Disposition"] = f'attachment; filename="{filename}.af"'
     return response
-
-
-def _dumps(document) -> str:
-    import json
-
-    return json.dumps(document, indent=2, ensure_ascii=False, default=str)
