@@ -390,3 +390,38 @@ def test_legacy_approval_must_name_the_pending_request(alice, gated, scripted_ll
     with pytest.raises(Invalid) as err:
         check_turn_input(gated, [{"approve": True, "approval_request_id": "message-nope"}])
     assert err.value.field == "messages[0].approval_request_id"
+
+
+def test_remember_then_recall_among_a_thousand_passages(alice, scripted_llm):
+    import numpy as np
+
+    from memory.actions import create_passages
+    from memory.embeddings import embed, model_name
+
+    agent = create_agent(alice, {"tools": ["archival_memory_insert", "archival_memory_search"]})
+    run, _ = turn(alice, agent, "remember that my sister's birthday is on March 3")
+    assert run.stop_reason == "end_turn", run.error
+    assert agent.archives.get().passages.filter(text__icontains="March 3").exists()
+    # 1,000 other passages: real embeddings of unrelated sentences and close neighbours of them
+    topics = [f"Note {i}: the {w} meeting moved to room {i}" for i, w in enumerate(
+        ["budget", "design", "hiring", "release", "security", "roadmap", "support", "sales", "legal", "travel"] * 5)]
+    base = embed(topics, agent.embedding_config)
+    rng = np.random.default_rng(3)
+    vectors = np.vstack([base] + [base + 0.05 * rng.normal(size=base.shape) for _ in range(19)]).astype(np.float32)
+    create_passages(alice.organization, [topics[i % 50] + f" ({i})" for i in range(1000)], vectors,
+                    embedding_model=model_name(agent.embedding_config), archive=agent.archives.get())
+    run, _ = turn(alice, agent, "what do you remember about my sister's birthday?")
+    search = next(m for m in context(agent) if m.role == "tool" and m.name == "archival_memory_search")
+    assert "March 3" in packaged(search)["message"]
+    assert "March 3" in context(agent)[-1].text
+
+
+def test_workflow_agent_starts_every_request_from_its_system_message(alice, scripted_llm):
+    agent = create_agent(alice, {"agent_type": "workflow_agent", "tools": ["send_message"],
+                                 "tool_rules": [{"type": "exit_loop", "tool_name": "send_message"}]})
+    scripted_llm.queue_tool_call("send_message", {"message": "one"})
+    scripted_llm.queue_tool_call("send_message", {"message": "two"})
+    turn(alice, agent, "first")
+    turn(alice, agent, "second")
+    second = scripted_llm.requests()[1]["messages"]
+    assert [m["role"] for m in second] == ["system", "user"] and second[1]["content"] == "second"
