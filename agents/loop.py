@@ -14,7 +14,6 @@ stop reason and a readable error.
 import logging
 import time
 import traceback
-from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
@@ -26,6 +25,7 @@ from . import llm as llm_client
 from . import packaging as pk
 from .models import Agent, Message, Run, Step
 from .rules import ToolRulesSolver, merge_prefilled_args
+from .steps import Call, StepFailed, Usage, decorate_schema, dumps, style_for
 from .streaming import DeltaStreamer
 from .turn_input import TurnInput, read_turn_input
 
@@ -37,102 +37,6 @@ COMPLETED_STOPS = ("end_turn", "tool_rule", "max_steps", "requires_approval")
 # Tools that may change what the system prompt shows; after one runs the loop re-reads the system message.
 MEMORY_TOOL_TYPES = ("letta_memory_core", "letta_sleeptime_core", "letta_core", "letta_files_core")
 READ_ONLY_TOOLS = ("send_message", "conversation_search", "archival_memory_search")
-HEARTBEAT_PARAM = {
-    "type": "boolean",
-    "description": "Ask to be woken up again right after this call, with its result. Set it to true whenever "
-    "you want to send a follow-up message or make another tool call; with false your turn ends after this call.",
-}
-THINKING_PARAM = {"type": "string", "description": "Deep inner monologue, private to you only."}
-
-
-@dataclass(frozen=True)
-class Style:
-    """How an agent type runs the loop."""
-
-    heartbeats: bool  # request_heartbeat on tool schemas, heartbeat messages, one call per step
-    text_ends_turn: bool  # a plain-text reply is the answer (else: a reply without a tool call is an error)
-
-
-HEARTBEAT_STYLE = Style(heartbeats=True, text_ends_turn=False)
-REPLY_STYLE = Style(heartbeats=False, text_ends_turn=True)
-
-
-def style_for(agent_type: str) -> Style:
-    return REPLY_STYLE if agent_type in ("letta_v1_agent", "sleeptime_agent") else HEARTBEAT_STYLE
-
-
-class StepFailed(Exception):
-    def __init__(self, stop_reason: str, message: str):
-        super().__init__(message)
-        self.stop_reason = stop_reason
-
-
-@dataclass
-class Call:
-    """One tool call as parsed from the model, and what came of it."""
-
-    id: str
-    name: str
-    args: dict
-    raw: dict  # the OpenAI-shaped call as the model sent it
-    heartbeat: bool = False
-    violated: bool = False
-    ok: bool = True
-    message: object = None  # what the tool returned (str or dict)
-    stdout: list | None = None
-    stderr: list | None = None
-    cont: bool = True
-    stop: str | None = None
-    reason: str | None = None
-
-    def stored(self, heartbeat: bool | None = None) -> dict:
-        """The call as persisted: parsed args, with request_heartbeat set to the decided value (V2)."""
-        args = dict(self.args)
-        if heartbeat is not None:
-            args["request_heartbeat"] = heartbeat
-        return {"id": self.id, "type": "function", "function": {"name": self.name, "arguments": _dumps(args)}}
-
-    def return_dict(self) -> dict:
-        text = self.message if isinstance(self.message, str) else _dumps(self.message)
-        return {"tool_call_id": self.id, "status": "success" if self.ok else "error", "func_response": text,
-                "stdout": self.stdout or None, "stderr": self.stderr or None}
-
-
-def _dumps(obj) -> str:
-    import json
-
-    return json.dumps(obj, ensure_ascii=False)
-
-
-@dataclass
-class Usage:
-    step_count: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    total_tokens: int = 0
-    cached_input_tokens: int | None = None
-    reasoning_tokens: int | None = None
-    context_tokens: int | None = None
-
-    def add(self, result: llm_client.LLMResult) -> None:
-        self.step_count += 1
-        self.prompt_tokens += result.prompt_tokens
-        self.completion_tokens += result.completion_tokens
-        self.total_tokens += result.total_tokens
-        self.context_tokens = result.total_tokens
-        if result.cached_input_tokens is not None:
-            self.cached_input_tokens = (self.cached_input_tokens or 0) + result.cached_input_tokens
-        if result.reasoning_tokens is not None:
-            self.reasoning_tokens = (self.reasoning_tokens or 0) + result.reasoning_tokens
-
-    def as_event(self) -> dict:
-        return {"message_type": "usage_statistics", "completion_tokens": self.completion_tokens,
-                "prompt_tokens": self.prompt_tokens, "total_tokens": self.total_tokens,
-                "step_count": self.step_count, "run_ids": None, "cached_input_tokens": self.cached_input_tokens,
-                "cache_write_tokens": None, "reasoning_tokens": self.reasoning_tokens,
-                "context_tokens": self.context_tokens}
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # Entry point
 
@@ -195,7 +99,7 @@ class Turn:
             for i in range(self.max_steps):
                 final = i == self.max_steps - 1
                 if i == 0 and turn_input.approval is not None:
-                    cont = self.approval_step(turn_input, final)
+                    cont = self.resume_after_approval(turn_input, final)
                     pending = list(turn_input.follow_ups)
                     cont = cont or bool(pending)
                 else:
@@ -290,19 +194,10 @@ class Turn:
         base = llm_client.tool_schema(tool) if tool else {
             "name": name, "description": self.client_tools[name].get("description") or "",
             "parameters": self.client_tools[name].get("parameters") or {"type": "object", "properties": {}}}
-        if name == "send_message" and self.agent.response_format:
-            base = _structured_reply(base, self.agent.response_format)
-        if not self.style.heartbeats:
-            return base
-        params = dict(base.get("parameters") or {"type": "object", "properties": {}})
-        props, required = dict(params.get("properties") or {}), list(params.get("required") or [])
-        if self.llm_config.get("put_inner_thoughts_in_kwargs"):
-            props = {"thinking": THINKING_PARAM, **props}
-            required = ["thinking", *required]
-        if not self.solver.is_terminal(name):
-            props["request_heartbeat"] = HEARTBEAT_PARAM
-            required.append("request_heartbeat")
-        return {**base, "parameters": {**params, "properties": props, "required": required}}
+        return decorate_schema(base, heartbeat=self.style.heartbeats and not self.solver.is_terminal(name),
+                               thinking=self.style.heartbeats and bool(self.llm_config.get(
+                                   "put_inner_thoughts_in_kwargs")),
+                               response_format=self.agent.response_format if name == "send_message" else None)
 
     # ---- handling the model's answer -----------------------------------------------------------------------
 
@@ -428,7 +323,7 @@ class Turn:
         if call.violated:
             call.cont, call.reason = True, pk.VIOLATION_REASON
             return
-        output = call.message if isinstance(call.message, str) else _dumps(call.message)
+        output = call.message if isinstance(call.message, str) else dumps(call.message)
         self.solver.register(call.name, output)
         call.cont = call.heartbeat if self.style.heartbeats else True
         if self.solver.is_terminal(call.name):
@@ -447,6 +342,13 @@ class Turn:
         return bool((self.agent.metadata or {}).get("heartbeat_on_tool_error", default))
 
     # ---- approvals -----------------------------------------------------------------------------------------
+
+    def resume_after_approval(self, turn_input: TurnInput, final: bool) -> bool:
+        try:
+            return self.approval_step(turn_input, final)
+        except Exception as exc:  # the approved tool's own errors are tool results; this is anything else
+            log.exception("approval step of run %s failed", self.run.id)
+            raise StepFailed("error", f"{type(exc).__name__}: {exc}") from exc
 
     def approval_step(self, turn_input: TurnInput, final: bool) -> bool:
         """Resume after a human decision: run approved calls (no model call), return denials to the model."""
@@ -546,6 +448,11 @@ class Turn:
             self.context = compact(self.agent, self.context, trigger=trigger, run=self.run)
         except SystemPromptTooLarge as exc:
             raise StepFailed("context_window_overflow_in_system_prompt", str(exc)) from exc
+        except llm_client.LLMError as exc:
+            if trigger != "post_step_context_check":
+                raise StepFailed(exc.stop_reason, f"Compaction failed: {exc}") from exc
+            log.warning("agent %s: compaction after a step failed (%s); retried at the next step", self.agent.id, exc)
+            return
         summary = self.context[1] if len(self.context) > 1 else None
         if self.options.get("include_compaction_messages") and summary is not None and summary is not before:
             from .letta_messages import to_letta_messages
@@ -595,15 +502,6 @@ class Turn:
         if error:
             self.emit({"message_type": "error_message", "run_id": self.run.id, "error_type": stop_reason,
                        "message": error, "detail": None})
-
-
-def _structured_reply(schema: dict, response_format: dict) -> dict:
-    """send_message whose `message` follows the agent's response_format (json_schema or any JSON object)."""
-    fmt = response_format.get("json_schema") or {}
-    shape = fmt.get("schema") if response_format.get("type") == "json_schema" else None
-    params = dict(schema.get("parameters") or {})
-    params["properties"] = {**(params.get("properties") or {}), "message": shape or {"type": "object"}}
-    return {**schema, "parameters": params}
 
 
 def load_context(agent: Agent) -> list[Message]:
