@@ -6,7 +6,6 @@ writes in one transaction, recompiles the system prompt when what it shows chang
 (agents/turn_input.py), not here.
 """
 
-import json
 import re
 import uuid
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,30 +21,16 @@ from memory.models import Archive, Block, Folder
 from tools.models import Tool
 
 from . import packaging as pk
+from .defaults import approval_rules, base_rules, base_tool_names, initial_messages, starting_rows
 from .models import Agent, AgentBlock, AgentFolder, AgentTag, AgentTool, Message
 from .prompts import base_prompt
 from .queries import get_agent_for
 from .rules import validate_rules
 
 NAME_RE = re.compile(r"^[\w '\-]+$")
-V3_TYPES = ("letta_v1_agent", "sleeptime_agent")
 CREATABLE_TYPES = ("letta_v1_agent", "memgpt_agent", "memgpt_v2_agent", "react_agent", "workflow_agent",
                    "sleeptime_agent")
-BASE_TOOLS = {
-    "memgpt_agent": ("send_message", "conversation_search", "core_memory_append", "core_memory_replace", "memory",
-                     "memory_apply_patch"),
-    "memgpt_v2_agent": ("send_message", "conversation_search", "memory_replace", "memory_insert"),
-    "letta_v1_agent": ("conversation_search", "memory_replace", "memory_insert"),
-    "sleeptime_agent": ("memory_replace", "memory_insert", "memory_rethink", "memory_finish_edits"),
-    "react_agent": (),
-    "workflow_agent": (),
-}
-SLEEPTIME_MAIN_TOOLS = ("send_message", "conversation_search", "archival_memory_search")
-EXIT_TOOLS = ("send_message", "send_message_to_agent_async", "memory_finish_edits")
-NO_BASE_RULE_MODELS = ("claude-4-sonnet", "claude-3-5-sonnet", "gpt-5", "gemini-2.5-pro")
 COMPACTION_MODES = ("sliding_window", "all", "self_compact_all", "self_compact_sliding_window")
-BOOT_THOUGHT = "Starting up: my persona is loaded. Checking that I can send messages."
-BOOT_MESSAGE = "Hi there! I'm up and ready to talk."
 # Fields copied as they are (after a type check) on create and update.
 SIMPLE_FIELDS = {"description": str, "metadata": dict, "message_buffer_autoclear": bool, "hidden": bool,
                  "max_files_open": int, "per_file_view_window_char_limit": int, "response_format": dict}
@@ -82,7 +67,7 @@ def create_agent(user, spec: dict) -> Agent:
                                                                                                 spec.get("block_ids")))
         tools = _tools_for_create(user, agent, spec)
         _set_tools(agent, tools)
-        agent.tool_rules = user_rules + _base_rules(agent, spec, tools, user_rules) + _approval_rules(tools,
+        agent.tool_rules = user_rules + base_rules(agent, spec, tools, user_rules) + approval_rules(tools,
                                                                                                       user_rules)
         _set_tags(agent, spec.get("tags"))
         archive = Archive.objects.create(organization=org, name=f"{agent.name} archive",
@@ -90,7 +75,7 @@ def create_agent(user, spec: dict) -> Agent:
         agent.archives.add(archive)
         for folder in _folders_by_id(user, spec.get("folder_ids") or spec.get("source_ids")):
             _attach_folder(agent, folder)
-        agent.message_ids = _initial_messages(agent, spec.get("initial_message_sequence"))
+        agent.message_ids = initial_messages(agent, spec.get("initial_message_sequence"))
         agent.save()
         _recompile_now(agent)
     if agent.enable_sleeptime and agent_type != "sleeptime_agent":
@@ -250,10 +235,7 @@ def _tools_for_create(user, agent: Agent, spec: dict) -> list[Tool]:
     base = ensure_base_tools(agent.organization)
     names = []
     if spec.get("include_base_tools", True):
-        wanted = BASE_TOOLS[agent.agent_type]
-        if agent.enable_sleeptime and agent.agent_type != "sleeptime_agent":
-            wanted = SLEEPTIME_MAIN_TOOLS
-        names = [n for n in wanted if n in base]
+        names = [n for n in base_tool_names(agent) if n in base]
     extra = spec.get("tools") or []
     if not isinstance(extra, list) or not all(isinstance(n, str) for n in extra):
         raise Invalid("tools must be a list of tool names", field="tools")
@@ -263,87 +245,6 @@ def _tools_for_create(user, agent: Agent, spec: dict) -> list[Tool]:
         raise NotFound(f"Tool not found: {', '.join(unknown)}", field="tools")
     tools = [base[n] for n in names] + [by_name[n] for n in extra] + _tools_by_id(user, spec.get("tool_ids"))
     return list({t.id: t for t in tools}.values())
-
-
-def _base_rules(agent: Agent, spec: dict, tools: list[Tool], user_rules: list[dict]) -> list[dict]:
-    include = spec.get("include_base_tool_rules")
-    if include is False:
-        return []
-    if agent.agent_type == "letta_v1_agent" and include is None and not spec.get("tool_rules"):
-        return []
-    model = (agent.llm_config.get("model") or "").lower()
-    if (agent.agent_type != "sleeptime_agent" and any(m in model for m in NO_BASE_RULE_MODELS)
-            and "mini" not in model):
-        return []
-    ruled = {r["tool_name"] for r in user_rules if r["type"] in ("exit_loop", "continue_loop")}
-    rules = []
-    for tool in tools:
-        if not tool.tool_type.startswith("letta_") or tool.name in ruled:
-            continue
-        kind = "exit_loop" if tool.name in EXIT_TOOLS else "continue_loop"
-        rules.append({"type": kind, "tool_name": tool.name})
-    return rules
-
-
-def _approval_rules(tools: list[Tool], rules: list[dict]) -> list[dict]:
-    have = {r["tool_name"] for r in rules if r["type"] == "requires_approval"}
-    return [{"type": "requires_approval", "tool_name": t.name} for t in tools
-            if t.default_requires_approval and t.name not in have]
-
-
-def _initial_messages(agent: Agent, sequence) -> list[str]:
-    """Create the system message and the starting conversation; return the in-context ids."""
-    rows = [Message(organization_id=agent.organization_id, agent=agent, role="system", content=pk.text_parts(""))]
-    rows += _starting_rows(agent, sequence)
-    Message.objects.bulk_create(rows)
-    return [r.id for r in rows]
-
-
-def _starting_rows(agent: Agent, sequence) -> list[Message]:
-    """What follows the system message on create: the given sequence, or a boot exchange for heartbeat agents."""
-    if sequence is not None:
-        return _sequence_rows(agent, sequence)
-    if agent.agent_type in V3_TYPES:
-        return []
-    return [*_send_message_rows(agent, BOOT_MESSAGE, BOOT_THOUGHT),
-            _row(agent, "user", pk.text_parts(pk.login_text(agent.timezone)))]
-
-
-def _row(agent: Agent, role: str, content: list, **fields) -> Message:
-    return Message(organization_id=agent.organization_id, agent=agent, role=role, content=content, **fields)
-
-
-def _send_message_rows(agent: Agent, text: str, thought: str | None = None) -> list[Message]:
-    """An assistant send_message call saying `text`, and its tool return."""
-    call_id = f"call_{uuid.uuid4().hex[:8]}"
-    call = {"id": call_id, "type": "function",
-            "function": {"name": "send_message", "arguments": json.dumps({"message": text}, ensure_ascii=False)}}
-    content = [{"type": "reasoning", "reasoning": thought, "is_native": False, "signature": None}] if thought else []
-    ret = {"tool_call_id": call_id, "status": "success", "func_response": "None", "stdout": None, "stderr": None}
-    return [_row(agent, "assistant", content, tool_calls=[call]),
-            _row(agent, "tool", pk.text_parts(pk.tool_return_text(True, None, agent.timezone)),
-                 tool_call_id=call_id, name="send_message", tool_returns=[ret])]
-
-
-def _sequence_rows(agent: Agent, sequence) -> list[Message]:
-    if not isinstance(sequence, list):
-        raise Invalid("initial_message_sequence must be a list", field="initial_message_sequence")
-    rows = []
-    for i, item in enumerate(sequence):
-        where = f"initial_message_sequence[{i}]"
-        if not isinstance(item, dict) or item.get("role") not in ("user", "system", "assistant"):
-            raise Invalid(f"{where}.role must be user, system or assistant", field=f"{where}.role")
-        content = item.get("content")
-        text = content if isinstance(content, str) else "".join(
-            p.get("text", "") for p in content or [] if isinstance(p, dict))
-        if item["role"] == "user":
-            rows.append(_row(agent, "user", pk.text_parts(pk.user_message_text(text, agent.timezone,
-                                                                                item.get("name")))))
-        elif item["role"] == "system":
-            rows.append(_row(agent, "system", pk.text_parts(text)))
-        else:
-            rows += _send_message_rows(agent, text)
-    return rows
 
 
 def _recompile_now(agent: Agent) -> None:
@@ -476,7 +377,7 @@ def _update_relations(user, agent: Agent, changes: dict) -> None:
     if changes.get("tool_ids") is not None:
         tools = _tools_by_id(user, changes["tool_ids"])
         _set_tools(agent, tools)
-        _add_rules(agent, _approval_rules(tools, agent.tool_rules))
+        _add_rules(agent, approval_rules(tools, agent.tool_rules))
     if changes.get("folder_ids") is not None or changes.get("source_ids") is not None:
         folders = _folders_by_id(user, changes.get("folder_ids") or changes.get("source_ids"))
         for folder in Folder.objects.filter(agentfolder__agent=agent).exclude(id__in=[f.id for f in folders]):
@@ -555,7 +456,7 @@ def attach_tool(user, agent_id: str, tool_id: str) -> Agent:
             AgentTool.objects.create(agent=agent, tool=tool, position=AgentTool.objects.filter(agent=agent).count())
         except IntegrityError:
             return agent  # already attached
-        _add_rules(agent, _approval_rules([tool], agent.tool_rules))
+        _add_rules(agent, approval_rules([tool], agent.tool_rules))
         _changed(agent)
     return agent
 
@@ -596,7 +497,7 @@ def reset_messages(user, agent_id: str, *, add_default_initial_messages: bool = 
             raise Conflict("The agent is running a turn; cancel it before resetting its messages")
         system_id = agent.message_ids[0]
         Message.objects.filter(agent=agent).exclude(id=system_id).delete()
-        rows = _starting_rows(agent, None) if add_default_initial_messages else []
+        rows = starting_rows(agent, None) if add_default_initial_messages else []
         Message.objects.bulk_create(rows)
         agent.message_ids = [system_id] + [r.id for r in rows]
         Agent.objects.filter(id=agent.id).update(message_ids=agent.message_ids)
