@@ -10,6 +10,9 @@ subprocess, bootstraps a user and an API key, and through the REST API measures:
   (all of it is the server's time) and with the scripted embedding endpoint (its `elapsed_ms` subtracted);
 * memory: RSS (VmRSS of the server and its child processes, plus workers) idle after start-up and after the load.
 
+It also prints the server's CPU time per request (utime + stime of the same processes over each phase, divided
+by the number of requests): unlike wall time, it hardly moves when other programs share the machine.
+
 The goals beside the figures come from the brief, as do the reference Letta server's figures.
 """
 
@@ -43,6 +46,7 @@ class Figures:
     message_ms: list[float] = field(default_factory=list)
     insert_local_ms: list[float] = field(default_factory=list)
     insert_scripted_ms: list[float] = field(default_factory=list)
+    cpu_ms: dict[str, float] = field(default_factory=dict)  # phase -> server CPU ms per request
     idle_mib: float = 0.0
     loaded_mib: float = 0.0
 
@@ -59,6 +63,8 @@ def run(argv, out) -> None:
     args = parser.parse_args(argv)
     if args.messages < 1 or args.inserts < 1:
         parser.error("--messages and --inserts must be at least 1")
+    if args.no_sqlite and not args.database_url:
+        parser.error("--no-sqlite leaves nothing to measure without --database-url")
     if args.redis_url and not args.database_url:
         parser.error("--redis-url needs --database-url (workers share the database with the server)")
 
@@ -231,10 +237,25 @@ class EngramServer:
 
     def rss_mib(self) -> float:
         """VmRSS of the server, its workers and all their children, in MiB."""
-        return sum(_tree_rss_kib(proc.pid) for proc in self.procs) / 1024
+        return sum(_tree_sum(proc.pid, _rss_kib) for proc in self.procs) / 1024
+
+    def cpu_ms(self) -> float:
+        """CPU time (user + system, all threads) used so far by the server, its workers and their children."""
+        return sum(_tree_sum(proc.pid, _cpu_ms) for proc in self.procs)
 
 
-def _tree_rss_kib(pid: int) -> int:
+def _rss_kib(pid: int) -> int:
+    match = re.search(r"^VmRSS:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text(), re.MULTILINE)
+    return int(match.group(1)) if match else 0
+
+
+def _cpu_ms(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def _tree_sum(pid: int, measure) -> float:
+    """`measure(pid)` summed over the process and all its descendants."""
     children = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -247,11 +268,9 @@ def _tree_rss_kib(pid: int) -> int:
         current = todo.pop()
         todo += children.get(current, [])
         try:
-            status = Path(f"/proc/{current}/status").read_text()
-        except OSError:
+            total += measure(current)
+        except OSError:  # it ended meanwhile
             continue
-        match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
-        total += int(match.group(1)) if match else 0
     return total
 
 
@@ -271,12 +290,25 @@ def measure(backend, model: ScriptedModel, args, out) -> Figures:
         figures.first_message_ms = wall - model.spent_ms()
         for i in range(WARM_UP):
             server.call("POST", f"/v1/agents/{agent}/messages", json=_message(f"Warming up, message {i}."))
-        figures.message_ms = _messages(server, model, agent, args.messages)
-        figures.insert_local_ms = _inserts(server, model, agent, args.inserts)
-        figures.insert_scripted_ms = _inserts(server, model, _agent(server, "engram/scripted-embed"), args.inserts)
+        figures.message_ms = _phase(figures, "message", server, _messages, model, agent, args.messages)
+        for i in range(WARM_UP):
+            server.call("POST", f"/v1/agents/{agent}/archival-memory", json={"text": f"Warm-up fact {i}."})
+        figures.insert_local_ms = _phase(figures, "insert_local", server, _inserts, model, agent, args.inserts)
+        other = _agent(server, "engram/scripted-embed")
+        for i in range(WARM_UP):
+            server.call("POST", f"/v1/agents/{other}/archival-memory", json={"text": f"Warm-up fact {i}."})
+        figures.insert_scripted_ms = _phase(figures, "insert_scripted", server, _inserts, model, other, args.inserts)
         time.sleep(SETTLE_SECONDS)
         figures.loaded_mib = server.rss_mib()
     return figures
+
+
+def _phase(figures: Figures, name: str, server: EngramServer, measure, *args) -> list[float]:
+    """Run one measured phase, `measure(server, *args)`; note the server's CPU time per request in it."""
+    before = server.cpu_ms()
+    own = measure(server, *args)
+    figures.cpu_ms[name] = (server.cpu_ms() - before) / len(own)
+    return own
 
 
 def _agent(server: EngramServer, embedding: str) -> str:
@@ -305,8 +337,6 @@ def _messages(server: EngramServer, model: ScriptedModel, agent: str, count: int
 
 def _inserts(server: EngramServer, model: ScriptedModel, agent: str, count: int) -> list[float]:
     path = f"/v1/agents/{agent}/archival-memory"
-    for i in range(WARM_UP):
-        server.call("POST", path, json={"text": f"Warm-up fact number {i}."})
     own = []
     model.reset()
     for i in range(count):
@@ -341,13 +371,16 @@ def report(results: list[Figures], out) -> None:
     row("message, server's own time        p50", [pct(r.message_ms, .5) for r in results], "ms",
         ms_goal("message"), ms_ref("message"))
     row("                                  p95", [pct(r.message_ms, .95) for r in results], "ms")
+    row("                        server CPU mean", [r.cpu_ms["message"] for r in results], "ms")
     row("first message after start-up (cold)", [r.first_message_ms for r in results], "ms")
     row("archival insert, MiniLM (local)   p50", [pct(r.insert_local_ms, .5) for r in results], "ms",
         ms_goal("insert"), ms_ref("insert"))
     row("                                  p95", [pct(r.insert_local_ms, .95) for r in results], "ms")
+    row("                        server CPU mean", [r.cpu_ms["insert_local"] for r in results], "ms")
     row("archival insert, scripted embed.  p50", [pct(r.insert_scripted_ms, .5) for r in results], "ms",
         ms_goal("insert"), ms_ref("insert"))
     row("                                  p95", [pct(r.insert_scripted_ms, .95) for r in results], "ms")
+    row("                        server CPU mean", [r.cpu_ms["insert_scripted"] for r in results], "ms")
     row("RSS idle after start-up", [r.idle_mib for r in results], "MiB",
         f"< {TARGETS['idle_mib']:g} MiB", f"~{REFERENCE['idle_mib']:g} MiB")
     row("RSS after the load", [r.loaded_mib for r in results], "MiB")
