@@ -14,6 +14,10 @@ VAR_DIR = Path(os.environ.get("ENGRAM_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 VAR_DIR.chmod(0o700)  # the database, secret key and uploads: readable by the server's user only
 configure_tiktoken_offline()
+# One BLAS thread (read when numpy loads, so before the apps import it): embedding a passage multiplies tiny
+# matrices, which a thread pool makes several times slower, and its spinning threads steal the CPU that other
+# requests of the server need.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 try:
     DATABASES = {"default": database_from_url(os.environ.get("DATABASE_URL", ""), BASE_DIR)}
