@@ -171,3 +171,39 @@ def test_a_killed_worker_leaves_a_consistent_database_and_the_agent_works_afterw
     after = runs.wait(send(alice, agent, "hello again").id, timeout=60)
     assert after.status == "completed", celery_workers.logs()
     assert in_context(agent)[-1].text == "Welcome back."
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("other_sessions_ended")
+async def test_a_turn_on_a_worker_streams_to_the_agent_page_websocket(alice, agent, scripted_llm, celery_workers):
+    from channels.db import database_sync_to_async
+
+    from tests.test_page_live import connect
+
+    page, connected, _ = await connect(agent.id, alice)  # the real consumer, authenticated by session
+    assert connected
+    scripted_llm.queue_text("Streaming from a worker process to your page.", pace_ms=10)
+    run = await database_sync_to_async(send)(alice, agent, "hello", stream_tokens=True)
+    frames = []
+    while not any(f'id="turn-{run.id}" hx-swap-oob="true"' in f for f in frames):  # the final render of the turn
+        frames.append(await page.receive_from(timeout=30))
+    await page.disconnect()
+    pieces = [f for f in frames if "beforeend:#m-" in f]
+    assert len(pieces) >= 3  # tokens arrived one by one, from the worker, over Redis
+    assert "Streaming from a worker process to your page." in frames[-1]
+    assert await database_sync_to_async(lambda: Run.objects.get(id=run.id).status)() == "completed"
+
+
+@pytest.fixture
+def other_sessions_ended():
+    """The consumer's executor threads keep database sessions the test database cannot be dropped with: end them
+    (from this thread, after the test). Workers reconnect on their next task."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")

@@ -1,4 +1,4 @@
-"""Real Celery worker processes for `services` tests.
+"""Real Celery worker processes for `services` tests (ade/local_workers.py).
 
 `celery_workers` (session) starts two `celery -A ade worker -P solo` subprocesses on the test database and the
 Redis of REDIS_URL. Tests that use it must be `@pytest.mark.django_db(transaction=True)` so the workers see
@@ -6,72 +6,10 @@ their rows. tests/conftest.py imports the fixture.
 """
 
 import os
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 
 LEASE_SECONDS = 3  # short, so a killed worker's run is failed quickly
-
-
-class WorkerPool:
-    def __init__(self, log_dir: Path, env: dict):
-        self.log_dir, self.env = log_dir, env
-        self.procs: dict[str, subprocess.Popen] = {}
-        self._count = 0
-
-    def start(self, count: int = 1) -> list[str]:
-        """Start `count` more workers and wait until each answers a ping. Returns their names."""
-        names = [self._spawn() for _ in range(count)]
-        for name in names:
-            self._wait_ready(name)
-        return names
-
-    def _spawn(self) -> str:
-        self._count += 1
-        name = f"w{self._count}@engram-test"
-        with open(self.log_dir / f"{name}.log", "wb") as out:
-            self.procs[name] = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "ade", "worker", "-P", "solo", "-n", name, "-l", "INFO",
-                 "--without-gossip", "--without-mingle", "--without-heartbeat"],
-                env=self.env, stdout=out, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parent.parent)
-        return name
-
-    def _wait_ready(self, name: str) -> None:
-        from ade.celery import app
-
-        deadline = time.monotonic() + 90
-        while not app.control.ping(destination=[name], timeout=0.5):
-            if self.procs[name].poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"worker {name} did not start:\n{self.log(name)[-4000:]}")
-
-    def kill(self, name: str) -> None:
-        """SIGKILL: no clean-up of any kind, as when a machine dies."""
-        proc = self.procs.pop(name)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
-
-    def name_of(self, pid: int) -> str:
-        return next(name for name, proc in self.procs.items() if proc.pid == pid)
-
-    def log(self, name: str) -> str:
-        return (self.log_dir / f"{name}.log").read_text(errors="replace")
-
-    def logs(self) -> str:
-        return "\n".join(f"==== {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in self.log_dir.glob("*.log"))
-
-    def stop(self) -> None:
-        for proc in self.procs.values():
-            proc.terminate()
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        self.procs.clear()
 
 
 def worker_env() -> dict:
@@ -97,6 +35,7 @@ def celery_workers(django_db_setup, scripted_llm_server, tmp_path_factory):
     from django.db import connections
 
     from ade.celery import app
+    from ade.local_workers import WorkerPool
     from agents.run_events import redis_client
 
     redis_client().flushdb()  # our own Redis database: stale tasks and streams of earlier sessions go

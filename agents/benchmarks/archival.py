@@ -8,8 +8,8 @@
   with a tag filter; prints p50/p95 and whether PostgreSQL's plan uses the HNSW index;
 * recall@10 against exact search (numpy over the same vectors, same filter).
 
-The vectors are synthetic but clustered like real embeddings (`--clusters` centres, unit length, 384 dimensions by
-default). Another archive of the same organization holds `--other` passages, so the archive filter has work to do.
+The vectors are synthetic but shaped like real embeddings: `--clusters` topics in a 32-dimensional latent space,
+mapped to `--dim` (384) dimensions and normalised; queries are near random passages. Another archive of the same organization holds `--other` passages, so the archive filter has work to do.
 Everything lives in a throwaway organization that is deleted at the end (unless `--keep`).
 """
 
@@ -26,6 +26,7 @@ TARGET_P95_MS = 20.0
 TARGET_RECALL = 0.95
 TAGS = [f"topic-{i}" for i in range(8)]
 MODEL = "bench/synthetic"
+LATENT_DIM = 32  # real sentence embeddings have a low intrinsic dimension; uniform 384-d noise has no neighbours
 
 
 def run(argv, out) -> None:
@@ -33,7 +34,7 @@ def run(argv, out) -> None:
     parser.add_argument("--passages", type=int, default=100_000, help="passages in the agent's archive")
     parser.add_argument("--other", type=int, default=10_000, help="passages in another archive (filter work)")
     parser.add_argument("--dim", type=int, default=384)
-    parser.add_argument("--clusters", type=int, default=2_000)
+    parser.add_argument("--clusters", type=int, default=200, help="topics the passages are about")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the data (prints the archive id)")
@@ -43,9 +44,12 @@ def run(argv, out) -> None:
     out.write(f"Engram archival benchmark: {connection.vendor} ({connection.settings_dict['NAME']}), "
               f"{args.passages:,} passages × {args.dim} dims in one archive + {args.other:,} in another")
     try:
-        centres = rng.standard_normal((args.clusters, args.dim)).astype(np.float32)
-        vectors, tags = _load(out, rng, centres, org, [(other, args.other), (archive, args.passages)])
-        _search(out, rng, archive, vectors, tags, args.queries)
+        space = (rng.standard_normal((args.clusters, LATENT_DIM)).astype(np.float32),
+                 rng.standard_normal((LATENT_DIM, args.dim)).astype(np.float32))
+        vectors, latent, tags = _load(out, rng, space, org, [(other, args.other), (archive, args.passages)])
+        queries = _embed(latent[rng.integers(0, len(latent), args.queries)]
+                         + 0.2 * rng.standard_normal((args.queries, LATENT_DIM)).astype(np.float32), space[1])
+        _search(out, archive, vectors, tags, queries)
     finally:
         if args.keep:
             out.write(f"kept: archive {archive.id} (organization {org.id})")
@@ -74,20 +78,27 @@ def _cleanup(org) -> None:
 # Loading
 
 
-def _synthetic(rng, centres, n: int):
-    """n unit vectors near random centres, and one or two tags per row."""
+def _synthetic(rng, space, n: int):
+    """n unit vectors with the structure of real embeddings: topics (clusters) in a low-dimensional latent space,
+    mapped into the full dimension. Returns (vectors, latent points, tags: one or two per row)."""
+    centres, mapping = space
     assign = rng.integers(0, len(centres), n)
-    vectors = centres[assign] + 0.35 * rng.standard_normal((n, centres.shape[1])).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    tags = [sorted({TAGS[a % len(TAGS)], TAGS[int(b)]}) for a, b in zip(assign, rng.integers(0, len(TAGS), n), strict=True)]
-    return vectors.astype(np.float32), tags
+    latent = centres[assign] + 0.6 * rng.standard_normal((n, centres.shape[1])).astype(np.float32)
+    tags = [sorted({TAGS[a % len(TAGS)], TAGS[int(b)]}) for a, b in zip(assign, rng.integers(0, len(TAGS), n),
+                                                                          strict=True)]
+    return _embed(latent, mapping), latent, tags
 
 
-def _load(out, rng, centres, org, plan):
+def _embed(latent, mapping):
+    vectors = latent @ mapping
+    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+
+def _load(out, rng, space, org, plan):
     """Load each (archive, count) of `plan`; return the vectors and tags of the last one (the agent's)."""
     total, seconds = 0, 0.0
     for archive, count in plan:
-        vectors, tags = _synthetic(rng, centres, count)
+        vectors, latent, tags = _synthetic(rng, space, count)
         started = time.perf_counter()
         if connection.vendor == "postgresql":
             _copy(org, archive, vectors, tags)
@@ -100,7 +111,7 @@ def _load(out, rng, centres, org, plan):
     if connection.vendor == "postgresql":
         with connection.cursor() as cur:
             cur.execute("ANALYZE memory_passage; ANALYZE memory_passagetag")
-    return vectors, tags
+    return vectors, latent, tags
 
 
 def _copy(org, archive, vectors, tags) -> None:
@@ -145,9 +156,7 @@ def _bulk_insert(org, archive, vectors, tags) -> None:
 # Searching
 
 
-def _search(out, rng, archive, vectors, tags, n_queries: int) -> None:
-    picks = rng.integers(0, len(vectors), n_queries)
-    queries = vectors[picks] + 0.05 * rng.standard_normal((n_queries, vectors.shape[1])).astype(np.float32)
+def _search(out, archive, vectors, tags, queries) -> None:
     tag = TAGS[3]
     has_tag = np.array([tag in row for row in tags])
     for label, filters, mask in (("top-10, archive only", {}, None),
