@@ -25,7 +25,7 @@ from . import llm as llm_client
 from . import packaging as pk
 from .models import Agent, Message, Run, Step
 from .rules import ToolRulesSolver, merge_prefilled_args
-from .steps import Call, StepFailed, Usage, decorate_schema, dumps, style_for
+from .steps import Call, StaleContext, StepFailed, Usage, decorate_schema, dumps, replace_message_ids, style_for
 from .streaming import DeltaStreamer
 from .turn_input import TurnInput, read_turn_input
 
@@ -414,15 +414,20 @@ class Turn:
                     step_ns=time.monotonic_ns() - started, **timings)
 
     def checkpoint(self, step: Step | None, rows: list[Message]) -> None:
-        """Write a step: its Step row, its messages and the new in-context list, in one transaction."""
+        """Write a step: its Step row, its messages and the new in-context list, in one transaction. The list is
+        only replaced if nobody else changed it meanwhile (else the step is refused, nothing written)."""
         context = self.context + rows
-        with transaction.atomic():
+        try:
+            with transaction.atomic():
+                if step is not None:
+                    step.save(force_insert=True)
+                Message.objects.bulk_create(rows)
+                replace_message_ids(self.agent, list(self.agent.message_ids), [m.id for m in context])
+        except StaleContext as exc:
             if step is not None:
-                step.save(force_insert=True)
-            Message.objects.bulk_create(rows)
-            Agent.objects.filter(id=self.agent.id).update(message_ids=[m.id for m in context])
+                self.record_failed_step(step.id, exc, None)
+            raise StepFailed("error", str(exc)) from exc
         self.context = context
-        self.agent.message_ids = [m.id for m in context]
         self.emit_rows(rows)
 
     def record_failed_step(self, step_id: str, exc: Exception, trace: str | None) -> None:
@@ -448,6 +453,8 @@ class Turn:
             self.context = compact(self.agent, self.context, trigger=trigger, run=self.run)
         except SystemPromptTooLarge as exc:
             raise StepFailed("context_window_overflow_in_system_prompt", str(exc)) from exc
+        except StaleContext as exc:
+            raise StepFailed("error", str(exc)) from exc
         except llm_client.LLMError as exc:
             if trigger != "post_step_context_check":
                 raise StepFailed(exc.stop_reason, f"Compaction failed: {exc}") from exc

@@ -114,3 +114,18 @@ def decorate_schema(base: dict, *, heartbeat: bool, thinking: bool, response_for
         props["request_heartbeat"] = HEARTBEAT_PARAM
         required.append("request_heartbeat")
     return {**base, "parameters": {**params, "properties": props, "required": required}}
+
+
+class StaleContext(Exception):
+    """The agent's in-context list changed under a running turn (another turn, an edit, a reset)."""
+
+
+def replace_message_ids(agent, old: list[str], new: list[str]) -> None:
+    """Set the agent's in-context list to `new` if it is still `old`; else StaleContext. Call inside the
+    transaction that writes the messages, so a refused write leaves nothing behind."""
+    from .models import Agent
+
+    if not Agent.objects.filter(id=agent.id, message_ids=old).update(message_ids=new):
+        raise StaleContext("The agent's messages were changed by someone else while this turn ran (another turn, "
+                           "an edit or a reset); this step was not saved.")
+    agent.message_ids = new

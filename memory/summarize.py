@@ -277,14 +277,15 @@ def _summarised(agent, messages, plan, sliding: bool, trigger: str, tokens_befor
 
 
 def _persist(agent, new: list, run) -> None:
-    from agents.models import Agent, Message
+    """The summary row and the new in-context list, in one transaction (refused if the list changed meanwhile)."""
+    from agents.models import Message
+    from agents.steps import replace_message_ids
 
     summary = new[1]
     summary.run_id = getattr(run, "id", None)
     with transaction.atomic():
         Message.objects.bulk_create([summary])
-        Agent.objects.filter(id=agent.id).update(message_ids=[m.id for m in new])
-    agent.message_ids = [m.id for m in new]
+        replace_message_ids(agent, list(agent.message_ids or []), [m.id for m in new])
 
 
 def _refreshed_system(agent, system):

@@ -425,3 +425,31 @@ def test_workflow_agent_starts_every_request_from_its_system_message(alice, scri
     turn(alice, agent, "second")
     second = scripted_llm.requests()[1]["messages"]
     assert [m["role"] for m in second] == ["system", "user"] and second[1]["content"] == "second"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_step_is_refused_when_the_context_changed_under_it(alice, scripted_llm):
+    import threading
+    import time
+
+    from agents.actions import update_agent
+
+    agent = create_agent(alice, {})
+    scripted_llm.queue_text("first")
+    turn(alice, agent, "one")
+    agent.refresh_from_db()
+    kept = agent.message_ids[:1]
+    scripted_llm.queue_text("too late", delay_ms=1500)
+    result = {}
+    worker = threading.Thread(target=lambda: result.update(zip(("run", "events"), turn(alice, agent, "two"))))
+    worker.start()
+    deadline = time.monotonic() + 10
+    while len(scripted_llm.requests()) < 2 and time.monotonic() < deadline:  # the turn is inside its model call
+        time.sleep(0.02)
+    update_agent(alice, agent.id, {"message_ids": kept})  # someone trims the context meanwhile
+    worker.join(15)
+    run = result["run"]
+    assert (run.status, run.stop_reason) == ("failed", "error") and "changed by someone else" in run.error
+    agent.refresh_from_db()
+    assert agent.message_ids == kept and not Message.objects.filter(run=run).exists()
+    assert Step.objects.get(run=run).status == "failed"
