@@ -190,7 +190,7 @@ def complete(llm_config: dict, messages: list[dict], *, tools: list[dict] | None
 
 def _partial(exc) -> bool:
     # A stream that already delivered deltas cannot be replayed without duplicating them.
-    return getattr(exc, "_engram_partial", False)
+    return getattr(exc, "_engram_partial", True)
 
 
 def _usage(result: LLMResult, usage) -> None:
@@ -237,7 +237,10 @@ def _stream(lit, kwargs, on_delta) -> LLMResult:
                 _apply_delta(result, calls, choice, on_delta)
             result.model = result.model or getattr(chunk, "model", "") or ""
     except Exception as exc:
-        exc._engram_partial = bool(result.content or result.reasoning or calls)
+        try:
+            exc._engram_partial = bool(result.content or result.reasoning or calls)
+        except AttributeError:  # an exception type without a __dict__: treat as partial, never replay
+            pass
         raise
     for index in sorted(calls):
         call = calls[index]

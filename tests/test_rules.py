@@ -260,3 +260,18 @@ def test_v2_required_tool_reason(alice, scripted_llm, steps):
     assert run.usage["step_count"] == 2
     beat = next(m for m in context(agent) if m.role == "user" and "user expects" in m.text)
     assert packaged(beat)["reason"].endswith("Continuing, user expects these tools: [step_b] to be called still.")
+
+
+def test_prefilled_args_fill_the_call_and_bad_ones_stop_the_run(alice, scripted_llm, steps):
+    agent = v1(alice, [{"type": "run_first", "tool_name": "check", "args": {"answer": "forced"}}])
+    scripted_llm.queue_tool_call("check", {"answer": "model's"})
+    scripted_llm.queue_text("ok")
+    turn(alice, agent, "go")
+    tool = next(m for m in context(agent) if m.role == "tool")
+    assert packaged(tool)["message"] == "forced"
+    broken = v1(alice, [{"type": "run_first", "tool_name": "check", "args": {"nope": 1}}])
+    scripted_llm.queue_tool_call("check", {"answer": "x"})
+    run, _ = turn(alice, broken, "go")
+    assert (run.status, run.stop_reason) == ("failed", "invalid_tool_call")
+    tool = next(m for m in context(broken) if m.role == "tool")
+    assert packaged(tool)["message"].startswith("Invalid prefilled tool arguments from tool rules")
