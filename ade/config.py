@@ -20,7 +20,7 @@ def fail(message: str):
 def database_from_url(url: str, base_dir: Path) -> dict:
     if not url:
         return {
-            "ENGINE": "django.db.backends.sqlite3",
+            "ENGINE": "ade.sqlite",
             "NAME": str(base_dir / "var" / "engram.sqlite3"),
             # WAL with synchronous=NORMAL: commits do not fsync (a power cut may lose the last commits, never
             # corrupt the file); with FULL every commit of a turn's steps cost ~3 ms.
