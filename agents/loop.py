@@ -298,6 +298,10 @@ class Turn:
         """Continue or stop after executed calls (§2.7); sets self.stop when stopping for a reason."""
         for call in calls:
             self.decide_one(call)
+        return self.settle(calls, final)
+
+    def settle(self, calls: list[Call], final: bool) -> tuple[bool, str | None]:
+        """The step's continuation from its calls' own decisions, the step budget and required tools."""
         cont = any(c.cont for c in calls)
         stops = [c.stop for c in calls if c.stop]
         reason = next((c.reason for c in reversed(calls) if c.reason), None)
@@ -371,17 +375,11 @@ class Turn:
                 call.ok, call.message = False, pk.denial_text(decision.get("reason"))
                 call.cont, call.reason = True, pk.DENIED_REASON
             calls.append(call)
-        cont = any(c.cont for c in calls)
-        stops = [c.stop for c in calls if c.stop]
-        if final and cont:
-            cont, self.stop = False, "max_steps"
-        elif not cont:
-            self.stop = stops[-1] if stops else "end_turn"
+        cont, reason = self.settle(calls, final)
         rows = [turn_input.approval, self.tool_message(calls, step_id)]
         for row in rows:
             row.step_id = step_id
         if cont and self.style.heartbeats:
-            reason = next((c.reason for c in calls if c.reason), pk.HEARTBEAT_REASON)
             rows.append(self.message("user", pk.text_parts(pk.heartbeat_text(reason, self.tz)), step_id))
         self.checkpoint(None, rows)
         return cont

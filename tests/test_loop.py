@@ -453,3 +453,23 @@ def test_a_step_is_refused_when_the_context_changed_under_it(alice, scripted_llm
     agent.refresh_from_db()
     assert agent.message_ids == kept and not Message.objects.filter(run=run).exists()
     assert Step.objects.get(run=run).status == "failed"
+
+
+def test_heartbeat_agent_denial_continues_with_a_heartbeat(alice, v2_agent, scripted_llm):
+    from agents.actions import update_agent
+
+    update_agent(alice, v2_agent.id, {"tool_rules": v2_agent.tool_rules + [
+        {"type": "requires_approval", "tool_name": "lookup"}]})
+    scripted_llm.queue_tool_call("lookup", {"topic": "tea", "request_heartbeat": True}, id="call_v2gate")
+    run, _ = turn(alice, v2_agent, "look up tea")
+    assert run.stop_reason == "requires_approval"
+    ask = context(v2_agent)[-1]
+    assert json.loads(ask.tool_calls[0]["function"]["arguments"])["request_heartbeat"] is True
+    scripted_llm.queue_tool_call("send_message", {"message": "OK, I won't."})
+    run, _ = turn(alice, v2_agent, messages=[{"type": "approval", "approvals": [
+        {"type": "approval", "tool_call_id": "call_v2gate", "approve": False, "reason": "not now"}]}])
+    tail = context(v2_agent)[-5:]
+    assert [m.role for m in tail] == ["approval", "tool", "user", "assistant", "tool"]
+    assert packaged(tail[1])["message"] == "Error: request to call tool denied. User reason: not now"
+    assert packaged(tail[2])["reason"].endswith("Continuing: user denied request to call tool.")
+    assert run.stop_reason == "end_turn"
