@@ -214,15 +214,16 @@ class Turn:
         run_now = [c for c in calls if c not in need_approval]
         for call in run_now:
             self.execute(call, allowed, step_id)
-        rows = []
+        rows, cont, reason = [], False, None
         if run_now:
             cont, reason = self.decide(run_now, final)
-            rows.append(self.message("assistant", content, step_id, id=ids["assistant"],
-                                     tool_calls=[c.stored(cont if self.style.heartbeats else None)
-                                                 for c in run_now]))
+        if run_now or content:  # the model's text stays on the assistant message (streamed under its id)
+            rows.append(self.message("assistant", content, step_id, id=ids["assistant"], tool_calls=[
+                c.stored(cont if self.style.heartbeats else None) for c in run_now] or None))
+        if run_now:
             rows.append(self.tool_message(run_now, step_id))
         if need_approval:
-            rows.append(self.message("approval", [] if run_now else content, step_id, id=ids["approval"],
+            rows.append(self.message("approval", [], step_id, id=ids["approval"],
                                      tool_calls=[c.stored(c.heartbeat if self.style.heartbeats else None)
                                                  for c in need_approval]))
             self.stop = "requires_approval"
