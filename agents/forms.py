@@ -27,6 +27,15 @@ class AgentCreateForm(forms.Form):
 
 class ImportForm(forms.Form):
     file = forms.FileField(help_text="An agent file (.af) exported from Engram or Letta.")
+    model = forms.ChoiceField(required=False)
+    embedding = forms.ChoiceField(required=False)
+
+    def __init__(self, *args, **kwargs):
+        from .providers import embedding_handles, llm_handles
+
+        super().__init__(*args, **kwargs)
+        self.fields["model"].choices = [("", "The file's model")] + [(h, h) for h in llm_handles()]
+        self.fields["embedding"].choices = [("", "The file's embedding model")] + [(h, h) for h in embedding_handles()]
 
     def clean_file(self):
         """The raw bytes; agents.agentfile checks the document itself and names what is wrong."""

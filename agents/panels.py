@@ -177,7 +177,12 @@ def chat(agent, limit: int = 300) -> dict:
     for run in Run.objects.filter(agent=agent, status__in=ACTIVE).order_by("created_at"):
         if run.id not in shown:
             turns.append(turn(agent, run, []))
-    return {"agent": agent, "turns": turns, "running": any(t["active"] for t in turns)}
+    from .providers import embedding_handles, llm_handles
+
+    embedding = (agent.embedding_config or {}).get("handle") or ""
+    return {"agent": agent, "turns": turns, "running": any(t["active"] for t in turns),
+            "model_missing": agent.model_handle not in llm_handles(),
+            "embedding_missing": embedding if embedding and embedding not in embedding_handles() else ""}
 
 
 # ---- settings --------------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 ARCHIVAL_TOOLS = ["archival_memory_insert", "archival_memory_search"]
 BLANK_BLOCKS = [
     {"label": "persona", "limit": 5000, "value": "I am a helpful assistant. I keep notes about the person I talk to."},
-    {"label": "human", "limit": 5000, "value": "Name: unknown"},
+    {"label": "human", "limit": 5000, "value": "Name: not known yet"},
 ]
 
 
@@ -62,7 +62,7 @@ CATALOG = [
             {"label": "persona", "limit": 5000, "value": (
                 "I am a personal assistant. I am warm and brief. I remember what matters to the person I help "
                 "- their name, preferences, plans and commitments - and I keep my notes about them up to date.")},
-            {"label": "human", "limit": 5000, "value": "Name: unknown\nPreferences:\nImportant dates:"},
+            {"label": "human", "limit": 5000, "value": "Name: not known yet\nPreferences:\nImportant dates:"},
             {"label": "todo", "limit": 4000, "description": "Open tasks the person asked me to track, one per line.",
              "value": ""},
         ],
@@ -77,7 +77,7 @@ CATALOG = [
             {"label": "persona", "limit": 5000, "value": (
                 "I am a research analyst. I separate facts from opinions, note where each finding came from, "
                 "and say how confident I am. I store findings in archival memory and search it before answering.")},
-            {"label": "human", "limit": 5000, "value": "Name: unknown\nResearch goal: unknown"},
+            {"label": "human", "limit": 5000, "value": "Name: not known yet\nResearch goal: unknown"},
             {"label": "research_plan", "limit": 6000,
              "description": "The current research question, the open sub-questions and what is already known.",
              "value": "Question:\nOpen sub-questions:\nKnown so far:"},
@@ -93,7 +93,7 @@ CATALOG = [
             {"label": "persona", "limit": 5000, "value": (
                 "I am a coding assistant. I read before I write, prefer small and well-named functions, explain "
                 "the why of each change, and show code in fenced blocks with the language named.")},
-            {"label": "human", "limit": 5000, "value": "Name: unknown\nExperience: unknown\nEditor/OS: unknown"},
+            {"label": "human", "limit": 5000, "value": "Name: not known yet\nExperience: unknown\nEditor/OS: unknown"},
             {"label": "project", "limit": 8000,
              "description": "The project being worked on: language, frameworks, conventions, commands.",
              "value": "Language:\nFrameworks:\nConventions:\nHow to run the tests:"},

@@ -206,9 +206,10 @@ def test_block_over_its_limit_is_refused_inline_and_keeps_my_text(client, agent)
 
 
 def test_stale_save_shows_both_versions_and_loses_nothing(client, agent, bob):
-    block = human(agent)  # "Name: unknown\nPreferences:\nImportant dates:"
+    block = human(agent)
+    assert block.value == "Name: not known yet\nPreferences:\nImportant dates:"
     seen = block.version
-    theirs = "Name: unknown\nPreferences:\nImportant dates: May 1"
+    theirs = "Name: not known yet\nPreferences:\nImportant dates: May 1"
     update_block(agent.organization, block.id, {"value": theirs}, actor=Actor.user(bob))  # bob saved first
     mine = "Name: Ada\nPreferences:\nImportant dates:"
     response = save(client, agent, block, mine, seen)

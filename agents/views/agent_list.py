@@ -77,7 +77,9 @@ def agent_import(request):
     form = ImportForm(request.POST, request.FILES)
     if form.is_valid():
         try:
-            agent_id = import_agent_file(request.user, form.cleaned_data["file"])[0]
+            data = form.cleaned_data
+            agent_id = import_agent_file(request.user, data["file"], model=data["model"] or None,
+                                         embedding=data["embedding"] or None)[0]
         except DomainError as exc:
             form.add_error("file", exc.message)
         else:

@@ -46,7 +46,8 @@
       return;
     }
     if (!existing) return;
-    /* a region re-render keeps the editors someone is typing in, and the sections they had open */
+    /* a region re-render keeps what someone is typing or choosing (block editors, forms), and the sections
+       they had open; a form it cannot match by id holds the whole region back until the next push */
     existing.querySelectorAll(".block-editor[data-dirty='1']").forEach(function (editor) {
       var fresh = incoming.querySelector("#" + CSS.escape(editor.id));
       if (fresh) {
@@ -54,6 +55,13 @@
         fresh.replaceWith(editor);
       }
     });
+    var held = false;
+    existing.querySelectorAll("form[data-dirty='1']").forEach(function (form) {
+      if (form.closest(".block-editor")) return;
+      var fresh = form.id && incoming.querySelector("#" + CSS.escape(form.id));
+      if (fresh) fresh.replaceWith(form); else held = true;
+    });
+    if (held) { d.shouldSwap = false; return; }
     existing.querySelectorAll("details[id][open]").forEach(function (open) {
       var fresh = incoming.querySelector("#" + CSS.escape(open.id));
       if (fresh) fresh.open = true;
@@ -83,13 +91,19 @@
     counter.title = n > limit ? "Past the limit: saving will be refused" : "";
   }
 
+  function markDirty(e) {
+    var t = e.target;
+    var editor = t.closest && t.closest(".block-editor");
+    if (editor) editor.dataset.dirty = "1";
+    if (t.form && !t.closest(".composer")) t.form.dataset.dirty = "1";
+  }
   document.addEventListener("input", function (e) {
     var t = e.target;
     if (t.matches("textarea[data-limit]")) updateCounter(t);
-    var editor = t.closest(".block-editor");
-    if (editor) editor.dataset.dirty = "1";
     if (t.matches(".composer textarea")) autosize(t);
+    markDirty(e);
   });
+  document.addEventListener("change", markDirty);
 
   /* ---- composer: Enter sends, Shift+Enter is a new line ---- */
   function autosize(t) { t.style.height = "auto"; t.style.height = Math.min(t.scrollHeight, 180) + "px"; }
