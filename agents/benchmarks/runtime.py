@@ -47,9 +47,12 @@ def run(argv, out) -> None:
               f"scripted model at zero latency, {args.steps} steps per figure, load average "
               f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     try:
+        _count_model_cpu()
         _warm_up(user, client)
         out.write("server overhead per step (wall time minus model time):")
-        line(out, "plain reply steps", _reply_overheads(user, client, args.steps), TARGETS.get(vendor))
+        overheads, cpu = _reply_overheads(user, client, args.steps)
+        line(out, "plain reply steps", overheads, TARGETS.get(vendor))
+        line(out, "  of which server CPU (this thread, outside model calls)", cpu)
         line(out, "tool steps (conversation_search, then reply)", _tool_overheads(user, client, args.steps))
         out.write("context compile (8 blocks, 200 in-context messages):")
         prompt_ms, request_ms = _compile_times(user, args.steps)
@@ -79,15 +82,39 @@ def _cleanup(user, org) -> None:
     org.delete()
 
 
-def _turn(user, agent, text: str) -> tuple[float, int]:
-    """(wall ms of one turn, model ns inside it)."""
+_model_cpu_ns = [0]
+
+
+def _count_model_cpu():
+    """Wrap the LLM client so the CPU this thread spends inside model calls (litellm, HTTP) is known."""
+    from agents import llm
+
+    inner = llm.complete
+    if getattr(inner, "_bench", False):
+        return
+
+    def complete(*args, **kwargs):
+        started = time.thread_time_ns()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            _model_cpu_ns[0] += time.thread_time_ns() - started
+
+    complete._bench = True
+    llm.complete = complete
+
+
+def _turn(user, agent, text: str, cpu: list | None = None) -> tuple[float, int]:
+    """(wall ms of one turn, model ns inside it); appends the server's own CPU ms (this thread) to `cpu`."""
     from agents.models import Step
     from agents.runs import execute, start_turn
 
-    started = time.perf_counter()
+    started, cpu_started, model_cpu = time.perf_counter(), time.thread_time_ns(), _model_cpu_ns[0]
     run = start_turn(user, agent.id, [{"role": "user", "content": text}])
     execute(run.id)
     wall = (time.perf_counter() - started) * 1000
+    if cpu is not None:
+        cpu.append((time.thread_time_ns() - cpu_started - (_model_cpu_ns[0] - model_cpu)) / 1e6)
     model_ns = sum(Step.objects.filter(run_id=run.id).values_list("llm_request_ns", flat=True))
     return wall, model_ns
 
@@ -101,16 +128,16 @@ def _warm_up(user, client) -> None:
         _turn(user, agent, "hello")
 
 
-def _reply_overheads(user, client, steps: int) -> list[float]:
+def _reply_overheads(user, client, steps: int) -> tuple[list[float], list[float]]:
     from agents.actions import create_agent
 
     agent = create_agent(user, {"name": "reply-bench"})
-    overheads = []
+    overheads, cpu = [], []
     for i in range(steps):
         client.queue_text(f"reply {i}")
-        wall, model_ns = _turn(user, agent, f"message {i}")
+        wall, model_ns = _turn(user, agent, f"message {i}", cpu)
         overheads.append(wall - model_ns / 1e6)
-    return overheads
+    return overheads, cpu
 
 
 def _tool_overheads(user, client, steps: int) -> list[float]:
