@@ -51,7 +51,8 @@ def nearest(queryset, query_vec, k: int):
     if default_connection.vendor == "postgresql":
         literal = "[" + ",".join(repr(float(x)) for x in q) + "]"
         expr = RawSQL(f'("memory_passage"."embedding"::vector({dim})) <=> %s::vector({dim})', (literal,))
-        rows = list(qs.annotate(distance=expr).order_by("distance")[:k])
+        # The vectors themselves stay in the database: 10 × 384 floats as text cost more than the search.
+        rows = list(qs.defer("embedding").annotate(distance=expr).order_by("distance")[:k])
         rows.sort(key=lambda p: p.distance)  # relaxed_order may return near-sorted rows
         return [(p, float(p.distance)) for p in rows]
     ids_vecs = list(qs.values_list("id", "embedding"))
