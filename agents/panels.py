@@ -157,6 +157,22 @@ def _pending_approval_id(agent) -> str:
     return last.id if last else ""
 
 
+def _trailing_runs(agent, rows, shown: set):
+    """Turns after the last stored message that stored nothing themselves: those still running, and those that
+    failed or were cancelled before their first step was saved (so their error stays visible)."""
+    from .models import Run
+
+    qs = Run.objects.filter(agent=agent).exclude(id__in=shown)
+    active = qs.filter(status__in=ACTIVE)
+    ended = qs.filter(status__in=("failed", "cancelled"))
+    if rows:
+        ended = ended.filter(created_at__gt=rows[-1].created_at)
+    else:  # an empty conversation: only what failed after the last turn that completed (e.g. before a reset)
+        last_ok = qs.filter(status="completed").order_by("-created_at").values_list("created_at", flat=True).first()
+        ended = ended.filter(created_at__gt=last_ok) if last_ok else ended
+    return sorted(list(active) + list(ended.order_by("-created_at")[:5]), key=lambda r: (r.created_at, r.id))
+
+
 def chat(agent, limit: int = 300) -> dict:
     """The in-context conversation grouped into turns, plus turns still running."""
     from .models import Message, Run
@@ -174,9 +190,8 @@ def chat(agent, limit: int = 300) -> dict:
     pending = _pending_approval_id(agent)
     turns = [turn(agent, runs.get(run_id), group, pending_approval_id=pending) for run_id, group in groups]
     shown = {t["id"] for t in turns}
-    for run in Run.objects.filter(agent=agent, status__in=ACTIVE).order_by("created_at"):
-        if run.id not in shown:
-            turns.append(turn(agent, run, []))
+    for run in _trailing_runs(agent, rows, shown):
+        turns.append(turn(agent, run, []))
     from .providers import embedding_handles, llm_handles
 
     embedding = (agent.embedding_config or {}).get("handle") or ""

@@ -110,3 +110,17 @@ async def test_a_turn_streams_tokens_then_its_final_render(agent, alice, scripte
     reply = re.search(rf'id="{reply_id}-text">([^<]*)<', final).group(1)
     assert reply.replace("&#x27;", "'") in streamed.replace("&#x27;", "'").replace("\n", "")
     await communicator.disconnect()
+
+
+async def test_tool_attachments_by_someone_else_refresh_the_tools_region(agent, alice, bob):
+    from agents.actions import detach_tool
+
+    communicator, connected, _ = await connect(agent.id, alice)
+    assert connected
+    tool = await database_sync_to_async(lambda: agent.tools.get(name="archival_memory_search"))()
+    await database_sync_to_async(detach_tool)(bob, agent.id, tool.id)
+    pushed = await communicator.receive_from(timeout=10)
+    tools_region = re.search(r'<div id="tools-attached" hx-swap-oob="true">.*?</ul>', pushed, re.S).group(0)
+    assert "archival_memory_insert" in tools_region and "archival_memory_search" not in tools_region
+    assert 'id="memory-blocks" hx-swap-oob="true"' in pushed and 'id="agent-title" hx-swap-oob="true"' in pushed
+    await communicator.disconnect()

@@ -336,8 +336,10 @@ def test_archival_add_search_browse_and_delete(client, agent):
     for text, tags in [("Ada's birthday is on the 10th of December", "dates, ada"),
                        ("The office plant needs water on Mondays", "chores")]:
         assert client.post(url, {"text": text, "tags": tags}, **HTMX).status_code == 200
+    added = client.post(url, {"text": "One more fact", "tags": ""}, **HTMX).content.decode()
+    assert 'id="context-window" class="ctx" hx-swap-oob="true"' in added and "3 archival" in added
     browse = client.get(reverse("agents:archival", args=[agent.id]), **HTMX).content.decode()
-    assert "Passages · 2" in browse and "office plant" in browse and '<span class="tag">ada</span>' in browse
+    assert "Passages · 3" in browse and "office plant" in browse and '<span class="tag">ada</span>' in browse
     found = client.get(reverse("agents:archival", args=[agent.id]), {"q": "when was Ada born?"}, **HTMX)
     html = found.content.decode()
     assert html.index("birthday") < html.index("office plant")  # nearest first
@@ -346,7 +348,7 @@ def test_archival_add_search_browse_and_delete(client, agent):
     passage = agent_passages(agent).get(text__contains="plant")
     gone = client.post(reverse("agents:passage_delete", args=[agent.id, passage.id]), **HTMX)
     assert gone.status_code == 200 and "office plant" not in gone.content.decode()
-    assert agent_passages(agent).count() == 1
+    assert agent_passages(agent).count() == 2
 
 
 def test_archival_pages_load_older_passages(client, agent, alice):
@@ -559,3 +561,44 @@ def test_duplicate_makes_an_independent_copy(client, agent):
     assert response["HX-Redirect"] == reverse("agents:workspace", args=[copy.id])
     assert sorted(copy.blocks.values_list("label", flat=True)) == sorted(agent.blocks.values_list("label", flat=True))
     assert not set(copy.blocks.values_list("id", flat=True)) & set(agent.blocks.values_list("id", flat=True))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancel_stops_a_running_turn(scripted_llm, alice):
+    from agents import runs
+    from agents.models import Run
+
+    scripted_llm.set_pace(200)  # a slow reply, so the turn is still streaming when we cancel
+    agent = create_agent(alice, blank_spec("Slow"))
+    client = signed_in(alice)
+    client.post(reverse("agents:send", args=[agent.id]), {"text": "tell me about your day"}, **HTMX)
+    run = Run.objects.get(agent=agent)
+    assert client.post(reverse("agents:cancel", args=[agent.id, run.id]), **HTMX).status_code == 200
+    run = runs.wait(run.id, timeout=60)
+    assert run.status == "cancelled" and run.stop_reason == "cancelled"
+    page = client.get(reverse("agents:workspace", args=[agent.id])).content.decode()
+    assert ">cancelled<" in page
+    again = client.post(reverse("agents:cancel", args=[agent.id, run.id]), **HTMX)
+    assert again.status_code == 409 and "No active runs" in again.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_denying_a_tool_call_tells_the_agent_why(scripted_llm, alice):
+    from agents import runs
+    from agents.actions import update_agent
+    from agents.models import Message, Run
+
+    agent = create_agent(alice, BY_KEY["personal_assistant"].spec("Denied"))
+    update_agent(alice, agent.id, {"tool_rules": [{"type": "requires_approval", "tool_name": "memory_replace"}]})
+    client = signed_in(alice)
+    client.post(reverse("agents:send", args=[agent.id]), {"text": "my name is Ada"}, **HTMX)
+    first = runs.wait(Run.objects.get(agent=agent).id, timeout=60)
+    page = client.get(reverse("agents:workspace", args=[agent.id])).content.decode()
+    request_id = re.search(r'name="approval_request_id" value="([^"]+)"', page).group(1)
+    client.post(reverse("agents:approve", args=[agent.id]),
+                {"approval_request_id": request_id, "approve": "0", "reason": "keep my name private"}, **HTMX)
+    runs.wait(Run.objects.exclude(id=first.id).get(agent=agent).id, timeout=60)
+    assert "Ada" not in human(agent).value
+    [response] = [m for m in Message.objects.filter(agent=agent, role="approval") if not m.tool_calls]
+    assert response.approve is False and response.denial_reason == "keep my name private"
+    assert "Denied: keep my name private" in client.get(reverse("agents:workspace", args=[agent.id])).content.decode()

@@ -1,6 +1,7 @@
 """Archival memory: semantic search, browse newest first, add and delete passages (memory.archival)."""
 
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.views.decorators.http import require_POST
 
 from ade.errors import DomainError
@@ -21,6 +22,15 @@ def _render(request, agent, template, status=200, **extra):
         return render(request, "agents/workspace.html", {**ctx, **extra}, status=status)
     ctx = panels.right_panel(agent, "archival") if template == RIGHT else panels.archival_panel(agent)
     return render(request, template, {**ctx, **extra}, status=status)
+
+
+def _changed(request, agent, status=200, **extra):
+    """After a write: the list, and the context window (its archival count) out of band."""
+    response = _render(request, agent, LIST, status, **extra)
+    if request.htmx:
+        context = {**panels.context_window(agent), "oob": True}
+        response.content += render_to_string("agents/partials/context.html", context).encode()
+    return response
 
 
 @agent_view
@@ -47,7 +57,7 @@ def passage_add(request, agent):
         insert_archival(agent, form.cleaned_data["text"], form.tag_list(), actor=Actor.user(request.user))
     except DomainError as exc:
         return _render(request, agent, LIST, exc.status, passage_form=form, archival_error=exc.message)
-    return _render(request, agent, LIST, passage_added=True)
+    return _changed(request, agent, passage_added=True)
 
 
 @agent_view
@@ -57,4 +67,4 @@ def passage_delete(request, agent, passage_id):
         delete_archival(agent, passage_id)
     except DomainError as exc:
         return _render(request, agent, LIST, exc.status, archival_error=exc.message)
-    return _render(request, agent, LIST)
+    return _changed(request, agent)
