@@ -219,8 +219,8 @@ def _once(lit, kwargs) -> LLMResult:
     message = choices[0].message
     result = LLMResult(content=message.content or "", finish_reason=choices[0].finish_reason,
                        reasoning=getattr(message, "reasoning_content", None) or "", model=response.model or "")
-    for i, call in enumerate(message.tool_calls or []):
-        result.tool_calls.append(ToolCall(call.id or f"call_{i}", call.function.name or "",
+    for call in message.tool_calls or []:
+        result.tool_calls.append(ToolCall(call.id or "", call.function.name or "",
                                           call.function.arguments or ""))
     _usage(result, getattr(response, "usage", None))
     return result
@@ -244,7 +244,7 @@ def _stream(lit, kwargs, on_delta) -> LLMResult:
         raise
     for index in sorted(calls):
         call = calls[index]
-        result.tool_calls.append(ToolCall(call["id"] or f"call_{index}", call["name"], call["arguments"]))
+        result.tool_calls.append(ToolCall(call["id"], call["name"], call["arguments"]))
     return result
 
 

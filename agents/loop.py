@@ -262,7 +262,7 @@ class Turn:
         beat = args.pop("request_heartbeat", False)
         beat = beat.lower() == "true" if isinstance(beat, str) else bool(beat)
         call_id = tc.id or f"call_{new_id('x')[-8:]}"
-        return Call(call_id, tc.name, args, tc.as_dict(), heartbeat=beat and self.style.heartbeats)
+        return Call(call_id, tc.name, args, heartbeat=beat and self.style.heartbeats)
 
     def needs_approval(self, name: str) -> bool:
         return self.solver.requires_approval(name) or (name in self.client_tools and name not in self.tools)

@@ -41,7 +41,6 @@ class Call:
     id: str
     name: str
     args: dict
-    raw: dict  # the OpenAI-shaped call as the model sent it
     heartbeat: bool = False
     violated: bool = False
     ok: bool = True
