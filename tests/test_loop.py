@@ -473,3 +473,29 @@ def test_heartbeat_agent_denial_continues_with_a_heartbeat(alice, v2_agent, scri
     assert packaged(tail[1])["message"] == "Error: request to call tool denied. User reason: not now"
     assert packaged(tail[2])["reason"].endswith("Continuing: user denied request to call tool.")
     assert run.stop_reason == "end_turn"
+
+
+@pytest.mark.parametrize("raw,args", [('{"a": 1}{"b": 2}', {"a": 1}), ('"{\\"a\\": 1}"', {"a": 1}),
+                                      ("not json", {}), ("", {}), ("[1, 2]", {})])
+def test_tool_call_arguments_are_parsed_leniently(raw, args):
+    from agents.llm import parse_arguments
+
+    assert parse_arguments(raw) == args
+
+
+@pytest.mark.parametrize("text,hit", [
+    ("This model's maximum context length is 8192 tokens", True), ("prompt is too long: 210000 tokens", True),
+    ("Error code: context_length_exceeded", True), ("rate limit reached", False)])
+def test_context_length_errors_are_recognised(text, hit):
+    from agents.llm import is_context_error
+
+    assert is_context_error(Exception(text)) is hit
+
+
+def test_a_half_json_string_is_streamed_as_it_grows():
+    from agents.streaming import partial_string_value
+
+    assert partial_string_value('{"message": "Hel', "message") == "Hel"
+    assert partial_string_value('{"message": "a\\nb\\u00e9', "message") == "a\nbé"
+    assert partial_string_value('{"message": "cut \\', "message") == "cut "
+    assert partial_string_value('{"other": 1', "message") is None
