@@ -119,7 +119,8 @@ def test_template_agent_streams_a_reply_and_updates_memory_live(browser, live_se
     shot(page, "05c-workspace-small-laptop")
 
 
-def test_two_people_edit_memory_together_and_a_stale_save_loses_nothing(browser, live_server_url, alice, bob):
+def test_two_people_edit_memory_together_and_a_stale_save_loses_nothing(browser, live_server_url, scripted_llm, alice,
+                                                                       bob):
     base = live_server_url
     agent = create_agent(alice, BY_KEY["customer_support"].spec("Shared support"))
     alice_page, bob_page = sign_in(browser, base, alice), sign_in(browser, base, bob)
@@ -160,6 +161,11 @@ def test_two_people_edit_memory_together_and_a_stale_save_loses_nothing(browser,
     human = agent.blocks.get(label="human")
     assert human.value == "Customer name: Grace Hopper\nPlan: Pro\nOpen issue: login loop\nMood: calm"
     assert [h.new.get("value") for h in human.history.order_by("version")][1:] == [alice_text, human.value]
+
+    send(alice_page, "hello from alice")  # a turn started by alice appears for bob as it happens
+    wait_for_turns(bob_page, 1)
+    expect(bob_page.locator("#chat-inner .msg-user")).to_have_text("hello from alice")
+    expect(bob_page.locator("#chat-inner .msg-assistant .bubble")).not_to_be_empty()
 
 
 def test_import_an_agent_file_chat_export_and_reimport(browser, live_server_url, alice, tmp_path):
