@@ -1,0 +1,124 @@
+"""The hot paths stay cheap: how many queries a turn and an archival insert run (counts, not times), and that
+the number does not grow with the conversation or the archive. Speed itself is measured by
+`python manage.py bench server`; these tests keep its wins from slipping back.
+
+A change that adds a query to one of these paths should be deliberate: update the number, and say why.
+"""
+
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+# Transaction control differs between SQLite (BEGIN IMMEDIATE, COMMIT) and PostgreSQL (implicit) and is not
+# counted; every statement that reads or writes rows is.
+CONTROL_STATEMENTS = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "SET ")
+REPLY_TURN_QUERIES = 21  # POST /v1/agents/{id}/messages, one step answered in plain text
+TOOL_TURN_QUERIES = 26  # the same with a conversation_search step before the answer
+ARCHIVAL_INSERT_QUERIES = 14  # POST /v1/agents/{id}/archival-memory
+
+
+def data_queries(captured: CaptureQueriesContext) -> list[str]:
+    return [q["sql"] for q in captured.captured_queries if not q["sql"].lstrip().upper().startswith(CONTROL_STATEMENTS)]
+
+
+def listing(queries: list[str]) -> str:
+    return "\n".join(f"  {i + 1:2}. {sql[:150]}" for i, sql in enumerate(queries))
+
+
+@pytest.fixture
+def agent(alice):
+    from agents.actions import create_agent
+
+    return create_agent(alice, {"name": "hot-path", "memory_blocks": [
+        {"label": "human", "value": "The user likes short answers."},
+        {"label": "persona", "value": "A helpful assistant."}]})
+
+
+def send(api, agent, text: str) -> dict:
+    r = api.post(f"/v1/agents/{agent.id}/messages", {"messages": [{"role": "user", "content": text}]})
+    assert r.status_code == 200, r.content
+    assert r.json()["stop_reason"]["stop_reason"] == "end_turn"
+    return r.json()
+
+
+def counted(run) -> list[str]:
+    with CaptureQueriesContext(connection) as captured:
+        run()
+    return data_queries(captured)
+
+
+def test_a_reply_turn_runs_a_fixed_number_of_queries_however_long_the_conversation(alice_api, agent, scripted_llm):
+    send(alice_api, agent, "Hello there.")  # the first turn may warm caches
+    for i in range(4):  # each turn adds two messages to the context
+        queries = counted(lambda: send(alice_api, agent, f"Tell me something about the number {i}."))
+        assert len(queries) == REPLY_TURN_QUERIES, f"turn {i}:\n{listing(queries)}"
+
+
+def test_a_tool_step_adds_a_fixed_number_of_queries(alice_api, agent, scripted_llm):
+    send(alice_api, agent, "Hello there.")
+    for i in range(3):
+        scripted_llm.queue_tool_call("conversation_search", {"query": "hello"})
+        scripted_llm.queue_text(f"I found it ({i}).")
+        queries = counted(lambda: send(alice_api, agent, f"What did I say first? ({i})"))
+        assert len(queries) == TOOL_TURN_QUERIES, f"turn {i}:\n{listing(queries)}"
+
+
+def test_an_archival_insert_runs_a_fixed_number_of_queries_however_big_the_archive(alice_api, agent):
+    path = f"/v1/agents/{agent.id}/archival-memory"
+    assert alice_api.post(path, {"text": "The first fact."}).status_code == 200
+    for i in range(4):
+        queries = counted(lambda: alice_api.post(path, {"text": f"Fact number {i}.", "tags": [f"t{i}"]}))
+        assert len(queries) == ARCHIVAL_INSERT_QUERIES, f"insert {i}:\n{listing(queries)}"
+
+
+def test_the_model_receives_the_messages_exactly_as_built(scripted_llm):
+    """The OpenAI SDK's re-walk of messages and tools is skipped (agents/llm.py): what reaches the provider must
+    still be exactly what we built, with parts, tool calls and tool results."""
+    from agents.llm import complete
+    from agents.providers import resolve_llm
+
+    messages = [
+        {"role": "system", "content": "You are terse."},
+        {"role": "user", "content": [{"type": "text", "text": "Look: "},
+                                     {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": '{"q": "x"}'}}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": '{"status": "OK", "message": "found"}'},
+        {"role": "user", "content": "Thanks, and héllo ✓"},
+    ]
+    tools = [{"type": "function", "function": {"name": "lookup", "description": "Find things.", "parameters": {
+        "type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]}}}]
+    scripted_llm.queue_text("Done.")
+    result = complete(resolve_llm("engram/scripted"), messages, tools=tools, tool_choice="auto")
+    sent = scripted_llm.last_request()
+    assert result.content == "Done."
+    # litellm itself drops None fields (the assistant's `content: None`); nothing else may change.
+    expected = [{k: v for k, v in m.items() if v is not None} for m in messages]
+    assert sent["messages"] == expected and sent["tools"] == tools and sent["tool_choice"] == "auto"
+
+
+def test_the_scripted_model_logs_how_long_it_took(scripted_llm):
+    """`bench server` subtracts the model's own time, read from `elapsed_ms` in the request log."""
+    import httpx
+
+    scripted_llm.queue_text("Slow answer.", delay_ms=60)
+    httpx.post(f"{scripted_llm.api_base}/chat/completions",
+               json={"model": "scripted", "messages": [{"role": "user", "content": "hi"}]}).raise_for_status()
+    [entry] = scripted_llm.requests(None)
+    assert entry["endpoint"] == "chat" and entry["elapsed_ms"] >= 60
+
+
+@pytest.mark.django_db(transaction=True)
+def test_closing_a_sqlite_connection_leaves_the_write_ahead_log_in_place():
+    """ade/sqlite keeps one connection per database open, so a request's connection closing is not the last one
+    (which would copy the log into the database and fsync at the end of every request)."""
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite only")
+    from accounts.models import Organization
+
+    Organization.objects.create(name="Wal")
+    connection.close()
+    assert Path(f"{connection.settings_dict['NAME']}-wal").exists()
+    assert Organization.objects.filter(name="Wal").exists()
