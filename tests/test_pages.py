@@ -383,7 +383,7 @@ def test_tool_editor_creates_attaches_and_shows_schema(client, agent):
     created = client.post(reverse("agents:tool_new", args=[agent.id]), {"source_code": ADD_SOURCE}, **HTMX)
     html = created.content.decode()
     assert created.status_code == 200 and "Created and attached" in html
-    schema = json.loads(re.search(r'<pre id="tool-schema">(.*?)</pre>', html, re.S).group(1).replace("&quot;", '"'))
+    schema = json.loads(re.search(r'<pre id="tool-schema"[^>]*>(.*?)</pre>', html, re.S).group(1).replace("&quot;", '"'))
     assert schema["name"] == "add_numbers" and schema["parameters"]["required"] == ["a", "b"]
     assert agent.tools.filter(name="add_numbers").exists()
     tool = agent.tools.get(name="add_numbers")
