@@ -3,7 +3,7 @@ these, so a pushed partial is exactly what a fresh page render shows. Reads only
 
 import json
 
-from django.db.models import Count
+from django.db.models import Count, F
 
 from memory.models import Block, BlockHistory
 
@@ -32,22 +32,32 @@ def _who(row: BlockHistory | None) -> str:
     return row.actor_name or row.get_actor_type_display()
 
 
-def block(agent, block: Block, **state) -> dict:
-    """One block editor. `state` carries what a save left behind: errors, a conflict, `saved`."""
-    latest = block.history.order_by("-version").first()
-    shared = block.agents.count()
+def block(agent, block: Block, *, latest: BlockHistory | None = None, n_agents: int | None = None, **state) -> dict:
+    """One block editor. `state` carries what a save left behind: errors, a conflict, `saved`.
+    `latest` (its newest history row) and `n_agents` may be given when rendering many blocks at once."""
+    if latest is None:
+        latest = block.history.filter(version=block.version).first()
+    if n_agents is None:
+        n_agents = block.agents.count()
     mine = state.get("mine")
     return {"agent": agent, "block": block, "updated_by": _who(latest), "updated_at": latest and latest.created_at,
-            "shared_with": shared - 1 if shared else 0, "value_len": len(block.value if mine is None else mine),
-            **state}
+            "shared_with": max(n_agents - 1, 0), "value_len": len(block.value if mine is None else mine), **state}
 
 
 def memory(agent) -> dict:
+    """Every block editor of the agent (a fixed number of queries however many blocks), and what can be
+    attached."""
+    from .models import AgentBlock
+
     blocks = agent.ordered_blocks()
-    attached = {b.id for b in blocks}
+    ids = [b.id for b in blocks]
+    latest = {h.block_id: h for h in BlockHistory.objects.filter(block_id__in=ids, version=F("block__version"))}
+    n_agents = dict(AgentBlock.objects.filter(block_id__in=ids).values("block_id").annotate(n=Count("id"))
+                    .values_list("block_id", "n"))
     attachable = Block.objects.filter(organization_id=agent.organization_id, is_template=False).exclude(
-        id__in=attached).annotate(n_agents=Count("agents")).order_by("label", "id")[:200]
-    return {"agent": agent, "blocks": [block(agent, b) for b in blocks], "attachable_blocks": attachable}
+        id__in=ids).annotate(n_agents=Count("agents")).order_by("label", "id")[:200]
+    editors = [block(agent, b, latest=latest.get(b.id), n_agents=n_agents.get(b.id, 1)) for b in blocks]
+    return {"agent": agent, "blocks": editors, "attachable_blocks": attachable}
 
 
 def history(agent, block: Block) -> dict:

@@ -602,3 +602,32 @@ def test_denying_a_tool_call_tells_the_agent_why(scripted_llm, alice):
     [response] = [m for m in Message.objects.filter(agent=agent, role="approval") if not m.tool_calls]
     assert response.approve is False and response.denial_reason == "keep my name private"
     assert "Denied: keep my name private" in client.get(reverse("agents:workspace", args=[agent.id])).content.decode()
+
+
+def test_workspace_queries_do_not_grow_with_blocks_or_turns(client, agent, alice, scripted_llm):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from agents import runs
+    from agents.actions import attach_block
+    from memory.actions import create_block
+
+    def queries():
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(reverse("agents:workspace", args=[agent.id])).status_code == 200
+        return len(ctx.captured_queries)
+
+    def turn(text):
+        run = runs.start_turn(alice, agent.id, [{"role": "user", "content": text}])
+        runs.execute(run.id)
+
+    turn("hello")
+    before = queries()
+    assert before < 30, before
+    for label in ("notes", "plans", "facts"):
+        block = create_block(agent.organization, label=label, value=label, actor=Actor.user(alice))
+        attach_block(alice, agent.id, block.id)
+    turn("my name is Ada")
+    turn("I like chess")
+    agent.refresh_from_db()
+    assert queries() == before, before
