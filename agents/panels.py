@@ -39,7 +39,8 @@ def block(agent, block: Block, *, latest: BlockHistory | None = None, n_agents: 
         latest = block.history.filter(version=block.version).first()
     if n_agents is None:
         n_agents = block.agents.count()
-    mine = state.get("mine")
+    state = {"mine": None, "conflict": None, "error": "", "error_field": None, "saved": False, **state}
+    mine = state["mine"]
     return {"agent": agent, "block": block, "updated_by": _who(latest), "updated_at": latest and latest.created_at,
             "shared_with": max(n_agents - 1, 0), "value_len": len(block.value if mine is None else mine), **state}
 

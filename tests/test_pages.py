@@ -631,3 +631,20 @@ def test_workspace_queries_do_not_grow_with_blocks_or_turns(client, agent, alice
     turn("I like chess")
     agent.refresh_from_db()
     assert queries() == before, before
+
+
+def test_block_forms_work_without_javascript(client, agent, bob):
+    block = human(agent)
+    seen = block.version
+    plain = client.post(reverse("agents:block_save", args=[agent.id, block.id]),
+                        {"version": seen, "value": "Name: Ada", "read_only_present": "1"})
+    assert plain.status_code == 200 and "<html" in plain.content.decode() and "Saved · v2" in plain.content.decode()
+    assert ">Name: Ada</textarea>" in plain.content.decode()
+    update_block(agent.organization, block.id, {"value": "Name: Bob"}, actor=Actor.user(bob))
+    stale = client.post(reverse("agents:block_save", args=[agent.id, block.id]),
+                        {"version": seen + 1, "value": "Name: Ada Lovelace", "read_only_present": "1"})
+    html = stale.content.decode()
+    assert stale.status_code == 409 and "<html" in html and ">Name: Ada Lovelace</textarea>" in html
+    assert "Bob saved version 3" in html
+    memory = client.get(reverse("agents:memory", args=[agent.id])).content.decode()
+    assert re.search(r'class="counter" id="counter-[^"]+" aria-live="polite">9 / 5,000<', memory)

@@ -28,8 +28,13 @@ def _attached(agent, block_id) -> Block:
 
 
 def _render_block(request, agent, block, status=200, *, mine=None, **state):
-    ctx = panels.block(agent, block, mine=mine, **state)
-    return render(request, BLOCK, ctx, status=status)
+    editor = panels.block(agent, block, mine=mine, **state)
+    if request.htmx:
+        return render(request, BLOCK, editor, status=status)
+    # Without JavaScript: the whole screen, with this editor in the state the save left it in.
+    ctx = panels.workspace(agent, request.user, right="memory")
+    ctx["blocks"] = [editor if b["block"].id == block.id else b for b in ctx["blocks"]]
+    return render(request, "agents/workspace.html", ctx, status=status)
 
 
 def _memory(request, agent, status=200, **extra):
