@@ -51,7 +51,34 @@ def _refuse_nul(value, where: str) -> None:
             _refuse_nul(item, f"{where}[{i}]" if where.startswith("body") else where)
 
 
-api = NinjaAPI(
+ERROR_RESPONSES = {
+    "400": "Bad input (the message names the field)",
+    "401": "Missing or invalid API key",
+    "404": "No such object in your organization",
+    "409": "Conflict: a stale version, a pending approval, or nothing to cancel",
+    "413": "Request body or file too large",
+    "422": "Request validation failed (the message names the field)",
+}
+
+
+class EngramApi(NinjaAPI):
+    """The NinjaAPI whose OpenAPI document also lists the error answers every operation can give."""
+
+    def get_openapi_schema(self, *args, **kwargs):
+        schema = super().get_openapi_schema(*args, **kwargs)
+        schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = {
+            "type": "object", "required": ["detail"], "title": "Error",
+            "properties": {"detail": {"type": "string", "title": "Detail"}}}
+        error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+        for path, operations in schema["paths"].items():
+            for method, operation in operations.items():
+                codes = {k: v for k, v in ERROR_RESPONSES.items() if k != "401" or path != "/v1/health/"}
+                for code, text in codes.items():
+                    operation["responses"].setdefault(code, {"description": text, **error})
+        return schema
+
+
+api = EngramApi(
     title="Engram API",
     version=VERSION,
     description="Letta-compatible REST API of the Engram agent development environment. "
