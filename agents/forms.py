@@ -20,6 +20,8 @@ class AgentCreateForm(forms.Form):
     name = forms.CharField(max_length=200, strip=True)
     template = forms.ChoiceField(choices=[("", "Blank agent")] + [(k, t.name) for k, t in BY_KEY.items()],
                                  required=False)
+    agent_type = forms.ChoiceField(required=False, choices=[(t, t) for t in (
+        "letta_v1_agent", "memgpt_v2_agent", "memgpt_agent", "react_agent", "workflow_agent")])
 
     def template_obj(self):
         return BY_KEY.get(self.cleaned_data.get("template") or "")

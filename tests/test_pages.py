@@ -128,6 +128,14 @@ def test_create_agent_blank_or_from_template(client, alice, template):
     assert client.get(reverse("agents:workspace", args=[agent.id])).status_code == 200
 
 
+def test_create_agent_of_another_type(client, alice):
+    from agents.models import Agent
+
+    client.post(reverse("agents:create"), {"name": "Classic", "template": "", "agent_type": "memgpt_v2_agent"}, **HTMX)
+    agent = Agent.objects.get(name="Classic", organization=alice.organization)
+    assert agent.agent_type == "memgpt_v2_agent" and agent.tools.filter(name="send_message").exists()
+
+
 def test_create_agent_errors_are_inline(client):
     response = client.post(reverse("agents:create"), {"name": "bad/name!", "template": ""}, **HTMX)
     assert response.status_code == 400

@@ -61,8 +61,9 @@ def agent_create(request):
     if form.is_valid():
         template = form.template_obj()
         name = form.cleaned_data["name"]
+        spec = template.spec(name) if template else blank_spec(name)
         try:
-            agent = create_agent(request.user, template.spec(name) if template else blank_spec(name))
+            agent = create_agent(request.user, {**spec, "agent_type": form.cleaned_data["agent_type"] or None})
         except DomainError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:

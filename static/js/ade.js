@@ -111,7 +111,8 @@
     var t = e.target;
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing && t.matches(".composer textarea")) {
       e.preventDefault();
-      if (t.value.trim()) htmx.trigger(t.form, "submit");
+      var send = t.form.querySelector("button[type=submit]");
+      if (t.value.trim() && !(send && send.disabled)) htmx.trigger(t.form, "submit");
     }
     if ((e.ctrlKey || e.metaKey) && e.key === "s" && t.closest && t.closest(".block-editor form")) {
       e.preventDefault();
@@ -173,6 +174,18 @@
   function scrollChat() { var log = chatLog(); if (log && stickToBottom) log.scrollTop = log.scrollHeight; }
   document.addEventListener("htmx:wsAfterMessage", scrollChat);
   document.addEventListener("htmx:afterSettle", scrollChat);
+
+  /* one turn at a time: Send waits while the agent is still answering */
+  function syncComposer() {
+    var button = document.querySelector("#composer-form button[type=submit]");
+    if (!button) return;
+    var busy = !!document.querySelector("#chat-inner .thinking");
+    button.disabled = busy;
+    button.title = busy ? "The agent is still answering: wait, or cancel the turn" : "";
+  }
+  document.addEventListener("htmx:wsAfterMessage", syncComposer);
+  document.addEventListener("htmx:afterSettle", syncComposer);
+  document.addEventListener("DOMContentLoaded", syncComposer);
   document.addEventListener("DOMContentLoaded", function () {
     scrollChat();
     document.querySelectorAll("textarea[data-limit]").forEach(updateCounter);
