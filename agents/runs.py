@@ -8,7 +8,8 @@ to a stream and resumes after `starting_after`.
 
 On workers three promises hold:
 - One turn at a time per agent. A worker claims the agent's oldest queued run under the agent's row lock, and
-  only when none of its runs is running, then keeps draining that agent's queue. Other agents run in parallel.
+  only when none of its runs is running; when it is done it re-enqueues the agent's next queued run (a task that
+  arrived while the agent was busy did nothing). Other agents run in parallel, and take turns fairly.
 - Cancel. `cancel` flags the run (in the database, in Redis and in the executing process). The loop stops
   between steps; a model call that is streaming is aborted by RunCancelled, raised from `emit` at its next token.
 - Crash safety. The executing worker holds a lease in Redis, renewed by a watcher thread. A run whose lease has
@@ -25,7 +26,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from ade.errors import Conflict, NotFound
@@ -87,10 +88,24 @@ def execute(run_id: str, *, on_event=None) -> Run:
 
 
 def execute_queued(run_id: str) -> None:
-    """Worker entry: run the queued turns of `run_id`'s agent, oldest first, unless a worker is running one."""
+    """Worker entry: run the oldest queued turn of `run_id`'s agent, unless a worker is running one of its turns.
+    Afterwards the agent's next queued turn goes to the back of the task queue, so busy agents take turns with
+    the others instead of holding a worker."""
     agent_id = Run.objects.filter(id=run_id).values_list("agent_id", flat=True).first()
-    while agent_id and (run := _claim_next(agent_id)) is not None:
+    run = _claim_next(agent_id) if agent_id else None
+    if run is not None:
         _drive(run)
+        _requeue(agent_id)
+
+
+def _requeue(agent_id: str) -> None:
+    """Enqueue the agent's oldest queued run: its own task may have come while the agent was busy, and gone."""
+    from .tasks import execute_queued as task
+
+    next_id = (Run.objects.filter(agent_id=agent_id, status="created").order_by("created_at", "id")
+               .values_list("id", flat=True).first())
+    if next_id:
+        task.delay(next_id)
 
 
 def _mark_running(run_id: str) -> Run:
@@ -236,6 +251,8 @@ def wait(run_id: str, timeout: float | None = None) -> Run:
 
 def _is_finished(run_id: str) -> bool:
     status = Run.objects.filter(id=run_id).values_list("status", flat=True).first()
+    if not connection.in_atomic_block:
+        connection.close()  # a follower can wait for minutes: give its connection back to the pool meanwhile
     return status is None or status not in ACTIVE
 
 
@@ -324,10 +341,8 @@ def reap_lost_runs() -> list[str]:
         return []
     cutoff = timezone.now() - timedelta(seconds=settings.RUN_LEASE_SECONDS)
     reaped = [run for run in Run.objects.filter(status="running", started_at__lt=cutoff) if _fail_if_lost(run)]
-    from .tasks import execute_queued
-
     for run in reaped:
-        execute_queued.delay(run.id)  # drains whatever the agent has queued behind it
+        _requeue(run.agent_id)  # whatever the agent has queued behind it can run now
     return [run.id for run in reaped]
 
 

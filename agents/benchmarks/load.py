@@ -7,7 +7,8 @@ after `--model-latency-ms`), then `--agents` simulated users each send `--messag
 one after another, all users at once. Prints throughput, turn latency as the user sees it (queue wait +
 execution), and the server's overhead above the model's latency. Then checks the database: every turn
 completed, and every agent holds exactly its messages and replies, in order, none lost or duplicated.
-Everything lives in a throwaway organization that is deleted at the end.
+One warm-up turn per worker runs first and is not counted. Everything lives in a throwaway organization that
+is deleted at the end.
 """
 
 import argparse
@@ -41,13 +42,14 @@ def run(argv, out) -> None:
     app.conf.task_always_eager = False
     server = ScriptedServer(pace_ms=0).start()
     model = ScriptedClient(server.url)
-    model.queue(*[{"text": REPLY, "delay_ms": args.model_latency_ms}] * (args.agents * args.messages))
+    model.queue(*[{"text": REPLY, "delay_ms": args.model_latency_ms}] * (args.agents * args.messages + args.workers))
     user = _owner()
     workers = _start_workers(args, server.url)
     out.write(f"Engram load benchmark: {args.agents} agents × {args.messages} messages, model latency "
               f"{args.model_latency_ms} ms, {args.workers} workers × {args.concurrency}, {connection.vendor}")
     try:
         agents = _agents(user, args.agents)
+        _send_all(user, _agents(user, args.workers, prefix="warm-up"), 1)  # first turns load code and caches
         started = time.perf_counter()
         latencies, errors = _send_all(user, agents, args.messages)
         wall = time.perf_counter() - started
@@ -85,10 +87,10 @@ def _start_workers(args, model_url: str):
     return pool
 
 
-def _agents(user, count: int) -> list:
+def _agents(user, count: int, prefix: str = "load") -> list:
     from agents.actions import create_agent
 
-    return [create_agent(user, {"name": f"load-{i}", "memory_blocks": [{"label": "human", "value": ""}]})
+    return [create_agent(user, {"name": f"{prefix}-{i}", "memory_blocks": [{"label": "human", "value": ""}]})
             for i in range(count)]
 
 
@@ -104,7 +106,9 @@ def _send_all(user, agents, messages: int):
                 sent = time.perf_counter()
                 run = runs.start_turn(user, agent.id, [{"role": "user", "content": f"message {i}"}])
                 runs.submit(run)
+                connection.close()  # back to the pool while waiting: there are more users than pooled connections
                 done = runs.wait(run.id, timeout=300)
+                connection.close()
                 with lock:
                     latencies.append(time.perf_counter() - sent)
                     if done.status != "completed":
