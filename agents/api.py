@@ -5,11 +5,12 @@ Every operation: parse, check access (agents.queries), call one domain function,
 """
 
 import json
+from typing import Literal
 
 from django.db.models import Prefetch
-from ninja import Field, Form, Query, Router, UploadedFile
-from ninja.errors import HttpError
+from ninja import Field, Form, Query, Router, Schema, UploadedFile
 from ninja import File as FileParam
+from ninja.errors import HttpError
 
 from ade.errors import DomainError, Invalid, NotFound
 from ade.pagination import paginate
@@ -126,18 +127,23 @@ def agent_state(user, agent_id: str, include=()) -> dict:
 # Models
 
 
+class ModelFilters(Schema):
+    provider_category: list[Literal["base", "byok"]] | None = None
+    provider_name: str | None = None
+    provider_type: str | None = None
+
+
 @collection_route(router, "get", "/models/", response=list[ModelOut], tags=["models"], operation_id="list_models")
-def list_models(request, provider_category: list[str] | None = None, provider_name: str | None = None,
-                provider_type: str | None = None):
+def list_models(request, f: Query[ModelFilters]):
     from .providers import llm_models
 
     models = llm_models()
-    if provider_category:
-        models = [m for m in models if m.get("provider_category") in provider_category]
-    if provider_name:
-        models = [m for m in models if m.get("provider_name") == provider_name]
-    if provider_type:
-        models = [m for m in models if m.get("provider_type") == provider_type]
+    if f.provider_category:
+        models = [m for m in models if m.get("provider_category") in f.provider_category]
+    if f.provider_name:
+        models = [m for m in models if m.get("provider_name") == f.provider_name]
+    if f.provider_type:
+        models = [m for m in models if m.get("provider_type") == f.provider_type]
     return models
 
 

@@ -58,7 +58,7 @@ def block_for(user, block_id: str) -> Block:
 # Global blocks
 
 
-class BlockFilters(Page):
+class BlockFilters(Schema):
     label: str | None = None
     name: str | None = None
     label_search: str | None = None
@@ -75,10 +75,17 @@ class BlockFilters(Page):
     connected_to_agents_count_eq: list[int] | None = None
 
 
+class BlockPage(Page, BlockFilters):
+    pass
+
+
 @collection_route(router, "get", "/blocks/", response=list[BlockOut], tags=["blocks"], operation_id="list_blocks")
-def list_blocks(request, filters: Query[BlockFilters]):
-    qs = Block.objects.filter(organization_id=request.auth.organization_id)
-    f = filters
+def list_blocks(request, filters: Query[BlockPage]):
+    return paginate(_filtered_blocks(request.auth, filters), filters, default_limit=50, default_order="asc")
+
+
+def _filtered_blocks(user, f: BlockFilters):
+    qs = Block.objects.filter(organization_id=user.organization_id)
     if f.label:
         qs = qs.filter(label=f.label)
     if f.name:
@@ -99,7 +106,7 @@ def list_blocks(request, filters: Query[BlockFilters]):
             qs = qs.filter(_agents__in=f.connected_to_agents_count_eq)
     if f.tags:
         qs = qs.filter(id__in=_ids_with_tags(qs, f.tags, f.match_all_tags))
-    return paginate(qs, filters, default_limit=50, default_order="asc")
+    return qs
 
 
 def _ids_with_tags(qs, tags: list[str], match_all: bool) -> list[str]:
@@ -115,8 +122,8 @@ def create_block(request, payload: BlockIn):
 
 
 @router.get("/blocks/count", response=int, tags=["blocks"], operation_id="count_blocks")
-def count_blocks(request):
-    return Block.objects.filter(organization_id=request.auth.organization_id).count()
+def count_blocks(request, filters: Query[BlockFilters]):
+    return _filtered_blocks(request.auth, filters).count()
 
 
 @router.get("/blocks/{block_id}", response=BlockOut, tags=["blocks"], operation_id="retrieve_block")

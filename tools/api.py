@@ -9,7 +9,7 @@ import json
 import uuid
 
 from django.utils import timezone
-from ninja import Query, Router
+from ninja import Query, Router, Schema
 
 from ade.pagination import paginate
 from ade.wire import Deleted, Page, ToolId, collection_route
@@ -21,7 +21,7 @@ from .schemas import ToolIn, ToolOut, ToolPatch, ToolReturnOut, ToolRunIn
 router = Router(tags=["tools"])
 
 
-class ToolFilters(Page):
+class ToolFilters(Schema):
     name: str | None = None
     names: list[str] | None = None
     tool_ids: list[str] | None = None
@@ -29,11 +29,20 @@ class ToolFilters(Page):
     tool_types: list[str] | None = None
     exclude_tool_types: list[str] | None = None
     return_only_letta_tools: bool | None = False
+    exclude_letta_tools: bool | None = False
+
+
+class ToolPage(Page, ToolFilters):
+    pass
 
 
 @collection_route(router, "get", "/tools/", response=list[ToolOut], operation_id="list_tools")
-def list_tools(request, f: Query[ToolFilters]):
-    qs = tools_for(request.auth)
+def list_tools(request, f: Query[ToolPage]):
+    return paginate(_filtered_tools(request.auth, f), f, default_limit=50, default_order="desc")
+
+
+def _filtered_tools(user, f: ToolFilters):
+    qs = tools_for(user)
     if f.name:
         qs = qs.filter(name=f.name)
     if f.names:
@@ -48,7 +57,9 @@ def list_tools(request, f: Query[ToolFilters]):
         qs = qs.exclude(tool_type__in=f.exclude_tool_types)
     if f.return_only_letta_tools:
         qs = qs.filter(tool_type__startswith="letta_")
-    return paginate(qs, f, default_limit=50, default_order="desc")
+    if f.exclude_letta_tools:
+        qs = qs.exclude(tool_type__startswith="letta_")
+    return qs
 
 
 @collection_route(router, "post", "/tools/", response=ToolOut, operation_id="create_tool")
@@ -62,8 +73,8 @@ def upsert_tool(request, payload: ToolIn):
 
 
 @router.get("/tools/count", response=int, operation_id="count_tools")
-def count_tools(request):
-    return tools_for(request.auth).count()
+def count_tools(request, f: Query[ToolFilters]):
+    return _filtered_tools(request.auth, f).count()
 
 
 @router.post("/tools/run", response=ToolReturnOut, operation_id="run_tool_from_source")
