@@ -133,7 +133,8 @@ def _parts(rows) -> list[dict]:
     from .letta_messages import to_letta_messages
 
     parts = [p for row in rows for p in to_letta_messages(row) if p["message_type"] not in HIDDEN_TYPES]
-    names = {p["tool_call"]["tool_call_id"]: p["tool_call"]["name"] for p in parts if p.get("tool_call")}
+    # From the rows, not the parts: a send_message call is shown as the reply, yet its return still needs a name.
+    names = {c.get("id"): (c.get("function") or {}).get("name", "") for row in rows for c in row.tool_calls or []}
     for p in parts:
         if p["message_type"] == "tool_return_message":
             p["tool_name"] = names.get(p.get("tool_call_id"), "")
