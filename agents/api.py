@@ -88,7 +88,19 @@ def render_agent(agent: Agent, include=()) -> dict:
         "last_stop_reason": agent.last_stop_reason or None,
         "managed_group": group and _render_group(group),
         "multi_agent_group": group and _render_group(group),
+        "pending_approval": _pending_approval(agent) if "agent.pending_approval" in include else None,
     }
+
+
+def _pending_approval(agent: Agent) -> dict | None:
+    """The approval request the agent waits on (the last in-context message), as an approval_request_message."""
+    from .letta_messages import to_letta_messages
+    from .models import Message
+
+    last = Message.objects.filter(id=(agent.message_ids or [None])[-1]).first()
+    if last is None or last.role != "approval" or not last.tool_calls:
+        return None
+    return next(m for m in to_letta_messages(last) if m["message_type"] == "approval_request_message")
 
 
 _PLAIN_FIELDS = ("id", "name", "system", "agent_type", "description", "tool_rules", "message_ids", "metadata",
@@ -449,3 +461,35 @@ def recompile(request, agent_id: AgentId, dry_run: bool = False, update_timestam
     if not dry_run:
         rebuild_system_prompts([agent.id], force=True, update_timestamp=update_timestamp)
     return compile_system_prompt(agent)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Tags
+
+
+class TagPage(Schema):
+    query_text: str | None = None
+    name: str | None = None
+    after: str | None = Field(None, max_length=200, description="Return tags after this one, in the requested order.")
+    before: str | None = Field(None, max_length=200)
+    limit: int = Field(50, ge=1, le=1000)
+    order: Literal["asc", "desc"] = "asc"
+    order_by: Literal["name"] = "name"
+
+
+@collection_route(router, "get", "/tags/", response=list[str], tags=["tags"], operation_id="list_tags")
+def list_tags(request, page: Query[TagPage]):
+    """The distinct tags of the organization's agents, in alphabetical order; `after`/`before` are tags."""
+    from .models import AgentTag
+
+    qs = AgentTag.objects.filter(agent__organization_id=request.auth.organization_id)
+    text = page.query_text or page.name
+    if text:
+        qs = qs.filter(tag__icontains=text)
+    ascending = page.order == "asc"
+    if page.after:
+        qs = qs.filter(**{"tag__gt" if ascending else "tag__lt": page.after})
+    if page.before:
+        qs = qs.filter(**{"tag__lt" if ascending else "tag__gt": page.before})
+    ordered = qs.order_by("tag" if ascending else "-tag").values_list("tag", flat=True).distinct()
+    return list(ordered[:page.limit])

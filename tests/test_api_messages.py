@@ -8,6 +8,7 @@ import pytest
 from agents.models import Message, Run
 
 
+ROLL = 'def roll_dice(sides: int) -> str:\n    """Roll a die.\n\n    Args:\n        sides: Sides.\n    """\n    return str(sides)\n'
 PROVIDER_REFUSAL = {"status": 400, "message": "The provider refused the request", "code": "bad_request",
                     "type": "invalid_request_error"}  # not retried, so the turn fails at once
 
@@ -222,3 +223,37 @@ def test_messages_and_runs_of_other_organizations_are_404(alice_api, mallory_api
                              {"message_type": "assistant_message", "content": "pwned"}).status_code == 404
     assert mallory_api.get("/v1/runs/").json() == []
     assert Run.objects.count() == 1 and Message.objects.get(id=message_id).text == "secret reply"
+
+
+def test_approval_round_trip(alice_api, scripted_llm):
+    tool = alice_api.post("/v1/tools/", {"source_code": ROLL}).json()
+    agent = create_agent(alice_api, tool_ids=[tool["id"]])
+    alice_api.patch(f"/v1/agents/{agent['id']}/tools/approval/roll_dice", {"requires_approval": True})
+    scripted_llm.queue_tool_call("roll_dice", {"sides": 6}, id="call_1")
+    r = alice_api.post(f"/v1/agents/{agent['id']}/messages", {"input": "Roll a die"}).json()
+    assert r["stop_reason"]["stop_reason"] == "requires_approval"
+    assert r["messages"][-1]["message_type"] == "approval_request_message"
+    pending = alice_api.get(f"/v1/agents/{agent['id']}", {"include": ["agent.pending_approval"]}).json()
+    assert pending["pending_approval"]["tool_call"]["tool_call_id"] == "call_1"
+    assert alice_api.get(f"/v1/agents/{agent['id']}").json()["pending_approval"] is None  # only when asked
+
+    busy = alice_api.post(f"/v1/agents/{agent['id']}/messages", {"input": "Hello?"})
+    assert busy.status_code == 409 and "waiting for approval" in busy.json()["detail"]
+
+    scripted_llm.queue_text("You rolled 6.")
+    r = alice_api.post(f"/v1/agents/{agent['id']}/messages", {"messages": [
+        {"type": "approval", "approvals": [{"type": "approval", "tool_call_id": "call_1", "approve": True}]}]})
+    assert r.status_code == 200, r.content
+    kinds = [m["message_type"] for m in r.json()["messages"]]
+    assert "tool_return_message" in kinds and kinds[-1] == "assistant_message"
+    assert alice_api.get(f"/v1/agents/{agent['id']}", {"include": ["agent.pending_approval"]}).json()[
+        "pending_approval"] is None
+
+
+def test_tags_list(alice_api, mallory_api):
+    create_agent(alice_api, tags=["alpha", "beta"])
+    create_agent(alice_api, tags=["beta", "gamma"])
+    assert alice_api.get("/v1/tags/").json() == ["alpha", "beta", "gamma"]
+    assert alice_api.get("/v1/tags", {"after": "alpha", "limit": 1}).json() == ["beta"]
+    assert alice_api.get("/v1/tags/", {"order": "desc", "query_text": "a"}).json() == ["gamma", "beta", "alpha"]
+    assert mallory_api.get("/v1/tags/").json() == []
