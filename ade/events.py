@@ -1,7 +1,7 @@
 """Broadcasting live updates: only from actions, only after commit."""
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
 
 
@@ -15,8 +15,14 @@ def folder_group(folder_id: str) -> str:
 
 def send_now(group: str, event: dict) -> None:
     layer = get_channel_layer()
-    if layer is not None:
+    if layer is not None and not _nobody_listens(layer, group):
         async_to_sync(layer.group_send)(group, {"type": "engram.event", "event": event})
+
+
+def _nobody_listens(layer, group: str) -> bool:
+    """The in-process layer knows its groups: with no page watching, skip the hop to the event loop (a turn
+    sends several events, and each hop is a thread switch there and back)."""
+    return isinstance(layer, InMemoryChannelLayer) and not layer.groups.get(group)
 
 
 def broadcast(group: str, event: dict) -> None:
