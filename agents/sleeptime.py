@@ -52,12 +52,14 @@ def enable_sleeptime(user, agent: Agent) -> Agent:
 
 
 def group_of(agent) -> Group | None:
-    return Group.objects.filter(manager_agent_id=agent.id, manager_type="sleeptime").first()
+    """The sleep-time group that `agent` (an Agent or an agent id) manages, if any."""
+    agent_id = getattr(agent, "id", agent)
+    return Group.objects.filter(manager_agent_id=agent_id, manager_type="sleeptime").first()
 
 
 def after_turn(run: Run) -> list[Run]:
     """Advance the sleep-time counter of the run's agent; on a firing turn start its companions' runs."""
-    group = group_of(run.agent)
+    group = group_of(run.agent_id)  # by id: every turn of every agent asks, most have no group
     if group is None:
         return []
     responses = list(Message.objects.filter(run_id=run.id).exclude(role__in=("user", "system")).order_by("seq"))

@@ -14,8 +14,8 @@ from django.test.utils import CaptureQueriesContext
 # Transaction control differs between SQLite (BEGIN IMMEDIATE, COMMIT) and PostgreSQL (implicit) and is not
 # counted; every statement that reads or writes rows is.
 CONTROL_STATEMENTS = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "SET ")
-REPLY_TURN_QUERIES = 21  # POST /v1/agents/{id}/messages, one step answered in plain text
-TOOL_TURN_QUERIES = 26  # the same with a conversation_search step before the answer
+REPLY_TURN_QUERIES = 20  # POST /v1/agents/{id}/messages, one step answered in plain text
+TOOL_TURN_QUERIES = 25  # the same with a conversation_search step before the answer
 ARCHIVAL_INSERT_QUERIES = 14  # POST /v1/agents/{id}/archival-memory
 
 
