@@ -71,7 +71,7 @@ class EngramApi(NinjaAPI):
             "properties": {"detail": {"type": "string", "title": "Detail"}}}
         error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
         for path, operations in schema["paths"].items():
-            for method, operation in operations.items():
+            for operation in operations.values():
                 codes = {k: v for k, v in ERROR_RESPONSES.items() if k != "401" or path != "/v1/health/"}
                 for code, text in codes.items():
                     operation["responses"].setdefault(code, {"description": text, **error})
@@ -156,6 +156,7 @@ def not_found(request, exc):
     return _error(request, 404, "Not Found")
 
 
+@api.exception_handler(OverflowError)
 @api.exception_handler(DataError)
 def data_error(request, exc):
     # Backstop: the schemas bound sizes and types; a value the database still refuses is bad input.

@@ -439,7 +439,7 @@ class TurnIn(RequestSchema):
     override_system: str | None = Field(None, description="Not supported by Engram (400 if set).")
     include_compaction_messages: bool = False
     return_logprobs: bool = False
-    top_logprobs: int | None = None
+    top_logprobs: int | None = Field(None, ge=0, le=20)
     return_token_ids: bool = False
 
 
@@ -459,10 +459,10 @@ class CancelIn(RequestSchema):
 
 
 class StreamResumeIn(RequestSchema):
-    starting_after: int = Field(0, ge=0)
+    starting_after: int = Field(0, ge=0, le=INT32)
     include_pings: bool | None = True
-    poll_interval: float | None = None
-    batch_size: int | None = None
+    poll_interval: float | None = Field(None, ge=0, le=60)
+    batch_size: int | None = Field(None, ge=1, le=10_000)
     run_id: str | None = None
     otid: str | None = None
     agent_id: str | None = None

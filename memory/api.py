@@ -5,7 +5,7 @@ overwriting someone else's edit sends the version it read, as `"version": n` in 
 `If-Match: "n"` header; if the block has changed since, the answer is 409 and nothing is written.
 """
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from django.conf import settings
 from django.db.models import Count
@@ -19,6 +19,7 @@ from ade.wire import AgentId, BlockId, Deleted, FileId, FolderId, Page, PassageI
 from . import actions, archival, folders, ingest
 from .models import Block, File
 from .schemas import (
+    INT32,
     BlockIn,
     BlockOut,
     BlockPatch,
@@ -70,9 +71,9 @@ class BlockFilters(Schema):
     identity_id: str | None = None
     identifier_keys: list[str] | None = None
     project_id: str | None = None
-    connected_to_agents_count_gt: int | None = None
-    connected_to_agents_count_lt: int | None = None
-    connected_to_agents_count_eq: list[int] | None = None
+    connected_to_agents_count_gt: int | None = Field(None, ge=0, le=INT32)
+    connected_to_agents_count_lt: int | None = Field(None, ge=0, le=INT32)
+    connected_to_agents_count_eq: list[Annotated[int, Field(ge=0, le=INT32)]] | None = None
 
 
 class BlockPage(Page, BlockFilters):

@@ -18,8 +18,12 @@ from django.test import override_settings
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.parameters import ParameterLocation
-from schemathesis.specs.openapi.checks import (content_type_conformance, negative_data_rejection,
-                                               response_schema_conformance, status_code_conformance)
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 # Valid and invalid ("negative") data in the fuzzing phase; the exhaustive coverage phase takes minutes here.
 CONFIG = schemathesis.Config.from_dict({"generation": {"mode": "all"},

@@ -7,7 +7,6 @@ import pytest
 
 from agents.models import Message, Run
 
-
 ROLL = 'def roll_dice(sides: int) -> str:\n    """Roll a die.\n\n    Args:\n        sides: Sides.\n    """\n    return str(sides)\n'
 PROVIDER_REFUSAL = {"status": 400, "message": "The provider refused the request", "code": "bad_request",
                     "type": "invalid_request_error"}  # not retried, so the turn fails at once
