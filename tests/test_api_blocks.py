@@ -174,3 +174,21 @@ def test_agent_core_memory_by_label(alice_api, mallory_api, org, alice):
     assert r.status_code == 404
     human.refresh_from_db()
     assert human.value == "Name: Ada"
+
+
+def test_openapi_document_and_docs_page(client):
+    doc = client.get("/v1/openapi.json").json()
+    assert doc["info"]["title"] == "Engram API" and "/v1/agents/" in doc["paths"]
+    assert doc["paths"]["/v1/blocks/{block_id}"]["patch"]["responses"]["409"]
+    page = client.get("/v1/docs")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "/v1/openapi.json" in html and "cdn." not in html  # Swagger UI comes with the server
+
+
+def test_api_is_csrf_exempt(alice_key):
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True, HTTP_AUTHORIZATION=f"Bearer {alice_key}")
+    r = strict.post("/v1/blocks/", '{"label": "x", "value": "y"}', content_type="application/json")
+    assert r.status_code == 200
