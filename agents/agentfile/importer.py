@@ -1,0 +1,255 @@
+"""Import: an agent file becomes new agents (and their tools, blocks, folders, files, messages, groups) of the
+importing user's organization, in one transaction."""
+
+import uuid
+
+from django.db import transaction
+from django.utils import timezone
+
+from ade.errors import DomainError, Invalid
+from memory.actions import Actor, create_block
+from memory.models import Folder
+from tools.models import TOOL_TYPES, Tool
+
+from ..models import AGENT_TYPES, Agent, Group, Message
+from .document import AgentEntry, AgentFile, ToolEntry, parse_agent_file
+
+
+def import_agent_file(user, raw: bytes | str, *, name: str | None = None, model: str | None = None,
+                      embedding: str | None = None, override_existing_tools: bool = True,
+                      strip_messages: bool = False, secrets: dict | None = None,
+                      append_copy_suffix: bool = True) -> list[str]:
+    """Create the file's agents (and their tools, blocks, folders, files, messages, groups) for `user`'s
+    organization in one transaction; return the new agent ids in file order. Nothing is written on error."""
+    doc = parse_agent_file(raw)
+    llm_override = _resolved_llm(model)
+    embedding_override = _resolved_embedding(embedding)
+    with transaction.atomic():
+        ids = _IdMap()
+        _import_tools(user, doc, ids, override_existing_tools)
+        _import_blocks(user, doc, ids)
+        _import_folders(user, doc, ids, embedding_override)
+        agent_ids = []
+        for i, entry in enumerate(doc.agents):
+            new_name = name if (name and i == 0) else _copy_name(entry.name, append_copy_suffix)
+            agent = _import_agent(user, entry, ids, name=new_name, llm=llm_override, embedding=embedding_override,
+                                  secrets=secrets or {}, strip_messages=strip_messages)
+            ids.set(entry.id, agent.id)
+            agent_ids.append(agent.id)
+        _import_groups(user, doc, ids)
+        _import_files(user, doc, ids)
+    return agent_ids
+
+
+class _IdMap(dict):
+    def set(self, local: str, real: str) -> None:
+        self[local] = real
+
+    def many(self, local_ids) -> list[str]:
+        return [self[i] for i in local_ids or []]
+
+
+def _resolved_llm(handle: str | None) -> dict | None:
+    from .providers import resolve_llm
+
+    return resolve_llm(handle) if handle else None
+
+
+def _resolved_embedding(handle: str | None) -> dict | None:
+    from .providers import resolve_embedding
+
+    return resolve_embedding(handle) if handle else None
+
+
+def _copy_name(name: str | None, suffix: bool) -> str | None:
+    return f"{name}_copy" if name and suffix else name
+
+
+def _import_tools(user, doc: AgentFile, ids: _IdMap, override_existing: bool) -> None:
+    from tools.actions import ensure_base_tools, upsert_tool
+    from tools.registry import base_tools
+
+    base = ensure_base_tools(user.organization)
+    known = set(base_tools())
+    longest = Tool._meta.get_field("name").max_length
+    for entry in doc.tools:
+        if len(entry.name) > longest:
+            raise Invalid(f"Invalid agent file: tool name {entry.name!r} is longer than {longest} characters",
+                          field="file")
+        if entry.name in known:
+            tool = base[entry.name]
+        elif entry.tool_type == "custom" and entry.source_code:
+            existing = Tool.objects.filter(organization_id=user.organization_id, name=entry.name).first()
+            tool = existing if existing is not None and not override_existing else _upsert(user, upsert_tool, entry)
+        else:
+            tool = _unavailable_tool(user, entry)
+        ids.set(entry.id, tool.id)
+
+
+def _upsert(user, upsert_tool, entry: ToolEntry) -> Tool:
+    try:
+        return upsert_tool(user, entry.source_code, json_schema=entry.json_schema, description=entry.description,
+                           tags=entry.tags, return_char_limit=entry.return_char_limit,
+                           pip_requirements=entry.pip_requirements, npm_requirements=entry.npm_requirements,
+                           args_json_schema=entry.args_json_schema,
+                           default_requires_approval=entry.default_requires_approval,
+                           enable_parallel_execution=entry.enable_parallel_execution, metadata=entry.metadata_)
+    except DomainError as exc:
+        raise Invalid(f"Invalid agent file: tool {entry.name!r}: {exc.message}", field="file") from None
+
+
+def _unavailable_tool(user, entry: ToolEntry) -> Tool:
+    """A built-in or external tool this server does not implement: kept (so the agent's rules and history make
+    sense) as a row without code; calling it returns an error to the model."""
+    if entry.tool_type not in dict(TOOL_TYPES):
+        raise Invalid(f"Invalid agent file: tool {entry.name!r} has an unknown tool_type {entry.tool_type!r}",
+                      field="file")
+    tool, _ = Tool.objects.get_or_create(
+        organization_id=user.organization_id, name=entry.name,
+        defaults={"tool_type": entry.tool_type, "description": entry.description or "", "source_code": None,
+                  "json_schema": entry.json_schema or {"name": entry.name, "parameters": {}},
+                  "tags": entry.tags or [], "created_by": user, "last_updated_by": user})
+    return tool
+
+
+def _import_blocks(user, doc: AgentFile, ids: _IdMap) -> None:
+    for entry in doc.blocks:
+        try:
+            block = create_block(user.organization, label=entry.label, value=entry.value, limit=entry.limit,
+                                 description=entry.description, read_only=bool(entry.read_only),
+                                 hidden=bool(entry.hidden), metadata=entry.metadata, tags=entry.tags,
+                                 actor=Actor.user(user, via="api"))
+        except DomainError as exc:
+            raise Invalid(f"Invalid agent file: block {entry.label!r}: {exc.message}", field="file") from None
+        ids.set(entry.id, block.id)
+
+
+def _import_folders(user, doc: AgentFile, ids: _IdMap, embedding: dict | None) -> None:
+    from memory.folders import create_folder, embedding_config_for
+
+    taken = set(Folder.objects.filter(organization_id=user.organization_id).values_list("name", flat=True))
+    for entry in doc.sources:
+        name = entry.name if entry.name not in taken else f"{entry.name}_{uuid.uuid4().hex[:8]}"
+        taken.add(name)
+        config = embedding or embedding_config_for(config=entry.embedding_config)
+        folder = create_folder(user, name=name, description=entry.description, instructions=entry.instructions,
+                               metadata=entry.metadata, embedding_config=config)
+        ids.set(entry.id, folder.id)
+
+
+def _import_files(user, doc: AgentFile, ids: _IdMap) -> None:
+    """The files' text is ingested again (parsed text is stored as text: `<name>.txt` unless already text)."""
+    from memory.ingest import TEXT_TYPES, upload_file
+
+    for entry in doc.files:
+        folder = Folder.objects.get(id=ids[entry.source_id])
+        name = entry.file_name or entry.original_file_name or f"{entry.id}.txt"
+        if not any(name.lower().endswith(suffix) for suffix in TEXT_TYPES):
+            name += ".txt"
+        file = upload_file(user.organization, folder, name=name, data=(entry.content or "").encode(),
+                           created_by=user)
+        ids.set(entry.id, file.id)
+
+
+def _import_agent(user, entry: AgentEntry, ids: _IdMap, *, name, llm, embedding, secrets: dict,
+                  strip_messages: bool) -> Agent:
+    from .actions import create_agent
+
+    if entry.agent_type not in dict(AGENT_TYPES):
+        raise Invalid(f"Invalid agent file: agent {entry.id} has an unknown agent_type {entry.agent_type!r}",
+                      field="file")
+    wanted_secrets = {**(entry.tool_exec_environment_variables or {}), **(entry.secrets or {})}
+    spec = {
+        "name": name, "agent_type": entry.agent_type, "system": entry.system, "description": entry.description,
+        "metadata": entry.metadata, "tags": entry.tags, "timezone": entry.timezone, "hidden": entry.hidden,
+        "message_buffer_autoclear": entry.message_buffer_autoclear, "max_files_open": entry.max_files_open,
+        "per_file_view_window_char_limit": entry.per_file_view_window_char_limit,
+        "response_format": entry.response_format, "compaction_settings": entry.compaction_settings,
+        "secrets": {**{k: "" for k in wanted_secrets}, **secrets},
+        "tool_ids": ids.many(entry.tool_ids), "block_ids": ids.many(entry.block_ids),
+        "folder_ids": ids.many(entry.folder_ids or entry.source_ids), "tool_rules": entry.tool_rules or [],
+        "include_base_tools": False, "include_base_tool_rules": False, "initial_message_sequence": [],
+        "enable_sleeptime": False,
+        **_model_spec(entry, llm, embedding),
+    }
+    agent = create_agent(user, {k: v for k, v in spec.items() if v is not None})
+    Agent.objects.filter(id=agent.id).update(enable_sleeptime=bool(entry.enable_sleeptime),
+                                             llm_config={**agent.llm_config, **_kept_handle(entry, llm)})
+    if not strip_messages:
+        _import_messages(agent, entry, ids)
+    return agent
+
+
+def _model_spec(entry: AgentEntry, llm: dict | None, embedding: dict | None) -> dict:
+    """Which model the agent calls: the override, else the file's handle when this server has that model, else
+    the file's config as it is (calls fail until that provider is configured)."""
+    from .providers import resolve_llm
+
+    spec = {"embedding_config": embedding or entry.embedding_config}
+    if llm is not None:
+        return {**spec, "llm_config": llm}
+    config = dict(entry.llm_config or {})
+    handle = config.pop("handle", None)
+    if handle:
+        try:
+            resolve_llm(handle)
+            return {**spec, "model": handle, "llm_config": config}
+        except DomainError:
+            pass
+    if not config:
+        raise Invalid(f"Invalid agent file: agent {entry.id} has no llm_config", field="file")
+    return {**spec, "llm_config": config}
+
+
+def _kept_handle(entry: AgentEntry, llm: dict | None) -> dict:
+    handle = (entry.llm_config or {}).get("handle")
+    return {"handle": handle} if llm is None and handle else {}
+
+
+def _import_messages(agent: Agent, entry: AgentEntry, ids: _IdMap) -> None:
+    """The file's messages as new rows, in order, and its in-context list. The agent's fresh system message stands
+    in for the file's in-context one, and is recompiled for this server."""
+    context = list(entry.in_context_message_ids)
+    roles = {m.id: m.role for m in entry.messages}
+    if context and roles[context[0]] == "system":
+        ids.set(context.pop(0), agent.message_ids[0])
+    rows = []
+    for m in entry.messages:
+        if m.id in ids:
+            continue
+        row = Message(organization_id=agent.organization_id, agent=agent, role=m.role,
+                      content=_parts(m.content), name=m.name or "", otid=m.otid or "", sender_id=m.sender_id or "",
+                      group_id=m.group_id or "", model=m.model or "", tool_calls=m.tool_calls or None,
+                      tool_call_id=m.tool_call_id or "", tool_returns=m.tool_returns or None,
+                      approve=m.approve, denial_reason=m.denial_reason or "", approvals=m.approvals or None,
+                      created_at=m.created_at or timezone.now())
+        ids.set(m.id, row.id)  # ids are assigned when a row is built, so requests can point at later rows
+        rows.append((m, row))
+    for m, row in rows:
+        row.approval_request_id = ids.get(m.approval_request_id, "") if m.approval_request_id else ""
+    Message.objects.bulk_create([row for _, row in rows])
+    Agent.objects.filter(id=agent.id).update(message_ids=[agent.message_ids[0], *ids.many(context)])
+
+    from memory.context import rebuild_system_prompts
+
+    rebuild_system_prompts([agent.id], force=True)
+
+
+def _parts(content) -> list[dict]:
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    return content
+
+
+def _import_groups(user, doc: AgentFile, ids: _IdMap) -> None:
+    for entry in doc.groups:
+        config = entry.manager_config or {}
+        manager = config.get("manager_agent_id")
+        group = Group.objects.create(organization_id=user.organization_id,
+                                     manager_type=config.get("manager_type") or "sleeptime",
+                                     manager_agent_id=ids[manager] if manager else None,
+                                     description=entry.description or "",
+                                     sleeptime_agent_frequency=config.get("sleeptime_agent_frequency"))
+        group.agents.add(*ids.many(entry.agent_ids))
