@@ -18,6 +18,7 @@ urlpatterns = [
     path(A + "runs/<str:run_id>/cancel/", chat.cancel, name="cancel"),
     path(A + "reset/", chat.reset, name="reset"),
     path(A + "context/", workspace.context, name="context"),
+    path(A + "chat/", workspace.chat_log, name="chat"),
     # core memory
     path(A + "memory/", memory.memory_tab, name="memory"),
     path(A + "blocks/new/", memory.block_create, name="block_create"),

@@ -168,6 +168,8 @@ def test_workspace_and_every_panel_render(client, agent):
         assert full.status_code == partial.status_code == 200, name
         assert "<html" in full.content.decode() and "<html" not in partial.content.decode(), name
         assert 'aria-selected="true"' in partial.content.decode()
+    chat = client.get(reverse("agents:chat", args=[agent.id]), **HTMX).content.decode()
+    assert chat.startswith('<div class="chat-inner" id="chat-inner"') and "Start a conversation" in chat
     context = client.get(reverse("agents:context", args=[agent.id]), **HTMX).content.decode()
     assert "Core memory" in context and "32,000" in context
 

@@ -15,3 +15,10 @@ def workspace(request, agent):
 def context(request, agent):
     return region(request, "agents/partials/context.html", "agents/workspace.html",
                   {**panels.workspace(agent, request.user), **panels.context_window(agent)})
+
+
+@agent_view
+def chat_log(request, agent):
+    """The conversation alone: a page that lost its websocket for a while catches up with this."""
+    return region(request, "agents/partials/chat_log.html", "agents/workspace.html",
+                  {**panels.workspace(agent, request.user), **panels.chat(agent)})

@@ -213,8 +213,20 @@
     el.title = title;
     el.querySelector("span").textContent = cls === "live" ? "Live" : "Reconnecting…";
   }
-  document.addEventListener("htmx:wsOpen", function () { wsStatus("live", "Live updates are on"); });
-  document.addEventListener("htmx:wsClose", function () { wsStatus("down", "Live updates paused; reconnecting"); });
+  var wsWasDown = false;
+  document.addEventListener("htmx:wsOpen", function (e) {
+    wsStatus("live", "Live updates are on");
+    if (wsWasDown) {  /* events sent while we were away are gone: fetch the conversation and context afresh */
+      var base = "/agents/" + e.detail.elt.dataset.agent + "/";
+      htmx.ajax("GET", base + "chat/", { target: "#chat-inner", swap: "outerHTML" });
+      htmx.ajax("GET", base + "context/", { target: "#context-window", swap: "outerHTML" });
+    }
+    wsWasDown = false;
+  });
+  document.addEventListener("htmx:wsClose", function () {
+    wsWasDown = true;
+    wsStatus("down", "Live updates paused; reconnecting");
+  });
 
   /* ---- upload progress bars (folders) ---- */
   document.addEventListener("htmx:xhr:progress", function (e) {
