@@ -50,13 +50,13 @@ class _IdMap(dict):
 
 
 def _resolved_llm(handle: str | None) -> dict | None:
-    from .providers import resolve_llm
+    from ..providers import resolve_llm
 
     return resolve_llm(handle) if handle else None
 
 
 def _resolved_embedding(handle: str | None) -> dict | None:
-    from .providers import resolve_embedding
+    from ..providers import resolve_embedding
 
     return resolve_embedding(handle) if handle else None
 
@@ -153,7 +153,7 @@ def _import_files(user, doc: AgentFile, ids: _IdMap) -> None:
 
 def _import_agent(user, entry: AgentEntry, ids: _IdMap, *, name, llm, embedding, secrets: dict,
                   strip_messages: bool) -> Agent:
-    from .actions import create_agent
+    from ..actions import create_agent
 
     if entry.agent_type not in dict(AGENT_TYPES):
         raise Invalid(f"Invalid agent file: agent {entry.id} has an unknown agent_type {entry.agent_type!r}",
@@ -183,7 +183,7 @@ def _import_agent(user, entry: AgentEntry, ids: _IdMap, *, name, llm, embedding,
 def _model_spec(entry: AgentEntry, llm: dict | None, embedding: dict | None) -> dict:
     """Which model the agent calls: the override, else the file's handle when this server has that model, else
     the file's config as it is (calls fail until that provider is configured)."""
-    from .providers import resolve_llm
+    from ..providers import resolve_llm
 
     spec = {"embedding_config": embedding or entry.embedding_config}
     if llm is not None:
