@@ -27,9 +27,7 @@ from ade.wire import AgentId, MessageId, Page, RunId, collection_route
 
 from . import runs
 from .letta_messages import letta_response, to_letta_messages, usage_dict
-from .models import Message, Run
-from .queries import get_agent_for
-from .schemas import (
+from .message_schemas import (
     AsyncTurnIn,
     CancelIn,
     LettaMessageOut,
@@ -42,6 +40,8 @@ from .schemas import (
     StreamingTurnIn,
     StreamResumeIn,
 )
+from .models import Message, Run
+from .queries import get_agent_for
 from .turn_input import check_turn_input
 
 log = logging.getLogger(__name__)
