@@ -55,8 +55,10 @@ class WorkerPool:
     def log(self, name: str) -> str:
         return (self.log_dir / f"{name}.log").read_text(errors="replace")
 
-    def logs(self) -> str:
-        return "\n".join(f"==== {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in self.log_dir.glob("*.log"))
+    def logs(self, tail: int | None = 3000) -> str:
+        """Every worker's log (the last `tail` characters of each; all with None)."""
+        return "\n".join(f"==== {p.name}\n{p.read_text(errors='replace')[-tail if tail else 0:]}"
+                         for p in sorted(self.log_dir.glob("*.log")))
 
     def stop(self) -> None:
         for proc in self.procs.values():

@@ -80,8 +80,38 @@ def test_an_async_turn_runs_on_a_worker_and_reaches_websocket_and_stream_clients
     live = watcher.collect(lambda ev: any(e.get("type") == "run_updated" for e in ev))
     assert [e["event"] for e in live if e["type"] == "run_event"] == streamed
     assert live[-1] == {"type": "run_updated", "run_id": run.id, "status": "completed"}
-    assert "agents.execute_queued" in celery_workers.logs()
+    assert "agents.execute_queued" in celery_workers.logs(tail=None)
     assert [m.role for m in in_context(agent)] == ["system", "user", "assistant"]
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_the_api_sync_stream_and_async_routes_hand_turns_to_workers(alice_api, agent, scripted_llm, celery_workers):
+    from tests.test_api_messages import sse_events
+
+    def turns_received():
+        return sum(line.endswith("received") and "agents.execute_queued" in line
+                   for line in celery_workers.logs(tail=None).splitlines())
+
+    def replies(events):
+        return [e["content"] for _, e in events if isinstance(e, dict) and e["message_type"] == "assistant_message"]
+
+    base = f"/v1/agents/{agent.id}/messages"
+    tasks_before = turns_received()
+    scripted_llm.queue_text("Sync reply.")
+    sync = alice_api.post(base, {"input": "one"})
+    assert sync.status_code == 200, sync.content
+    assert [m["content"] for m in sync.json()["messages"] if m["message_type"] == "assistant_message"] == [
+        "Sync reply."]
+    scripted_llm.queue_text("Streamed reply.")
+    assert replies(sse_events(alice_api.post(f"{base}/stream", {"input": "two", "include_pings": False}))) == [
+        "Streamed reply."]
+    scripted_llm.queue_text("Async reply.")
+    started = alice_api.post(f"{base}/async", {"input": "three"}).json()
+    resumed = sse_events(alice_api.post(f"/v1/runs/{started['id']}/stream", {"include_pings": False}))
+    assert replies(resumed) == ["Async reply."]
+    assert list(Run.objects.filter(agent=agent).values_list("status", flat=True)) == ["completed"] * 3
+    assert turns_received() >= tasks_before + 3  # the workers ran them, not this process
 
 
 @pytest.mark.services
