@@ -256,3 +256,21 @@ def test_tags_list(alice_api, mallory_api):
     assert alice_api.get("/v1/tags", {"after": "alpha", "limit": 1}).json() == ["beta"]
     assert alice_api.get("/v1/tags/", {"order": "desc", "query_text": "a"}).json() == ["gamma", "beta", "alpha"]
     assert mallory_api.get("/v1/tags/").json() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancel_an_active_run(alice_api, scripted_llm):
+    """A cancelled run stops before its next step (a step in progress finishes)."""
+    from agents.runs import wait
+
+    agent = create_agent(alice_api)
+    scripted_llm.queue({"tool_calls": [{"name": "conversation_search", "arguments": {"query": "x"}}],
+                        "delay_ms": 1500}, {"text": "This answer never arrives."})
+    run = alice_api.post(f"/v1/agents/{agent['id']}/messages/async", {"input": "take your time"}).json()
+    r = alice_api.post(f"/v1/agents/{agent['id']}/messages/cancel", {"run_ids": [run["id"]]})
+    assert r.status_code == 200 and r.json() == {run["id"]: "cancelled"}
+    assert wait(run["id"], timeout=30).status == "cancelled"
+    assert alice_api.get(f"/v1/runs/{run['id']}").json()["stop_reason"] == "cancelled"
+    said = [m["content"] for m in alice_api.get(f"/v1/agents/{agent['id']}/messages").json()
+            if m["message_type"] == "assistant_message"]
+    assert "This answer never arrives." not in said
