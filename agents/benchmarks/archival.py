@@ -72,6 +72,9 @@ def _cleanup(org) -> None:
                     "(SELECT id FROM memory_passage WHERE organization_id = %s)", [org.id])
         cur.execute("DELETE FROM memory_passage WHERE organization_id = %s", [org.id])
         org.delete()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:  # dead entries left in the HNSW index would cost later searches recall
+            cur.execute("VACUUM memory_passage")
 
 
 # ---------------------------------------------------------------------------------------------------------------
