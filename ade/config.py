@@ -17,17 +17,17 @@ def fail(message: str):
     raise SystemExit(2)
 
 
-def database_from_url(url: str, base_dir: Path) -> dict:
+def database_from_url(url: str, var_dir: Path) -> dict:
     if not url:
         return {
             "ENGINE": "ade.sqlite",
-            "NAME": str(base_dir / "var" / "engram.sqlite3"),
+            "NAME": str(var_dir / "engram.sqlite3"),
             # WAL with synchronous=NORMAL: commits do not fsync (a power cut may lose the last commits, never
             # corrupt the file); with FULL every commit of a turn's steps cost ~3 ms.
             "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE",
                         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"},
             # A file test database, so worker processes and forked servers share it.
-            "TEST": {"NAME": os.environ.get("TEST_DATABASE_NAME") or str(base_dir / "var" / "test_engram.sqlite3")},
+            "TEST": {"NAME": os.environ.get("TEST_DATABASE_NAME") or str(var_dir / "test_engram.sqlite3")},
         }
     parsed = urlparse(url)
     if parsed.scheme not in ("postgres", "postgresql"):
@@ -64,11 +64,11 @@ def redis_url(value: str) -> str:
     return value
 
 
-def secret_key(base_dir: Path) -> str:
+def secret_key(var_dir: Path) -> str:
     """SECRET_KEY from the environment, else generated once and kept under var/."""
     if os.environ.get("SECRET_KEY"):
         return os.environ["SECRET_KEY"]
-    path = base_dir / "var" / "secret_key"
+    path = var_dir / "secret_key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(secrets.token_urlsafe(50))

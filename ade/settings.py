@@ -20,7 +20,7 @@ configure_tiktoken_offline()
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 try:
-    DATABASES = {"default": database_from_url(os.environ.get("DATABASE_URL", ""), BASE_DIR)}
+    DATABASES = {"default": database_from_url(os.environ.get("DATABASE_URL", ""), VAR_DIR)}
     REDIS_URL = redis_url(os.environ.get("REDIS_URL", ""))
 except ConfigError as exc:
     fail(str(exc))
@@ -28,7 +28,7 @@ except ConfigError as exc:
 if os.environ.get("DATABASE_NAME"):
     DATABASES["default"]["NAME"] = os.environ["DATABASE_NAME"]
 
-SECRET_KEY = secret_key(BASE_DIR)
+SECRET_KEY = secret_key(VAR_DIR)
 DEBUG = os.environ.get("DEBUG", "0") == "1"
 ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
