@@ -167,7 +167,8 @@ def test_a_tool_cannot_read_the_secret_key_the_database_or_the_server_environmen
         database_file = None  # a test database placed outside var/ by a developer's override
     paths = [str(settings.VAR_DIR / "secret_key"), f"/proc/{os.getpid()}/environ",
              *([database_file] if database_file else [])]
-    host, port = (db["HOST"], int(db["PORT"])) if not database_file else ("127.0.0.1", 6390)
+    on_postgres = db["ENGINE"].endswith("postgresql")
+    host, port = (db["HOST"], int(db["PORT"])) if on_postgres else ("127.0.0.1", 6390)  # else: Redis
     for path in paths:
         assert os.path.exists(path), path  # the server itself can read them
 
