@@ -42,7 +42,7 @@ def seeded(django_db_setup, django_db_blocker, scripted_llm_server):
     from accounts.actions import create_api_key, create_user
     from accounts.models import Organization
     from agents.actions import create_agent
-    from agents.runs import start_turn, submit
+    from agents.runs import execute, start_turn
     from memory.actions import Actor, create_block
     from memory.folders import create_folder, embedding_config_for
     from tools.actions import create_tool
@@ -51,7 +51,7 @@ def seeded(django_db_setup, django_db_blocker, scripted_llm_server):
         user = create_user("fuzzer", "correct horse battery", org_name="Fuzz")
         agent = create_agent(user, {"name": "fuzzed", "memory_blocks": [{"label": "human", "value": "x"}]})
         run = start_turn(user, agent.id, [{"role": "user", "content": "hello"}])
-        submit(run)
+        execute(run.id)  # here, whether or not workers are configured
         ids = {"agent_id": agent.id, "block_id": create_block(user.organization, label="shared", value="y",
                                                                 actor=Actor.user(user)).id,
                "tool_id": create_tool(user, ECHO).id,
