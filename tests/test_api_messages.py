@@ -274,3 +274,23 @@ def test_cancel_an_active_run(alice_api, scripted_llm):
     said = [m["content"] for m in alice_api.get(f"/v1/agents/{agent['id']}/messages").json()
             if m["message_type"] == "assistant_message"]
     assert "This answer never arrives." not in said
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_turns_on_celery_workers(alice_api, scripted_llm, celery_workers):
+    """With workers the API only enqueues: the sync reply waits on the run, the stream relays it from Redis."""
+    from agents.runs import runs_on_workers
+
+    assert runs_on_workers()
+    agent = create_agent(alice_api)
+    scripted_llm.queue_text("Answered by a worker.")
+    reply = alice_api.post(f"/v1/agents/{agent['id']}/messages", {"input": "hi"})
+    assert reply.status_code == 200 and reply.json()["messages"][0]["content"] == "Answered by a worker."
+
+    scripted_llm.queue_text("Streamed by a worker.")
+    events = sse_events(alice_api.post(f"/v1/agents/{agent['id']}/messages/stream",
+                                       {"input": "again", "include_pings": False}))
+    kinds = [e["message_type"] if isinstance(e, dict) else e for _, e in events]
+    assert kinds == ["assistant_message", "stop_reason", "usage_statistics", "[DONE]"]
+    assert events[0][1]["content"] == "Streamed by a worker."
