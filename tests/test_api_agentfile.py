@@ -172,6 +172,12 @@ def db_style_id():
     return doc
 
 
+def unknown_endpoint_type():
+    doc = json.loads((SAMPLES / "loop.af").read_text())
+    doc["agents"][0]["llm_config"]["model_endpoint_type"] = "martian"
+    return doc
+
+
 def bad_block():
     doc = json.loads((SAMPLES / "loop.af").read_text())
     doc["blocks"][-1]["limit"] = 3  # its value is longer: fails after tools and other blocks were written
@@ -188,6 +194,7 @@ def bad_block():
     (json.dumps(duplicate_ids()).encode(), "used twice"),
     (json.dumps(db_style_id()).encode(), "agent-<number>"),
     (json.dumps(bad_block()).encode(), "limit"),
+    (json.dumps(unknown_endpoint_type()).encode(), "model_endpoint_type"),
 ])
 def test_bad_agent_files_are_400_and_change_nothing(alice_api, data, word):
     before = counts()

@@ -148,7 +148,27 @@ def parse_agent_file(raw: bytes | str) -> AgentFile:
         raise Invalid(f"Invalid agent file: {where}: {first['msg']} ({exc.error_count()} problem(s))",
                       field="file") from None
     _check_references(parsed)
+    _check_model_configs(parsed)
     return parsed
+
+
+def _check_model_configs(doc: "AgentFile") -> None:
+    """The configs must be ones clients can read back (known endpoint types, positive sizes)."""
+    from memory.schemas import EmbeddingConfig
+
+    from ..schemas import LlmConfigOut
+
+    for i, agent in enumerate(doc.agents):
+        for field, model in (("llm_config", LlmConfigOut), ("embedding_config", EmbeddingConfig)):
+            value = getattr(agent, field)
+            if value is None:
+                continue
+            try:
+                model.model_validate(value)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"])
+                raise Invalid(f"Invalid agent file: agents.{i}.{field}.{where}: {first['msg']}", field="file") from None
 
 
 def _check_references(doc: AgentFile) -> None:
