@@ -158,17 +158,19 @@ def _check_model_configs(doc: "AgentFile") -> None:
 
     from ..schemas import LlmConfigOut
 
-    for i, agent in enumerate(doc.agents):
-        for field, model in (("llm_config", LlmConfigOut), ("embedding_config", EmbeddingConfig)):
-            value = getattr(agent, field)
-            if value is None:
-                continue
-            try:
-                model.model_validate(value)
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                where = ".".join(str(p) for p in first["loc"])
-                raise Invalid(f"Invalid agent file: agents.{i}.{field}.{where}: {first['msg']}", field="file") from None
+    configs = [(f"agents.{i}.{field}", getattr(agent, field), model) for i, agent in enumerate(doc.agents)
+               for field, model in (("llm_config", LlmConfigOut), ("embedding_config", EmbeddingConfig))]
+    configs += [(f"sources.{i}.embedding_config", source.embedding_config, EmbeddingConfig)
+                for i, source in enumerate(doc.sources)]
+    for where, value, model in configs:
+        if value is None:
+            continue
+        try:
+            model.model_validate(value)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            inner = ".".join(str(p) for p in first["loc"])
+            raise Invalid(f"Invalid agent file: {where}.{inner}: {first['msg']}", field="file") from None
 
 
 def _check_references(doc: AgentFile) -> None:
