@@ -294,3 +294,18 @@ def test_turns_on_celery_workers(alice_api, scripted_llm, celery_workers):
     kinds = [e["message_type"] if isinstance(e, dict) else e for _, e in events]
     assert kinds == ["assistant_message", "stop_reason", "usage_statistics", "[DONE]"]
     assert events[0][1]["content"] == "Streamed by a worker."
+
+
+@pytest.mark.django_db(transaction=True)
+def test_keep_alive_pings_while_the_model_is_silent(alice_api, scripted_llm, monkeypatch):
+    import agents.messages_api
+
+    monkeypatch.setattr(agents.messages_api, "PING_SECONDS", 0.2)
+    agent = create_agent(alice_api)
+    scripted_llm.queue({"text": "Finally.", "delay_ms": 1500})
+    events = [e for _, e in sse_events(alice_api.post(f"/v1/agents/{agent['id']}/messages/stream", {"input": "hi"}))]
+    kinds = [e["message_type"] if isinstance(e, dict) else e for e in events]
+    first_reply = kinds.index("assistant_message")
+    assert kinds[:first_reply].count("ping") >= 3  # the opening ping and keep-alives during the model's silence
+    assert all(e["run_id"] == events[0]["run_id"] and e["id"].startswith("ping-") for e in events[:first_reply])
+    assert kinds[first_reply:] == ["assistant_message", "stop_reason", "usage_statistics", "[DONE]"]
