@@ -12,8 +12,10 @@ stop reason and a readable error.
 """
 
 import logging
+import threading
 import time
 import traceback
+from collections import OrderedDict
 
 from django.db import transaction
 from django.utils import timezone
@@ -510,13 +512,32 @@ class Turn:
                        "message": error, "detail": None})
 
 
+# In-context rows of recent agents, reused by their next turn in this process: reading ~500 rows is the biggest
+# cost of a turn. Stored rows never change, with two exceptions: the system message is rewritten in place (so it
+# is always read afresh) and an edit through agents.message_edits touches Agent.updated_at (so an entry is only
+# used while the agent's updated_at is the one it was made with). Only rows read from the database are kept.
+_CONTEXT_CACHE: OrderedDict[str, tuple] = OrderedDict()
+_CONTEXT_CACHE_AGENTS = 64
+_context_cache_lock = threading.Lock()
+
+
 def load_context(agent: Agent) -> list[Message]:
     """The in-context messages in order (only the system message for autoclear agents)."""
     ids = list(agent.message_ids or [])
     if agent.message_buffer_autoclear or agent.agent_type == "workflow_agent":
         ids = ids[:1]
-    rows = {m.id: m for m in Message.objects.filter(id__in=ids)}
+    with _context_cache_lock:
+        stamp, cached = _CONTEXT_CACHE.get(agent.id, (None, {}))
+    if stamp != agent.updated_at:
+        cached = {}
+    wanted = ids[:1] + [i for i in ids[1:] if i not in cached]
+    rows = {**cached, **{m.id: m for m in Message.objects.filter(id__in=wanted)}}
     context = [rows[i] for i in ids if i in rows]
     if not context or context[0].role != "system":
         raise DomainError("The agent has no in-context messages (its system message is missing)")
+    with _context_cache_lock:
+        _CONTEXT_CACHE[agent.id] = (agent.updated_at, {m.id: m for m in context[1:]})
+        _CONTEXT_CACHE.move_to_end(agent.id)
+        while len(_CONTEXT_CACHE) > _CONTEXT_CACHE_AGENTS:
+            _CONTEXT_CACHE.popitem(last=False)
     return context

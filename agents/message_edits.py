@@ -4,12 +4,13 @@ thought. The row keeps its id, role, place in the conversation and packaging; on
 import json
 
 from django.db import transaction
+from django.utils import timezone
 
 from ade.errors import Invalid, NotFound
 from ade.events import agent_group, broadcast
 
 from . import packaging as pk
-from .models import Message
+from .models import Agent, Message
 from .queries import get_agent_for
 
 ROLE_OF = {"system_message": "system", "user_message": "user", "reasoning_message": "assistant",
@@ -31,6 +32,8 @@ def edit_message(user, agent_id: str, message_id: str, change: dict) -> Message:
             raise Invalid(f"This is a {message.role} message; it cannot be edited as a {kind}", field="message_type")
         _EDITORS[kind](message, text)
         message.save(update_fields=["content", "tool_calls"])
+        # Turns keep in-context rows in memory while the agent's updated_at stays the same (agents/loop.py).
+        Agent.objects.filter(id=agent.id).update(updated_at=timezone.now())
         broadcast(agent_group(agent.id), {"type": "message_updated", "agent_id": agent.id, "message_id": message.id})
     message.agent = agent
     return message

@@ -73,6 +73,22 @@ def test_an_archival_insert_runs_a_fixed_number_of_queries_however_big_the_archi
         assert len(queries) == ARCHIVAL_INSERT_QUERIES, f"insert {i}:\n{listing(queries)}"
 
 
+def test_a_turn_sends_messages_edited_since_the_last_turn(alice_api, agent, scripted_llm):
+    """Turns reuse in-context rows read by the previous turn (agents/loop.py); an edit must still reach the model."""
+    from agents.models import Message
+
+    send(alice_api, agent, "My favourite colour is red.")
+    row = Message.objects.filter(agent_id=agent.id, role="user").order_by("seq").last()
+    send(alice_api, agent, "Noted?")  # this turn reads the first one's rows from the database
+    assert "colour is red" in str(scripted_llm.last_request()["messages"])
+    r = alice_api.patch(f"/v1/agents/{agent.id}/messages/{row.id}",
+                        {"message_type": "user_message", "content": "My favourite colour is green."})
+    assert r.status_code == 200, r.content
+    send(alice_api, agent, "What is my favourite colour?")
+    sent = str(scripted_llm.last_request()["messages"])
+    assert "green" in sent and "colour is red" not in sent
+
+
 def test_the_model_receives_the_messages_exactly_as_built(scripted_llm):
     """The OpenAI SDK's re-walk of messages and tools is skipped (agents/llm.py): what reaches the provider must
     still be exactly what we built, with parts, tool calls and tool results."""
