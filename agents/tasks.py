@@ -2,9 +2,10 @@
 
 import logging
 import threading
+import time
 
 from celery import shared_task
-from celery.signals import worker_init, worker_ready
+from celery.signals import worker_init, worker_process_init, worker_ready
 from django.conf import settings
 from django.db import close_old_connections
 
@@ -23,12 +24,12 @@ def reap_lost_runs() -> None:
     runs.reap_lost_runs()
 
 
-@worker_ready.connect
-def start_watchdog(**_kwargs) -> None:
-    """Every worker fails runs whose worker died, so no beat process is needed for crash recovery."""
+def watch_for_lost_runs() -> None:
+    """A thread that fails runs whose worker died (`runs.reap_lost_runs`), so crash recovery needs no beat."""
 
     def watch() -> None:
-        while not stop.wait(max(1.0, settings.RUN_LEASE_SECONDS / 2)):
+        while True:
+            time.sleep(max(1.0, settings.RUN_LEASE_SECONDS / 2))
             try:
                 runs.reap_lost_runs()
             except Exception:  # keep watching: a database blip must not end the watchdog
@@ -36,8 +37,21 @@ def start_watchdog(**_kwargs) -> None:
             finally:
                 close_old_connections()
 
-    stop = threading.Event()
     threading.Thread(target=watch, daemon=True, name="engram-watchdog").start()
+
+
+@worker_process_init.connect
+def start_watchdog(**_kwargs) -> None:
+    # In the process that runs tasks: a prefork child, or the solo worker itself. A prefork parent must never
+    # touch the database: children forked later would inherit its pooled connections.
+    watch_for_lost_runs()
+
+
+@worker_ready.connect
+def start_watchdog_for_threads(sender=None, **_kwargs) -> None:
+    # The threads pool runs tasks in the worker process and sends no process-init signal.
+    if type(getattr(sender, "pool", None)).__module__ == "celery.concurrency.thread":
+        watch_for_lost_runs()
 
 
 @worker_init.connect

@@ -32,7 +32,8 @@ def run(argv, out) -> None:
     parser.add_argument("--messages", type=int, default=10, help="messages per agent, sent one after another")
     parser.add_argument("--model-latency-ms", type=int, default=200)
     parser.add_argument("--workers", type=int, default=2, help="Celery worker processes to start")
-    parser.add_argument("--concurrency", type=int, default=1, help="turns per worker process at once (threads)")
+    parser.add_argument("--concurrency", type=int, default=1,
+                        help="task processes per worker (prefork, as in docker-compose); 1 = a solo worker")
     args = parser.parse_args(argv)
     if not settings.REDIS_URL:
         raise CommandError("bench load needs REDIS_URL (a Redis for the broker, the channel layer and run events)")
@@ -79,7 +80,7 @@ def _cleanup(user) -> None:
 def _start_workers(args, model_url: str):
     from ade.local_workers import WorkerPool
 
-    pool_args = ("-P", "solo") if args.concurrency == 1 else ("-P", "threads", "-c", str(args.concurrency))
+    pool_args = ("-P", "solo") if args.concurrency == 1 else ("-P", "prefork", "-c", str(args.concurrency))
     env = {**os.environ, "CELERY_EAGER": "0", "SCRIPTED_LLM_URL": model_url, "SCRIPTED_LLM_AUTOSTART": "0",
            "DATABASE_NAME": str(settings.DATABASES["default"]["NAME"]), "LOG_LEVEL": "WARNING"}
     pool = WorkerPool(tempfile.mkdtemp(prefix="engram-load-"), env, pool_args=pool_args)
