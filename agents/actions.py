@@ -470,6 +470,22 @@ def detach_tool(user, agent_id: str, tool_id: str) -> Agent:
     return agent
 
 
+def set_tool_approval(user, agent_id: str, tool_name: str, required: bool) -> Agent:
+    """Whether calls to the agent's tool `tool_name` wait for a human (a `requires_approval` rule)."""
+    with transaction.atomic():
+        agent = _locked(user, agent_id)
+        if not agent.tools.filter(name=tool_name).exists():
+            raise NotFound(f"The agent has no tool named {tool_name!r}", field="tool_name")
+        rules = [r for r in agent.tool_rules or []
+                 if not (r.get("type") == "requires_approval" and r.get("tool_name") == tool_name)]
+        if required:
+            rules.append({"type": "requires_approval", "tool_name": tool_name})
+        agent.tool_rules = rules
+        Agent.objects.filter(id=agent.id).update(tool_rules=rules)
+        _changed(agent)
+    return agent
+
+
 def attach_folder(user, agent_id: str, folder_id: str) -> Agent:
     with transaction.atomic():
         agent = _locked(user, agent_id)

@@ -374,14 +374,7 @@ def modify_approval(request, agent_id: AgentId, tool_name: str, payload: Approva
     wanted = payload.requires_approval if payload is not None else requires_approval
     if wanted is None:
         raise Invalid("requires_approval is required (in the body or the query)", field="requires_approval")
-    agent = get_agent_for(request.auth, agent_id)
-    if not agent.tools.filter(name=tool_name).exists():
-        raise NotFound(f"The agent has no tool named {tool_name!r}")
-    rules = [r for r in agent.tool_rules or []
-             if not (r.get("type") == "requires_approval" and r.get("tool_name") == tool_name)]
-    if wanted:
-        rules.append({"type": "requires_approval", "tool_name": tool_name})
-    actions.update_agent(request.auth, agent_id, {"tool_rules": rules})
+    actions.set_tool_approval(request.auth, agent_id, tool_name, wanted)
     return agent_state(request.auth, agent_id)
 
 
