@@ -364,6 +364,8 @@ def update_agent(user, agent_id: str, changes: dict, *, expected_version: int | 
         agent.last_updated_by = user
         agent.save()
         _update_relations(user, agent, changes)
+        if changes.get("enable_sleeptime"):
+            _enable_sleeptime(user, agent)  # creates the companion once; later calls find it
         _changed(agent, force=any(k in changes for k in ("system", "timezone", "message_ids")))
     return agent
 

@@ -105,3 +105,16 @@ def test_a_companion_runs_in_a_worker_and_its_edit_arrives_live(alice, main, scr
     human.refresh_from_db()
     assert "Works night shifts." in human.value
     assert BlockHistory.objects.filter(block=human, actor_id=companion.id, tool_name="memory_insert").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_enabling_sleeptime_later_creates_the_companion_once(alice, scripted_llm):
+    from agents.actions import update_agent
+
+    agent = create_agent(alice, {"name": "later", "memory_blocks": [{"label": "human", "value": ""}]})
+    assert group_of(agent) is None
+    update_agent(alice, agent.id, {"enable_sleeptime": True})
+    update_agent(alice, agent.id, {"enable_sleeptime": True})
+    companion = companion_of(agent)
+    assert companion.name == "later-sleeptime"
+    assert {b.id for b in agent.blocks.all()} < {b.id for b in companion.blocks.all()}
