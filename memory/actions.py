@@ -139,14 +139,19 @@ def delete_block(organization, block_id: str) -> None:
 
 def create_passages(organization, texts: list[str], embeddings, *, embedding_model: str, archive: Archive | None = None,
                     folder=None, file=None, tags: list[str] | None = None, metadata: dict | None = None,
-                    created_by=None) -> list[Passage]:
+                    created_by=None, created_at=None) -> list[Passage]:
+    """Store passages; `organization` and `created_by` may be rows or their ids (an id saves reading the row)."""
     tags = sorted({t for t in (tags or []) if t})
+    owner = {"organization_id": getattr(organization, "pk", organization),
+             "created_by_id": getattr(created_by, "pk", created_by)}
+    if created_at is not None:
+        owner["created_at"] = created_at
     rows = []
     for i, text in enumerate(texts):
         vec = None if embeddings is None else embeddings[i]
-        rows.append(Passage(organization=organization, archive=archive, folder=folder, file=file, text=text,
-                            tags=tags, metadata=metadata or {}, embedding=vec, embedding_model=embedding_model,
-                            embedding_dim=None if vec is None else len(vec), created_by=created_by))
+        rows.append(Passage(archive=archive, folder=folder, file=file, text=text, tags=tags, metadata=metadata or {},
+                            embedding=vec, embedding_model=embedding_model,
+                            embedding_dim=None if vec is None else len(vec), **owner))
     with transaction.atomic():
         Passage.objects.bulk_create(rows, batch_size=500)
         if tags:

@@ -37,7 +37,8 @@ def clean_tags(tags) -> list[str]:
 
 def default_archive(agent) -> Archive:
     """The agent's first archive, created and attached on first use. Call inside a transaction."""
-    # Lock the agent row so two first inserts cannot create two default archives.
+    # Lock the agent row so two first inserts cannot create two default archives (and concurrent inserts of one
+    # agent take turns, so each one's recount of the passages in the system prompt sees the others).
     type(agent).objects.select_for_update().filter(pk=agent.pk).first()
     archive = agent.archives.order_by("created_at", "id").first()
     if archive is None:
@@ -56,13 +57,8 @@ def insert_archival(agent, text: str, tags=None, *, actor: Actor, created_at=Non
     vector = embed([text], config)[0]
     with transaction.atomic():
         archive = default_archive(agent)
-        [passage] = create_passages(agent.organization, [text], [vector], embedding_model=model_name(config),
-                                    archive=archive, tags=tags)
-        extra = {k: v for k, v in {"created_at": created_at, "created_by_id": actor.user_id}.items() if v}
-        if extra:
-            Passage.objects.filter(pk=passage.pk).update(**extra)
-            for field, value in extra.items():
-                setattr(passage, field, value)
+        [passage] = create_passages(agent.organization_id, [text], [vector], embedding_model=model_name(config),
+                                    archive=archive, tags=tags, created_by=actor.user_id, created_at=created_at)
         _context_changed(agent)
     return passage
 
@@ -126,7 +122,7 @@ def delete_archival(agent, passage_id: str) -> None:
 
 
 def _context_changed(agent) -> None:
-    # The compiled context reports the archival count and tags, outside the memory section: force it.
-    from .context import rebuild_system_prompts
+    # The compiled context reports the archival count and tags in its metadata section, outside the memory section.
+    from .context import refresh_memory_metadata
 
-    rebuild_system_prompts([agent.id], force=True)
+    refresh_memory_metadata(agent)

@@ -165,22 +165,33 @@ def _count(qs):
                     output_field=IntegerField())
 
 
-def gather(agent, in_context_count: int | None = None) -> MemoryState:
-    """Read what the system prompt shows: counts in one query, then blocks (tags and files only when present)."""
-    from agents.models import Agent, AgentFolder, FileAgent, Message
+def _counts(agent, *fields: str) -> dict:
+    """{n_messages, n_passages, has_folders, *fields} of the agent, in one query."""
+    from agents.models import Agent, AgentFolder, Message
 
     rows = Agent.objects.filter(id=agent.id).annotate(
         n_messages=_count(Message.objects.filter(agent_id=OuterRef("id"))),
         n_passages=_count(Passage.objects.filter(archive__agents=OuterRef("id"))),
         has_folders=Exists(AgentFolder.objects.filter(agent_id=OuterRef("id"))),
-    ).order_by().values("n_messages", "n_passages", "has_folders")[:1]
-    counts = next(iter(rows), {})
+    ).order_by().values("n_messages", "n_passages", "has_folders", *fields)[:1]
+    return next(iter(rows), {})
+
+
+def _archival_tags(agent, archival_count: int) -> list[str]:
+    if not archival_count:
+        return []
+    return sorted(PassageTag.objects.filter(passage__archive__agents=agent).values_list("tag", flat=True).distinct())
+
+
+def gather(agent, in_context_count: int | None = None) -> MemoryState:
+    """Read what the system prompt shows: counts in one query, then blocks (tags and files only when present)."""
+    from agents.models import FileAgent
+
+    counts = _counts(agent)
     blocks = agent.ordered_blocks()
     in_context = len(agent.message_ids or []) if in_context_count is None else in_context_count
-    archival_count, tags = counts.get("n_passages") or 0, []
-    if archival_count:
-        tags = sorted(PassageTag.objects.filter(passage__archive__agents=agent).values_list("tag", flat=True)
-                      .distinct())
+    archival_count = counts.get("n_passages") or 0
+    tags = _archival_tags(agent, archival_count)
     directories = ""
     if counts.get("has_folders"):
         agent._attached_folders = list(agent.folders.all())
@@ -224,6 +235,34 @@ def rebuild_system_prompts(agent_ids, *, force: bool = False, update_timestamp: 
         text = compile_system_prompt(agent, state, compiled_at=kept.group(1) if kept else None)
         if text != old:
             Message.objects.filter(id=system.id).update(content=[{"type": "text", "text": text}])
+
+
+def refresh_memory_metadata(agent) -> None:
+    """Rewrite only the `<memory_metadata>` section of the agent's stored system message (counts, tags, time): all
+    that an archival insert or delete changes. The rest of the text already is what a full compile gives, since
+    every change to blocks, rules, files or the base prompt recompiles it; a message without the section (or whose
+    section cannot be found) is recompiled whole, as `rebuild_system_prompts(force=True)` would."""
+    from agents.models import Message
+
+    if not agent.message_ids:
+        return
+    system = Message.objects.filter(id=agent.message_ids[0]).first()
+    if system is None:
+        return
+    old = system.text
+    start = old.rfind(f"<memory_metadata>\n- AGENT_ID: {agent.id}\n")
+    end = old.find("</memory_metadata>", start) if start >= 0 else -1
+    if end < 0:
+        rebuild_system_prompts([agent.id], force=True)
+        return
+    counts = _counts(agent, "message_ids")  # the list as it is now: a turn may have grown it since `agent` was read
+    archival_count = counts.get("n_passages") or 0
+    recall = max((counts.get("n_messages") or 0) - len(counts.get("message_ids") or []), 0)
+    metadata = render_metadata(agent.id, format_time(tz=agent.timezone), recall, archival_count,
+                               _archival_tags(agent, archival_count))
+    text = old[:start] + metadata + old[end + len("</memory_metadata>"):]
+    if text != old:
+        Message.objects.filter(id=system.id).update(content=[{"type": "text", "text": text}])
 
 
 # ---------------------------------------------------------------------------------------------------------------

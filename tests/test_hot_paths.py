@@ -16,7 +16,8 @@ from django.test.utils import CaptureQueriesContext
 CONTROL_STATEMENTS = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "SET ")
 REPLY_TURN_QUERIES = 20  # POST /v1/agents/{id}/messages, one step answered in plain text
 TOOL_TURN_QUERIES = 25  # the same with a conversation_search step before the answer
-ARCHIVAL_INSERT_QUERIES = 14  # POST /v1/agents/{id}/archival-memory
+ARCHIVAL_INSERT_QUERIES = 10  # POST /v1/agents/{id}/archival-memory (14 before only the metadata section was
+# rewritten and the passage's organization and author were set by id)
 
 
 def data_queries(captured: CaptureQueriesContext) -> list[str]:
@@ -87,6 +88,31 @@ def test_a_turn_sends_messages_edited_since_the_last_turn(alice_api, agent, scri
     send(alice_api, agent, "What is my favourite colour?")
     sent = str(scripted_llm.last_request()["messages"])
     assert "green" in sent and "colour is red" not in sent
+
+
+def test_archival_changes_leave_the_system_message_as_a_full_compile_would(alice_api, agent):
+    """An insert or delete rewrites only the metadata section (memory/context.py); the result must be the text a
+    full compile gives at the same moment: counts, tags and all."""
+    from agents.models import Agent, Message
+    from memory.context import _RECOMPILED_RE, compile_system_prompt
+
+    def stored_and_compiled():
+        fresh = Agent.objects.get(id=agent.id)
+        stored = Message.objects.get(id=fresh.message_ids[0]).text
+        stamp = _RECOMPILED_RE.search(stored).group(1)
+        return stored, compile_system_prompt(fresh, compiled_at=stamp)
+
+    send(alice_api, agent, "Hello there.")  # some recall memory
+    path = f"/v1/agents/{agent.id}/archival-memory"
+    first = alice_api.post(path, {"text": "Ada likes tea.", "tags": ["drinks", "ada"]}).json()[0]
+    alice_api.post(path, {"text": "Ada has a cat.", "tags": ["pets"]})
+    stored, compiled = stored_and_compiled()
+    assert "2 total memories" in stored and "Available archival memory tags: ada, drinks, pets" in stored
+    assert stored == compiled
+    assert alice_api.delete(f"{path}/{first['id']}").status_code in (200, 204)
+    stored, compiled = stored_and_compiled()
+    assert "1 total memories" in stored and "tags: pets" in stored and "drinks" not in stored
+    assert stored == compiled
 
 
 def test_the_model_receives_the_messages_exactly_as_built(scripted_llm):
