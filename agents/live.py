@@ -119,8 +119,8 @@ class PageStream:
             return ""
         out = [format_html('<span class="current truncate" id="agent-title" hx-swap-oob="true">{}</span>', agent.name),
                render_to_string("agents/partials/memory.html", {**panels.memory(agent), "oob": True}),
-               render_to_string("agents/partials/tools.html", {**panels.tools_panel(agent), "oob": True}),
-               render_to_string("agents/partials/folders.html", {**panels.folders_panel(agent), "oob": True}),
+               render_to_string("agents/partials/tools_attached.html", {**panels.tools_panel(agent), "oob": True}),
+               render_to_string("agents/partials/folders_attached.html", {**panels.folders_panel(agent), "oob": True}),
                self._context(agent)]
         if len(agent.message_ids or []) <= 1 and not agent.runs.filter(status__in=panels.ACTIVE).exists():
             self.runs.clear()

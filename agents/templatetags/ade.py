@@ -3,6 +3,7 @@
 import difflib
 import json
 import re
+import time
 
 from django import template
 from django.utils.html import format_html, format_html_join
@@ -80,3 +81,10 @@ def packaged_kind(text):
         return ""
     kind = data.get("type") if isinstance(data, dict) else None
     return kind.replace("_", " ") if kind in ("heartbeat", "system_alert", "login") else ""
+
+
+@register.simple_tag
+def render_stamp() -> int:
+    """When this region was rendered (µs, exact in a JS number). The page drops a live push of a region that
+    was rendered before the copy it already shows (a slow push must not undo a newer response)."""
+    return time.time_ns() // 1000

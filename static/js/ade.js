@@ -40,6 +40,10 @@
     if (!incoming || !incoming.id) return;
     var existing = document.getElementById(incoming.id);
     if (existing && existing !== d.target) { d.shouldSwap = false; return; }
+    if (existing && (isOlder(incoming, existing, "at") || isOlder(incoming, existing, "version"))) {
+      d.shouldSwap = false;  /* rendered before what is on screen: stale */
+      return;
+    }
     if (existing && existing.matches(".block-editor") && isDirty(existing)) {
       d.shouldSwap = false;
       markRemoteChange(existing, incoming);
@@ -67,6 +71,11 @@
       if (fresh) fresh.open = true;
     });
   });
+
+  function isOlder(incoming, existing, key) {
+    var a = Number(incoming.dataset[key]), b = Number(existing.dataset[key]);
+    return a > 0 && b > 0 && a < b;
+  }
 
   /* ---- core memory editors ---- */
   function isDirty(editor) { return editor.dataset.dirty === "1"; }

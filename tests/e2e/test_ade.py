@@ -50,6 +50,16 @@ def core_memory_tokens(page) -> int:
     return int(page.text_content("[data-tokens=core_memory]").replace(",", ""))
 
 
+def choose_file(page, selector: str, path) -> None:
+    """Pick a file. A live push may redraw the region at the very moment Playwright sets the file (a person's
+    file dialog takes far longer; once chosen, the page keeps the form through pushes): then pick again."""
+    for _attempt in range(3):
+        page.set_input_files(selector, str(path))
+        if page.eval_on_selector(selector, "input => input.files.length") == 1:
+            return
+    raise AssertionError(f"could not choose {path} in {selector}")
+
+
 def send(page, text: str) -> None:
     page.fill("#composer-text", text)
     page.keyboard.press("Enter")
@@ -279,10 +289,11 @@ def test_archival_folders_settings_and_keys_screens(browser, live_server_url, sc
     page.locator("#left-panel .tabs").get_by_text("Folders").click()
     page.click("text=New folder")
     page.fill("#folder-name", "Notes")
-    page.get_by_role("button", name="Create and attach").click()
+    with page.expect_response(lambda r: r.url.endswith("/folders/new/")):  # the panel is re-drawn by it
+        page.get_by_role("button", name="Create and attach").click()
     notes = tmp_path / "notes.md"
     notes.write_text("# Launch notes\n\nThe launch needs a press release and a demo video.\n")
-    page.set_input_files("#left-panel input[type=file]", str(notes))
+    choose_file(page, "#left-panel input[type=file]", notes)
     page.locator("#left-panel .upload-form").get_by_role("button", name="Upload").click()
     expect(page.locator("#left-panel [data-file-status]")).to_have_text("completed", timeout=TIMEOUT)
     shot(page, "14-folders")
