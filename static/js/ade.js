@@ -105,6 +105,8 @@
     var editor = t.closest && t.closest(".block-editor");
     if (editor) editor.dataset.dirty = "1";
     if (t.form && !t.closest(".composer")) t.form.dataset.dirty = "1";
+    var note = t.form && t.form.querySelector("[data-saved-note]");
+    if (note) note.style.visibility = "hidden";  /* "Saved" no longer describes what is on screen */
   }
   document.addEventListener("input", function (e) {
     var t = e.target;
