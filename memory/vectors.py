@@ -10,6 +10,7 @@ from django.db.models.expressions import RawSQL
 from django.dispatch import receiver
 
 _indexed_dims: set[int] = set()
+EXACT_SEARCH_MAX_ROWS = 5000  # below this many candidates an exact scan takes a few ms and never misses
 
 
 def ensure_vector_index(connection, dim: int) -> None:
@@ -50,7 +51,11 @@ def nearest(queryset, query_vec, k: int):
     qs = queryset.filter(embedding_dim=dim, embedding__isnull=False)
     if default_connection.vendor == "postgresql":
         literal = "[" + ",".join(repr(float(x)) for x in q) + "]"
-        expr = RawSQL(f'("memory_passage"."embedding"::vector({dim})) <=> %s::vector({dim})', (literal,))
+        # HNSW is approximate and can miss a passage; a small candidate set is scanned exactly instead
+        # (`+ 0` keeps the planner off the index). The count stops at the threshold, so it stays cheap.
+        exact = qs.order_by().values("id")[:EXACT_SEARCH_MAX_ROWS + 1].count() <= EXACT_SEARCH_MAX_ROWS
+        distance = f'("memory_passage"."embedding"::vector({dim})) <=> %s::vector({dim})'
+        expr = RawSQL(f"({distance}) + 0" if exact else distance, (literal,))
         # The vectors themselves stay in the database: 10 × 384 floats as text cost more than the search.
         rows = list(qs.defer("embedding").annotate(distance=expr).order_by("distance")[:k])
         rows.sort(key=lambda p: p.distance)  # relaxed_order may return near-sorted rows
