@@ -55,7 +55,8 @@ def nearest(queryset, query_vec, k: int):
         # (`+ 0` keeps the planner off the index). The count stops at the threshold, so it stays cheap.
         exact = qs.order_by().values("id")[:EXACT_SEARCH_MAX_ROWS + 1].count() <= EXACT_SEARCH_MAX_ROWS
         distance = f'("memory_passage"."embedding"::vector({dim})) <=> %s::vector({dim})'
-        expr = RawSQL(f"({distance}) + 0" if exact else distance, (literal,))
+        # Safe: dim is an int we computed; the vector is a bound parameter.
+        expr = RawSQL(f"({distance}) + 0" if exact else distance, (literal,))  # noqa: S611
         # The vectors themselves stay in the database: 10 × 384 floats as text cost more than the search.
         rows = list(qs.defer("embedding").annotate(distance=expr).order_by("distance")[:k])
         rows.sort(key=lambda p: p.distance)  # relaxed_order may return near-sorted rows
