@@ -12,6 +12,9 @@ scripts/services.sh start || exit 1
 trap 'scripts/services.sh stop' EXIT
 eval "$(scripts/services.sh env)"
 
+step "lint (ruff)"
+.venv/bin/ruff check . || status=1
+
 step "migrations are up to date"
 $PY manage.py makemigrations --check --dry-run || status=1
 
