@@ -39,8 +39,14 @@ def user_for_key(raw: str) -> User | None:
 
 
 @transaction.atomic
-def create_user(username: str, password: str, *, organization: Organization | None = None,
-                org_name: str = "", is_staff: bool = False) -> User:
+def create_user(
+    username: str,
+    password: str,
+    *,
+    organization: Organization | None = None,
+    org_name: str = "",
+    is_staff: bool = False,
+) -> User:
     if User.objects.filter(username=username).exists():
         raise Invalid(f"username {username!r} is taken", field="username")
     if organization is None:

@@ -67,8 +67,11 @@ class EngramApi(NinjaAPI):
     def get_openapi_schema(self, *args, **kwargs):
         schema = super().get_openapi_schema(*args, **kwargs)
         schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = {
-            "type": "object", "required": ["detail"], "title": "Error",
-            "properties": {"detail": {"type": "string", "title": "Detail"}}}
+            "type": "object",
+            "required": ["detail"],
+            "title": "Error",
+            "properties": {"detail": {"type": "string", "title": "Detail"}},
+        }
         error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
         for path, operations in schema["paths"].items():
             for operation in operations.values():
@@ -125,7 +128,7 @@ def _clean(error: dict) -> dict:
     clean = {"loc": loc, "msg": error.get("msg", "invalid"), "type": error.get("type", "value_error")}
     pattern = (error.get("ctx") or {}).get("pattern", "")
     if loc[:1] == ["path"] and pattern.endswith(f"{_UUID4}$"):
-        clean["example"] = f"{pattern[1:-len(_UUID4) - 1]}123e4567-e89b-42d3-8456-426614174000"
+        clean["example"] = f"{pattern[1 : -len(_UUID4) - 1]}123e4567-e89b-42d3-8456-426614174000"
         clean["msg"] = f"malformed id, expected the form {clean['example']}"
     return clean
 

@@ -24,8 +24,11 @@ def database_from_url(url: str, var_dir: Path) -> dict:
             "NAME": str(var_dir / "engram.sqlite3"),
             # WAL with synchronous=NORMAL: commits do not fsync (a power cut may lose the last commits, never
             # corrupt the file); with FULL every commit of a turn's steps cost ~3 ms.
-            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE",
-                        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"},
+            "OPTIONS": {
+                "timeout": 20,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
             # A file test database, so worker processes and forked servers share it.
             "TEST": {"NAME": os.environ.get("TEST_DATABASE_NAME") or str(var_dir / "test_engram.sqlite3")},
         }

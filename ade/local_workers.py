@@ -32,9 +32,27 @@ class WorkerPool:
         name = f"w{self._count}@engram-local"
         with open(self.log_dir / f"{name}.log", "wb") as out:
             self.procs[name] = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "ade", "worker", *self.pool_args, "-n", name, "-l", "INFO",
-                 "--without-gossip", "--without-mingle", "--without-heartbeat"],
-                env=self.env, stdout=out, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR)
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "ade",
+                    "worker",
+                    *self.pool_args,
+                    "-n",
+                    name,
+                    "-l",
+                    "INFO",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--without-heartbeat",
+                ],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=settings.BASE_DIR,
+            )
         return name
 
     def _wait_ready(self, name: str) -> None:
@@ -57,8 +75,10 @@ class WorkerPool:
 
     def logs(self, tail: int | None = 3000) -> str:
         """Every worker's log (the last `tail` characters of each; all with None)."""
-        return "\n".join(f"==== {p.name}\n{p.read_text(errors='replace')[-tail if tail else 0:]}"
-                         for p in sorted(self.log_dir.glob("*.log")))
+        return "\n".join(
+            f"==== {p.name}\n{p.read_text(errors='replace')[-tail if tail else 0 :]}"
+            for p in sorted(self.log_dir.glob("*.log"))
+        )
 
     def stop(self) -> None:
         for proc in self.procs.values():

@@ -12,8 +12,15 @@ from .errors import Invalid
 MAX_LIMIT = 1000
 
 
-def paginate(qs: QuerySet, page, *, default_limit: int = 50, default_order: str = "desc",
-             key: str = "created_at", sort_keys: dict[str, str] | None = None) -> list:
+def paginate(
+    qs: QuerySet,
+    page,
+    *,
+    default_limit: int = 50,
+    default_order: str = "desc",
+    key: str = "created_at",
+    sort_keys: dict[str, str] | None = None,
+) -> list:
     """One page of `qs` (already scoped to what the caller may see) for the `ade.schemas.Page` params `page`.
 
     `sort_keys` maps the `order_by` values this list accepts to model fields; `key` is the field used otherwise.

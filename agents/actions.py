@@ -28,12 +28,25 @@ from .queries import get_agent_for
 from .rules import validate_rules
 
 NAME_RE = re.compile(r"^[\w '\-]+$")
-CREATABLE_TYPES = ("letta_v1_agent", "memgpt_agent", "memgpt_v2_agent", "react_agent", "workflow_agent",
-                   "sleeptime_agent")
+CREATABLE_TYPES = (
+    "letta_v1_agent",
+    "memgpt_agent",
+    "memgpt_v2_agent",
+    "react_agent",
+    "workflow_agent",
+    "sleeptime_agent",
+)
 COMPACTION_MODES = ("sliding_window", "all", "self_compact_all", "self_compact_sliding_window")
 # Fields copied as they are (after a type check) on create and update.
-SIMPLE_FIELDS = {"description": str, "metadata": dict, "message_buffer_autoclear": bool, "hidden": bool,
-                 "max_files_open": int, "per_file_view_window_char_limit": int, "response_format": dict}
+SIMPLE_FIELDS = {
+    "description": str,
+    "metadata": dict,
+    "message_buffer_autoclear": bool,
+    "hidden": bool,
+    "max_files_open": int,
+    "per_file_view_window_char_limit": int,
+    "response_format": dict,
+}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -49,29 +62,39 @@ def create_agent(user, spec: dict) -> Agent:
     spec = dict(spec or {})
     agent_type = spec.get("agent_type") or "letta_v1_agent"
     if agent_type not in CREATABLE_TYPES:
-        raise Invalid(f"agent_type must be one of {', '.join(CREATABLE_TYPES)} (got {agent_type!r})",
-                      field="agent_type")
+        raise Invalid(
+            f"agent_type must be one of {', '.join(CREATABLE_TYPES)} (got {agent_type!r})", field="agent_type"
+        )
     org = user.organization
-    agent = Agent(organization=org, agent_type=agent_type, created_by=user, last_updated_by=user,
-                  name=_name(spec.get("name")), system=_system(spec.get("system"), agent_type),
-                  llm_config=llm_config_from(spec), embedding_config=embedding_config_from(spec),
-                  timezone=_timezone(spec.get("timezone")), secrets=_secrets(spec),
-                  compaction_settings=_compaction(spec.get("compaction_settings")))
+    agent = Agent(
+        organization=org,
+        agent_type=agent_type,
+        created_by=user,
+        last_updated_by=user,
+        name=_name(spec.get("name")),
+        system=_system(spec.get("system"), agent_type),
+        llm_config=llm_config_from(spec),
+        embedding_config=embedding_config_from(spec),
+        timezone=_timezone(spec.get("timezone")),
+        secrets=_secrets(spec),
+        compaction_settings=_compaction(spec.get("compaction_settings")),
+    )
     _apply_simple(agent, spec)
     agent.message_buffer_autoclear = agent.message_buffer_autoclear or agent_type == "workflow_agent"
     agent.enable_sleeptime = bool(spec.get("enable_sleeptime"))
     user_rules = validate_rules(spec.get("tool_rules"))
     with transaction.atomic():
         agent.save()
-        _attach_blocks(agent, _new_blocks(org, spec.get("memory_blocks"), user) + _blocks_by_id(user,
-                                                                                                spec.get("block_ids")))
+        _attach_blocks(
+            agent, _new_blocks(org, spec.get("memory_blocks"), user) + _blocks_by_id(user, spec.get("block_ids"))
+        )
         tools = _tools_for_create(user, agent, spec)
         _set_tools(agent, tools)
-        agent.tool_rules = user_rules + base_rules(agent, spec, tools, user_rules) + approval_rules(tools,
-                                                                                                      user_rules)
+        agent.tool_rules = user_rules + base_rules(agent, spec, tools, user_rules) + approval_rules(tools, user_rules)
         _set_tags(agent, spec.get("tags"))
-        archive = Archive.objects.create(organization=org, name=f"{agent.name} archive",
-                                         embedding_config=agent.embedding_config or {})
+        archive = Archive.objects.create(
+            organization=org, name=f"{agent.name} archive", embedding_config=agent.embedding_config or {}
+        )
         agent.archives.add(archive)
         for folder in _folders_by_id(user, spec.get("folder_ids") or spec.get("source_ids")):
             _attach_folder(agent, folder)
@@ -87,8 +110,9 @@ def _name(name) -> str:
     if name is None:
         return f"agent-{uuid.uuid4().hex[:8]}"
     if not isinstance(name, str) or not name.strip() or not NAME_RE.match(name):
-        raise Invalid("name may only contain letters, digits, spaces, underscores, apostrophes and hyphens",
-                      field="name")
+        raise Invalid(
+            "name may only contain letters, digits, spaces, underscores, apostrophes and hyphens", field="name"
+        )
     return name.strip()[:200]
 
 
@@ -106,8 +130,9 @@ def _timezone(tz) -> str:
     try:
         ZoneInfo(str(tz))
     except (ZoneInfoNotFoundError, ValueError):
-        raise Invalid(f"timezone must be an IANA time zone name such as Europe/Paris (got {tz!r})",
-                      field="timezone") from None
+        raise Invalid(
+            f"timezone must be an IANA time zone name such as Europe/Paris (got {tz!r})", field="timezone"
+        ) from None
     return str(tz)
 
 
@@ -127,12 +152,15 @@ def _compaction(settings_value):
         raise Invalid("compaction_settings must be an object", field="compaction_settings")
     mode = settings_value.get("mode", "sliding_window")
     if mode not in COMPACTION_MODES:
-        raise Invalid(f"compaction_settings.mode must be one of {', '.join(COMPACTION_MODES)}",
-                      field="compaction_settings.mode")
+        raise Invalid(
+            f"compaction_settings.mode must be one of {', '.join(COMPACTION_MODES)}", field="compaction_settings.mode"
+        )
     pct = settings_value.get("sliding_window_percentage", 0.3)
     if not isinstance(pct, (int, float)) or not 0 < pct < 1:
-        raise Invalid("compaction_settings.sliding_window_percentage must be between 0 and 1",
-                      field="compaction_settings.sliding_window_percentage")
+        raise Invalid(
+            "compaction_settings.sliding_window_percentage must be between 0 and 1",
+            field="compaction_settings.sliding_window_percentage",
+        )
     return settings_value
 
 
@@ -168,8 +196,11 @@ def llm_config_from(spec: dict, current: dict | None = None) -> dict:
             raise Invalid("llm_config.context_window must be a positive integer", field="llm_config.context_window")
         return config
     if current is not None:
-        return resolve_llm(current["handle"], {**current, **overrides}) if current.get("handle") else {
-            **current, **overrides}
+        return (
+            resolve_llm(current["handle"], {**current, **overrides})
+            if current.get("handle")
+            else {**current, **overrides}
+        )
     return resolve_llm(settings.DEFAULT_MODEL, overrides)
 
 
@@ -198,10 +229,20 @@ def _new_blocks(org, specs, user) -> list[Block]:
         value = b.get("value", "")
         if not isinstance(value, str):
             raise Invalid(f"memory_blocks[{i}].value must be a string", field=f"memory_blocks[{i}].value")
-        blocks.append(create_block(org, label=b["label"], value=value, limit=b.get("limit"),
-                                   description=b.get("description"), read_only=bool(b.get("read_only", False)),
-                                   hidden=bool(b.get("hidden", False)), metadata=b.get("metadata"),
-                                   tags=b.get("tags"), actor=Actor.user(user)))
+        blocks.append(
+            create_block(
+                org,
+                label=b["label"],
+                value=value,
+                limit=b.get("limit"),
+                description=b.get("description"),
+                read_only=bool(b.get("read_only", False)),
+                hidden=bool(b.get("hidden", False)),
+                metadata=b.get("metadata"),
+                tags=b.get("tags"),
+                actor=Actor.user(user),
+            )
+        )
     return blocks
 
 
@@ -322,8 +363,12 @@ def _changed(agent: Agent, *, recompile: bool = True, force: bool = False) -> No
 def _locked(user, agent_id: str, expected_version: int | None = None) -> Agent:
     agent = get_agent_for(user, agent_id, for_update=True)
     if expected_version is not None and expected_version != agent.version:
-        raise Conflict(f"The agent was changed by someone else (you edited version {expected_version}, current is "
-                       f"{agent.version})", field="version", current=agent)
+        raise Conflict(
+            f"The agent was changed by someone else (you edited version {expected_version}, current is "
+            f"{agent.version})",
+            field="version",
+            current=agent,
+        )
     return agent
 
 
@@ -345,8 +390,9 @@ def update_agent(user, agent_id: str, changes: dict, *, expected_version: int | 
             agent.system = _system(changes["system"], agent.agent_type)
         if "timezone" in changes:
             agent.timezone = _timezone(changes["timezone"])
-        if any(k in changes for k in ("model", "llm_config", "context_window_limit", "max_tokens",
-                                      "parallel_tool_calls")):
+        if any(
+            k in changes for k in ("model", "llm_config", "context_window_limit", "max_tokens", "parallel_tool_calls")
+        ):
             agent.llm_config = llm_config_from(changes, agent.llm_config)
         if "embedding" in changes or "embedding_config" in changes:
             agent.embedding_config = embedding_config_from(changes)
@@ -395,8 +441,9 @@ def _checked_message_ids(agent: Agent, ids) -> list[str]:
     rows = dict(Message.objects.filter(agent=agent, id__in=ids).values_list("id", "role"))
     missing = [i for i in ids if i not in rows]
     if missing:
-        raise Invalid(f"message_ids has messages this agent does not have: {', '.join(missing[:5])}",
-                      field="message_ids")
+        raise Invalid(
+            f"message_ids has messages this agent does not have: {', '.join(missing[:5])}", field="message_ids"
+        )
     if rows[ids[0]] != "system":
         raise Invalid("message_ids must start with the system message", field="message_ids")
     return list(dict.fromkeys(ids))
@@ -478,8 +525,11 @@ def set_tool_approval(user, agent_id: str, tool_name: str, required: bool) -> Ag
         agent = _locked(user, agent_id)
         if not agent.tools.filter(name=tool_name).exists():
             raise NotFound(f"The agent has no tool named {tool_name!r}", field="tool_name")
-        rules = [r for r in agent.tool_rules or []
-                 if not (r.get("type") == "requires_approval" and r.get("tool_name") == tool_name)]
+        rules = [
+            r
+            for r in agent.tool_rules or []
+            if not (r.get("type") == "requires_approval" and r.get("tool_name") == tool_name)
+        ]
         if required:
             rules.append({"type": "requires_approval", "tool_name": tool_name})
         agent.tool_rules = rules

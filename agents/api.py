@@ -52,6 +52,7 @@ router = Router()
 class PayloadTooLarge(DomainError):
     status = 413
 
+
 # ---------------------------------------------------------------------------------------------------------------
 # Rendering an agent (Letta's AgentState)
 
@@ -62,15 +63,20 @@ def with_relations(qs):
         Prefetch("agentblock_set", queryset=AgentBlock.objects.select_related("block").order_by("position", "id")),
         Prefetch("agenttool_set", queryset=AgentTool.objects.select_related("tool").order_by("position", "id")),
         Prefetch("file_links", queryset=FileAgent.objects.select_related("file").order_by("file__file_name")),
-        "folders", "tag_rows", "managed_groups__agents",
+        "folders",
+        "tag_rows",
+        "managed_groups__agents",
     )
 
 
 def render_agent(agent: Agent, include=()) -> dict:
     """The AgentState of `agent` (loaded through `with_relations` for lists). Secret values only on request."""
     blocks = [link.block for link in agent.agentblock_set.all()]
-    secrets = [{"agent_id": agent.id, "key": k, "value": v} for k, v in (agent.secrets or {}).items()] \
-        if "agent.secrets" in include else []
+    secrets = (
+        [{"agent_id": agent.id, "key": k, "value": v} for k, v in (agent.secrets or {}).items()]
+        if "agent.secrets" in include
+        else []
+    )
     group = next(iter(agent.managed_groups.all()), None)
     return {
         **{f: getattr(agent, f) for f in _PLAIN_FIELDS},
@@ -103,24 +109,54 @@ def _pending_approval(agent: Agent) -> dict | None:
     return next(m for m in to_letta_messages(last) if m["message_type"] == "approval_request_message")
 
 
-_PLAIN_FIELDS = ("id", "name", "system", "agent_type", "description", "tool_rules", "message_ids", "metadata",
-                 "compaction_settings", "response_format", "message_buffer_autoclear", "enable_sleeptime",
-                 "last_run_completion", "last_run_duration_ms", "timezone", "max_files_open",
-                 "per_file_view_window_char_limit", "hidden", "created_by_id", "last_updated_by_id", "created_at",
-                 "updated_at", "version")
+_PLAIN_FIELDS = (
+    "id",
+    "name",
+    "system",
+    "agent_type",
+    "description",
+    "tool_rules",
+    "message_ids",
+    "metadata",
+    "compaction_settings",
+    "response_format",
+    "message_buffer_autoclear",
+    "enable_sleeptime",
+    "last_run_completion",
+    "last_run_duration_ms",
+    "timezone",
+    "max_files_open",
+    "per_file_view_window_char_limit",
+    "hidden",
+    "created_by_id",
+    "last_updated_by_id",
+    "created_at",
+    "updated_at",
+    "version",
+)
 
 
 def _llm_config(agent: Agent) -> dict:
     # Configs written by older exports may lack the fields clients require; fill them from what we know.
-    return {"model_endpoint_type": "openai", "model": "unknown", **(agent.llm_config or {}),
-            "context_window": agent.context_window}
+    return {
+        "model_endpoint_type": "openai",
+        "model": "unknown",
+        **(agent.llm_config or {}),
+        "context_window": agent.context_window,
+    }
 
 
 def _render_group(group) -> dict:
-    return {"id": group.id, "manager_type": group.manager_type, "description": group.description,
-            "agent_ids": [a.id for a in group.agents.all()], "manager_agent_id": group.manager_agent_id,
-            "sleeptime_agent_frequency": group.sleeptime_agent_frequency, "turns_counter": group.turns_counter,
-            "last_processed_message_id": group.last_processed_message_id or None}
+    return {
+        "id": group.id,
+        "manager_type": group.manager_type,
+        "description": group.description,
+        "agent_ids": [a.id for a in group.agents.all()],
+        "manager_agent_id": group.manager_agent_id,
+        "sleeptime_agent_frequency": group.sleeptime_agent_frequency,
+        "turns_counter": group.turns_counter,
+        "last_processed_message_id": group.last_processed_message_id or None,
+    }
 
 
 def render_agents(page: list[Agent], include=()) -> list[dict]:
@@ -159,8 +195,9 @@ def list_models(request, f: Query[ModelFilters]):
     return models
 
 
-@router.get("/models/embedding", response=list[EmbeddingModelOut], tags=["models"],
-            operation_id="list_embedding_models")
+@router.get(
+    "/models/embedding", response=list[EmbeddingModelOut], tags=["models"], operation_id="list_embedding_models"
+)
 def list_embedding_models(request):
     from .providers import embedding_models
 
@@ -202,9 +239,17 @@ class IncludePage(Page, IncludeParams):
 def list_agents(request, params: Query[AgentPage]):
     if params.order_by is None and params.sort_by in ("updated_at", "last_run_completion"):
         params.order_by = params.sort_by
-    page = paginate(_filtered(request.auth, params), params, default_limit=50, default_order="desc",
-                    sort_keys={"created_at": "created_at", "updated_at": "updated_at",
-                               "last_run_completion": "last_run_completion"})
+    page = paginate(
+        _filtered(request.auth, params),
+        params,
+        default_limit=50,
+        default_order="desc",
+        sort_keys={
+            "created_at": "created_at",
+            "updated_at": "updated_at",
+            "last_run_completion": "last_run_completion",
+        },
+    )
     return render_agents(page, params.include)
 
 
@@ -217,7 +262,7 @@ class ImportForm(RequestSchema):
     """Form fields of POST /v1/agents/import (booleans arrive as "true"/"false")."""
 
     name: str | None = Field(None, max_length=200, description="Name of the (first) imported agent.")
-    model: str | None = Field(None, max_length=300, description='LLM handle for every imported agent.')
+    model: str | None = Field(None, max_length=300, description="LLM handle for every imported agent.")
     embedding: str | None = Field(None, max_length=300, description="Embedding handle for agents and folders.")
     override_existing_tools: bool = True
     strip_messages: bool = False
@@ -238,8 +283,9 @@ def _secrets(text: str | None) -> dict:
     except ValueError:
         value = None
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-        raise Invalid('secrets must be a JSON object of names to string values, e.g. {"API_KEY": "..."}',
-                      field="secrets")
+        raise Invalid(
+            'secrets must be a JSON object of names to string values, e.g. {"API_KEY": "..."}', field="secrets"
+        )
     return value
 
 
@@ -255,20 +301,32 @@ def import_agent(request, file: FileParam[UploadedFile], form: Form[ImportForm])
     unknown = sorted(set(request.POST) - set(ImportForm.model_fields))
     if unknown:  # form parsing only reads the fields it knows; say so rather than ignore a typo
         raise HttpError(422, f"form.{unknown[0]}: Extra inputs are not permitted")
-    embedding = (form.embedding or form.override_embedding_handle or request.headers.get("x-override-embedding-model")
-                 or None)
-    ids = import_agent_file(request.auth, file.read(), name=form.name or form.override_name,
-                            model=form.model or form.override_model_handle, embedding=embedding,
-                            override_existing_tools=form.override_existing_tools,
-                            strip_messages=form.strip_messages,
-                            secrets=_secrets(form.secrets or form.env_vars_json),
-                            append_copy_suffix=form.append_copy_suffix)
+    embedding = (
+        form.embedding or form.override_embedding_handle or request.headers.get("x-override-embedding-model") or None
+    )
+    ids = import_agent_file(
+        request.auth,
+        file.read(),
+        name=form.name or form.override_name,
+        model=form.model or form.override_model_handle,
+        embedding=embedding,
+        override_existing_tools=form.override_existing_tools,
+        strip_messages=form.strip_messages,
+        secrets=_secrets(form.secrets or form.env_vars_json),
+        append_copy_suffix=form.append_copy_suffix,
+    )
     return {"agent_ids": ids}
 
 
 @router.get("/agents/{agent_id}/export", response=dict, tags=["agents"], operation_id="export_agent")
-def export_agent(request, agent_id: AgentId, scrub_messages: bool = False, use_legacy_format: bool = False,
-                 conversation_id: str | None = None, max_steps: int | None = None):
+def export_agent(
+    request,
+    agent_id: AgentId,
+    scrub_messages: bool = False,
+    use_legacy_format: bool = False,
+    conversation_id: str | None = None,
+    max_steps: int | None = None,
+):
     """The agent file (.af, current format) of the agent; secret values are left out."""
     from .agentfile import export_agent as export
 
@@ -282,15 +340,14 @@ def retrieve_agent(request, agent_id: AgentId, params: Query[IncludeParams]):
     return agent_state(request.auth, agent_id, params.include)
 
 
-@router.get("/blocks/{block_id}/agents", response=list[AgentOut], tags=["blocks"],
-            operation_id="list_agents_for_block")
+@router.get("/blocks/{block_id}/agents", response=list[AgentOut], tags=["blocks"], operation_id="list_agents_for_block")
 def list_agents_for_block(request, block_id: BlockId, params: Query[IncludePage]):
     from memory.api import block_for
 
     block = block_for(request.auth, block_id)
-    return render_agents(paginate(agents_for(request.auth).filter(blocks=block), params, default_limit=50),
-                         params.include)
-
+    return render_agents(
+        paginate(agents_for(request.auth).filter(blocks=block), params, default_limit=50), params.include
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -318,8 +375,9 @@ def delete_agent(request, agent_id: AgentId):
 
 @router.patch("/agents/{agent_id}/reset-messages", response=AgentOut, tags=["agents"], operation_id="reset_messages")
 def reset_messages(request, agent_id: AgentId, payload: ResetIn = None):
-    actions.reset_messages(request.auth, agent_id,
-                           add_default_initial_messages=bool(payload and payload.add_default_initial_messages))
+    actions.reset_messages(
+        request.auth, agent_id, add_default_initial_messages=bool(payload and payload.add_default_initial_messages)
+    )
     return agent_state(request.auth, agent_id)
 
 
@@ -332,15 +390,23 @@ def retrieve_agent_memory(request, agent_id: AgentId):
     return agent_state(request.auth, agent_id)["memory"]
 
 
-@router.patch("/agents/{agent_id}/core-memory/blocks/attach/{block_id}", response=AgentOut, tags=["agents"],
-              operation_id="attach_core_memory_block")
+@router.patch(
+    "/agents/{agent_id}/core-memory/blocks/attach/{block_id}",
+    response=AgentOut,
+    tags=["agents"],
+    operation_id="attach_core_memory_block",
+)
 def attach_block(request, agent_id: AgentId, block_id: BlockId):
     actions.attach_block(request.auth, agent_id, block_id)
     return agent_state(request.auth, agent_id)
 
 
-@router.patch("/agents/{agent_id}/core-memory/blocks/detach/{block_id}", response=AgentOut, tags=["agents"],
-              operation_id="detach_core_memory_block")
+@router.patch(
+    "/agents/{agent_id}/core-memory/blocks/detach/{block_id}",
+    response=AgentOut,
+    tags=["agents"],
+    operation_id="detach_core_memory_block",
+)
 def detach_block(request, agent_id: AgentId, block_id: BlockId):
     actions.detach_block(request.auth, agent_id, block_id)
     return agent_state(request.auth, agent_id)
@@ -352,24 +418,31 @@ def list_agent_tools(request, agent_id: AgentId, page: Query[Page]):
     return paginate(agent.tools.all(), page, default_limit=10)
 
 
-@router.patch("/agents/{agent_id}/tools/attach/{tool_id}", response=AgentOut, tags=["agents"],
-              operation_id="attach_tool")
+@router.patch(
+    "/agents/{agent_id}/tools/attach/{tool_id}", response=AgentOut, tags=["agents"], operation_id="attach_tool"
+)
 def attach_tool(request, agent_id: AgentId, tool_id: ToolId):
     actions.attach_tool(request.auth, agent_id, tool_id)
     return agent_state(request.auth, agent_id)
 
 
-@router.patch("/agents/{agent_id}/tools/detach/{tool_id}", response=AgentOut, tags=["agents"],
-              operation_id="detach_tool")
+@router.patch(
+    "/agents/{agent_id}/tools/detach/{tool_id}", response=AgentOut, tags=["agents"], operation_id="detach_tool"
+)
 def detach_tool(request, agent_id: AgentId, tool_id: ToolId):
     actions.detach_tool(request.auth, agent_id, tool_id)
     return agent_state(request.auth, agent_id)
 
 
-@router.patch("/agents/{agent_id}/tools/approval/{tool_name}", response=AgentOut, tags=["agents"],
-              operation_id="modify_approval_for_tool")
-def modify_approval(request, agent_id: AgentId, tool_name: str, payload: ApprovalIn = None,
-                    requires_approval: bool | None = None):
+@router.patch(
+    "/agents/{agent_id}/tools/approval/{tool_name}",
+    response=AgentOut,
+    tags=["agents"],
+    operation_id="modify_approval_for_tool",
+)
+def modify_approval(
+    request, agent_id: AgentId, tool_name: str, payload: ApprovalIn = None, requires_approval: bool | None = None
+):
     """Whether calls to `tool_name` wait for a human's approval (a `requires_approval` tool rule)."""
     wanted = payload.requires_approval if payload is not None else requires_approval
     if wanted is None:
@@ -378,8 +451,12 @@ def modify_approval(request, agent_id: AgentId, tool_name: str, payload: Approva
     return agent_state(request.auth, agent_id)
 
 
-@router.post("/agents/{agent_id}/tools/{tool_name}/run", response=ToolExecutionResult, tags=["agents"],
-             operation_id="run_tool_for_agent")
+@router.post(
+    "/agents/{agent_id}/tools/{tool_name}/run",
+    response=ToolExecutionResult,
+    tags=["agents"],
+    operation_id="run_tool_for_agent",
+)
 def run_agent_tool(request, agent_id: AgentId, tool_name: str, payload: ToolArgsIn):
     """Run one of the agent's tools with the given arguments, as the agent would (custom tools in the sandbox)."""
     from tools.executor import execute_tool
@@ -391,22 +468,31 @@ def run_agent_tool(request, agent_id: AgentId, tool_name: str, payload: ToolArgs
     return execute_tool(agent, tool, payload.args).as_dict()
 
 
-@router.get("/agents/{agent_id}/folders", response=list[FolderOut], tags=["agents"],
-            operation_id="list_folders_for_agent")
+@router.get(
+    "/agents/{agent_id}/folders", response=list[FolderOut], tags=["agents"], operation_id="list_folders_for_agent"
+)
 def list_agent_folders(request, agent_id: AgentId, page: Query[Page]):
     agent = get_agent_for(request.auth, agent_id)
     return paginate(agent.folders.all(), page, default_limit=100)
 
 
-@router.patch("/agents/{agent_id}/folders/attach/{folder_id}", response=AgentOut, tags=["agents"],
-              operation_id="attach_folder_to_agent")
+@router.patch(
+    "/agents/{agent_id}/folders/attach/{folder_id}",
+    response=AgentOut,
+    tags=["agents"],
+    operation_id="attach_folder_to_agent",
+)
 def attach_folder(request, agent_id: AgentId, folder_id: FolderId):
     actions.attach_folder(request.auth, agent_id, folder_id)
     return agent_state(request.auth, agent_id)
 
 
-@router.patch("/agents/{agent_id}/folders/detach/{folder_id}", response=AgentOut, tags=["agents"],
-              operation_id="detach_folder_from_agent")
+@router.patch(
+    "/agents/{agent_id}/folders/detach/{folder_id}",
+    response=AgentOut,
+    tags=["agents"],
+    operation_id="detach_folder_from_agent",
+)
 def detach_folder(request, agent_id: AgentId, folder_id: FolderId):
     actions.detach_folder(request.auth, agent_id, folder_id)
     return agent_state(request.auth, agent_id)
@@ -437,8 +523,9 @@ def list_agent_files(request, agent_id: AgentId, page: Query[AgentFilePage]):
 # Context window
 
 
-@router.get("/agents/{agent_id}/context", response=ContextOut, tags=["agents"],
-            operation_id="retrieve_agent_context_window")
+@router.get(
+    "/agents/{agent_id}/context", response=ContextOut, tags=["agents"], operation_id="retrieve_agent_context_window"
+)
 def context_window(request, agent_id: AgentId, conversation_id: str | None = None):
     from memory.context import context_overview
 
@@ -485,4 +572,4 @@ def list_tags(request, page: Query[TagPage]):
     if page.before:
         qs = qs.filter(**{"tag__lt" if ascending else "tag__gt": page.before})
     ordered = qs.order_by("tag" if ascending else "-tag").values_list("tag", flat=True).distinct()
-    return list(ordered[:page.limit])
+    return list(ordered[: page.limit])

@@ -12,8 +12,14 @@ from .models import Agent, Message
 
 V3_TYPES = ("letta_v1_agent", "sleeptime_agent")
 BASE_TOOLS = {
-    "memgpt_agent": ("send_message", "conversation_search", "core_memory_append", "core_memory_replace", "memory",
-                     "memory_apply_patch"),
+    "memgpt_agent": (
+        "send_message",
+        "conversation_search",
+        "core_memory_append",
+        "core_memory_replace",
+        "memory",
+        "memory_apply_patch",
+    ),
     "memgpt_v2_agent": ("send_message", "conversation_search", "memory_replace", "memory_insert"),
     "letta_v1_agent": ("conversation_search", "memory_replace", "memory_insert"),
     "sleeptime_agent": ("memory_replace", "memory_insert", "memory_rethink", "memory_finish_edits"),
@@ -41,8 +47,7 @@ def base_rules(agent: Agent, spec: dict, tools: list[Tool], user_rules: list[dic
     if agent.agent_type == "letta_v1_agent" and include is None and not spec.get("tool_rules"):
         return []
     model = (agent.llm_config.get("model") or "").lower()
-    if (agent.agent_type != "sleeptime_agent" and any(m in model for m in NO_BASE_RULE_MODELS)
-            and "mini" not in model):
+    if agent.agent_type != "sleeptime_agent" and any(m in model for m in NO_BASE_RULE_MODELS) and "mini" not in model:
         return []
     ruled = {r["tool_name"] for r in user_rules if r["type"] in ("exit_loop", "continue_loop")}
     rules = []
@@ -56,8 +61,11 @@ def base_rules(agent: Agent, spec: dict, tools: list[Tool], user_rules: list[dic
 
 def approval_rules(tools: list[Tool], rules: list[dict]) -> list[dict]:
     have = {r["tool_name"] for r in rules if r["type"] == "requires_approval"}
-    return [{"type": "requires_approval", "tool_name": t.name} for t in tools
-            if t.default_requires_approval and t.name not in have]
+    return [
+        {"type": "requires_approval", "tool_name": t.name}
+        for t in tools
+        if t.default_requires_approval and t.name not in have
+    ]
 
 
 def initial_messages(agent: Agent, sequence) -> list[str]:
@@ -74,8 +82,10 @@ def starting_rows(agent: Agent, sequence) -> list[Message]:
         return _sequence_rows(agent, sequence)
     if agent.agent_type in V3_TYPES:
         return []
-    return [*_send_message_rows(agent, BOOT_MESSAGE, BOOT_THOUGHT),
-            _row(agent, "user", pk.text_parts(pk.login_text(agent.timezone)))]
+    return [
+        *_send_message_rows(agent, BOOT_MESSAGE, BOOT_THOUGHT),
+        _row(agent, "user", pk.text_parts(pk.login_text(agent.timezone))),
+    ]
 
 
 def _row(agent: Agent, role: str, content: list, **fields) -> Message:
@@ -85,13 +95,24 @@ def _row(agent: Agent, role: str, content: list, **fields) -> Message:
 def _send_message_rows(agent: Agent, text: str, thought: str | None = None) -> list[Message]:
     """An assistant send_message call saying `text`, and its tool return."""
     call_id = f"call_{uuid.uuid4().hex[:8]}"
-    call = {"id": call_id, "type": "function",
-            "function": {"name": "send_message", "arguments": json.dumps({"message": text}, ensure_ascii=False)}}
+    call = {
+        "id": call_id,
+        "type": "function",
+        "function": {"name": "send_message", "arguments": json.dumps({"message": text}, ensure_ascii=False)},
+    }
     content = [{"type": "reasoning", "reasoning": thought, "is_native": False, "signature": None}] if thought else []
     ret = {"tool_call_id": call_id, "status": "success", "func_response": "None", "stdout": None, "stderr": None}
-    return [_row(agent, "assistant", content, tool_calls=[call]),
-            _row(agent, "tool", pk.text_parts(pk.tool_return_text(True, None, agent.timezone)),
-                 tool_call_id=call_id, name="send_message", tool_returns=[ret])]
+    return [
+        _row(agent, "assistant", content, tool_calls=[call]),
+        _row(
+            agent,
+            "tool",
+            pk.text_parts(pk.tool_return_text(True, None, agent.timezone)),
+            tool_call_id=call_id,
+            name="send_message",
+            tool_returns=[ret],
+        ),
+    ]
 
 
 def _sequence_rows(agent: Agent, sequence) -> list[Message]:
@@ -103,11 +124,15 @@ def _sequence_rows(agent: Agent, sequence) -> list[Message]:
         if not isinstance(item, dict) or item.get("role") not in ("user", "system", "assistant"):
             raise Invalid(f"{where}.role must be user, system or assistant", field=f"{where}.role")
         content = item.get("content")
-        text = content if isinstance(content, str) else "".join(
-            p.get("text", "") for p in content or [] if isinstance(p, dict))
+        text = (
+            content
+            if isinstance(content, str)
+            else "".join(p.get("text", "") for p in content or [] if isinstance(p, dict))
+        )
         if item["role"] == "user":
-            rows.append(_row(agent, "user", pk.text_parts(pk.user_message_text(text, agent.timezone,
-                                                                                item.get("name")))))
+            rows.append(
+                _row(agent, "user", pk.text_parts(pk.user_message_text(text, agent.timezone, item.get("name"))))
+            )
         elif item["role"] == "system":
             rows.append(_row(agent, "system", pk.text_parts(text)))
         else:

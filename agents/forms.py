@@ -18,10 +18,15 @@ class AgentFilterForm(forms.Form):
 
 class AgentCreateForm(forms.Form):
     name = forms.CharField(max_length=200, strip=True)
-    template = forms.ChoiceField(choices=[("", "Blank agent")] + [(k, t.name) for k, t in BY_KEY.items()],
-                                 required=False)
-    agent_type = forms.ChoiceField(required=False, choices=[(t, t) for t in (
-        "letta_v1_agent", "memgpt_v2_agent", "memgpt_agent", "react_agent", "workflow_agent")])
+    template = forms.ChoiceField(
+        choices=[("", "Blank agent")] + [(k, t.name) for k, t in BY_KEY.items()], required=False
+    )
+    agent_type = forms.ChoiceField(
+        required=False,
+        choices=[
+            (t, t) for t in ("letta_v1_agent", "memgpt_v2_agent", "memgpt_agent", "react_agent", "workflow_agent")
+        ],
+    )
 
     def template_obj(self):
         return BY_KEY.get(self.cleaned_data.get("template") or "")
@@ -99,7 +104,7 @@ class ToolRunForm(forms.Form):
         except json.JSONDecodeError as exc:
             raise forms.ValidationError(f"Arguments must be JSON: {exc}") from None
         if not isinstance(args, dict):
-            raise forms.ValidationError("Arguments must be a JSON object, e.g. {\"x\": 1}")
+            raise forms.ValidationError('Arguments must be a JSON object, e.g. {"x": 1}')
         return args
 
 
@@ -144,11 +149,17 @@ class AgentSettingsForm(forms.Form):
         self.fields["model"].choices = _with_current(llm_handles(), current_model)
         self.fields["embedding"].choices = _with_current(embedding_handles(), current_embedding)
         if not self.is_bound:
-            self.initial = {"version": agent.version, "name": agent.name, "description": agent.description,
-                            "model": current_model, "embedding": current_embedding,
-                            "context_window_limit": agent.context_window,
-                            "temperature": agent.llm_config.get("temperature", 0.7), "system": agent.system,
-                            "tags": ", ".join(agent.tag_rows.values_list("tag", flat=True))}
+            self.initial = {
+                "version": agent.version,
+                "name": agent.name,
+                "description": agent.description,
+                "model": current_model,
+                "embedding": current_embedding,
+                "context_window_limit": agent.context_window,
+                "temperature": agent.llm_config.get("temperature", 0.7),
+                "system": agent.system,
+                "tags": ", ".join(agent.tag_rows.values_list("tag", flat=True)),
+            }
 
     def changes(self) -> dict:
         """A PATCH-shaped changes dict for agents.actions.update_agent, with only what differs."""
@@ -158,10 +169,16 @@ class AgentSettingsForm(forms.Form):
         if sorted(tags) != sorted(agent.tag_rows.values_list("tag", flat=True)):
             changes["tags"] = tags
         llm = agent.llm_config
-        if (data["model"] != (llm.get("handle") or agent.model_handle) or data["context_window_limit"] !=
-                agent.context_window or data["temperature"] != llm.get("temperature")):
-            changes.update(model=data["model"], context_window_limit=data["context_window_limit"],
-                           llm_config={"temperature": data["temperature"]})
+        if (
+            data["model"] != (llm.get("handle") or agent.model_handle)
+            or data["context_window_limit"] != agent.context_window
+            or data["temperature"] != llm.get("temperature")
+        ):
+            changes.update(
+                model=data["model"],
+                context_window_limit=data["context_window_limit"],
+                llm_config={"temperature": data["temperature"]},
+            )
         if data["embedding"] != (agent.embedding_config or {}).get("handle", ""):
             changes["embedding"] = data["embedding"]
         return changes

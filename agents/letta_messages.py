@@ -18,8 +18,17 @@ import uuid
 from datetime import UTC
 
 SUMMARY_MARKER = "The following is a summary of the previous "
-USAGE_FIELDS = ("completion_tokens", "prompt_tokens", "total_tokens", "step_count", "cached_input_tokens",
-                "cache_write_tokens", "reasoning_tokens", "context_tokens", "run_ids")
+USAGE_FIELDS = (
+    "completion_tokens",
+    "prompt_tokens",
+    "total_tokens",
+    "step_count",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "context_tokens",
+    "run_ids",
+)
 
 
 def wire_date(value) -> str:
@@ -50,15 +59,32 @@ class _Parts:
     def add(self, message_type: str, **fields):
         m = self.message
         otid = m.otid if m.role == "user" and m.otid else part_otid(m.id, len(self.out))
-        self.out.append({
-            "id": m.id, "date": wire_date(m.created_at), "message_type": message_type, "otid": otid,
-            "name": m.name or None, "sender_id": m.sender_id or None, "step_id": m.step_id, "run_id": m.run_id,
-            "seq_id": None, "is_err": True if m.is_err else None, **fields})
+        self.out.append(
+            {
+                "id": m.id,
+                "date": wire_date(m.created_at),
+                "message_type": message_type,
+                "otid": otid,
+                "name": m.name or None,
+                "sender_id": m.sender_id or None,
+                "step_id": m.step_id,
+                "run_id": m.run_id,
+                "seq_id": None,
+                "is_err": True if m.is_err else None,
+                **fields,
+            }
+        )
 
 
-def to_letta_messages(message, *, use_assistant_message: bool = True, assistant_message_tool_name: str = "send_message",
-                      assistant_message_tool_kwarg: str = "message", text_is_assistant: bool = True,
-                      include_compaction: bool = False) -> list[dict]:
+def to_letta_messages(
+    message,
+    *,
+    use_assistant_message: bool = True,
+    assistant_message_tool_name: str = "send_message",
+    assistant_message_tool_kwarg: str = "message",
+    text_is_assistant: bool = True,
+    include_compaction: bool = False,
+) -> list[dict]:
     """The LettaMessage dicts of one stored message, in order.
 
     `text_is_assistant`: text parts of an assistant row are the reply (letta_v1) rather than inner thoughts
@@ -82,8 +108,9 @@ def to_letta_messages(message, *, use_assistant_message: bool = True, assistant_
     elif role == "assistant":
         _content(parts, text_is_assistant=text_is_assistant)
         for call in message.tool_calls or []:
-            _assistant_call(parts, call, use_assistant_message, assistant_message_tool_name,
-                            assistant_message_tool_kwarg)
+            _assistant_call(
+                parts, call, use_assistant_message, assistant_message_tool_name, assistant_message_tool_kwarg
+            )
     return parts.out
 
 
@@ -129,8 +156,9 @@ def _content(parts: _Parts, *, text_is_assistant: bool):
                 parts.add("reasoning_message", reasoning=part["text"], source="non_reasoner_model", signature=None)
         elif kind == "reasoning":
             source = "reasoner_model" if part.get("is_native") else "non_reasoner_model"
-            parts.add("reasoning_message", reasoning=part.get("reasoning", ""), source=source,
-                      signature=part.get("signature"))
+            parts.add(
+                "reasoning_message", reasoning=part.get("reasoning", ""), source=source, signature=part.get("signature")
+            )
         elif kind == "summarized_reasoning":
             text = "\n".join(s.get("text", "") for s in part.get("summary") or [])
             parts.add("reasoning_message", reasoning=text, source="reasoner_model", signature=None)
@@ -160,18 +188,38 @@ def _assistant_call(parts: _Parts, call: dict, use_assistant_message: bool, tool
 def _tool_returns(parts: _Parts):
     message = parts.message
     texts = [p.get("text", "") for p in message.content or [] if p.get("type") in ("text", None)]
-    returns = message.tool_returns or [{"tool_call_id": message.tool_call_id, "status": _status(message.text),
-                                        "func_response": message.text, "stdout": None, "stderr": None}]
+    returns = message.tool_returns or [
+        {
+            "tool_call_id": message.tool_call_id,
+            "status": _status(message.text),
+            "func_response": message.text,
+            "stdout": None,
+            "stderr": None,
+        }
+    ]
     for i, ret in enumerate(returns):
         value = ret.get("func_response")
         if value is None:
             value = texts[i] if i < len(texts) else message.text
         value = value if isinstance(value, str) else json.dumps(value)
         status = ret.get("status") if ret.get("status") in ("success", "error") else "success"
-        wire = {"type": "tool", "tool_call_id": ret.get("tool_call_id") or message.tool_call_id, "status": status,
-                "tool_return": value, "stdout": ret.get("stdout"), "stderr": ret.get("stderr")}
-        parts.add("tool_return_message", tool_return=value, status=status, tool_call_id=wire["tool_call_id"],
-                  stdout=wire["stdout"], stderr=wire["stderr"], tool_returns=[wire])
+        wire = {
+            "type": "tool",
+            "tool_call_id": ret.get("tool_call_id") or message.tool_call_id,
+            "status": status,
+            "tool_return": value,
+            "stdout": ret.get("stdout"),
+            "stderr": ret.get("stderr"),
+        }
+        parts.add(
+            "tool_return_message",
+            tool_return=value,
+            status=status,
+            tool_call_id=wire["tool_call_id"],
+            stdout=wire["stdout"],
+            stderr=wire["stderr"],
+            tool_returns=[wire],
+        )
 
 
 def _status(text: str) -> str:
@@ -185,17 +233,36 @@ def _approval_response(parts: _Parts):
     approvals = []
     for a in message.approvals or []:
         if a.get("type") == "tool":
-            approvals.append({"type": "tool", "tool_call_id": a.get("tool_call_id", ""),
-                              "status": a.get("status", "success"), "tool_return": a.get("tool_return", ""),
-                              "stdout": a.get("stdout"), "stderr": a.get("stderr")})
+            approvals.append(
+                {
+                    "type": "tool",
+                    "tool_call_id": a.get("tool_call_id", ""),
+                    "status": a.get("status", "success"),
+                    "tool_return": a.get("tool_return", ""),
+                    "stdout": a.get("stdout"),
+                    "stderr": a.get("stderr"),
+                }
+            )
         else:
-            approvals.append({"type": "approval", "tool_call_id": a.get("tool_call_id", ""),
-                              "approve": bool(a.get("approve")), "reason": a.get("reason")})
-    parts.add("approval_response_message", approvals=approvals, approve=message.approve,
-              approval_request_id=message.approval_request_id or None, reason=message.denial_reason or None)
+            approvals.append(
+                {
+                    "type": "approval",
+                    "tool_call_id": a.get("tool_call_id", ""),
+                    "approve": bool(a.get("approve")),
+                    "reason": a.get("reason"),
+                }
+            )
+    parts.add(
+        "approval_response_message",
+        approvals=approvals,
+        approve=message.approve,
+        approval_request_id=message.approval_request_id or None,
+        reason=message.denial_reason or None,
+    )
 
 
 # ---- responses --------------------------------------------------------------------------------------------------
+
 
 def usage_dict(usage: dict | None = None, **fields) -> dict:
     """A `usage_statistics` object from a stored usage dict and/or keyword figures (unknown keys are ignored)."""
@@ -203,8 +270,9 @@ def usage_dict(usage: dict | None = None, **fields) -> dict:
     out = {"message_type": "usage_statistics"}
     for key in USAGE_FIELDS:
         value = merged.get(key)
-        out[key] = (value or 0) if key in ("completion_tokens", "prompt_tokens", "total_tokens", "step_count") \
-            else value
+        out[key] = (
+            (value or 0) if key in ("completion_tokens", "prompt_tokens", "total_tokens", "step_count") else value
+        )
     if not out["total_tokens"]:
         out["total_tokens"] = out["prompt_tokens"] + out["completion_tokens"]
     return out

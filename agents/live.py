@@ -12,8 +12,12 @@ from .models import Agent, Run
 from .templatetags.ade import message_dom_id
 
 TERMINAL = ("stop_reason", "usage_statistics", "error_message", "ping")
-DELTA_FIELDS = {"assistant_message": ("content", "text"), "reasoning_message": ("reasoning", "text"),
-                "tool_call_message": ("tool_call", "args"), "approval_request_message": ("tool_call", "args")}
+DELTA_FIELDS = {
+    "assistant_message": ("content", "text"),
+    "reasoning_message": ("reasoning", "text"),
+    "tool_call_message": ("tool_call", "args"),
+    "approval_request_message": ("tool_call", "args"),
+}
 
 
 def append_to(selector: str, html: str) -> str:
@@ -97,15 +101,17 @@ class PageStream:
         block = agent and agent.blocks.filter(id=event["block_id"]).first()
         if block is None:
             return ""
-        return render_to_string("agents/partials/block.html", {**panels.block(agent, block), "oob": True}) + \
-            self._context(agent)
+        return render_to_string(
+            "agents/partials/block.html", {**panels.block(agent, block), "oob": True}
+        ) + self._context(agent)
 
     def _blocks_changed(self, event: dict) -> str:
         agent = self.agent()
         if agent is None:
             return ""
-        return render_to_string("agents/partials/memory.html", {**panels.memory(agent), "oob": True}) + \
-            self._context(agent)
+        return render_to_string("agents/partials/memory.html", {**panels.memory(agent), "oob": True}) + self._context(
+            agent
+        )
 
     on_block_attached = on_block_detached = _blocks_changed
 
@@ -117,11 +123,13 @@ class PageStream:
         agent = self.agent()
         if agent is None:
             return ""
-        out = [format_html('<span class="current truncate" id="agent-title" hx-swap-oob="true">{}</span>', agent.name),
-               render_to_string("agents/partials/memory.html", {**panels.memory(agent), "oob": True}),
-               render_to_string("agents/partials/tools_attached.html", {**panels.tools_panel(agent), "oob": True}),
-               render_to_string("agents/partials/folders_attached.html", {**panels.folders_panel(agent), "oob": True}),
-               self._context(agent)]
+        out = [
+            format_html('<span class="current truncate" id="agent-title" hx-swap-oob="true">{}</span>', agent.name),
+            render_to_string("agents/partials/memory.html", {**panels.memory(agent), "oob": True}),
+            render_to_string("agents/partials/tools_attached.html", {**panels.tools_panel(agent), "oob": True}),
+            render_to_string("agents/partials/folders_attached.html", {**panels.folders_panel(agent), "oob": True}),
+            self._context(agent),
+        ]
         if len(agent.message_ids or []) <= 1 and not agent.runs.filter(status__in=panels.ACTIVE).exists():
             self.runs.clear()
             self.parts.clear()

@@ -129,8 +129,11 @@ def _retryable(exc: Exception) -> bool:
     if isinstance(status, int):
         return status == 429 or status >= 500
     lit = _litellm
-    kinds = tuple(getattr(lit, n) for n in ("RateLimitError", "InternalServerError", "ServiceUnavailableError",
-                                            "APIConnectionError", "Timeout") if hasattr(lit, n))
+    kinds = tuple(
+        getattr(lit, n)
+        for n in ("RateLimitError", "InternalServerError", "ServiceUnavailableError", "APIConnectionError", "Timeout")
+        if hasattr(lit, n)
+    )
     return isinstance(exc, kinds)
 
 
@@ -145,9 +148,17 @@ def _readable(exc: Exception) -> str:
 # The call
 
 
-def complete(llm_config: dict, messages: list[dict], *, tools: list[dict] | None = None, tool_choice=None,
-             parallel_tool_calls: bool | None = None, stream: bool = False, on_delta=None,
-             max_tokens: int | None = None) -> LLMResult:
+def complete(
+    llm_config: dict,
+    messages: list[dict],
+    *,
+    tools: list[dict] | None = None,
+    tool_choice=None,
+    parallel_tool_calls: bool | None = None,
+    stream: bool = False,
+    on_delta=None,
+    max_tokens: int | None = None,
+) -> LLMResult:
     """One chat completion. `on_delta(kind, data)` receives stream deltas: ("content", text),
     ("reasoning", text), ("tool_call", {"index", "id", "name", "arguments"}).
 
@@ -206,8 +217,9 @@ def _usage(result: LLMResult, usage) -> None:
         result.cached_input_tokens = cached
     details = get("completion_tokens_details", None)
     if details is not None:
-        reasoning = (details.get("reasoning_tokens") if isinstance(details, dict)
-                     else getattr(details, "reasoning_tokens", None))
+        reasoning = (
+            details.get("reasoning_tokens") if isinstance(details, dict) else getattr(details, "reasoning_tokens", None)
+        )
         result.reasoning_tokens = reasoning
 
 
@@ -217,11 +229,14 @@ def _once(lit, kwargs) -> LLMResult:
     if not choices:
         raise InvalidLLMResponse("The model returned no choices")
     message = choices[0].message
-    result = LLMResult(content=message.content or "", finish_reason=choices[0].finish_reason,
-                       reasoning=getattr(message, "reasoning_content", None) or "", model=response.model or "")
+    result = LLMResult(
+        content=message.content or "",
+        finish_reason=choices[0].finish_reason,
+        reasoning=getattr(message, "reasoning_content", None) or "",
+        model=response.model or "",
+    )
     for call in message.tool_calls or []:
-        result.tool_calls.append(ToolCall(call.id or "", call.function.name or "",
-                                          call.function.arguments or ""))
+        result.tool_calls.append(ToolCall(call.id or "", call.function.name or "", call.function.arguments or ""))
     _usage(result, getattr(response, "usage", None))
     return result
 
@@ -289,8 +304,11 @@ def tool_schema(tool) -> dict:
 
 def _call_for_provider(call: dict) -> dict:
     fn = call.get("function") or {}
-    return {"id": (call.get("id") or "")[:TOOL_CALL_ID_MAX_LEN], "type": "function",
-            "function": {"name": fn.get("name", ""), "arguments": fn.get("arguments") or "{}"}}
+    return {
+        "id": (call.get("id") or "")[:TOOL_CALL_ID_MAX_LEN],
+        "type": "function",
+        "function": {"name": fn.get("name", ""), "arguments": fn.get("arguments") or "{}"},
+    }
 
 
 def _clip(text: str, cap: int | None) -> str:
@@ -306,8 +324,9 @@ def _user_content(parts: list) -> str | list:
     for p in parts:
         if p.get("type") == "image":
             src = p.get("source") or {}
-            url = src.get("url") or (f"data:{src.get('media_type')};base64,{src.get('data')}" if src.get("data")
-                                     else "")
+            url = src.get("url") or (
+                f"data:{src.get('media_type')};base64,{src.get('data')}" if src.get("data") else ""
+            )
             if url:
                 out.append({"type": "image_url", "image_url": {"url": url}})
         elif p.get("text"):
@@ -332,8 +351,9 @@ def chat_messages(rows, agent=None, *, tool_return_cap: int | None = None, syste
             if m.role == "approval" and not m.tool_calls:
                 continue
             text = "".join(p.get("text", "") for p in parts if p.get("type") == "text")
-            thoughts = "".join(p.get("reasoning", "") for p in parts
-                               if p.get("type") == "reasoning" and not p.get("is_native"))
+            thoughts = "".join(
+                p.get("reasoning", "") for p in parts if p.get("type") == "reasoning" and not p.get("is_native")
+            )
             msg = {"role": "assistant", "content": (thoughts + ("\n" if thoughts and text else "") + text) or None}
             if m.tool_calls:
                 msg["tool_calls"] = [_call_for_provider(c) for c in m.tool_calls]
@@ -343,8 +363,13 @@ def chat_messages(rows, agent=None, *, tool_return_cap: int | None = None, syste
             texts = [p.get("text", "") for p in parts if p.get("type") in ("text", None)]
             for i, ret in enumerate(returns):
                 text = texts[i] if i < len(texts) else (texts[-1] if texts else "")
-                out.append({"role": "tool", "tool_call_id": (ret.get("tool_call_id") or "")[:TOOL_CALL_ID_MAX_LEN],
-                            "content": _clip(text, tool_return_cap)})
+                out.append(
+                    {
+                        "role": "tool",
+                        "tool_call_id": (ret.get("tool_call_id") or "")[:TOOL_CALL_ID_MAX_LEN],
+                        "content": _clip(text, tool_return_cap),
+                    }
+                )
     return out
 
 

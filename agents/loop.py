@@ -164,16 +164,28 @@ class Turn:
             streamer = DeltaStreamer(self, step_id, ids)
         parallel = self.parallel_calls() if tools and not self.style.heartbeats else None
         for attempt in range(MAX_OVERFLOW_RETRIES + 1):
-            messages = llm_client.chat_messages(self.context + inputs, self.agent, system_text=self.system_override,
-                                                tool_return_cap=self.tool_return_cap())
+            messages = llm_client.chat_messages(
+                self.context + inputs,
+                self.agent,
+                system_text=self.system_override,
+                tool_return_cap=self.tool_return_cap(),
+            )
             try:
-                return llm_client.complete(self.llm_config, messages, tools=tools, tool_choice=choice,
-                                           parallel_tool_calls=parallel, stream=streamer is not None,
-                                           on_delta=streamer.on_delta if streamer else None)
+                return llm_client.complete(
+                    self.llm_config,
+                    messages,
+                    tools=tools,
+                    tool_choice=choice,
+                    parallel_tool_calls=parallel,
+                    stream=streamer is not None,
+                    on_delta=streamer.on_delta if streamer else None,
+                )
             except llm_client.ContextWindowExceeded as exc:
                 if attempt == MAX_OVERFLOW_RETRIES:
-                    raise StepFailed("llm_api_error", f"The context window is still exceeded after "
-                                     f"{MAX_OVERFLOW_RETRIES} compactions: {exc}") from exc
+                    raise StepFailed(
+                        "llm_api_error",
+                        f"The context window is still exceeded after {MAX_OVERFLOW_RETRIES} compactions: {exc}",
+                    ) from exc
                 self.compact("context_window_exceeded")
         raise AssertionError("unreachable")
 
@@ -193,13 +205,21 @@ class Turn:
     def schema(self, name: str) -> dict:
         """The function schema sent for a tool, decorated for this loop style (§2.4)."""
         tool = self.tools.get(name)
-        base = llm_client.tool_schema(tool) if tool else {
-            "name": name, "description": self.client_tools[name].get("description") or "",
-            "parameters": self.client_tools[name].get("parameters") or {"type": "object", "properties": {}}}
-        return decorate_schema(base, heartbeat=self.style.heartbeats and not self.solver.is_terminal(name),
-                               thinking=self.style.heartbeats and bool(self.llm_config.get(
-                                   "put_inner_thoughts_in_kwargs")),
-                               response_format=self.agent.response_format if name == "send_message" else None)
+        base = (
+            llm_client.tool_schema(tool)
+            if tool
+            else {
+                "name": name,
+                "description": self.client_tools[name].get("description") or "",
+                "parameters": self.client_tools[name].get("parameters") or {"type": "object", "properties": {}},
+            }
+        )
+        return decorate_schema(
+            base,
+            heartbeat=self.style.heartbeats and not self.solver.is_terminal(name),
+            thinking=self.style.heartbeats and bool(self.llm_config.get("put_inner_thoughts_in_kwargs")),
+            response_format=self.agent.response_format if name == "send_message" else None,
+        )
 
     # ---- handling the model's answer -----------------------------------------------------------------------
 
@@ -220,14 +240,27 @@ class Turn:
         if run_now:
             cont, reason = self.decide(run_now, final)
         if run_now or content:  # the model's text stays on the assistant message (streamed under its id)
-            rows.append(self.message("assistant", content, step_id, id=ids["assistant"], tool_calls=[
-                c.stored(cont if self.style.heartbeats else None) for c in run_now] or None))
+            rows.append(
+                self.message(
+                    "assistant",
+                    content,
+                    step_id,
+                    id=ids["assistant"],
+                    tool_calls=[c.stored(cont if self.style.heartbeats else None) for c in run_now] or None,
+                )
+            )
         if run_now:
             rows.append(self.tool_message(run_now, step_id))
         if need_approval:
-            rows.append(self.message("approval", [], step_id, id=ids["approval"],
-                                     tool_calls=[c.stored(c.heartbeat if self.style.heartbeats else None)
-                                                 for c in need_approval]))
+            rows.append(
+                self.message(
+                    "approval",
+                    [],
+                    step_id,
+                    id=ids["approval"],
+                    tool_calls=[c.stored(c.heartbeat if self.style.heartbeats else None) for c in need_approval],
+                )
+            )
             self.stop = "requires_approval"
             return rows, False
         if cont and self.style.heartbeats:
@@ -238,8 +271,9 @@ class Turn:
         rows = [self.message("assistant", content, step_id, id=ids["assistant"])] if content else []
         missing = self.solver.uncalled_required(self.available)
         if missing and not final:
-            rows.append(self.message("user", pk.text_parts(pk.heartbeat_text(pk.must_call_reason(missing), self.tz)),
-                                     step_id))
+            rows.append(
+                self.message("user", pk.text_parts(pk.heartbeat_text(pk.must_call_reason(missing), self.tz)), step_id)
+            )
             return rows, True
         self.stop = "max_tokens_exceeded" if result.finish_reason == "length" else "end_turn"
         return rows, False
@@ -248,8 +282,7 @@ class Turn:
         parts = []
         if result.reasoning:
             parts.append({"type": "reasoning", "reasoning": result.reasoning, "is_native": True, "signature": None})
-        thinking = "".join(c.args.pop("thinking", "") or "" for c in calls if isinstance(c.args.get("thinking"),
-                                                                                         str))
+        thinking = "".join(c.args.pop("thinking", "") or "" for c in calls if isinstance(c.args.get("thinking"), str))
         text = result.content or ""
         if self.style.heartbeats:  # heartbeat agents think in text; only send_message reaches the user
             thoughts = "\n".join(t for t in (thinking, text) if t)
@@ -277,8 +310,9 @@ class Turn:
             return
         tool = self.tools.get(call.name)
         try:
-            call.args = merge_prefilled_args(call.args, self.solver.prefilled_args(call.name),
-                                             llm_client.tool_schema(tool) if tool else {})
+            call.args = merge_prefilled_args(
+                call.args, self.solver.prefilled_args(call.name), llm_client.tool_schema(tool) if tool else {}
+            )
         except ValueError as exc:
             call.ok, call.stop = False, "invalid_tool_call"
             call.message = f"Invalid prefilled tool arguments from tool rules (source=tool_rules): {exc}"
@@ -363,8 +397,9 @@ class Turn:
         step_id = request.step_id
         calls = []
         for raw in request.tool_calls or []:
-            call = self.parse_call(llm_client.ToolCall(raw["id"], raw["function"]["name"],
-                                                       raw["function"].get("arguments") or "{}"))
+            call = self.parse_call(
+                llm_client.ToolCall(raw["id"], raw["function"]["name"], raw["function"].get("arguments") or "{}")
+            )
             decision = decisions[call.id]
             if decision.get("type") == "tool":  # a client-side tool's result
                 call.ok = decision.get("status", "success") == "success"
@@ -394,25 +429,50 @@ class Turn:
         return self.agent.timezone or "UTC"
 
     def message(self, role: str, content: list, step_id: str | None, **fields) -> Message:
-        return Message(organization_id=self.agent.organization_id, agent_id=self.agent.id, role=role,
-                       content=content, step_id=step_id, run_id=self.run.id,
-                       model=self.llm_config.get("model", ""), **fields)
+        return Message(
+            organization_id=self.agent.organization_id,
+            agent_id=self.agent.id,
+            role=role,
+            content=content,
+            step_id=step_id,
+            run_id=self.run.id,
+            model=self.llm_config.get("model", ""),
+            **fields,
+        )
 
     def tool_message(self, calls: list[Call], step_id: str) -> Message:
         parts = [{"type": "text", "text": pk.tool_return_text(c.ok, c.message, self.tz)} for c in calls]
-        return self.message("tool", parts, step_id, tool_call_id=calls[0].id, name=calls[0].name,
-                            tool_returns=[c.return_dict() for c in calls])
+        return self.message(
+            "tool",
+            parts,
+            step_id,
+            tool_call_id=calls[0].id,
+            name=calls[0].name,
+            tool_returns=[c.return_dict() for c in calls],
+        )
 
     def step_row(self, step_id, result, stop_reason, started, timings) -> Step:
         cfg = self.llm_config
-        return Step(id=step_id, organization_id=self.agent.organization_id, agent_id=self.agent.id,
-                    run_id=self.run.id, model=cfg.get("model", ""), model_endpoint=cfg.get("model_endpoint") or "",
-                    model_handle=cfg.get("handle") or self.agent.model_handle,
-                    provider_name=cfg.get("provider_name") or "", context_window_limit=self.agent.context_window,
-                    prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
-                    total_tokens=result.total_tokens, reasoning_tokens=result.reasoning_tokens,
-                    cached_input_tokens=result.cached_input_tokens, status="success", stop_reason=stop_reason or "",
-                    step_ns=time.monotonic_ns() - started, **timings)
+        return Step(
+            id=step_id,
+            organization_id=self.agent.organization_id,
+            agent_id=self.agent.id,
+            run_id=self.run.id,
+            model=cfg.get("model", ""),
+            model_endpoint=cfg.get("model_endpoint") or "",
+            model_handle=cfg.get("handle") or self.agent.model_handle,
+            provider_name=cfg.get("provider_name") or "",
+            context_window_limit=self.agent.context_window,
+            prompt_tokens=result.prompt_tokens,
+            completion_tokens=result.completion_tokens,
+            total_tokens=result.total_tokens,
+            reasoning_tokens=result.reasoning_tokens,
+            cached_input_tokens=result.cached_input_tokens,
+            status="success",
+            stop_reason=stop_reason or "",
+            step_ns=time.monotonic_ns() - started,
+            **timings,
+        )
 
     def checkpoint(self, step: Step | None, rows: list[Message]) -> None:
         """Write a step: its Step row, its messages and the new in-context list, in one transaction. The list is
@@ -434,11 +494,19 @@ class Turn:
     def record_failed_step(self, step_id: str, exc: Exception, trace: str | None) -> None:
         cfg = self.llm_config
         stop = getattr(exc, "stop_reason", "error")
-        Step.objects.create(id=step_id, organization_id=self.agent.organization_id, agent_id=self.agent.id,
-                            run_id=self.run.id, model=cfg.get("model", ""), model_handle=self.agent.model_handle,
-                            context_window_limit=self.agent.context_window, status="failed", stop_reason=stop,
-                            error_type=type(exc).__name__,
-                            error_data={"message": str(exc)[:2000], **({"traceback": trace} if trace else {})})
+        Step.objects.create(
+            id=step_id,
+            organization_id=self.agent.organization_id,
+            agent_id=self.agent.id,
+            run_id=self.run.id,
+            model=cfg.get("model", ""),
+            model_handle=self.agent.model_handle,
+            context_window_limit=self.agent.context_window,
+            status="failed",
+            stop_reason=stop,
+            error_type=type(exc).__name__,
+            error_data={"message": str(exc)[:2000], **({"traceback": trace} if trace else {})},
+        )
 
     def refresh_system_message(self) -> None:
         system = self.context[0]
@@ -475,8 +543,11 @@ class Turn:
         from .letta_messages import to_letta_messages
 
         types = self.options.get("include_return_message_types")
-        opts = {k: self.options[k] for k in ("use_assistant_message", "assistant_message_tool_name",
-                                              "assistant_message_tool_kwarg") if self.options.get(k) is not None}
+        opts = {
+            k: self.options[k]
+            for k in ("use_assistant_message", "assistant_message_tool_name", "assistant_message_tool_kwarg")
+            if self.options.get(k) is not None
+        }
         events = to_letta_messages(row, **opts)
         return [e for e in events if not types or e.get("message_type") in types]
 
@@ -491,25 +562,41 @@ class Turn:
                     self.emit(event)
 
     def finish(self, stop_reason: str, error: str = "") -> None:
-        status = ("completed" if stop_reason in COMPLETED_STOPS
-                  else "cancelled" if stop_reason == "cancelled" else "failed")
+        status = (
+            "completed" if stop_reason in COMPLETED_STOPS else "cancelled" if stop_reason == "cancelled" else "failed"
+        )
         stop = {"message_type": "stop_reason", "stop_reason": stop_reason}
         usage = self.usage.as_event()
         result = {"messages": self.messages_out, "stop_reason": stop, "usage": usage}
         now = timezone.now()
         metadata = {**(self.run.metadata or {}), "result": result, **({"error": error} if error else {})}
         with transaction.atomic():
-            Run.objects.filter(id=self.run.id).update(status=status, stop_reason=stop_reason, usage=usage,
-                                                      metadata=metadata, completed_at=now, error=error[:2000],
-                                                      ttft_ns=self.ttft_ns)
+            Run.objects.filter(id=self.run.id).update(
+                status=status,
+                stop_reason=stop_reason,
+                usage=usage,
+                metadata=metadata,
+                completed_at=now,
+                error=error[:2000],
+                ttft_ns=self.ttft_ns,
+            )
             Agent.objects.filter(id=self.agent.id).update(
-                last_run_completion=now, last_stop_reason=stop_reason,
-                last_run_duration_ms=(time.monotonic_ns() - self.started) // 1_000_000)
+                last_run_completion=now,
+                last_stop_reason=stop_reason,
+                last_run_duration_ms=(time.monotonic_ns() - self.started) // 1_000_000,
+            )
         self.emit(stop)
         self.emit(usage)
         if error:
-            self.emit({"message_type": "error_message", "run_id": self.run.id, "error_type": stop_reason,
-                       "message": error, "detail": None})
+            self.emit(
+                {
+                    "message_type": "error_message",
+                    "run_id": self.run.id,
+                    "error_type": stop_reason,
+                    "message": error,
+                    "detail": None,
+                }
+            )
 
 
 # In-context rows of recent agents, reused by their next turn in this process: reading ~500 rows is the biggest

@@ -13,8 +13,12 @@ from . import packaging as pk
 from .models import Agent, Message
 from .queries import get_agent_for
 
-ROLE_OF = {"system_message": "system", "user_message": "user", "reasoning_message": "assistant",
-           "assistant_message": "assistant"}
+ROLE_OF = {
+    "system_message": "system",
+    "user_message": "user",
+    "reasoning_message": "assistant",
+    "assistant_message": "assistant",
+}
 
 
 def edit_message(user, agent_id: str, message_id: str, change: dict) -> Message:
@@ -89,5 +93,9 @@ def _assistant(message: Message, text: str) -> None:
     raise Invalid("This message says nothing to the user; there is no text to edit", field="message_type")
 
 
-_EDITORS = {"system_message": _plain, "user_message": _user, "reasoning_message": _reasoning,
-            "assistant_message": _assistant}
+_EDITORS = {
+    "system_message": _plain,
+    "user_message": _user,
+    "reasoning_message": _reasoning,
+    "assistant_message": _assistant,
+}

@@ -12,9 +12,19 @@ from memory.schemas import INT32
 
 from .schemas import StopReason
 
-MessageType = Literal["system_message", "user_message", "assistant_message", "reasoning_message",
-                      "hidden_reasoning_message", "tool_call_message", "tool_return_message",
-                      "approval_request_message", "approval_response_message", "summary_message", "event_message"]
+MessageType = Literal[
+    "system_message",
+    "user_message",
+    "assistant_message",
+    "reasoning_message",
+    "hidden_reasoning_message",
+    "tool_call_message",
+    "tool_return_message",
+    "approval_request_message",
+    "approval_response_message",
+    "summary_message",
+    "event_message",
+]
 
 
 class MessageCreateIn(RequestSchema):

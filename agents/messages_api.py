@@ -47,14 +47,31 @@ from .turn_input import check_turn_input
 log = logging.getLogger(__name__)
 router = Router()
 PING_SECONDS = 20
-SSE_DOC = {"responses": {200: {"description": "Server-sent events (text/event-stream): LettaMessages, then "
-                                              "stop_reason, usage_statistics and [DONE].",
-                               "content": {"text/event-stream": {"schema": {"type": "string"}}}}}}
-OPTION_FIELDS = ("max_steps", "stream_tokens", "use_assistant_message", "assistant_message_tool_name",
-                 "assistant_message_tool_kwarg", "include_return_message_types", "client_tools",
-                 "include_compaction_messages")
-REQUEST_CONFIG_FIELDS = ("use_assistant_message", "assistant_message_tool_name", "assistant_message_tool_kwarg",
-                         "include_return_message_types")
+SSE_DOC = {
+    "responses": {
+        200: {
+            "description": "Server-sent events (text/event-stream): LettaMessages, then "
+            "stop_reason, usage_statistics and [DONE].",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        }
+    }
+}
+OPTION_FIELDS = (
+    "max_steps",
+    "stream_tokens",
+    "use_assistant_message",
+    "assistant_message_tool_name",
+    "assistant_message_tool_kwarg",
+    "include_return_message_types",
+    "client_tools",
+    "include_compaction_messages",
+)
+REQUEST_CONFIG_FIELDS = (
+    "use_assistant_message",
+    "assistant_message_tool_name",
+    "assistant_message_tool_kwarg",
+    "include_return_message_types",
+)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -85,8 +102,7 @@ def _start(request, agent_id: str, payload, *, background: bool = False) -> Run:
     check_turn_input(get_agent_for(request.auth, agent_id), items)
     options = payload.dict(include=set(OPTION_FIELDS), exclude_none=True)
     config = payload.dict(include=set(REQUEST_CONFIG_FIELDS))
-    return runs.start_turn(request.auth, agent_id, items, options=options, request_config=config,
-                           background=background)
+    return runs.start_turn(request.auth, agent_id, items, options=options, request_config=config, background=background)
 
 
 def _launch(run: Run) -> None:
@@ -133,8 +149,13 @@ def _frame(event: dict) -> str:
 
 
 def _ping(run_id: str, seq_id: int | None) -> dict:
-    return {"id": f"ping-{uuid.uuid4()}", "date": timezone.now().replace(microsecond=0).isoformat(),
-            "message_type": "ping", "run_id": run_id, "seq_id": seq_id}
+    return {
+        "id": f"ping-{uuid.uuid4()}",
+        "date": timezone.now().replace(microsecond=0).isoformat(),
+        "message_type": "ping",
+        "run_id": run_id,
+        "seq_id": seq_id,
+    }
 
 
 def _relay(run_id: str, starting_after: int, loop, queue) -> None:
@@ -158,8 +179,9 @@ def _relay(run_id: str, starting_after: int, loop, queue) -> None:
 async def _sse(run_id: str, starting_after: int, include_pings: bool):
     queue: asyncio.Queue = asyncio.Queue()
     loop = asyncio.get_running_loop()
-    threading.Thread(target=_relay, args=(run_id, starting_after, loop, queue), daemon=True,
-                     name=f"sse-{run_id}").start()
+    threading.Thread(
+        target=_relay, args=(run_id, starting_after, loop, queue), daemon=True, name=f"sse-{run_id}"
+    ).start()
     last_seq, saw_error = starting_after or None, False
     if include_pings:
         yield _frame(_ping(run_id, last_seq))
@@ -173,8 +195,16 @@ async def _sse(run_id: str, starting_after: int, include_pings: bool):
         if isinstance(item, tuple):  # the end: report a failure the loop could not put into the stream
             _, status, error = item
             if status == "failed" and not saw_error:
-                yield _frame({"message_type": "error_message", "run_id": run_id, "error_type": "internal_error",
-                              "message": error or "The run failed", "detail": None, "seq_id": None})
+                yield _frame(
+                    {
+                        "message_type": "error_message",
+                        "run_id": run_id,
+                        "error_type": "internal_error",
+                        "message": error or "The run failed",
+                        "detail": None,
+                        "seq_id": None,
+                    }
+                )
             break
         last_seq = item.get("seq_id", last_seq)
         saw_error = saw_error or item.get("message_type") == "error_message"
@@ -193,10 +223,17 @@ def sse_response(run_id: str, *, starting_after: int = 0, include_pings: bool = 
 # Sending messages
 
 
-@router.post("/agents/{agent_id}/messages", response=LettaResponseOut, tags=["agents"],
-             operation_id="send_message",
-             openapi_extra={"responses": {200: {"description": "A LettaResponse, or with `streaming: true` an "
-                                                               "event stream (text/event-stream)."}}})
+@router.post(
+    "/agents/{agent_id}/messages",
+    response=LettaResponseOut,
+    tags=["agents"],
+    operation_id="send_message",
+    openapi_extra={
+        "responses": {
+            200: {"description": "A LettaResponse, or with `streaming: true` an event stream (text/event-stream)."}
+        }
+    },
+)
 def send_message(request, agent_id: AgentId, payload: StreamingTurnIn):
     """Send messages and get the agent's reply. With `streaming: true` the reply is streamed as it happens."""
     if payload.streaming:
@@ -208,8 +245,12 @@ def send_message(request, agent_id: AgentId, payload: StreamingTurnIn):
     return _result(runs.wait(run.id))
 
 
-@router.post("/agents/{agent_id}/messages/stream", tags=["agents"], operation_id="create_agent_message_stream",
-             openapi_extra=SSE_DOC)
+@router.post(
+    "/agents/{agent_id}/messages/stream",
+    tags=["agents"],
+    operation_id="create_agent_message_stream",
+    openapi_extra=SSE_DOC,
+)
 def stream_message(request, agent_id: AgentId, payload: StreamingTurnIn):
     """Send messages; the reply is an event stream (same as `streaming: true`)."""
     return _stream(request, agent_id, payload)
@@ -221,8 +262,9 @@ def _stream(request, agent_id: str, payload) -> StreamingHttpResponse:
     return sse_response(run.id, include_pings=payload.include_pings)
 
 
-@router.post("/agents/{agent_id}/messages/async", response=RunOut, tags=["agents"],
-             operation_id="create_agent_message_async")
+@router.post(
+    "/agents/{agent_id}/messages/async", response=RunOut, tags=["agents"], operation_id="create_agent_message_async"
+)
 def send_message_async(request, agent_id: AgentId, payload: AsyncTurnIn):
     """Start a turn and answer at once with its Run; poll GET /v1/runs/{id}, then read its messages."""
     run = _start(request, agent_id, payload, background=True)
@@ -230,8 +272,9 @@ def send_message_async(request, agent_id: AgentId, payload: AsyncTurnIn):
     return Run.objects.get(id=run.id)
 
 
-@router.post("/agents/{agent_id}/messages/cancel", response=dict[str, str], tags=["agents"],
-             operation_id="cancel_agent_run")
+@router.post(
+    "/agents/{agent_id}/messages/cancel", response=dict[str, str], tags=["agents"], operation_id="cancel_agent_run"
+)
 def cancel(request, agent_id: AgentId, payload: CancelIn = None):
     """Cancel the agent's active runs (or only `run_ids`): {run_id: "cancelled"}; 409 when none is active."""
     return runs.cancel(request.auth, agent_id, payload.run_ids if payload else None)
@@ -256,9 +299,11 @@ def render_messages(rows, agent, params=None, *, newest_first: bool = False) -> 
     row are reversed too, so the whole list runs from newest to oldest."""
     options = {"text_is_assistant": agent.agent_type in ("letta_v1_agent", "sleeptime_agent")}
     if params is not None:
-        options.update(use_assistant_message=params.use_assistant_message,
-                       assistant_message_tool_name=params.assistant_message_tool_name,
-                       assistant_message_tool_kwarg=params.assistant_message_tool_kwarg)
+        options.update(
+            use_assistant_message=params.use_assistant_message,
+            assistant_message_tool_name=params.assistant_message_tool_name,
+            assistant_message_tool_kwarg=params.assistant_message_tool_kwarg,
+        )
     types = getattr(params, "include_return_message_types", None)
     out = []
     for row in rows:
@@ -267,8 +312,9 @@ def render_messages(rows, agent, params=None, *, newest_first: bool = False) -> 
     return out
 
 
-@router.get("/agents/{agent_id}/messages", response=list[LettaMessageOut], tags=["agents"],
-            operation_id="list_messages")
+@router.get(
+    "/agents/{agent_id}/messages", response=list[LettaMessageOut], tags=["agents"], operation_id="list_messages"
+)
 def list_messages(request, agent_id: AgentId, params: Query[MessageListParams]):
     """Every message of the agent (newest first by default), as LettaMessages; `after`/`before` are message ids."""
     agent = get_agent_for(request.auth, agent_id)
@@ -281,8 +327,12 @@ def list_messages(request, agent_id: AgentId, params: Query[MessageListParams]):
     return render_messages(rows, agent, params, newest_first=(params.order or "desc") == "desc")
 
 
-@router.patch("/agents/{agent_id}/messages/{message_id}", response=list[LettaMessageOut], tags=["agents"],
-              operation_id="modify_message")
+@router.patch(
+    "/agents/{agent_id}/messages/{message_id}",
+    response=list[LettaMessageOut],
+    tags=["agents"],
+    operation_id="modify_message",
+)
 def modify_message(request, agent_id: AgentId, message_id: MessageId, payload: MessageEditIn):
     """Change the text of a stored message; answers its LettaMessages."""
     from .message_edits import edit_message
@@ -327,8 +377,9 @@ def retrieve_run(request, run_id: RunId):
     return runs.get_run_for(request.auth, run_id)
 
 
-@router.get("/runs/{run_id}/messages", response=list[LettaMessageOut], tags=["runs"],
-            operation_id="list_messages_for_run")
+@router.get(
+    "/runs/{run_id}/messages", response=list[LettaMessageOut], tags=["runs"], operation_id="list_messages_for_run"
+)
 def list_run_messages(request, run_id: RunId, page: Query[Page]):
     """The messages the run created (its input included), oldest first by default."""
     run = runs.get_run_for(request.auth, run_id)
@@ -356,8 +407,11 @@ def list_run_steps(request, run_id: RunId, page: Query[Page]):
 @router.get("/runs/{run_id}/usage", response=RunUsageOut, tags=["runs"], operation_id="retrieve_run_usage")
 def run_usage(request, run_id: RunId):
     usage = usage_dict(runs.get_run_for(request.auth, run_id).usage)
-    return {**usage, "completion_tokens_details": {"reasoning_tokens": usage.get("reasoning_tokens")},
-            "prompt_tokens_details": {"cached_tokens": usage.get("cached_input_tokens")}}
+    return {
+        **usage,
+        "completion_tokens_details": {"reasoning_tokens": usage.get("reasoning_tokens")},
+        "prompt_tokens_details": {"cached_tokens": usage.get("cached_input_tokens")},
+    }
 
 
 @router.post("/runs/{run_id}/stream", tags=["runs"], operation_id="retrieve_stream", openapi_extra=SSE_DOC)
@@ -367,15 +421,18 @@ def resume_stream(request, run_id: RunId, payload: StreamResumeIn = None):
     run = runs.get_run_for(request.auth, run_id)
     if run.is_finished and not runs.events_after(run.id, payload.starting_after) and payload.starting_after == 0:
         raise NotFound("This run's events are no longer kept")
-    return sse_response(run.id, starting_after=payload.starting_after,
-                        include_pings=payload.include_pings is not False)
+    return sse_response(run.id, starting_after=payload.starting_after, include_pings=payload.include_pings is not False)
 
 
-@router.get("/messages/{message_id}", response=list[LettaMessageOut], tags=["messages"],
-            operation_id="retrieve_message")
+@router.get(
+    "/messages/{message_id}", response=list[LettaMessageOut], tags=["messages"], operation_id="retrieve_message"
+)
 def retrieve_message(request, message_id: MessageId):
-    message = Message.objects.filter(id=message_id, organization_id=request.auth.organization_id).select_related(
-        "agent").first()
+    message = (
+        Message.objects.filter(id=message_id, organization_id=request.auth.organization_id)
+        .select_related("agent")
+        .first()
+    )
     if message is None:
         raise NotFound("Message not found")
     return render_messages([message], message.agent)

@@ -11,8 +11,9 @@ DENIED_REASON = NON_USER_MSG_PREFIX + "Continuing: user denied request to call t
 VIOLATION_REASON = NON_USER_MSG_PREFIX + "Continuing: tool rule violation."
 CHILD_RULE_REASON = NON_USER_MSG_PREFIX + "Continuing: child tool rule."
 CONTINUE_RULE_REASON = NON_USER_MSG_PREFIX + "Continuing: continue tool rule."
-KEEP_ALIVE = ("<system-alert>Automated keep-alive ping. Ignore this message and continue from where you stopped."
-              "</system-alert>")
+KEEP_ALIVE = (
+    "<system-alert>Automated keep-alive ping. Ignore this message and continue from where you stopped.</system-alert>"
+)
 
 
 def packaged(obj: dict) -> str:

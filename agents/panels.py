@@ -41,8 +41,15 @@ def block(agent, block: Block, *, latest: BlockHistory | None = None, n_agents: 
         n_agents = block.agents.count()
     state = {"mine": None, "conflict": None, "error": "", "error_field": None, "saved": False, **state}
     mine = state["mine"]
-    return {"agent": agent, "block": block, "updated_by": _who(latest), "updated_at": latest and latest.created_at,
-            "shared_with": max(n_agents - 1, 0), "value_len": len(block.value if mine is None else mine), **state}
+    return {
+        "agent": agent,
+        "block": block,
+        "updated_by": _who(latest),
+        "updated_at": latest and latest.created_at,
+        "shared_with": max(n_agents - 1, 0),
+        "value_len": len(block.value if mine is None else mine),
+        **state,
+    }
 
 
 def memory(agent) -> dict:
@@ -53,10 +60,18 @@ def memory(agent) -> dict:
     blocks = agent.ordered_blocks()
     ids = [b.id for b in blocks]
     latest = {h.block_id: h for h in BlockHistory.objects.filter(block_id__in=ids, version=F("block__version"))}
-    n_agents = dict(AgentBlock.objects.filter(block_id__in=ids).values("block_id").annotate(n=Count("id"))
-                    .values_list("block_id", "n"))
-    attachable = Block.objects.filter(organization_id=agent.organization_id, is_template=False).exclude(
-        id__in=ids).annotate(n_agents=Count("agents")).order_by("label", "id")[:200]
+    n_agents = dict(
+        AgentBlock.objects.filter(block_id__in=ids)
+        .values("block_id")
+        .annotate(n=Count("id"))
+        .values_list("block_id", "n")
+    )
+    attachable = (
+        Block.objects.filter(organization_id=agent.organization_id, is_template=False)
+        .exclude(id__in=ids)
+        .annotate(n_agents=Count("agents"))
+        .order_by("label", "id")[:200]
+    )
     editors = [block(agent, b, latest=latest.get(b.id), n_agents=n_agents.get(b.id, 1)) for b in blocks]
     return {"agent": agent, "blocks": editors, "attachable_blocks": attachable}
 
@@ -86,8 +101,9 @@ def _section_text(key: str, overview: dict) -> str:
     if key == "functions_definitions":
         return json.dumps(value or [], indent=2)
     if key == "messages":
-        return "\n\n".join(f"[{m.role}] {m.text or json.dumps(m.tool_calls or m.tool_returns or '')}"
-                           for m in value or [])
+        return "\n\n".join(
+            f"[{m.role}] {m.text or json.dumps(m.tool_calls or m.tool_returns or '')}" for m in value or []
+        )
     return value or ""
 
 
@@ -101,14 +117,29 @@ def context_window(agent) -> dict:
         tokens = int(overview.get(f"num_tokens_{key}") or 0)
         if key == "directories" and not tokens:
             continue
-        sections.append({"key": key, "label": label, "swatch": swatch, "tokens": tokens,
-                         "percent": round(100 * tokens / maximum, 2), "text": _section_text(key, overview)})
+        sections.append(
+            {
+                "key": key,
+                "label": label,
+                "swatch": swatch,
+                "tokens": tokens,
+                "percent": round(100 * tokens / maximum, 2),
+                "text": _section_text(key, overview),
+            }
+        )
     current = int(overview["context_window_size_current"])
-    return {"agent": agent, "ctx": {
-        "max": maximum, "current": current, "percent": min(100, round(100 * current / maximum, 1)),
-        "sections": sections, "num_messages": overview["num_messages"],
-        "num_archival": overview["num_archival_memory"], "num_recall": overview["num_recall_memory"],
-    }}
+    return {
+        "agent": agent,
+        "ctx": {
+            "max": maximum,
+            "current": current,
+            "percent": min(100, round(100 * current / maximum, 1)),
+            "sections": sections,
+            "num_messages": overview["num_messages"],
+            "num_archival": overview["num_archival_memory"],
+            "num_recall": overview["num_recall_memory"],
+        },
+    }
 
 
 # ---- chat ------------------------------------------------------------------------------------------------------
@@ -149,9 +180,15 @@ def turn(agent, run, rows, *, pending_approval_id: str = "") -> dict:
     has_input = any(p["message_type"] == "user_message" for p in parts)
     usage = (run.usage or {}) if run else {}
     duration = run.total_duration_ns / 1e9 if run and run.total_duration_ns else None
-    return {"id": run.id if run else f"h-{rows[0].id}", "run": run, "messages": parts,
-            "input_text": "" if has_input or run is None else _input_text(run),
-            "active": bool(run and run.status in ACTIVE), "usage": usage, "duration": duration}
+    return {
+        "id": run.id if run else f"h-{rows[0].id}",
+        "run": run,
+        "messages": parts,
+        "input_text": "" if has_input or run is None else _input_text(run),
+        "active": bool(run and run.status in ACTIVE),
+        "usage": usage,
+        "duration": duration,
+    }
 
 
 def turn_for_run(agent, run) -> dict:
@@ -207,9 +244,13 @@ def chat(agent, limit: int = 300) -> dict:
     from .providers import embedding_handles, llm_handles
 
     embedding = (agent.embedding_config or {}).get("handle") or ""
-    return {"agent": agent, "turns": turns, "running": any(t["active"] for t in turns),
-            "model_missing": agent.model_handle not in llm_handles(),
-            "embedding_missing": embedding if embedding and embedding not in embedding_handles() else ""}
+    return {
+        "agent": agent,
+        "turns": turns,
+        "running": any(t["active"] for t in turns),
+        "model_missing": agent.model_handle not in llm_handles(),
+        "embedding_missing": embedding if embedding and embedding not in embedding_handles() else "",
+    }
 
 
 # ---- settings --------------------------------------------------------------------------------------------------
@@ -236,11 +277,19 @@ def tools_panel(agent) -> dict:
     from tools.models import Tool
 
     attached = list(agent.tools.order_by("agenttool__position", "agenttool__id"))
-    attachable = Tool.objects.filter(organization_id=agent.organization_id).exclude(
-        id__in=[t.id for t in attached]).order_by("tool_type", "name")
+    attachable = (
+        Tool.objects.filter(organization_id=agent.organization_id)
+        .exclude(id__in=[t.id for t in attached])
+        .order_by("tool_type", "name")
+    )
     rules = agent.tool_rules or []
-    return {"agent": agent, "attached_tools": attached, "attachable_tools": attachable, "tool_rules": rules,
-            "rules_json": json.dumps(rules, indent=2)}
+    return {
+        "agent": agent,
+        "attached_tools": attached,
+        "attachable_tools": attachable,
+        "tool_rules": rules,
+        "rules_json": json.dumps(rules, indent=2),
+    }
 
 
 # ---- archival memory -------------------------------------------------------------------------------------------
@@ -260,8 +309,14 @@ def archival_panel(agent, *, query: str = "", after: str | None = None) -> dict:
     else:
         passages = list_archival(agent, after=after, limit=ARCHIVAL_PAGE + 1, ascending=False)
         passages, more = passages[:ARCHIVAL_PAGE], len(passages) > ARCHIVAL_PAGE
-    return {"agent": agent, "passages": passages, "archival_query": query, "archival_more": more,
-            "archival_after": after, "archival_total": agent_passages(agent).count()}
+    return {
+        "agent": agent,
+        "passages": passages,
+        "archival_query": query,
+        "archival_more": more,
+        "archival_after": after,
+        "archival_total": agent_passages(agent).count(),
+    }
 
 
 # ---- folders ---------------------------------------------------------------------------------------------------
@@ -273,11 +328,13 @@ def folders_panel(agent) -> dict:
     from memory.models import Folder
 
     attached = list(Folder.objects.filter(agentfolder__agent=agent).prefetch_related("files").order_by("name"))
-    attachable = Folder.objects.filter(organization_id=agent.organization_id).exclude(
-        id__in=[f.id for f in attached]).order_by("name")
+    attachable = (
+        Folder.objects.filter(organization_id=agent.organization_id)
+        .exclude(id__in=[f.id for f in attached])
+        .order_by("name")
+    )
     return {"agent": agent, "folders": attached, "attachable_folders": attachable}
 
 
-LEFT_PANELS = {"settings": settings_panel, "tools": tools_panel,
-               "folders": folders_panel}
+LEFT_PANELS = {"settings": settings_panel, "tools": tools_panel, "folders": folders_panel}
 RIGHT_PANELS = {"memory": memory, "archival": archival_panel}

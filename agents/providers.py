@@ -25,22 +25,43 @@ OPENAI_BASE = "https://api.openai.com/v1"
 ANTHROPIC_BASE = "https://api.anthropic.com/v1"
 
 # Known models of the keyed providers: model → context window.
-OPENAI_MODELS = {"gpt-4.1": 1_047_576, "gpt-4.1-mini": 1_047_576, "gpt-4.1-nano": 1_047_576, "gpt-4o": 128_000,
-                 "gpt-4o-mini": 128_000, "gpt-5": 272_000, "gpt-5-mini": 272_000, "gpt-5-nano": 272_000,
-                 "o4-mini": 200_000}
+OPENAI_MODELS = {
+    "gpt-4.1": 1_047_576,
+    "gpt-4.1-mini": 1_047_576,
+    "gpt-4.1-nano": 1_047_576,
+    "gpt-4o": 128_000,
+    "gpt-4o-mini": 128_000,
+    "gpt-5": 272_000,
+    "gpt-5-mini": 272_000,
+    "gpt-5-nano": 272_000,
+    "o4-mini": 200_000,
+}
 ANTHROPIC_MODELS = {"claude-sonnet-4-5": 200_000, "claude-haiku-4-5": 200_000, "claude-opus-4-1": 200_000}
 OPENAI_EMBEDDINGS = {"text-embedding-3-small": 1536}
 
 # LlmConfig fields a caller may set on top of what the handle gives (identity fields come from the handle).
-TUNABLE = {"context_window": int, "temperature": float, "max_tokens": int, "enable_reasoner": bool,
-           "reasoning_effort": str, "max_reasoning_tokens": int, "put_inner_thoughts_in_kwargs": bool,
-           "parallel_tool_calls": bool, "strict": bool, "frequency_penalty": float, "verbosity": str,
-           "response_format": dict, "display_name": str, "effort": str}
+TUNABLE = {
+    "context_window": int,
+    "temperature": float,
+    "max_tokens": int,
+    "enable_reasoner": bool,
+    "reasoning_effort": str,
+    "max_reasoning_tokens": int,
+    "put_inner_thoughts_in_kwargs": bool,
+    "parallel_tool_calls": bool,
+    "strict": bool,
+    "frequency_penalty": float,
+    "verbosity": str,
+    "response_format": dict,
+    "display_name": str,
+    "effort": str,
+}
 _LISTING_TTL = 60
 _listing_cache: dict[str, tuple[float, list[str]]] = {}
 
 
 # ---- configured providers -------------------------------------------------------------------------------------
+
 
 def _scripted_endpoint(*, start: bool = False) -> str | None:
     from .scripted import server_url
@@ -62,7 +83,8 @@ def _remote_models(url: str, path: str, key: str) -> list[str]:
         data.raise_for_status()
         body = data.json()
         names = [m.get("name") or m.get("model") for m in body.get("models", [])] or [
-            m.get("id") for m in body.get("data", [])]
+            m.get("id") for m in body.get("data", [])
+        ]
     except (httpx.HTTPError, ValueError, AttributeError) as exc:
         log.warning("could not list models at %s: %s", url, exc)
         names = []
@@ -76,28 +98,52 @@ def _llm(provider: str, model: str) -> dict | None:
     if provider == "engram":
         if model != "scripted":
             return None
-        return _config(model, "openai", _scripted_endpoint(), "engram", SCRIPTED_CONTEXT_WINDOW,
-                       display_name="Scripted model (simulator)")
+        return _config(
+            model,
+            "openai",
+            _scripted_endpoint(),
+            "engram",
+            SCRIPTED_CONTEXT_WINDOW,
+            display_name="Scripted model (simulator)",
+        )
     if provider == "openai" and settings.OPENAI_API_KEY:
         return _config(model, "openai", OPENAI_BASE, "openai", OPENAI_MODELS.get(model, DEFAULT_CONTEXT_WINDOW))
     if provider == "anthropic" and settings.ANTHROPIC_API_KEY:
-        return _config(model, "anthropic", ANTHROPIC_BASE, "anthropic",
-                       ANTHROPIC_MODELS.get(model, 200_000), max_tokens=8192)
+        return _config(
+            model, "anthropic", ANTHROPIC_BASE, "anthropic", ANTHROPIC_MODELS.get(model, 200_000), max_tokens=8192
+        )
     if provider == "ollama" and settings.OLLAMA_BASE_URL:
         return _config(model, "ollama", settings.OLLAMA_BASE_URL, "ollama", DEFAULT_CONTEXT_WINDOW)
     if provider == "openai-compatible" and settings.OPENAI_COMPATIBLE_BASE_URL:
-        return _config(model, "openai", settings.OPENAI_COMPATIBLE_BASE_URL, "openai-compatible",
-                       DEFAULT_CONTEXT_WINDOW)
+        return _config(
+            model, "openai", settings.OPENAI_COMPATIBLE_BASE_URL, "openai-compatible", DEFAULT_CONTEXT_WINDOW
+        )
     return None
 
 
 def _config(model, endpoint_type, endpoint, provider_name, context_window, **extra) -> dict:
-    return {"model": model, "display_name": extra.pop("display_name", None), "model_endpoint_type": endpoint_type,
-            "model_endpoint": endpoint, "provider_name": provider_name, "provider_category": "base",
-            "model_wrapper": None, "context_window": context_window, "put_inner_thoughts_in_kwargs": False,
-            "handle": f"{provider_name}/{model}", "temperature": 0.7, "max_tokens": extra.pop("max_tokens", None),
-            "enable_reasoner": False, "reasoning_effort": None, "max_reasoning_tokens": 0, "frequency_penalty": None,
-            "parallel_tool_calls": False, "response_format": None, "strict": False, **extra}
+    return {
+        "model": model,
+        "display_name": extra.pop("display_name", None),
+        "model_endpoint_type": endpoint_type,
+        "model_endpoint": endpoint,
+        "provider_name": provider_name,
+        "provider_category": "base",
+        "model_wrapper": None,
+        "context_window": context_window,
+        "put_inner_thoughts_in_kwargs": False,
+        "handle": f"{provider_name}/{model}",
+        "temperature": 0.7,
+        "max_tokens": extra.pop("max_tokens", None),
+        "enable_reasoner": False,
+        "reasoning_effort": None,
+        "max_reasoning_tokens": 0,
+        "frequency_penalty": None,
+        "parallel_tool_calls": False,
+        "response_format": None,
+        "strict": False,
+        **extra,
+    }
 
 
 def llm_handles() -> list[str]:
@@ -107,11 +153,15 @@ def llm_handles() -> list[str]:
     if settings.ANTHROPIC_API_KEY:
         handles += [f"anthropic/{m}" for m in ANTHROPIC_MODELS]
     if settings.OLLAMA_BASE_URL:
-        handles += [f"ollama/{m}" for m in _remote_models(settings.OLLAMA_BASE_URL, "/api/tags", "")
-                    if "embed" not in m]
+        handles += [
+            f"ollama/{m}" for m in _remote_models(settings.OLLAMA_BASE_URL, "/api/tags", "") if "embed" not in m
+        ]
     if settings.OPENAI_COMPATIBLE_BASE_URL:
-        handles += [f"openai-compatible/{m}" for m in _remote_models(
-            settings.OPENAI_COMPATIBLE_BASE_URL, "/models", settings.OPENAI_COMPATIBLE_API_KEY) if "embed" not in m]
+        handles += [
+            f"openai-compatible/{m}"
+            for m in _remote_models(settings.OPENAI_COMPATIBLE_BASE_URL, "/models", settings.OPENAI_COMPATIBLE_API_KEY)
+            if "embed" not in m
+        ]
     return handles
 
 
@@ -130,9 +180,18 @@ def _embedding(provider: str, model: str) -> dict | None:
 
 
 def _embed_config(endpoint_type, endpoint, model, dim, provider_name, batch_size=32) -> dict:
-    return {"embedding_endpoint_type": endpoint_type, "embedding_endpoint": endpoint, "embedding_model": model,
-            "embedding_dim": dim, "embedding_chunk_size": 300, "handle": f"{provider_name}/{model}",
-            "batch_size": batch_size, "azure_endpoint": None, "azure_version": None, "azure_deployment": None}
+    return {
+        "embedding_endpoint_type": endpoint_type,
+        "embedding_endpoint": endpoint,
+        "embedding_model": model,
+        "embedding_dim": dim,
+        "embedding_chunk_size": 300,
+        "handle": f"{provider_name}/{model}",
+        "batch_size": batch_size,
+        "azure_endpoint": None,
+        "azure_version": None,
+        "azure_deployment": None,
+    }
 
 
 def embedding_handles() -> list[str]:
@@ -142,15 +201,24 @@ def embedding_handles() -> list[str]:
     if settings.OLLAMA_BASE_URL:
         handles += [f"ollama/{m}" for m in _remote_models(settings.OLLAMA_BASE_URL, "/api/tags", "") if "embed" in m]
     if settings.OPENAI_COMPATIBLE_BASE_URL:
-        handles += [f"openai-compatible/{m}" for m in _remote_models(
-            settings.OPENAI_COMPATIBLE_BASE_URL, "/models", settings.OPENAI_COMPATIBLE_API_KEY) if "embed" in m]
+        handles += [
+            f"openai-compatible/{m}"
+            for m in _remote_models(settings.OPENAI_COMPATIBLE_BASE_URL, "/models", settings.OPENAI_COMPATIBLE_API_KEY)
+            if "embed" in m
+        ]
     return handles
 
 
 # ---- the catalog on the wire (letta-api §4.10) ----------------------------------------------------------------
 
-_PROVIDER_TYPES = {"engram": "openai", "openai": "openai", "anthropic": "anthropic", "ollama": "ollama",
-                   "openai-compatible": "openai", "local": "hugging-face"}
+_PROVIDER_TYPES = {
+    "engram": "openai",
+    "openai": "openai",
+    "anthropic": "anthropic",
+    "ollama": "ollama",
+    "openai-compatible": "openai",
+    "local": "hugging-face",
+}
 
 
 def llm_models() -> list[dict]:
@@ -158,8 +226,15 @@ def llm_models() -> list[dict]:
     out = []
     for handle in llm_handles():
         cfg = resolve_llm(handle)
-        out.append({**cfg, "name": cfg["model"], "max_context_window": cfg["context_window"],
-                    "provider_type": _PROVIDER_TYPES[cfg["provider_name"]], "model_type": "llm"})
+        out.append(
+            {
+                **cfg,
+                "name": cfg["model"],
+                "max_context_window": cfg["context_window"],
+                "provider_type": _PROVIDER_TYPES[cfg["provider_name"]],
+                "model_type": "llm",
+            }
+        )
     return out
 
 
@@ -169,12 +244,21 @@ def embedding_models() -> list[dict]:
     for handle in embedding_handles():
         cfg = resolve_embedding(handle)
         provider = handle.split("/", 1)[0]
-        out.append({**cfg, "name": cfg["embedding_model"], "display_name": handle, "provider_name": provider,
-                    "provider_type": _PROVIDER_TYPES[provider], "model_type": "embedding"})
+        out.append(
+            {
+                **cfg,
+                "name": cfg["embedding_model"],
+                "display_name": handle,
+                "provider_name": provider,
+                "provider_type": _PROVIDER_TYPES[provider],
+                "model_type": "embedding",
+            }
+        )
     return out
 
 
 # ---- resolving handles ----------------------------------------------------------------------------------------
+
 
 def _split(handle, field: str) -> tuple[str, str]:
     if not isinstance(handle, str) or "/" not in handle.strip("/"):
@@ -190,8 +274,9 @@ def resolve_llm(handle: str, overrides: dict | None = None) -> dict:
     provider, model = _split(handle, "model")
     config = _llm(provider, model)
     if config is None:
-        raise NotFound(f"Model {handle!r} is not available. Configured models: {', '.join(llm_handles())}",
-                       field="model")
+        raise NotFound(
+            f"Model {handle!r} is not available. Configured models: {', '.join(llm_handles())}", field="model"
+        )
     for key, value in (overrides or {}).items():
         if key in TUNABLE and value is not None:
             config[key] = _checked(key, value)
@@ -214,8 +299,11 @@ def resolve_embedding(handle: str) -> dict:
     provider, model = _split(handle, "embedding")
     config = _embedding(provider, model)
     if config is None:
-        raise NotFound(f"Embedding model {handle!r} is not available. Configured embedding models: "
-                       f"{', '.join(embedding_handles())}", field="embedding")
+        raise NotFound(
+            f"Embedding model {handle!r} is not available. Configured embedding models: "
+            f"{', '.join(embedding_handles())}",
+            field="embedding",
+        )
     return config
 
 
@@ -246,7 +334,10 @@ def litellm_kwargs(config: dict) -> dict:
         prefix = "ollama" if embedding else "ollama_chat"
         return {"model": f"{prefix}/{model}", "api_base": settings.OLLAMA_BASE_URL or stored, "api_key": None}
     if provider == "openai-compatible":
-        return {"model": f"openai/{model}", "api_base": settings.OPENAI_COMPATIBLE_BASE_URL or stored,
-                "api_key": settings.OPENAI_COMPATIBLE_API_KEY or "none"}
+        return {
+            "model": f"openai/{model}",
+            "api_base": settings.OPENAI_COMPATIBLE_BASE_URL or stored,
+            "api_key": settings.OPENAI_COMPATIBLE_API_KEY or "none",
+        }
     base = stored if stored and stored != OPENAI_BASE else None
     return {"model": f"openai/{model}", "api_base": base, "api_key": settings.OPENAI_API_KEY or "none"}

@@ -57,16 +57,18 @@ def _validate_rule(rule, i: int) -> dict:
         nodes = rule["child_arg_nodes"]
         for node in nodes:
             if not isinstance(node, dict) or node.get("name") not in out["children"]:
-                raise Invalid(f"{where}.child_arg_nodes entries must name one of the children",
-                              field=f"{where}.child_arg_nodes")
+                raise Invalid(
+                    f"{where}.child_arg_nodes entries must name one of the children", field=f"{where}.child_arg_nodes"
+                )
             if node.get("args") is not None and not isinstance(node["args"], dict):
                 raise Invalid(f"{where}.child_arg_nodes args must be an object", field=f"{where}.child_arg_nodes")
         out["child_arg_nodes"] = nodes
     if kind == "conditional":
         mapping = rule.get("child_output_mapping")
         if not isinstance(mapping, dict) or not mapping:
-            raise Invalid(f"{where}.child_output_mapping must be a non-empty object",
-                          field=f"{where}.child_output_mapping")
+            raise Invalid(
+                f"{where}.child_output_mapping must be a non-empty object", field=f"{where}.child_output_mapping"
+            )
         out["child_output_mapping"] = {str(k): v for k, v in mapping.items()}
         out["default_child"] = rule.get("default_child")
         out["require_output_mapping"] = bool(rule.get("require_output_mapping", False))
@@ -180,8 +182,10 @@ class ToolRulesSolver:
         """True at the start of a request with run_first rules, or right after a parent of a constraining rule."""
         if not self.history:
             return bool(self._of("run_first"))
-        return any(r["tool_name"] == self.last_tool for r in self._of("constrain_child_tools", "conditional",
-                                                                       "parent_last_tool"))
+        return any(
+            r["tool_name"] == self.last_tool
+            for r in self._of("constrain_child_tools", "conditional", "parent_last_tool")
+        )
 
     def is_terminal(self, name: str) -> bool:
         return any(r["tool_name"] == name for r in self._of("exit_loop"))
@@ -197,8 +201,11 @@ class ToolRulesSolver:
 
     def uncalled_required(self, available: list[str]) -> list[str]:
         """required_before_exit tools that are attached and not yet called in this request."""
-        return [r["tool_name"] for r in self._of("required_before_exit")
-                if r["tool_name"] in available and r["tool_name"] not in self.history]
+        return [
+            r["tool_name"]
+            for r in self._of("required_before_exit")
+            if r["tool_name"] in available and r["tool_name"] not in self.history
+        ]
 
     def has_constraining_rules(self) -> bool:
         """Any rule besides requires_approval (parallel tool calls are only allowed without them)."""

@@ -58,13 +58,26 @@ def runs_on_workers() -> bool:
     return bool(settings.REDIS_URL) and not app.conf.task_always_eager
 
 
-def start_turn(user, agent_id: str, messages: list[dict], *, options: dict | None = None,
-               request_config: dict | None = None, background: bool = False) -> Run:
+def start_turn(
+    user,
+    agent_id: str,
+    messages: list[dict],
+    *,
+    options: dict | None = None,
+    request_config: dict | None = None,
+    background: bool = False,
+) -> Run:
     """Record a new turn for the agent. Nothing runs yet: call `submit` (or `execute`)."""
     agent = get_agent_for(user, agent_id)
-    return Run.objects.create(organization_id=agent.organization_id, agent=agent, input=messages,
-                              options=options or {}, request_config=request_config or {}, background=background,
-                              created_by=user if getattr(user, "pk", None) else None)
+    return Run.objects.create(
+        organization_id=agent.organization_id,
+        agent=agent,
+        input=messages,
+        options=options or {},
+        request_config=request_config or {},
+        background=background,
+        created_by=user if getattr(user, "pk", None) else None,
+    )
 
 
 def submit(run: Run) -> None:
@@ -102,8 +115,12 @@ def _requeue(agent_id: str) -> None:
     """Enqueue the agent's oldest queued run: its own task may have come while the agent was busy, and gone."""
     from .tasks import execute_queued as task
 
-    next_id = (Run.objects.filter(agent_id=agent_id, status="created").order_by("created_at", "id")
-               .values_list("id", flat=True).first())
+    next_id = (
+        Run.objects.filter(agent_id=agent_id, status="created")
+        .order_by("created_at", "id")
+        .values_list("id", flat=True)
+        .first()
+    )
     if next_id:
         task.delay(next_id)
 
@@ -181,14 +198,17 @@ def _in_flight(event: dict) -> bool:
     return bool(event.get("id")) and not Message.objects.filter(id=event["id"]).exists()
 
 
-def _end(run: Run, status: str, stop_reason: str, *, from_statuses, error: str = "",
-         always_publish: bool = False) -> bool:
+def _end(
+    run: Run, status: str, stop_reason: str, *, from_statuses, error: str = "", always_publish: bool = False
+) -> bool:
     """Finish a run that the loop could not finish (cancelled, crashed, lost) and its unfinished steps."""
     with transaction.atomic():
         changed = Run.objects.filter(id=run.id, status__in=from_statuses).update(
-            status=status, stop_reason=stop_reason, error=error, completed_at=timezone.now())
+            status=status, stop_reason=stop_reason, error=error, completed_at=timezone.now()
+        )
         Step.objects.filter(run_id=run.id, status="pending").update(
-            status="cancelled" if status == "cancelled" else "failed")
+            status="cancelled" if status == "cancelled" else "failed"
+        )
     if changed or always_publish:
         publish(run, {"message_type": "stop_reason", "stop_reason": stop_reason})
     return bool(changed)
@@ -281,8 +301,9 @@ def _watch(run_id: str):
     watcher = None
     if client is not None:
         client.set(_lease_key(run_id), _holder(), ex=settings.RUN_LEASE_SECONDS)
-        watcher = threading.Thread(target=_keep_lease, args=(client, run_id, cancelled, stop), daemon=True,
-                                   name=f"lease-{run_id}")
+        watcher = threading.Thread(
+            target=_keep_lease, args=(client, run_id, cancelled, stop), daemon=True, name=f"lease-{run_id}"
+        )
         watcher.start()
     try:
         yield cancelled
@@ -311,7 +332,7 @@ def _keep_lease(client, run_id: str, cancelled: threading.Event, stop: threading
 
 
 def lease_holder(run_id: str) -> str | None:
-    """"host:pid" of the process executing the run, while it holds the lease (workers only)."""
+    """ "host:pid" of the process executing the run, while it holds the lease (workers only)."""
     client = redis_client()
     value = client.get(_lease_key(run_id)) if client is not None else None
     return value.decode() if value else None

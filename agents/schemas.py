@@ -10,21 +10,81 @@ from ade.wire import RequestSchema
 from memory.schemas import INT32, BlockIn, BlockOut, EmbeddingConfig, FileBlockOut, FolderOut
 from tools.schemas import ToolOut
 
-AgentType = Literal["memgpt_agent", "memgpt_v2_agent", "letta_v1_agent", "react_agent", "workflow_agent",
-                    "split_thread_agent", "sleeptime_agent", "voice_convo_agent", "voice_sleeptime_agent"]
-StopReason = Literal["end_turn", "error", "llm_api_error", "invalid_llm_response", "invalid_tool_call", "max_steps",
-                     "max_tokens_exceeded", "no_tool_call", "tool_rule", "cancelled", "insufficient_credits",
-                     "requires_approval", "context_window_overflow_in_system_prompt"]
-ModelEndpointType = Literal[
-    "openai", "anthropic", "google_ai", "google_vertex", "azure", "groq", "ollama", "webui", "webui-legacy",
-    "lmstudio", "lmstudio-legacy", "lmstudio-chatcompletions", "llamacpp", "koboldcpp", "vllm", "hugging-face",
-    "minimax", "moonshot", "moonshot_coding", "mistral", "together", "bedrock", "deepseek", "xai", "zai",
-    "zai_coding", "baseten", "fireworks", "openrouter", "chatgpt_oauth",
+AgentType = Literal[
+    "memgpt_agent",
+    "memgpt_v2_agent",
+    "letta_v1_agent",
+    "react_agent",
+    "workflow_agent",
+    "split_thread_agent",
+    "sleeptime_agent",
+    "voice_convo_agent",
+    "voice_sleeptime_agent",
 ]
-Include = Literal["agent.blocks", "agent.identities", "agent.managed_group", "agent.pending_approval",
-                  "agent.secrets", "agent.sources", "agent.tags", "agent.tools"]
-Name = Field(None, min_length=1, max_length=200, pattern=r"^[\w '\-]+$",
-             description="Letters, digits, spaces, underscores, apostrophes and dashes.")
+StopReason = Literal[
+    "end_turn",
+    "error",
+    "llm_api_error",
+    "invalid_llm_response",
+    "invalid_tool_call",
+    "max_steps",
+    "max_tokens_exceeded",
+    "no_tool_call",
+    "tool_rule",
+    "cancelled",
+    "insufficient_credits",
+    "requires_approval",
+    "context_window_overflow_in_system_prompt",
+]
+ModelEndpointType = Literal[
+    "openai",
+    "anthropic",
+    "google_ai",
+    "google_vertex",
+    "azure",
+    "groq",
+    "ollama",
+    "webui",
+    "webui-legacy",
+    "lmstudio",
+    "lmstudio-legacy",
+    "lmstudio-chatcompletions",
+    "llamacpp",
+    "koboldcpp",
+    "vllm",
+    "hugging-face",
+    "minimax",
+    "moonshot",
+    "moonshot_coding",
+    "mistral",
+    "together",
+    "bedrock",
+    "deepseek",
+    "xai",
+    "zai",
+    "zai_coding",
+    "baseten",
+    "fireworks",
+    "openrouter",
+    "chatgpt_oauth",
+]
+Include = Literal[
+    "agent.blocks",
+    "agent.identities",
+    "agent.managed_group",
+    "agent.pending_approval",
+    "agent.secrets",
+    "agent.sources",
+    "agent.tags",
+    "agent.tools",
+]
+Name = Field(
+    None,
+    min_length=1,
+    max_length=200,
+    pattern=r"^[\w '\-]+$",
+    description="Letters, digits, spaces, underscores, apostrophes and dashes.",
+)
 Ids = list[str] | None
 
 

@@ -43,9 +43,13 @@ MODEL_IDS = ("scripted", "scripted-embed")
 DEFAULT_DIMENSIONS = 384
 ARGUMENT_CHUNK = 12
 _ERRORS = {
-    "context_length_exceeded": (400, "invalid_request_error", "context_length_exceeded",
-                                "This model's maximum context length is 32000 tokens. However, your messages resulted "
-                                "in more tokens than that. Please reduce the length of the messages."),
+    "context_length_exceeded": (
+        400,
+        "invalid_request_error",
+        "context_length_exceeded",
+        "This model's maximum context length is 32000 tokens. However, your messages resulted "
+        "in more tokens than that. Please reduce the length of the messages.",
+    ),
     "rate_limit": (429, "requests", "rate_limit_exceeded", "Rate limit reached for scripted. Please try again."),
     "server_error": (500, "server_error", "server_error", "The scripted model had an internal error."),
 }
@@ -83,6 +87,7 @@ class ScriptState:
 
 # ---- responses ------------------------------------------------------------------------------------------------
 
+
 def error_response(spec) -> web.Response:
     if isinstance(spec, str):
         status, kind, code, message = _ERRORS.get(spec, _ERRORS["server_error"])
@@ -91,8 +96,7 @@ def error_response(spec) -> web.Response:
         kind = spec.get("type", "server_error" if status >= 500 else "invalid_request_error")
         code = spec.get("code")
         message = spec.get("message", f"Scripted error {status}")
-    return web.json_response({"error": {"message": message, "type": kind, "param": None, "code": code}},
-                             status=status)
+    return web.json_response({"error": {"message": message, "type": kind, "param": None, "code": code}}, status=status)
 
 
 def plan_from_queue(entry: dict, body: dict) -> dict:
@@ -103,10 +107,15 @@ def plan_from_queue(entry: dict, body: dict) -> dict:
         calls = []
         for i, call in enumerate(entry.get("tool_calls") or []):
             args = call.get("arguments", {})
-            calls.append({"id": call.get("id") or f"call_{uuid.uuid4().hex[:20]}", "name": call["name"],
-                          "arguments": args if isinstance(args, str) else json.dumps(args), "index": i})
-        plan = {"content": entry.get("text"), "tool_calls": calls,
-                "finish_reason": "tool_calls" if calls else "stop"}
+            calls.append(
+                {
+                    "id": call.get("id") or f"call_{uuid.uuid4().hex[:20]}",
+                    "name": call["name"],
+                    "arguments": args if isinstance(args, str) else json.dumps(args),
+                    "index": i,
+                }
+            )
+        plan = {"content": entry.get("text"), "tool_calls": calls, "finish_reason": "tool_calls" if calls else "stop"}
     if entry.get("reasoning"):
         plan["reasoning"] = entry["reasoning"]
     if entry.get("finish_reason"):
@@ -118,10 +127,13 @@ def usage_for(body: dict, plan: dict, forced: dict | None) -> dict:
     model = body.get("model")
     prompt = count_message_tokens(body.get("messages") or [], model) + count_tool_tokens(body.get("tools"), model)
     completion = count_tokens((plan.get("reasoning") or "") + (plan.get("content") or ""), model) + sum(
-        count_tokens(c["name"], model) + count_tokens(c["arguments"], model) + 3 for c in plan["tool_calls"])
+        count_tokens(c["name"], model) + count_tokens(c["arguments"], model) + 3 for c in plan["tool_calls"]
+    )
     usage = {"prompt_tokens": prompt, "completion_tokens": max(completion, 1)}
     usage.update({k: int(v) for k, v in (forced or {}).items() if k in ("prompt_tokens", "completion_tokens")})
-    usage["total_tokens"] = int((forced or {}).get("total_tokens") or usage["prompt_tokens"] + usage["completion_tokens"])
+    usage["total_tokens"] = int(
+        (forced or {}).get("total_tokens") or usage["prompt_tokens"] + usage["completion_tokens"]
+    )
     return usage
 
 
@@ -130,12 +142,18 @@ def completion_json(body: dict, plan: dict, usage: dict, completion_id: str) -> 
     if plan.get("reasoning"):
         message["reasoning_content"] = plan["reasoning"]
     if plan["tool_calls"]:
-        message["tool_calls"] = [{"id": c["id"], "type": "function",
-                                  "function": {"name": c["name"], "arguments": c["arguments"]}}
-                                 for c in plan["tool_calls"]]
-    return {"id": completion_id, "object": "chat.completion", "created": int(time.time()),
-            "model": body.get("model", "scripted"),
-            "choices": [{"index": 0, "message": message, "finish_reason": plan["finish_reason"]}], "usage": usage}
+        message["tool_calls"] = [
+            {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
+            for c in plan["tool_calls"]
+        ]
+    return {
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body.get("model", "scripted"),
+        "choices": [{"index": 0, "message": message, "finish_reason": plan["finish_reason"]}],
+        "usage": usage,
+    }
 
 
 def stream_deltas(plan: dict):
@@ -147,11 +165,14 @@ def stream_deltas(plan: dict):
     for word in _words(plan.get("content") or ""):
         yield {"content": word}
     for i, call in enumerate(plan["tool_calls"]):
-        yield {"tool_calls": [{"index": i, "id": call["id"], "type": "function",
-                               "function": {"name": call["name"], "arguments": ""}}]}
+        yield {
+            "tool_calls": [
+                {"index": i, "id": call["id"], "type": "function", "function": {"name": call["name"], "arguments": ""}}
+            ]
+        }
         args = call["arguments"]
         for start in range(0, len(args), ARGUMENT_CHUNK):
-            yield {"tool_calls": [{"index": i, "function": {"arguments": args[start:start + ARGUMENT_CHUNK]}}]}
+            yield {"tool_calls": [{"index": i, "function": {"arguments": args[start : start + ARGUMENT_CHUNK]}}]}
 
 
 def _words(text: str) -> list[str]:
@@ -180,18 +201,24 @@ async def _body(request: web.Request) -> dict:
     try:
         body = await request.json()
     except (ValueError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(text=json.dumps({"error": {"message": "Request body is not JSON",
-                                                             "type": "invalid_request_error"}}),
-                                 content_type="application/json") from None
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": {"message": "Request body is not JSON", "type": "invalid_request_error"}}),
+            content_type="application/json",
+        ) from None
     if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text='{"error": {"message": "Body must be an object"}}',
-                                 content_type="application/json")
+        raise web.HTTPBadRequest(
+            text='{"error": {"message": "Body must be an object"}}', content_type="application/json"
+        )
     return body
 
 
 async def list_models(request: web.Request) -> web.Response:
-    return web.json_response({"object": "list", "data": [
-        {"id": m, "object": "model", "created": 0, "owned_by": "engram"} for m in MODEL_IDS]})
+    return web.json_response(
+        {
+            "object": "list",
+            "data": [{"id": m, "object": "model", "created": 0, "owned_by": "engram"} for m in MODEL_IDS],
+        }
+    )
 
 
 async def chat_completions(request: web.Request):
@@ -215,8 +242,12 @@ async def chat_completions(request: web.Request):
 async def _stream(request, body, plan, usage, completion_id, pace_ms):
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
     await response.prepare(request)
-    base = {"id": completion_id, "object": "chat.completion.chunk", "created": int(time.time()),
-            "model": body.get("model", "scripted")}
+    base = {
+        "id": completion_id,
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": body.get("model", "scripted"),
+    }
 
     async def send(payload):
         await response.write(f"data: {json.dumps({**base, **payload})}\n\n".encode())
@@ -254,12 +285,23 @@ async def embeddings(request: web.Request) -> web.Response:
     inputs = [inputs] if isinstance(inputs, (str, int)) or (inputs and isinstance(inputs[0], int)) else inputs or []
     texts = [t if isinstance(t, str) else " ".join(map(str, t)) if isinstance(t, list) else str(t) for t in inputs]
     dims = int(body.get("dimensions") or DEFAULT_DIMENSIONS)
-    data = [{"object": "embedding", "index": i,
-             "embedding": _encode(scripted_brain.embed_text(t, dims), body.get("encoding_format"))}
-            for i, t in enumerate(texts)]
+    data = [
+        {
+            "object": "embedding",
+            "index": i,
+            "embedding": _encode(scripted_brain.embed_text(t, dims), body.get("encoding_format")),
+        }
+        for i, t in enumerate(texts)
+    ]
     tokens = sum(count_tokens(t) for t in texts)
-    return web.json_response({"object": "list", "data": data, "model": body.get("model", "scripted-embed"),
-                              "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+    return web.json_response(
+        {
+            "object": "list",
+            "data": data,
+            "model": body.get("model", "scripted-embed"),
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
+    )
 
 
 async def control_queue(request: web.Request) -> web.Response:
@@ -302,6 +344,7 @@ def make_app(pace_ms: int = 0) -> web.Application:
 
 
 # ---- running it ----------------------------------------------------------------------------------------------
+
 
 class ScriptedServer:
     """The server on a daemon thread with its own event loop. `start()` returns once it accepts connections."""
@@ -363,8 +406,11 @@ def server_url(*, start: bool = True) -> str | None:
             _autostarted = None  # inherited across fork: the thread did not come with us
         if _autostarted is None and start:
             if not settings.SCRIPTED_LLM_AUTOSTART:
-                raise Unprocessable("The scripted model server is not running: set SCRIPTED_LLM_URL to its address "
-                                    "or SCRIPTED_LLM_AUTOSTART=1", code="scripted_llm_unavailable")
+                raise Unprocessable(
+                    "The scripted model server is not running: set SCRIPTED_LLM_URL to its address "
+                    "or SCRIPTED_LLM_AUTOSTART=1",
+                    code="scripted_llm_unavailable",
+                )
             _autostarted = ScriptedServer(pace_ms=settings.SCRIPTED_LLM_PACE_MS).start()
         return _autostarted.url if _autostarted else None
 
@@ -385,8 +431,9 @@ class ScriptedClient:
     def queue_text(self, text: str, **extra) -> None:
         self.queue({"text": text, **extra})
 
-    def queue_tool_call(self, name: str, arguments: dict | str | None = None, *, id: str | None = None,
-                        text: str | None = None, **extra) -> None:
+    def queue_tool_call(
+        self, name: str, arguments: dict | str | None = None, *, id: str | None = None, text: str | None = None, **extra
+    ) -> None:
         call = {"name": name, "arguments": arguments or {}, **({"id": id} if id else {})}
         self.queue({"tool_calls": [call], **({"text": text} if text is not None else {}), **extra})
 

@@ -23,16 +23,50 @@ import json
 import re
 
 AUTOMATED_PREFIX = "[This is an automated system message hidden from the user]"
-MEMORY_EDIT_TOOLS = ("memory_replace", "core_memory_replace", "memory_insert", "core_memory_append", "memory",
-                     "memory_rethink")
+MEMORY_EDIT_TOOLS = (
+    "memory_replace",
+    "core_memory_replace",
+    "memory_insert",
+    "core_memory_append",
+    "memory",
+    "memory_rethink",
+)
 _LINE_NUMBER = re.compile(r"^\s*\d+→ ?", re.MULTILINE)
-_BLOCK = re.compile(r"<([\w./-]+)>\n<description>.*?</description>\n<metadata>.*?</metadata>\n"
-                    r"(?:<warning>.*?</warning>\n)?<value>\n?(.*?)\n?</value>\n</\1>", re.DOTALL)
-_STOP = {"the", "a", "an", "about", "regarding", "earlier", "before", "yesterday", "today", "again", "me", "us",
-         "we", "you", "of", "on", "concerning", "last", "time", "recently", "ago", "any", "anything", "all"}
+_BLOCK = re.compile(
+    r"<([\w./-]+)>\n<description>.*?</description>\n<metadata>.*?</metadata>\n"
+    r"(?:<warning>.*?</warning>\n)?<value>\n?(.*?)\n?</value>\n</\1>",
+    re.DOTALL,
+)
+_STOP = {
+    "the",
+    "a",
+    "an",
+    "about",
+    "regarding",
+    "earlier",
+    "before",
+    "yesterday",
+    "today",
+    "again",
+    "me",
+    "us",
+    "we",
+    "you",
+    "of",
+    "on",
+    "concerning",
+    "last",
+    "time",
+    "recently",
+    "ago",
+    "any",
+    "anything",
+    "all",
+}
 
 
 # ---- reading the request ---------------------------------------------------------------------------------------
+
 
 def text_of(content) -> str:
     """The text of an OpenAI message content (a string or a list of parts)."""
@@ -97,7 +131,7 @@ class Conversation:
             if m.get("role") == "user":
                 text = user_text(m)
                 if text is not None:
-                    return text.strip(), self.messages[i + 1:]
+                    return text.strip(), self.messages[i + 1 :]
         return "", self.messages
 
     def _note(self, m: dict):
@@ -136,6 +170,7 @@ class Conversation:
 
 
 # ---- intents ----------------------------------------------------------------------------------------------------
+
 
 def _clean(text: str) -> str:
     return text.strip().rstrip(".!?").strip()
@@ -178,6 +213,7 @@ def intent(text: str):
 
 
 # ---- answers ----------------------------------------------------------------------------------------------------
+
 
 def conversational(conv: Conversation) -> str:
     text, name, facts = conv.user, conv.known_name(), conv.human_facts()
@@ -251,13 +287,22 @@ def answer_from_result(conv: Conversation, name: str, content: str) -> str:
     if name == "archival_memory_search":
         found = _contents(_items(message))
         topic = detail or "that"
-        return f"Here's what I remember about {topic}: {'; '.join(found)}." if found else (
-            f"I don't have any memories about {topic}.")
+        return (
+            f"Here's what I remember about {topic}: {'; '.join(found)}."
+            if found
+            else (f"I don't have any memories about {topic}.")
+        )
     if name == "conversation_search":
-        found = [f'{"you" if isinstance(row, dict) and row.get("role") == "user" else "I"} said "{text}"'
-                 for row in _items(message)[:3] if (text := _row_text(row))]
-        return f"Here's what we talked about: {'; '.join(found)}." if found else (
-            f"I couldn't find anything we talked about{' regarding ' + detail if detail else ''}.")
+        found = [
+            f'{"you" if isinstance(row, dict) and row.get("role") == "user" else "I"} said "{text}"'
+            for row in _items(message)[:3]
+            if (text := _row_text(row))
+        ]
+        return (
+            f"Here's what we talked about: {'; '.join(found)}."
+            if found
+            else (f"I couldn't find anything we talked about{' regarding ' + detail if detail else ''}.")
+        )
     return f"The {name} tool returned: {_clip(str(message), 300)}"
 
 
@@ -279,6 +324,7 @@ def summarize(conv: Conversation) -> str:
 
 
 # ---- planning tool calls ----------------------------------------------------------------------------------------
+
 
 def memory_edit(conv: Conversation, facts: list[str]):
     """(tool, args) writing `facts` into the human block with the best memory tool offered, or None."""
@@ -429,8 +475,38 @@ def _call(conv: Conversation, name: str, args: dict, thought: str) -> dict:
 
 # ---- embeddings -------------------------------------------------------------------------------------------------
 
-_EMBED_STOP = {"the", "a", "an", "and", "or", "of", "to", "in", "on", "at", "is", "are", "was", "were", "be", "it",
-               "that", "this", "for", "with", "as", "by", "my", "your", "i", "you", "we", "me", "do", "did"}
+_EMBED_STOP = {
+    "the",
+    "a",
+    "an",
+    "and",
+    "or",
+    "of",
+    "to",
+    "in",
+    "on",
+    "at",
+    "is",
+    "are",
+    "was",
+    "were",
+    "be",
+    "it",
+    "that",
+    "this",
+    "for",
+    "with",
+    "as",
+    "by",
+    "my",
+    "your",
+    "i",
+    "you",
+    "we",
+    "me",
+    "do",
+    "did",
+}
 
 
 def _features(text: str):
@@ -442,7 +518,7 @@ def _features(text: str):
         yield "w:" + stem, 1.0
         padded = f"#{stem}#"
         for i in range(len(padded) - 2):
-            yield "t:" + padded[i:i + 3], 0.5
+            yield "t:" + padded[i : i + 3], 0.5
 
 
 def embed_text(text: str, dimensions: int = 384) -> list[float]:

@@ -37,16 +37,23 @@ def enable_sleeptime(user, agent: Agent) -> Agent:
     if group is not None:
         return group.agents.first()
     with transaction.atomic():
-        companion = create_agent(user, {
-            "name": f"{agent.name}-sleeptime",
-            "agent_type": "sleeptime_agent",
-            "llm_config": agent.llm_config,
-            "embedding_config": agent.embedding_config,
-            "block_ids": [block.id for block in agent.ordered_blocks()],
-            "memory_blocks": [{"label": "memory_persona", "value": PERSONA}],
-        })
-        group = Group.objects.create(organization_id=agent.organization_id, manager_type="sleeptime",
-                                     manager_agent=agent, sleeptime_agent_frequency=DEFAULT_FREQUENCY)
+        companion = create_agent(
+            user,
+            {
+                "name": f"{agent.name}-sleeptime",
+                "agent_type": "sleeptime_agent",
+                "llm_config": agent.llm_config,
+                "embedding_config": agent.embedding_config,
+                "block_ids": [block.id for block in agent.ordered_blocks()],
+                "memory_blocks": [{"label": "memory_persona", "value": PERSONA}],
+            },
+        )
+        group = Group.objects.create(
+            organization_id=agent.organization_id,
+            manager_type="sleeptime",
+            manager_agent=agent,
+            sleeptime_agent_frequency=DEFAULT_FREQUENCY,
+        )
         group.agents.add(companion)
     return companion
 
@@ -73,10 +80,16 @@ def after_turn(run: Run) -> list[Run]:
         if not (fires and responses):
             return []
         text = f"{REMINDER}\n\nMessages:\n{transcript(run, previous if group.sleeptime_agent_frequency else '')}"
-        started = [Run.objects.create(organization_id=run.organization_id, agent=companion, background=True,
-                                      input=[{"role": "user", "content": text}],
-                                      metadata={"run_type": RUN_TYPE, "parent_run_id": run.id})
-                   for companion in group.agents.all()]
+        started = [
+            Run.objects.create(
+                organization_id=run.organization_id,
+                agent=companion,
+                background=True,
+                input=[{"role": "user", "content": text}],
+                metadata={"run_type": RUN_TYPE, "parent_run_id": run.id},
+            )
+            for companion in group.agents.all()
+        ]
     from .runs import submit
 
     for companion_run in started:
@@ -107,12 +120,18 @@ def _lines(row: Message) -> list[str]:
         text = row.text
         return [] if _is_packaged_notice(text) else [f"{row.name or 'user'}: {text}"]
     if row.role == "tool":
-        return [f"assistant: Tool call returned {r['func_response']}" for r in row.tool_returns or []
-                if r.get("func_response") is not None]
+        return [
+            f"assistant: Tool call returned {r['func_response']}"
+            for r in row.tool_returns or []
+            if r.get("func_response") is not None
+        ]
     if row.role == "approval" and row.approvals:
-        return [f"[User {'approved' if a.get('approve') else 'rejected'}"
-                f"{': ' + a['reason'] if not a.get('approve') and a.get('reason') else ''}]"
-                for a in row.approvals if a.get("type") == "approval"]
+        return [
+            f"[User {'approved' if a.get('approve') else 'rejected'}"
+            f"{': ' + a['reason'] if not a.get('approve') and a.get('reason') else ''}]"
+            for a in row.approvals
+            if a.get("type") == "approval"
+        ]
     if row.role != "assistant":
         return []
     lines = []

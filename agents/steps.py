@@ -60,8 +60,13 @@ class Call:
 
     def return_dict(self) -> dict:
         text = self.message if isinstance(self.message, str) else dumps(self.message)
-        return {"tool_call_id": self.id, "status": "success" if self.ok else "error", "func_response": text,
-                "stdout": self.stdout or None, "stderr": self.stderr or None}
+        return {
+            "tool_call_id": self.id,
+            "status": "success" if self.ok else "error",
+            "func_response": text,
+            "stdout": self.stdout or None,
+            "stderr": self.stderr or None,
+        }
 
 
 def dumps(obj) -> str:
@@ -90,11 +95,18 @@ class Usage:
             self.reasoning_tokens = (self.reasoning_tokens or 0) + result.reasoning_tokens
 
     def as_event(self) -> dict:
-        return {"message_type": "usage_statistics", "completion_tokens": self.completion_tokens,
-                "prompt_tokens": self.prompt_tokens, "total_tokens": self.total_tokens,
-                "step_count": self.step_count, "run_ids": None, "cached_input_tokens": self.cached_input_tokens,
-                "cache_write_tokens": None, "reasoning_tokens": self.reasoning_tokens,
-                "context_tokens": self.context_tokens}
+        return {
+            "message_type": "usage_statistics",
+            "completion_tokens": self.completion_tokens,
+            "prompt_tokens": self.prompt_tokens,
+            "total_tokens": self.total_tokens,
+            "step_count": self.step_count,
+            "run_ids": None,
+            "cached_input_tokens": self.cached_input_tokens,
+            "cache_write_tokens": None,
+            "reasoning_tokens": self.reasoning_tokens,
+            "context_tokens": self.context_tokens,
+        }
 
 
 def decorate_schema(base: dict, *, heartbeat: bool, thinking: bool, response_format: dict | None) -> dict:
@@ -125,6 +137,8 @@ def replace_message_ids(agent, old: list[str], new: list[str]) -> None:
     from .models import Agent
 
     if not Agent.objects.filter(id=agent.id, message_ids=old).update(message_ids=new):
-        raise StaleContext("The agent's messages were changed by someone else while this turn ran (another turn, "
-                           "an edit or a reset); this step was not saved.")
+        raise StaleContext(
+            "The agent's messages were changed by someone else while this turn ran (another turn, "
+            "an edit or a reset); this step was not saved."
+        )
     agent.message_ids = new

@@ -34,7 +34,7 @@ def partial_string_value(buffer: str, key: str) -> str | None:
         if esc == "u":
             if i + 6 > len(buffer):
                 break
-            out.append(chr(int(buffer[i + 2:i + 6], 16)))
+            out.append(chr(int(buffer[i + 2 : i + 6], 16)))
             i += 6
         else:
             out.append(_ESCAPES.get(esc, esc))
@@ -71,12 +71,16 @@ class DeltaStreamer:
         if not call["name"]:
             return
         approval = self.turn.needs_approval(call["name"])
-        as_text = (self.turn.style.heartbeats and call["name"] == "send_message" and not approval
-                   and self.turn.options.get("use_assistant_message", True))
+        as_text = (
+            self.turn.style.heartbeats
+            and call["name"] == "send_message"
+            and not approval
+            and self.turn.options.get("use_assistant_message", True)
+        )
         if as_text:
             said = partial_string_value(call["args"], "message") or ""
             if len(said) > len(call["said"]):
-                self.send(f"call{piece['index']}", "assistant_message", {"content": said[len(call["said"]):]})
+                self.send(f"call{piece['index']}", "assistant_message", {"content": said[len(call["said"]) :]})
                 call["said"] = said
             return
         delta = {"arguments": piece.get("arguments") or ""}
@@ -91,6 +95,17 @@ class DeltaStreamer:
         if part not in self.parts:
             self.parts.append(part)
         self.turn.streamed_ids.add(message_id)
-        self.turn.emit({"id": message_id, "date": self.date, "message_type": message_type,
-                        "otid": part_otid(message_id, self.parts.index(part)), "name": None, "sender_id": None,
-                        "step_id": self.step_id, "run_id": self.turn.run.id, "is_err": None, **fields})
+        self.turn.emit(
+            {
+                "id": message_id,
+                "date": self.date,
+                "message_type": message_type,
+                "otid": part_otid(message_id, self.parts.index(part)),
+                "name": None,
+                "sender_id": None,
+                "step_id": self.step_id,
+                "run_id": self.turn.run.id,
+                "is_err": None,
+                **fields,
+            }
+        )

@@ -11,10 +11,14 @@ from ade.errors import Conflict, Invalid
 from .models import Message
 from .packaging import KEEP_ALIVE, text_parts
 
-PENDING_APPROVAL_ERROR = ("Cannot send a new message: The agent is waiting for approval on a tool call. Please "
-                          "approve or deny the pending request before continuing.")
-NO_PENDING_ERROR = ("Cannot process approval response: No tool call is currently awaiting approval. Please send a "
-                    "regular message to interact with the agent.")
+PENDING_APPROVAL_ERROR = (
+    "Cannot send a new message: The agent is waiting for approval on a tool call. Please "
+    "approve or deny the pending request before continuing."
+)
+NO_PENDING_ERROR = (
+    "Cannot process approval response: No tool call is currently awaiting approval. Please send a "
+    "regular message to interact with the agent."
+)
 INPUT_ROLES = ("user", "system", "assistant")
 
 
@@ -56,18 +60,30 @@ def read_turn_input(agent, context: list[Message], items, run_id: str | None = N
     if legacy is not None:
         asked = items[0].get("approval_request_id")
         if asked and asked != pending.id and asked not in expected:
-            raise Invalid(f"approval_request_id {asked!r} is not the pending request ({pending.id})",
-                          field="messages[0].approval_request_id")
+            raise Invalid(
+                f"approval_request_id {asked!r} is not the pending request ({pending.id})",
+                field="messages[0].approval_request_id",
+            )
         decisions = {cid: {**legacy, "tool_call_id": cid} for cid in expected}
     elif set(decisions) != set(expected):
-        raise Invalid(f"Invalid tool call IDs. Expected '{expected}', but received '{list(decisions)}'.",
-                      field="messages[0].approvals")
+        raise Invalid(
+            f"Invalid tool call IDs. Expected '{expected}', but received '{list(decisions)}'.",
+            field="messages[0].approvals",
+        )
     ordered = [decisions[cid] for cid in expected]
     first = ordered[0]
-    approval = Message(organization_id=agent.organization_id, agent_id=agent.id, role="approval", content=[],
-                       approvals=ordered, approve=first.get("approve") if first.get("type") == "approval" else True,
-                       approval_request_id=pending.id, denial_reason=first.get("reason") or "", run_id=run_id,
-                       otid=str(items[0].get("otid") or ""))
+    approval = Message(
+        organization_id=agent.organization_id,
+        agent_id=agent.id,
+        role="approval",
+        content=[],
+        approvals=ordered,
+        approve=first.get("approve") if first.get("type") == "approval" else True,
+        approval_request_id=pending.id,
+        denial_reason=first.get("reason") or "",
+        run_id=run_id,
+        otid=str(items[0].get("otid") or ""),
+    )
     return TurnInput(approval=approval, approval_request=pending, decisions=decisions, follow_ups=follow_ups)
 
 
@@ -78,8 +94,9 @@ def _kind(item, i: int) -> str:
     if kind is None:
         kind = "approval" if any(k in item for k in ("approve", "approval_request_id", "approvals")) else "message"
     if kind not in ("message", "approval", "tool_return"):
-        raise Invalid(f"messages[{i}].type must be message, approval or tool_return (got {kind!r})",
-                      field=f"messages[{i}].type")
+        raise Invalid(
+            f"messages[{i}].type must be message, approval or tool_return (got {kind!r})", field=f"messages[{i}].type"
+        )
     return kind
 
 
@@ -106,14 +123,23 @@ def _decisions(item: dict, kind: str) -> tuple[dict, dict | None]:
                 raise Invalid(f"{where}.status must be success or error", field=f"{where}.status")
             ret = entry.get("tool_return")
             ret = ret if isinstance(ret, str) else "".join(p.get("text", "") for p in ret or [] if isinstance(p, dict))
-            out[entry["tool_call_id"]] = {"type": "tool", "tool_call_id": entry["tool_call_id"],
-                                          "status": entry.get("status", "success"), "tool_return": ret,
-                                          "stdout": entry.get("stdout"), "stderr": entry.get("stderr")}
+            out[entry["tool_call_id"]] = {
+                "type": "tool",
+                "tool_call_id": entry["tool_call_id"],
+                "status": entry.get("status", "success"),
+                "tool_return": ret,
+                "stdout": entry.get("stdout"),
+                "stderr": entry.get("stderr"),
+            }
         else:
             if not isinstance(entry.get("approve"), bool):
                 raise Invalid(f"{where}.approve must be true or false", field=f"{where}.approve")
-            out[entry["tool_call_id"]] = {"type": "approval", "tool_call_id": entry["tool_call_id"],
-                                          "approve": entry["approve"], "reason": entry.get("reason")}
+            out[entry["tool_call_id"]] = {
+                "type": "approval",
+                "tool_call_id": entry["tool_call_id"],
+                "approve": entry["approve"],
+                "reason": entry.get("reason"),
+            }
     return out, None
 
 
@@ -140,24 +166,28 @@ def _parts(content, where: str) -> list[dict]:
         elif kind == "image" and isinstance(part.get("source"), dict):
             parts.append({"type": "image", "source": part["source"]})
         else:
-            raise Invalid(f"{where}[{j}] must be a text part {{type: text, text}} or an image part",
-                          field=f"{where}[{j}]")
+            raise Invalid(
+                f"{where}[{j}] must be a text part {{type: text, text}} or an image part", field=f"{where}[{j}]"
+            )
     return parts
 
 
 def _message(agent, item: dict, i: int, run_id: str | None) -> Message:
     role = item.get("role", "user")
     if role not in INPUT_ROLES:
-        raise Invalid(f"messages[{i}].role must be one of {', '.join(INPUT_ROLES)} (got {role!r})",
-                      field=f"messages[{i}].role")
+        raise Invalid(
+            f"messages[{i}].role must be one of {', '.join(INPUT_ROLES)} (got {role!r})", field=f"messages[{i}].role"
+        )
     if "content" not in item:
         raise Invalid(f"messages[{i}].content is required", field=f"messages[{i}].content")
     parts = _parts(item["content"], f"messages[{i}].content")
     extra = {k: str(item[k]) for k in ("name", "otid", "sender_id", "group_id") if item.get(k)}
-    return Message(organization_id=agent.organization_id, agent_id=agent.id, role=role, content=parts,
-                   run_id=run_id, **extra)
+    return Message(
+        organization_id=agent.organization_id, agent_id=agent.id, role=role, content=parts, run_id=run_id, **extra
+    )
 
 
 def _user(agent, text: str, run_id: str | None) -> Message:
-    return Message(organization_id=agent.organization_id, agent_id=agent.id, role="user", content=text_parts(text),
-                   run_id=run_id)
+    return Message(
+        organization_id=agent.organization_id, agent_id=agent.id, role="user", content=text_parts(text), run_id=run_id
+    )

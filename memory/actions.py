@@ -63,15 +63,32 @@ def _announce(block: Block, agent_ids=None) -> None:
         rebuild_system_prompts(ids)
 
 
-def create_block(organization, *, label: str, value: str = "", limit: int | None = None, description: str | None = None,
-                 read_only: bool = False, hidden: bool = False, metadata: dict | None = None,
-                 tags: list | None = None, actor: Actor) -> Block:
+def create_block(
+    organization,
+    *,
+    label: str,
+    value: str = "",
+    limit: int | None = None,
+    description: str | None = None,
+    read_only: bool = False,
+    hidden: bool = False,
+    metadata: dict | None = None,
+    tags: list | None = None,
+    actor: Actor,
+) -> Block:
     label = (label or "").strip()
     if not label:
         raise Invalid("label must not be empty", field="label")
-    block = Block(organization=organization, label=label, value=value or "", read_only=read_only, hidden=hidden,
-                  metadata=metadata or {}, tags=tags or [],
-                  description=description if description else DEFAULT_DESCRIPTIONS.get(label, ""))
+    block = Block(
+        organization=organization,
+        label=label,
+        value=value or "",
+        read_only=read_only,
+        hidden=hidden,
+        metadata=metadata or {},
+        tags=tags or [],
+        description=description if description else DEFAULT_DESCRIPTIONS.get(label, ""),
+    )
     if limit is not None:
         block.limit = limit
     if block.limit < 1:
@@ -84,8 +101,9 @@ def create_block(organization, *, label: str, value: str = "", limit: int | None
     return block
 
 
-def update_block(organization, block_id: str, changes: dict, *, actor: Actor,
-                 expected_version: int | None = None) -> Block:
+def update_block(
+    organization, block_id: str, changes: dict, *, actor: Actor, expected_version: int | None = None
+) -> Block:
     """Apply `changes` under a row lock; refuse stale versions; write one history row; notify attached agents."""
     with transaction.atomic():
         block = Block.objects.select_for_update().filter(id=block_id, organization=organization).first()
@@ -137,21 +155,45 @@ def delete_block(organization, block_id: str) -> None:
 # Passages. Embeddings are computed by the caller, before the transaction (no network inside it).
 
 
-def create_passages(organization, texts: list[str], embeddings, *, embedding_model: str, archive: Archive | None = None,
-                    folder=None, file=None, tags: list[str] | None = None, metadata: dict | None = None,
-                    created_by=None, created_at=None) -> list[Passage]:
+def create_passages(
+    organization,
+    texts: list[str],
+    embeddings,
+    *,
+    embedding_model: str,
+    archive: Archive | None = None,
+    folder=None,
+    file=None,
+    tags: list[str] | None = None,
+    metadata: dict | None = None,
+    created_by=None,
+    created_at=None,
+) -> list[Passage]:
     """Store passages; `organization` and `created_by` may be rows or their ids (an id saves reading the row)."""
     tags = sorted({t for t in (tags or []) if t})
-    owner = {"organization_id": getattr(organization, "pk", organization),
-             "created_by_id": getattr(created_by, "pk", created_by)}
+    owner = {
+        "organization_id": getattr(organization, "pk", organization),
+        "created_by_id": getattr(created_by, "pk", created_by),
+    }
     if created_at is not None:
         owner["created_at"] = created_at
     rows = []
     for i, text in enumerate(texts):
         vec = None if embeddings is None else embeddings[i]
-        rows.append(Passage(archive=archive, folder=folder, file=file, text=text, tags=tags, metadata=metadata or {},
-                            embedding=vec, embedding_model=embedding_model,
-                            embedding_dim=None if vec is None else len(vec), **owner))
+        rows.append(
+            Passage(
+                archive=archive,
+                folder=folder,
+                file=file,
+                text=text,
+                tags=tags,
+                metadata=metadata or {},
+                embedding=vec,
+                embedding_model=embedding_model,
+                embedding_dim=None if vec is None else len(vec),
+                **owner,
+            )
+        )
     with transaction.atomic():
         Passage.objects.bulk_create(rows, batch_size=500)
         if tags:

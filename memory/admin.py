@@ -66,8 +66,9 @@ class BlockAdmin(admin.ModelAdmin):
     @admin.display(description="chars / limit")
     def chars(self, block):
         over = len(block.value) > block.limit
-        return format_html('<span style="color:{}">{} / {}</span>', "#b00" if over else "inherit",
-                           len(block.value), block.limit)
+        return format_html(
+            '<span style="color:{}">{} / {}</span>', "#b00" if over else "inherit", len(block.value), block.limit
+        )
 
     def save_model(self, request, obj, form, change):
         actor = Actor.user(request.user, "admin")
@@ -75,11 +76,13 @@ class BlockAdmin(admin.ModelAdmin):
         try:
             if change:
                 changes = {f: data[f] for f in form.changed_data if f in Block.EDITABLE}
-                saved = update_block(obj.organization, obj.pk, changes, actor=actor,
-                                     expected_version=data.get("expected_version"))
+                saved = update_block(
+                    obj.organization, obj.pk, changes, actor=actor, expected_version=data.get("expected_version")
+                )
             else:
-                saved = create_block(data["organization"], actor=actor,
-                                     **{f: data[f] for f in Block.EDITABLE if f in data})
+                saved = create_block(
+                    data["organization"], actor=actor, **{f: data[f] for f in Block.EDITABLE if f in data}
+                )
         except DomainError as exc:
             messages.error(request, exc.message)
             saved = Block.objects.get(pk=obj.pk) if obj.pk else obj

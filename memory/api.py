@@ -96,8 +96,11 @@ def _filtered_blocks(user, f: BlockFilters):
     for text, field in ((f.label_search, "label"), (f.value_search, "value"), (f.description_search, "description")):
         if text:
             qs = qs.filter(**{f"{field}__icontains": text})
-    if f.connected_to_agents_count_gt is not None or f.connected_to_agents_count_lt is not None \
-            or f.connected_to_agents_count_eq:
+    if (
+        f.connected_to_agents_count_gt is not None
+        or f.connected_to_agents_count_lt is not None
+        or f.connected_to_agents_count_eq
+    ):
         qs = qs.annotate(_agents=Count("agents", distinct=True))
         if f.connected_to_agents_count_gt is not None:
             qs = qs.filter(_agents__gt=f.connected_to_agents_count_gt)
@@ -134,8 +137,13 @@ def retrieve_block(request, block_id: BlockId):
 
 @router.patch("/blocks/{block_id}", response=BlockOut, tags=["blocks"], operation_id="modify_block")
 def modify_block(request, block_id: BlockId, payload: BlockPatch):
-    return actions.update_block(_org(request), block_id, payload.changes(), actor=_actor(request),
-                                expected_version=expected_version(request, payload.version))
+    return actions.update_block(
+        _org(request),
+        block_id,
+        payload.changes(),
+        actor=_actor(request),
+        expected_version=expected_version(request, payload.version),
+    )
 
 
 @router.delete("/blocks/{block_id}", response=Deleted, tags=["blocks"], operation_id="delete_block")
@@ -161,25 +169,41 @@ def _agent_block(request, agent_id: str, label: str) -> Block:
     return block
 
 
-@router.get("/agents/{agent_id}/core-memory/blocks", response=list[BlockOut], tags=["agents"],
-            operation_id="list_core_memory_blocks")
+@router.get(
+    "/agents/{agent_id}/core-memory/blocks",
+    response=list[BlockOut],
+    tags=["agents"],
+    operation_id="list_core_memory_blocks",
+)
 def list_agent_blocks(request, agent_id: AgentId, page: Query[Page]):
     return paginate(_agent(request, agent_id).blocks.all(), page, default_limit=100, default_order="desc")
 
 
-@router.get("/agents/{agent_id}/core-memory/blocks/{block_label}", response=BlockOut, tags=["agents"],
-            operation_id="retrieve_core_memory_block")
+@router.get(
+    "/agents/{agent_id}/core-memory/blocks/{block_label}",
+    response=BlockOut,
+    tags=["agents"],
+    operation_id="retrieve_core_memory_block",
+)
 def retrieve_agent_block(request, agent_id: AgentId, block_label: str):
     return _agent_block(request, agent_id, block_label)
 
 
-@router.patch("/agents/{agent_id}/core-memory/blocks/{block_label}", response=BlockOut, tags=["agents"],
-              operation_id="modify_core_memory_block")
+@router.patch(
+    "/agents/{agent_id}/core-memory/blocks/{block_label}",
+    response=BlockOut,
+    tags=["agents"],
+    operation_id="modify_core_memory_block",
+)
 def modify_agent_block(request, agent_id: AgentId, block_label: str, payload: BlockPatch):
     block = _agent_block(request, agent_id, block_label)
-    return actions.update_block(_org(request), block.id, payload.changes(), actor=_actor(request),
-                                expected_version=expected_version(request, payload.version))
-
+    return actions.update_block(
+        _org(request),
+        block.id,
+        payload.changes(),
+        actor=_actor(request),
+        expected_version=expected_version(request, payload.version),
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -203,29 +227,37 @@ class PassageSearch(Schema):
     end_datetime: str | None = Field(None, max_length=64)
 
 
-@router.get("/agents/{agent_id}/archival-memory", response=list[PassageOut], tags=["agents"],
-            operation_id="list_passages")
+@router.get(
+    "/agents/{agent_id}/archival-memory", response=list[PassageOut], tags=["agents"], operation_id="list_passages"
+)
 def list_passages(request, agent_id: AgentId, page: Query[PassagePage]):
     return archival.list_archival(_agent(request, agent_id), **page.dict())
 
 
-@router.post("/agents/{agent_id}/archival-memory", response=list[PassageOut], tags=["agents"],
-             operation_id="create_passage")
+@router.post(
+    "/agents/{agent_id}/archival-memory", response=list[PassageOut], tags=["agents"], operation_id="create_passage"
+)
 def create_passage(request, agent_id: AgentId, payload: PassageIn):
-    passage = archival.insert_archival(_agent(request, agent_id), payload.text, payload.tags, actor=_actor(request),
-                                       created_at=payload.created_at)
+    passage = archival.insert_archival(
+        _agent(request, agent_id), payload.text, payload.tags, actor=_actor(request), created_at=payload.created_at
+    )
     return [passage]
 
 
-@router.get("/agents/{agent_id}/archival-memory/search", response=SearchResults, tags=["agents"],
-            operation_id="search_archival_memory")
+@router.get(
+    "/agents/{agent_id}/archival-memory/search",
+    response=SearchResults,
+    tags=["agents"],
+    operation_id="search_archival_memory",
+)
 def search_passages(request, agent_id: AgentId, q: Query[PassageSearch]):
     results = archival.search_archival(_agent(request, agent_id), q.query, **q.dict(exclude={"query"}))
     return {"results": results, "count": len(results)}
 
 
-@router.delete("/agents/{agent_id}/archival-memory/{memory_id}", response=Deleted, tags=["agents"],
-               operation_id="delete_passage")
+@router.delete(
+    "/agents/{agent_id}/archival-memory/{memory_id}", response=Deleted, tags=["agents"], operation_id="delete_passage"
+)
 def delete_passage(request, agent_id: AgentId, memory_id: PassageId):
     archival.delete_archival(_agent(request, agent_id), memory_id)
     return {"message": f"Memory id={memory_id} successfully deleted"}
@@ -253,10 +285,14 @@ def list_folders(request, page: Query[FolderPage]):
 
 @collection_route(router, "post", "/folders/", response=FolderOut, tags=["folders"], operation_id="create_folder")
 def create_folder(request, payload: FolderIn):
-    config = folders.embedding_config_for(payload.embedding, payload.embedding_config and payload.embedding_config.dict(),
-                                          payload.embedding_chunk_size)
-    return folders.create_folder(request.auth, **payload.dict(include={"name", "description", "instructions",
-                                                                       "metadata"}), embedding_config=config)
+    config = folders.embedding_config_for(
+        payload.embedding, payload.embedding_config and payload.embedding_config.dict(), payload.embedding_chunk_size
+    )
+    return folders.create_folder(
+        request.auth,
+        **payload.dict(include={"name", "description", "instructions", "metadata"}),
+        embedding_config=config,
+    )
 
 
 @router.get("/folders/count", response=int, tags=["folders"], operation_id="count_folders")
@@ -282,17 +318,27 @@ def delete_folder(request, folder_id: FolderId):
 
 
 @router.post("/folders/{folder_id}/upload", response=FileOut, tags=["folders"], operation_id="upload_file_to_folder")
-def upload_file(request, folder_id: FolderId, file: FileParam[UploadedFile],
-                duplicate_handling: Literal["suffix", "skip", "error", "replace"] = "suffix",
-                name: str | None = Query(None, max_length=255)):
+def upload_file(
+    request,
+    folder_id: FolderId,
+    file: FileParam[UploadedFile],
+    duplicate_handling: Literal["suffix", "skip", "error", "replace"] = "suffix",
+    name: str | None = Query(None, max_length=255),
+):
     """Store the file and ingest it (parse, chunk, embed); poll the file until `processing_status` is
     `completed` or `error`."""
     folder = folders.get_folder_for(request.auth, folder_id)
     if file.size > settings.MAX_UPLOAD_BYTES:
         raise PayloadTooLarge(f"file: too large ({file.size} bytes; the limit is {settings.MAX_UPLOAD_BYTES})")
-    stored = ingest.upload_file(request.auth.organization, folder, name=name or file.name, data=file.read(),
-                                content_type=file.content_type or "", duplicate_handling=duplicate_handling,
-                                created_by=request.auth)
+    stored = ingest.upload_file(
+        request.auth.organization,
+        folder,
+        name=name or file.name,
+        data=file.read(),
+        content_type=file.content_type or "",
+        duplicate_handling=duplicate_handling,
+        created_by=request.auth,
+    )
     return File.objects.get(id=stored.id)  # as ingestion left it (it may have run already)
 
 
@@ -301,8 +347,9 @@ def _files(request, folder_id: str, include_content: bool):
     return qs if include_content else qs.defer("content")
 
 
-@router.get("/folders/{folder_id}/files", response=list[FileOut], tags=["folders"],
-            operation_id="list_files_for_folder")
+@router.get(
+    "/folders/{folder_id}/files", response=list[FileOut], tags=["folders"], operation_id="list_files_for_folder"
+)
 def list_files(request, folder_id: FolderId, page: Query[FilePage]):
     return paginate(_files(request, folder_id, page.include_content), page, default_limit=1000)
 
@@ -323,8 +370,9 @@ def list_agents_for_folder(request, folder_id: FolderId, page: Query[Page]):
     return [a.id for a in paginate(agents_for(request.auth).filter(folders=folder), page, default_limit=50)]
 
 
-@router.delete("/folders/{folder_id}/{file_id}", response=Deleted, tags=["folders"],
-               operation_id="delete_file_from_folder")
+@router.delete(
+    "/folders/{folder_id}/{file_id}", response=Deleted, tags=["folders"], operation_id="delete_file_from_folder"
+)
 def delete_file(request, folder_id: FolderId, file_id: FileId):
     folder = folders.get_folder_for(request.auth, folder_id)
     if not folder.files.filter(id=file_id).exists():

@@ -42,8 +42,11 @@ def default_archive(agent) -> Archive:
     type(agent).objects.select_for_update().filter(pk=agent.pk).first()
     archive = agent.archives.order_by("created_at", "id").first()
     if archive is None:
-        archive = Archive.objects.create(organization_id=agent.organization_id, name=f"{agent.name} archive",
-                                         embedding_config=agent.embedding_config or {})
+        archive = Archive.objects.create(
+            organization_id=agent.organization_id,
+            name=f"{agent.name} archive",
+            embedding_config=agent.embedding_config or {},
+        )
         agent.archives.add(archive)
     return archive
 
@@ -57,14 +60,30 @@ def insert_archival(agent, text: str, tags=None, *, actor: Actor, created_at=Non
     vector = embed([text], config)[0]
     with transaction.atomic():
         archive = default_archive(agent)
-        [passage] = create_passages(agent.organization_id, [text], [vector], embedding_model=model_name(config),
-                                    archive=archive, tags=tags, created_by=actor.user_id, created_at=created_at)
+        [passage] = create_passages(
+            agent.organization_id,
+            [text],
+            [vector],
+            embedding_model=model_name(config),
+            archive=archive,
+            tags=tags,
+            created_by=actor.user_id,
+            created_at=created_at,
+        )
         _context_changed(agent)
     return passage
 
 
-def search_archival(agent, query: str, *, tags=None, tag_match_mode: str = "any", start_datetime=None,
-                    end_datetime=None, top_k: int | None = None) -> list[dict]:
+def search_archival(
+    agent,
+    query: str,
+    *,
+    tags=None,
+    tag_match_mode: str = "any",
+    start_datetime=None,
+    end_datetime=None,
+    top_k: int | None = None,
+) -> list[dict]:
     """The passages nearest to `query`, filters applied in SQL before the limit: [{id, timestamp, content, tags}]."""
     if not isinstance(query, str) or not query.strip():
         return []
@@ -79,18 +98,37 @@ def search_archival(agent, query: str, *, tags=None, tag_match_mode: str = "any"
     tags = clean_tags(tags)
     config = agent.embedding_config or {}
     query_vec = embed([query], config)[0]
-    found = search_passages(agent_passages(agent), query_vec, top_k=top_k, embedding_model=model_name(config),
-                            tags=tags, tag_match_mode=tag_match_mode, start=start, end=end)
+    found = search_passages(
+        agent_passages(agent),
+        query_vec,
+        top_k=top_k,
+        embedding_model=model_name(config),
+        tags=tags,
+        tag_match_mode=tag_match_mode,
+        start=start,
+        end=end,
+    )
     return [passage_result(p, tz) for p, _distance in found]
 
 
 def passage_result(passage: Passage, tz) -> dict:
-    return {"id": passage.id, "timestamp": timestamp(passage.created_at, tz), "content": passage.text,
-            "tags": list(passage.tags or [])}
+    return {
+        "id": passage.id,
+        "timestamp": timestamp(passage.created_at, tz),
+        "content": passage.text,
+        "tags": list(passage.tags or []),
+    }
 
 
-def list_archival(agent, *, after: str | None = None, before: str | None = None, limit: int = 100,
-                  search: str | None = None, ascending: bool = True) -> list[Passage]:
+def list_archival(
+    agent,
+    *,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int = 100,
+    search: str | None = None,
+    ascending: bool = True,
+) -> list[Passage]:
     """One page of the agent's passages in creation order; `after`/`before` are passage ids (cursors)."""
     if not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
         raise Invalid(f"limit must be between 1 and {MAX_PAGE}", field="limit")

@@ -69,8 +69,9 @@ def render_blocks(blocks, line_numbers: bool = False) -> str:
     )
 
 
-def render_metadata(agent_id: str, compiled_at: str, recall_count: int, archival_count: int,
-                    archival_tags: list[str]) -> str:
+def render_metadata(
+    agent_id: str, compiled_at: str, recall_count: int, archival_count: int, archival_tags: list[str]
+) -> str:
     lines = [
         f"- AGENT_ID: {agent_id}",
         "- CONVERSATION_ID: default",
@@ -78,8 +79,9 @@ def render_metadata(agent_id: str, compiled_at: str, recall_count: int, archival
         f"- {recall_count} previous messages between you and the user are stored in recall memory",
     ]
     if archival_count > 0:
-        lines.append(f"- {archival_count} total memories you created are stored in archival memory "
-                     "(use tools to access them)")
+        lines.append(
+            f"- {archival_count} total memories you created are stored in archival memory (use tools to access them)"
+        )
     if archival_tags:
         lines.append(f"- Available archival memory tags: {', '.join(archival_tags)}")
     return "<memory_metadata>\n" + "\n".join(lines) + "\n</memory_metadata>"
@@ -96,8 +98,10 @@ def render_directories(agent, file_links, max_files_open: int, char_limit: int) 
     for folder in getattr(agent, "_attached_folders", []):
         by_folder.setdefault(folder, [])
     open_count = sum(1 for link in file_links if link.is_open)
-    parts = ["<directories>", f"<file_limits>\n- current_files_open={open_count}\n- max_files_open={max_files_open}\n"
-             "</file_limits>"]
+    parts = [
+        "<directories>",
+        f"<file_limits>\n- current_files_open={open_count}\n- max_files_open={max_files_open}\n</file_limits>",
+    ]
     for folder, links in by_folder.items():
         parts.append(f'<directory name="{folder.name}">')
         if folder.description:
@@ -107,9 +111,11 @@ def render_directories(agent, file_links, max_files_open: int, char_limit: int) 
         for link in links:
             status = "open" if link.is_open else "closed"
             visible = link.visible_content if link.is_open else ""
-            entry = [f'<file status="{status}" name="{folder.name}/{link.file.file_name}">',
-                     f"<metadata>\n- read_only=true\n- chars_current={len(visible)}\n- chars_limit={char_limit}\n"
-                     "</metadata>"]
+            entry = [
+                f'<file status="{status}" name="{folder.name}/{link.file.file_name}">',
+                f"<metadata>\n- read_only=true\n- chars_current={len(visible)}\n- chars_limit={char_limit}\n"
+                "</metadata>",
+            ]
             if link.is_open:
                 entry.append(f"<value>\n{visible}\n</value>")
             entry.append("</file>")
@@ -161,19 +167,23 @@ class MemoryState:
 
 def _count(qs):
     """COUNT(*) of `qs` as a subquery (no GROUP BY), to read several counts in one round trip."""
-    return Subquery(qs.order_by().annotate(n=Func(F("pk"), function="COUNT")).values("n"),
-                    output_field=IntegerField())
+    return Subquery(qs.order_by().annotate(n=Func(F("pk"), function="COUNT")).values("n"), output_field=IntegerField())
 
 
 def _counts(agent, *fields: str) -> dict:
     """{n_messages, n_passages, has_folders, *fields} of the agent, in one query."""
     from agents.models import Agent, AgentFolder, Message
 
-    rows = Agent.objects.filter(id=agent.id).annotate(
-        n_messages=_count(Message.objects.filter(agent_id=OuterRef("id"))),
-        n_passages=_count(Passage.objects.filter(archive__agents=OuterRef("id"))),
-        has_folders=Exists(AgentFolder.objects.filter(agent_id=OuterRef("id"))),
-    ).order_by().values("n_messages", "n_passages", "has_folders", *fields)[:1]
+    rows = (
+        Agent.objects.filter(id=agent.id)
+        .annotate(
+            n_messages=_count(Message.objects.filter(agent_id=OuterRef("id"))),
+            n_passages=_count(Passage.objects.filter(archive__agents=OuterRef("id"))),
+            has_folders=Exists(AgentFolder.objects.filter(agent_id=OuterRef("id"))),
+        )
+        .order_by()
+        .values("n_messages", "n_passages", "has_folders", *fields)[:1]
+    )
     return next(iter(rows), {})
 
 
@@ -195,8 +205,11 @@ def gather(agent, in_context_count: int | None = None) -> MemoryState:
     directories = ""
     if counts.get("has_folders"):
         agent._attached_folders = list(agent.folders.all())
-        links = list(FileAgent.objects.filter(agent_id=agent.id).select_related("file__folder")
-                     .order_by("file__folder__name", "file__file_name"))
+        links = list(
+            FileAgent.objects.filter(agent_id=agent.id)
+            .select_related("file__folder")
+            .order_by("file__folder__name", "file__file_name")
+        )
         directories = render_directories(agent, links, *file_limits(agent))
     recall = max((counts.get("n_messages") or 0) - in_context, 0)
     return MemoryState(blocks, directories, recall, archival_count, tags)
@@ -206,8 +219,13 @@ def compile_system_prompt(agent, state: MemoryState | None = None, *, compiled_a
     """The full system message text for `agent` as it is now."""
     state = state or gather(agent)
     memory_string = compile_memory(agent, state.blocks, state.directories)
-    metadata = render_metadata(agent.id, compiled_at or format_time(tz=agent.timezone), state.recall_count,
-                               state.archival_count, state.archival_tags)
+    metadata = render_metadata(
+        agent.id,
+        compiled_at or format_time(tz=agent.timezone),
+        state.recall_count,
+        state.archival_count,
+        state.archival_tags,
+    )
     return assemble(agent.system or "", memory_string, metadata)
 
 
@@ -258,9 +276,10 @@ def refresh_memory_metadata(agent) -> None:
     counts = _counts(agent, "message_ids")  # the list as it is now: a turn may have grown it since `agent` was read
     archival_count = counts.get("n_passages") or 0
     recall = max((counts.get("n_messages") or 0) - len(counts.get("message_ids") or []), 0)
-    metadata = render_metadata(agent.id, format_time(tz=agent.timezone), recall, archival_count,
-                               _archival_tags(agent, archival_count))
-    text = old[:start] + metadata + old[end + len("</memory_metadata>"):]
+    metadata = render_metadata(
+        agent.id, format_time(tz=agent.timezone), recall, archival_count, _archival_tags(agent, archival_count)
+    )
+    text = old[:start] + metadata + old[end + len("</memory_metadata>") :]
     if text != old:
         Message.objects.filter(id=system.id).update(content=[{"type": "text", "text": text}])
 
@@ -272,7 +291,7 @@ def refresh_memory_metadata(agent) -> None:
 def _section(text: str, tag: str) -> str:
     start = text.find(f"<{tag}>")
     end = text.find(f"</{tag}>", start)
-    return text[start:end + len(tag) + 3] if start >= 0 and end >= 0 else ""
+    return text[start : end + len(tag) + 3] if start >= 0 and end >= 0 else ""
 
 
 def _top_level(text: str, tag: str) -> str:
@@ -286,9 +305,15 @@ def _system_part(text: str, fallback: str) -> str:
     base = _section(text, "base_instructions")
     if base:
         return base
-    cuts = [i for i in (text.find(f"<{t}>") for t in ("memory_blocks", "memory_filesystem", "tool_usage_rules",
-                                                       "directories", "memory_metadata")) if i >= 0]
-    return text[:min(cuts)].rstrip() if cuts else fallback
+    cuts = [
+        i
+        for i in (
+            text.find(f"<{t}>")
+            for t in ("memory_blocks", "memory_filesystem", "tool_usage_rules", "directories", "memory_metadata")
+        )
+        if i >= 0
+    ]
+    return text[: min(cuts)].rstrip() if cuts else fallback
 
 
 def context_overview(agent) -> dict:
@@ -308,8 +333,10 @@ def context_overview(agent) -> dict:
         summary, counted = messages[0].text, messages[1:]
     else:
         counted = messages
-    functions = [{"type": "function", "function": tool_schema(t)} for t in agent.tools.order_by("agenttool__position",
-                                                                                                   "agenttool__id")]
+    functions = [
+        {"type": "function", "function": tool_schema(t)}
+        for t in agent.tools.order_by("agenttool__position", "agenttool__id")
+    ]
     sections = {
         "system_prompt": _system_part(system, agent.system or ""),
         "core_memory": _section(system, "memory_blocks"),
@@ -348,4 +375,3 @@ def context_overview(agent) -> dict:
         "num_tokens_messages": num_messages_tokens,
         "messages": messages,
     }
-

@@ -21,8 +21,9 @@ def parse_bound(value: str | None, name: str, tz: ZoneInfo, *, end: bool = False
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        raise Invalid(f"Invalid {name} format: {value}. Use ISO 8601 format (YYYY-MM-DD or YYYY-MM-DDTHH:MM)",
-                      field=name) from None
+        raise Invalid(
+            f"Invalid {name} format: {value}. Use ISO 8601 format (YYYY-MM-DD or YYYY-MM-DDTHH:MM)", field=name
+        ) from None
     if _is_date_only(text):
         parsed = datetime.combine(date.fromisoformat(text[:10]), time.max if end else time.min)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)

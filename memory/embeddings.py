@@ -32,8 +32,11 @@ def is_local(config: dict | None) -> bool:
     config = config or {}
     handle = config.get("handle") or ""
     model = (config.get("embedding_model") or "").lower().removeprefix("sentence-transformers/")
-    return not config or handle.startswith("local/") or (not config.get("embedding_endpoint")
-                                                         and model == "all-minilm-l6-v2")
+    return (
+        not config
+        or handle.startswith("local/")
+        or (not config.get("embedding_endpoint") and model == "all-minilm-l6-v2")
+    )
 
 
 def model_name(config: dict | None) -> str:
@@ -79,7 +82,7 @@ def _provider_embed(texts: list[str], config: dict) -> np.ndarray:
     rows = []
     for start in range(0, len(texts), batch):
         # Providers refuse empty strings; a space embeds as "nothing" just as well.
-        chunk = [t if t.strip() else " " for t in texts[start:start + batch]]
+        chunk = [t if t.strip() else " " for t in texts[start : start + batch]]
         rows.extend(_call_litellm(chunk, kwargs))
     if not rows:
         return np.zeros((0, int(config.get("embedding_dim") or 0)), dtype=np.float32)
@@ -134,7 +137,9 @@ def _read_safetensors(path: Path) -> dict[str, np.ndarray]:
         if name == "__metadata__":
             continue
         begin, end = meta["data_offsets"]
-        tensors[name] = np.frombuffer(raw[base + begin:base + end], dtype=dtypes[meta["dtype"]]).reshape(meta["shape"])
+        tensors[name] = np.frombuffer(raw[base + begin : base + end], dtype=dtypes[meta["dtype"]]).reshape(
+            meta["shape"]
+        )
     return tensors
 
 
@@ -175,18 +180,27 @@ class MiniLM:
         att = "attention.self."
         qkv_w = np.concatenate([g(att + "query.weight"), g(att + "key.weight"), g(att + "value.weight")]).T.copy()
         qkv_b = np.concatenate([g(att + "query.bias"), g(att + "key.bias"), g(att + "value.bias")])
-        return (qkv_w, qkv_b, g("attention.output.dense.weight").T.copy(), g("attention.output.dense.bias"),
-                g("attention.output.LayerNorm.weight"), g("attention.output.LayerNorm.bias"),
-                g("intermediate.dense.weight").T.copy(), g("intermediate.dense.bias"),
-                g("output.dense.weight").T.copy(), g("output.dense.bias"),
-                g("output.LayerNorm.weight"), g("output.LayerNorm.bias"))
+        return (
+            qkv_w,
+            qkv_b,
+            g("attention.output.dense.weight").T.copy(),
+            g("attention.output.dense.bias"),
+            g("attention.output.LayerNorm.weight"),
+            g("attention.output.LayerNorm.bias"),
+            g("intermediate.dense.weight").T.copy(),
+            g("intermediate.dense.bias"),
+            g("output.dense.weight").T.copy(),
+            g("output.dense.bias"),
+            g("output.LayerNorm.weight"),
+            g("output.LayerNorm.bias"),
+        )
 
     def encode(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), LOCAL_DIM), dtype=np.float32)
         # Similar lengths together, so padding wastes little work.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for start in range(0, len(order), LOCAL_BATCH):
-            idx = order[start:start + LOCAL_BATCH]
+            idx = order[start : start + LOCAL_BATCH]
             out[idx] = self._encode_batch([texts[i] for i in idx])
         return out
 
@@ -196,8 +210,11 @@ class MiniLM:
         mask = np.array([e.attention_mask for e in encodings], dtype=np.float32)
         w = self.weights
         batch, tokens = ids.shape
-        x = (w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][:tokens]
-             + w["embeddings.token_type_embeddings.weight"][0])
+        x = (
+            w["embeddings.word_embeddings.weight"][ids]
+            + w["embeddings.position_embeddings.weight"][:tokens]
+            + w["embeddings.token_type_embeddings.weight"][0]
+        )
         x = _layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
         attention_bias = ((1 - mask[:, None, None, :]) * -1e9).astype(np.float32)
         for layer in self.layers:
@@ -209,11 +226,11 @@ class MiniLM:
         qkv_w, qkv_b, out_w, out_b, ln1_w, ln1_b, in_w, in_b, ff_w, ff_b, ln2_w, ln2_b = layer
         qkv = (x @ qkv_w + qkv_b).reshape(batch, tokens, 3, self.HEADS, self.HEAD_DIM).transpose(2, 0, 3, 1, 4)
         q, k, v = qkv[0], qkv[1], qkv[2]
-        scores = q @ k.transpose(0, 1, 3, 2) / np.float32(self.HEAD_DIM ** 0.5) + attention_bias
+        scores = q @ k.transpose(0, 1, 3, 2) / np.float32(self.HEAD_DIM**0.5) + attention_bias
         scores = np.exp(scores - scores.max(-1, keepdims=True))
         scores /= scores.sum(-1, keepdims=True)
         context = (scores @ v).transpose(0, 2, 1, 3).reshape(batch, tokens, self.HEADS * self.HEAD_DIM)
         x = _layer_norm(x + context @ out_w + out_b, ln1_w, ln1_b)
         hidden = x @ in_w + in_b
-        gelu = 0.5 * hidden * (1 + _erf(hidden / np.float32(2 ** 0.5)))
+        gelu = 0.5 * hidden * (1 + _erf(hidden / np.float32(2**0.5)))
         return _layer_norm(x + gelu @ ff_w + ff_b, ln2_w, ln2_b)

@@ -34,14 +34,27 @@ def embedding_config_for(handle: str | None = None, config: dict | None = None, 
     return {**config, **({"embedding_chunk_size": chunk_size} if chunk_size else {})}
 
 
-def create_folder(user, *, name: str, description: str | None = None, instructions: str | None = None,
-                  metadata: dict | None = None, embedding_config: dict) -> Folder:
+def create_folder(
+    user,
+    *,
+    name: str,
+    description: str | None = None,
+    instructions: str | None = None,
+    metadata: dict | None = None,
+    embedding_config: dict,
+) -> Folder:
     name = (name or "").strip()
     if not name:
         raise Invalid("name must not be empty", field="name")
-    folder = Folder(organization_id=user.organization_id, name=name, description=description or "",
-                    instructions=instructions or "", metadata=metadata or {}, embedding_config=embedding_config,
-                    created_by=user)
+    folder = Folder(
+        organization_id=user.organization_id,
+        name=name,
+        description=description or "",
+        instructions=instructions or "",
+        metadata=metadata or {},
+        embedding_config=embedding_config,
+        created_by=user,
+    )
     try:
         with transaction.atomic():
             folder.save()
@@ -81,8 +94,10 @@ def delete_folder(user, folder_id: str) -> None:
             raise NotFound("Folder not found")
         for agent_id in folder.agents.values_list("id", flat=True):
             detach_folder(user, agent_id, folder.id)  # closes its files and drops the file tools if it was the last
-        paths = [Path(settings.MEDIA_ROOT) / p for p in folder.files.exclude(file_path="").values_list("file_path",
-                                                                                                      flat=True)]
+        paths = [
+            Path(settings.MEDIA_ROOT) / p
+            for p in folder.files.exclude(file_path="").values_list("file_path", flat=True)
+        ]
         folder.delete()
         transaction.on_commit(lambda: [p.unlink(missing_ok=True) for p in paths])
 

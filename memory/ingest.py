@@ -25,15 +25,36 @@ from .models import File, Folder, Passage
 log = logging.getLogger(__name__)
 
 TEXT_TYPES = {
-    ".txt": "text/plain", ".md": "text/markdown", ".markdown": "text/markdown", ".rst": "text/x-rst",
-    ".csv": "text/csv", ".tsv": "text/tab-separated-values", ".json": "application/json", ".jsonl": "application/jsonl",
-    ".yaml": "application/x-yaml", ".yml": "application/x-yaml", ".xml": "application/xml", ".log": "text/plain",
-    ".py": "text/x-python", ".js": "text/javascript", ".ts": "text/x-typescript", ".java": "text/x-java",
-    ".c": "text/x-c", ".h": "text/x-c", ".cpp": "text/x-c++", ".go": "text/x-go", ".rs": "text/x-rust",
-    ".rb": "text/x-ruby", ".sh": "text/x-shellscript", ".sql": "application/sql", ".toml": "application/toml",
+    ".txt": "text/plain",
+    ".md": "text/markdown",
+    ".markdown": "text/markdown",
+    ".rst": "text/x-rst",
+    ".csv": "text/csv",
+    ".tsv": "text/tab-separated-values",
+    ".json": "application/json",
+    ".jsonl": "application/jsonl",
+    ".yaml": "application/x-yaml",
+    ".yml": "application/x-yaml",
+    ".xml": "application/xml",
+    ".log": "text/plain",
+    ".py": "text/x-python",
+    ".js": "text/javascript",
+    ".ts": "text/x-typescript",
+    ".java": "text/x-java",
+    ".c": "text/x-c",
+    ".h": "text/x-c",
+    ".cpp": "text/x-c++",
+    ".go": "text/x-go",
+    ".rs": "text/x-rust",
+    ".rb": "text/x-ruby",
+    ".sh": "text/x-shellscript",
+    ".sql": "application/sql",
+    ".toml": "application/toml",
 }
 DOCUMENT_TYPES = {
-    ".html": "text/html", ".htm": "text/html", ".pdf": "application/pdf",
+    ".html": "text/html",
+    ".htm": "text/html",
+    ".pdf": "application/pdf",
     ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
 }
 SUPPORTED_TYPES = {**TEXT_TYPES, **DOCUMENT_TYPES}
@@ -50,8 +71,16 @@ class IngestError(Exception):
 # Upload
 
 
-def upload_file(organization, folder: Folder, *, name: str, data: bytes, content_type: str = "",
-                duplicate_handling: str = "suffix", created_by=None) -> File:
+def upload_file(
+    organization,
+    folder: Folder,
+    *,
+    name: str,
+    data: bytes,
+    content_type: str = "",
+    duplicate_handling: str = "suffix",
+    created_by=None,
+) -> File:
     """Add a file to `folder` and start its ingestion (after commit). Unsupported or oversized files are kept
     as rows with status `error` and the reason, and are not stored. `duplicate_handling` decides what happens
     when the folder already has a file of that name: suffix (`name (1).ext`), skip (return it), error (409) or
@@ -72,8 +101,14 @@ def upload_file(organization, folder: Folder, *, name: str, data: bytes, content
         else:
             name = _free_name(folder, name)
     suffix = Path(name).suffix.lower()
-    file = File(organization=organization, folder=folder, file_name=name, original_file_name=name,
-                file_type=SUPPORTED_TYPES.get(suffix) or content_type or "application/octet-stream", file_size=len(data))
+    file = File(
+        organization=organization,
+        folder=folder,
+        file_name=name,
+        original_file_name=name,
+        file_type=SUPPORTED_TYPES.get(suffix) or content_type or "application/octet-stream",
+        file_size=len(data),
+    )
     problem = _upload_problem(suffix, len(data))
     if problem:
         file.processing_status, file.error_message = "error", problem
@@ -179,7 +214,7 @@ def _embed_with_progress(file: File, chunks: list[str]):
     config = file.folder.embedding_config
     parts = []
     for start in range(0, len(chunks), EMBED_BATCH):
-        parts.append(embed(chunks[start:start + EMBED_BATCH], config))
+        parts.append(embed(chunks[start : start + EMBED_BATCH], config))
         done = min(start + EMBED_BATCH, len(chunks))
         _progress(file, "embedding", 10 + int(85 * done / len(chunks)), chunks_embedded=done)
     return np.concatenate(parts) if parts else None
@@ -191,8 +226,15 @@ def _store(file: File, chunks: list[str], vectors) -> None:
 
     with transaction.atomic():
         Passage.objects.filter(file=file).delete()  # a redelivered task replaces, never duplicates
-        create_passages(file.organization, chunks, vectors, embedding_model=model_name(file.folder.embedding_config),
-                        folder=file.folder, file=file, metadata={"file_name": file.file_name})
+        create_passages(
+            file.organization,
+            chunks,
+            vectors,
+            embedding_model=model_name(file.folder.embedding_config),
+            folder=file.folder,
+            file=file,
+            metadata={"file_name": file.file_name},
+        )
         _progress(file, "completed", 100, chunks_embedded=len(chunks), error_message="")
         _open_for_agents(file)
 
@@ -214,10 +256,17 @@ def _progress(file: File, status: str, percent: int, **fields) -> None:
     """Save status and percent on the row; tell the folder's watchers once it is committed."""
     File.objects.filter(id=file.id).update(processing_status=status, progress=percent, **fields)
     file.processing_status, file.progress = status, percent
-    broadcast(folder_group(file.folder_id), {
-        "type": "file_updated", "file_id": file.id, "folder_id": file.folder_id, "status": status,
-        "progress": percent, "error": fields.get("error_message", ""),
-    })
+    broadcast(
+        folder_group(file.folder_id),
+        {
+            "type": "file_updated",
+            "file_id": file.id,
+            "folder_id": file.folder_id,
+            "status": status,
+            "progress": percent,
+            "error": fields.get("error_message", ""),
+        },
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -285,8 +334,28 @@ def _docx_text(data: bytes) -> str:
 
 
 class _HtmlText(html.parser.HTMLParser):
-    BLOCKS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "pre",
-              "blockquote", "table", "ul", "ol", "header", "footer"}
+    BLOCKS = {
+        "p",
+        "div",
+        "br",
+        "li",
+        "tr",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "section",
+        "article",
+        "pre",
+        "blockquote",
+        "table",
+        "ul",
+        "ol",
+        "header",
+        "footer",
+    }
     SKIP = {"script", "style", "noscript", "template", "head"}
 
     def __init__(self):

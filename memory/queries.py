@@ -9,8 +9,14 @@ from .models import Passage
 from .vectors import nearest
 
 
-def filter_passages(qs: QuerySet, *, tags: list[str] | None = None, tag_match_mode: str = "any",
-                    start: datetime | None = None, end: datetime | None = None) -> QuerySet:
+def filter_passages(
+    qs: QuerySet,
+    *,
+    tags: list[str] | None = None,
+    tag_match_mode: str = "any",
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> QuerySet:
     tags = [t for t in (tags or []) if t]
     if tags and connection.vendor == "postgresql":
         # The row's own jsonb tags (?| any, ?& all): checked on each row the vector index yields, with no join,
@@ -18,8 +24,10 @@ def filter_passages(qs: QuerySet, *, tags: list[str] | None = None, tag_match_mo
         qs = qs.filter(tags__has_keys=tags) if tag_match_mode == "all" else qs.filter(tags__has_any_keys=tags)
     elif tags:
         if tag_match_mode == "all":
-            qs = qs.filter(tag_rows__tag__in=tags).annotate(_tag_hits=Count("tag_rows", distinct=True)).filter(
-                _tag_hits=len(set(tags))
+            qs = (
+                qs.filter(tag_rows__tag__in=tags)
+                .annotate(_tag_hits=Count("tag_rows", distinct=True))
+                .filter(_tag_hits=len(set(tags)))
             )
         else:
             qs = qs.filter(Q(id__in=Passage.objects.filter(tag_rows__tag__in=tags).values("id")))

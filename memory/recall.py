@@ -17,8 +17,14 @@ DEFAULT_LIMIT = 5
 MAX_LIMIT = 100
 
 
-def conversation_search(agent, query: str | None = None, roles=None, limit: int | None = DEFAULT_LIMIT,
-                        start_date: str | None = None, end_date: str | None = None) -> dict:
+def conversation_search(
+    agent,
+    query: str | None = None,
+    roles=None,
+    limit: int | None = DEFAULT_LIMIT,
+    start_date: str | None = None,
+    end_date: str | None = None,
+) -> dict:
     """Newest matching messages first: {"message": "Showing {n} results:", "results": [...]}."""
     tz = agent_timezone(agent)
     start = parse_bound(start_date, "start_date", tz)
@@ -34,8 +40,14 @@ def conversation_search(agent, query: str | None = None, roles=None, limit: int 
     for message in _candidates(agent, query, roles, start, end).iterator(chunk_size=200):
         body = _result_body(message, query)
         if body is not None:
-            results.append({"timestamp": timestamp(message.created_at, tz),
-                            "time_ago": time_ago(message.created_at, now), "role": message.role, **body})
+            results.append(
+                {
+                    "timestamp": timestamp(message.created_at, tz),
+                    "time_ago": time_ago(message.created_at, now),
+                    "role": message.role,
+                    **body,
+                }
+            )
             if len(results) >= limit:
                 break
     if not results:
@@ -50,8 +62,9 @@ def _clean_roles(roles) -> list[str]:
         raise Invalid("roles must be a list of: assistant, user, tool", field="roles")
     unknown = [r for r in roles if r not in ROLES]
     if unknown:
-        raise Invalid(f"roles: unknown role(s) {', '.join(map(str, unknown))} (use assistant, user or tool)",
-                      field="roles")
+        raise Invalid(
+            f"roles: unknown role(s) {', '.join(map(str, unknown))} (use assistant, user or tool)", field="roles"
+        )
     return list(roles) or list(ROLES)
 
 

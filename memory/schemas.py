@@ -14,9 +14,25 @@ INT32 = 2**31 - 1
 Label = Field(..., min_length=1, max_length=200)
 
 EMBEDDING_ENDPOINT_TYPES = Literal[
-    "openai", "anthropic", "bedrock", "google_ai", "google_vertex", "azure", "groq", "ollama", "webui",
-    "webui-legacy", "lmstudio", "lmstudio-legacy", "llamacpp", "koboldcpp", "vllm", "hugging-face", "mistral",
-    "together", "pinecone",
+    "openai",
+    "anthropic",
+    "bedrock",
+    "google_ai",
+    "google_vertex",
+    "azure",
+    "groq",
+    "ollama",
+    "webui",
+    "webui-legacy",
+    "lmstudio",
+    "lmstudio-legacy",
+    "llamacpp",
+    "koboldcpp",
+    "vllm",
+    "hugging-face",
+    "mistral",
+    "together",
+    "pinecone",
 ]
 
 
@@ -39,6 +55,7 @@ class EmbeddingConfig(BaseModel):
 
 # ---------------------------------------------------------------------------------------------------------------
 # Blocks
+
 
 class _BlockTemplateFields(RequestSchema):
     """Letta Cloud template fields: accepted so SDK calls that set them work; Engram has no templates."""
@@ -65,8 +82,9 @@ class BlockIn(_BlockTemplateFields):
 
     def block_fields(self) -> dict:
         """Keyword arguments for memory.actions.create_block."""
-        fields = self.dict(include={"label", "value", "limit", "description", "read_only", "hidden", "metadata",
-                                    "tags"})
+        fields = self.dict(
+            include={"label", "value", "limit", "description", "read_only", "hidden", "metadata", "tags"}
+        )
         fields["hidden"] = bool(fields["hidden"])
         return fields
 
@@ -85,13 +103,16 @@ class BlockPatch(_BlockTemplateFields):
     hidden: bool | None = None
     metadata: dict[str, Any] | None = None
     tags: list[str] | None = None
-    version: int | None = Field(None, ge=1, description="Engram: refuse the edit (409) unless this is the current "
-                                                        "version of the block.")
+    version: int | None = Field(
+        None, ge=1, description="Engram: refuse the edit (409) unless this is the current version of the block."
+    )
 
     def changes(self) -> dict:
         """The fields the client set to a value (null means "leave as is")."""
-        sent = self.dict(exclude_unset=True, include={"label", "value", "limit", "description", "read_only",
-                                                      "hidden", "metadata", "tags"})
+        sent = self.dict(
+            exclude_unset=True,
+            include={"label", "value", "limit", "description", "read_only", "hidden", "metadata", "tags"},
+        )
         return {k: v for k, v in sent.items() if v is not None}
 
 
@@ -156,6 +177,7 @@ class FileBlockOut(Schema):
 # ---------------------------------------------------------------------------------------------------------------
 # Archival memory (passages)
 
+
 class PassageIn(RequestSchema):
     text: str = Field(..., min_length=1, max_length=1_000_000)
     tags: list[str] | None = None
@@ -201,6 +223,7 @@ class SearchResults(Schema):
 
 # ---------------------------------------------------------------------------------------------------------------
 # Folders and files
+
 
 class FolderIn(RequestSchema):
     name: str = Field(..., min_length=1, max_length=200)

@@ -53,10 +53,14 @@ Write in the first person, as the agent, and stay factual. Use these sections:
 
 Stay under 500 words. Reply with the note only."""
 
-SLIDING_NOTE = ("Note: {n} messages from the beginning of the conversation have been hidden from view due to memory "
-                "constraints.\nThe following is a summary of the previous messages:\n {summary}")
-ALL_NOTE = ("Note: prior messages have been hidden from view due to conversation memory constraints.\n"
-            "The following is a summary of the previous messages:\n {summary}")
+SLIDING_NOTE = (
+    "Note: {n} messages from the beginning of the conversation have been hidden from view due to memory "
+    "constraints.\nThe following is a summary of the previous messages:\n {summary}"
+)
+ALL_NOTE = (
+    "Note: prior messages have been hidden from view due to conversation memory constraints.\n"
+    "The following is a summary of the previous messages:\n {summary}"
+)
 
 
 class SystemPromptTooLarge(Exception):
@@ -132,15 +136,19 @@ def all_plan(messages):
     n = len(messages)
     keep_from = protected_start(messages)
     if _pending_approval(messages):
-        keep_from = min(keep_from, n - 2 if n > 2 and messages[n - 2].role == "assistant"
-                        and messages[n - 2].step_id == messages[-1].step_id else n - 1)
+        keep_from = min(
+            keep_from,
+            n - 2
+            if n > 2 and messages[n - 2].role == "assistant" and messages[n - 2].step_id == messages[-1].step_id
+            else n - 1,
+        )
     if keep_from > 1:
         return messages[1:keep_from], messages[keep_from:]
     # The whole context is the current turn: keep what the user said and the latest step, summarise between.
     last_step = next((i for i in range(n - 1, keep_from, -1) if _boundary(messages[i])), None)
     if last_step is None or last_step <= keep_from + 1:
         return None
-    return messages[keep_from + 1:last_step], [messages[keep_from], *messages[last_step:]]
+    return messages[keep_from + 1 : last_step], [messages[keep_from], *messages[last_step:]]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -174,8 +182,11 @@ def _ask(config: dict, prompt: str, lines: list[str]) -> str:
     from agents.llm import complete
 
     transcript = "<start_transcript>\n" + "\n".join(lines) + "\n<end_transcript>\n. Generate the summary."
-    result = complete(config, [{"role": "system", "content": prompt}, {"role": "user", "content": transcript}],
-                      max_tokens=SUMMARY_REPLY_TOKENS)
+    result = complete(
+        config,
+        [{"role": "system", "content": prompt}, {"role": "user", "content": transcript}],
+        max_tokens=SUMMARY_REPLY_TOKENS,
+    )
     return (result.content or "").strip()
 
 
@@ -208,8 +219,7 @@ def summarize_lines(config: dict, prompt: str, lines: list[str], depth: int = 0)
     if len(chunks) == 1 or depth >= 3:
         return _ask(config, prompt, chunks[0] if depth < 3 else [line for c in chunks for line in c][-50:])
     partial = [_ask(config, prompt, chunk) for chunk in chunks]
-    return summarize_lines(config, prompt, [f"[summary of part {i + 1}] {s}" for i, s in enumerate(partial)],
-                           depth + 1)
+    return summarize_lines(config, prompt, [f"[summary of part {i + 1}] {s}" for i, s in enumerate(partial)], depth + 1)
 
 
 def clip_summary(summary: str) -> str:
@@ -252,24 +262,35 @@ def compact(agent, messages, *, trigger: str, run=None) -> list:
     return [_refreshed_system(agent, new[0]), *new[1:]]
 
 
-def _summarised(agent, messages, plan, sliding: bool, trigger: str, tokens_before: int,
-                before_count: int | None = None) -> list:
+def _summarised(
+    agent, messages, plan, sliding: bool, trigger: str, tokens_before: int, before_count: int | None = None
+) -> list:
     from agents.models import Message
     from agents.packaging import system_alert_text, text_parts
 
     evicted, kept = plan
     config = summarizer_config(agent)
-    summary = clip_summary(summarize_lines(config, SLIDING_PROMPT if sliding else ALL_PROMPT,
-                                           transcript_lines(evicted)))
+    summary = clip_summary(
+        summarize_lines(config, SLIDING_PROMPT if sliding else ALL_PROMPT, transcript_lines(evicted))
+    )
     before = before_count or len(messages)
     after = len(kept) + 2
     hidden = before - 1 - len(kept)  # every message between the system message and the kept ones
-    note = (SLIDING_NOTE.format(n=hidden, summary=summary) if sliding
-            else ALL_NOTE.format(summary=summary))
-    stats = {"trigger": trigger, "context_tokens_before": tokens_before, "context_tokens_after": None,
-             "context_window": agent.context_window, "messages_count_before": before, "messages_count_after": after}
-    row = Message(organization_id=agent.organization_id, agent_id=agent.id, role="user",
-                  content=text_parts(system_alert_text(note, agent.timezone, stats)))
+    note = SLIDING_NOTE.format(n=hidden, summary=summary) if sliding else ALL_NOTE.format(summary=summary)
+    stats = {
+        "trigger": trigger,
+        "context_tokens_before": tokens_before,
+        "context_tokens_after": None,
+        "context_window": agent.context_window,
+        "messages_count_before": before,
+        "messages_count_after": after,
+    }
+    row = Message(
+        organization_id=agent.organization_id,
+        agent_id=agent.id,
+        role="user",
+        content=text_parts(system_alert_text(note, agent.timezone, stats)),
+    )
     new = [messages[0], row, *kept]
     stats["context_tokens_after"] = count(agent, new)
     row.content = text_parts(system_alert_text(note, agent.timezone, stats))

@@ -53,7 +53,7 @@ def nearest(queryset, query_vec, k: int):
         literal = "[" + ",".join(repr(float(x)) for x in q) + "]"
         # HNSW is approximate and can miss a passage; a small candidate set is scanned exactly instead
         # (`+ 0` keeps the planner off the index). The count stops at the threshold, so it stays cheap.
-        exact = qs.order_by().values("id")[:EXACT_SEARCH_MAX_ROWS + 1].count() <= EXACT_SEARCH_MAX_ROWS
+        exact = qs.order_by().values("id")[: EXACT_SEARCH_MAX_ROWS + 1].count() <= EXACT_SEARCH_MAX_ROWS
         distance = f'("memory_passage"."embedding"::vector({dim})) <=> %s::vector({dim})'
         # Safe: dim is an int we computed; the vector is a bound parameter.
         expr = RawSQL(f"({distance}) + 0" if exact else distance, (literal,))  # noqa: S611

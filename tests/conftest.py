@@ -91,9 +91,13 @@ def live_server_url(django_db_setup, scripted_llm_server, tmp_path_factory):
     }
     connections.close_all()
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                                 "ade.asgi:application"], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                cwd=settings.BASE_DIR)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "ade.asgi:application"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=settings.BASE_DIR,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -180,4 +184,3 @@ def scripted_llm(scripted_llm_server, settings):
     client.reset()
     yield client
     client.close()
-

@@ -28,6 +28,7 @@ def tool_names(agent):
 
 # ---- create ------------------------------------------------------------------------------------------------------
 
+
 def test_default_agent_is_letta_v1_with_scripted_model_and_no_base_rules(alice):
     agent = actions.create_agent(alice, {})
     assert agent.agent_type == "letta_v1_agent" and agent.llm_config["handle"] == "engram/scripted"
@@ -39,21 +40,35 @@ def test_default_agent_is_letta_v1_with_scripted_model_and_no_base_rules(alice):
     assert context(agent)[0].text.startswith("<base_instructions>")
 
 
-@pytest.mark.parametrize("agent_type,tools,first_rule", [
-    ("memgpt_v2_agent", ["send_message", "conversation_search", "memory_replace", "memory_insert"],
-     {"type": "exit_loop", "tool_name": "send_message"}),
-    ("memgpt_agent", ["send_message", "conversation_search", "core_memory_append", "core_memory_replace", "memory"],
-     {"type": "exit_loop", "tool_name": "send_message"}),
-    ("sleeptime_agent", ["memory_replace", "memory_insert", "memory_rethink", "memory_finish_edits"],
-     {"type": "continue_loop", "tool_name": "memory_replace"}),
-])
+@pytest.mark.parametrize(
+    "agent_type,tools,first_rule",
+    [
+        (
+            "memgpt_v2_agent",
+            ["send_message", "conversation_search", "memory_replace", "memory_insert"],
+            {"type": "exit_loop", "tool_name": "send_message"},
+        ),
+        (
+            "memgpt_agent",
+            ["send_message", "conversation_search", "core_memory_append", "core_memory_replace", "memory"],
+            {"type": "exit_loop", "tool_name": "send_message"},
+        ),
+        (
+            "sleeptime_agent",
+            ["memory_replace", "memory_insert", "memory_rethink", "memory_finish_edits"],
+            {"type": "continue_loop", "tool_name": "memory_replace"},
+        ),
+    ],
+)
 def test_defaults_per_agent_type(alice, agent_type, tools, first_rule):
     agent = actions.create_agent(alice, {"agent_type": agent_type})
     assert [n for n in tool_names(agent) if n != "memory_apply_patch"] == tools
     assert agent.tool_rules[0] == first_rule
     kinds = {r["tool_name"]: r["type"] for r in agent.tool_rules}
-    assert all(kinds[n] == ("exit_loop" if n in ("send_message", "memory_finish_edits") else "continue_loop")
-               for n in tool_names(agent))
+    assert all(
+        kinds[n] == ("exit_loop" if n in ("send_message", "memory_finish_edits") else "continue_loop")
+        for n in tool_names(agent)
+    )
     roles = [m.role for m in context(agent)]
     if agent_type == "sleeptime_agent":
         assert roles == ["system"]
@@ -71,16 +86,28 @@ def test_workflow_agent_clears_its_buffer_and_react_has_no_tools(alice):
 def test_create_with_everything(alice, bob):
     shared = create_block(alice.organization, label="team", value="We ship on Fridays", actor=Actor.user(bob))
     lookup = custom_tool(alice, LOOKUP)
-    agent = actions.create_agent(alice, {
-        "name": "Research bot", "description": "finds things", "system": "Be brief.",
-        "memory_blocks": [{"label": "human", "value": "Name: Ada", "limit": 500},
-                          {"label": "notes", "value": "", "description": "scratch", "read_only": True}],
-        "block_ids": [shared.id], "tools": ["lookup"], "include_base_tools": False,
-        "tool_rules": [{"type": "exit_loop", "tool_name": "lookup"}], "tags": ["b", "a", "a"],
-        "metadata": {"team": "x"}, "timezone": "Europe/Paris", "context_window_limit": 9000,
-        "secrets": {"API_TOKEN": "s3cret"},
-        "initial_message_sequence": [{"role": "user", "content": "Hello"}, {"role": "assistant", "content": "Hi!"}],
-    })
+    agent = actions.create_agent(
+        alice,
+        {
+            "name": "Research bot",
+            "description": "finds things",
+            "system": "Be brief.",
+            "memory_blocks": [
+                {"label": "human", "value": "Name: Ada", "limit": 500},
+                {"label": "notes", "value": "", "description": "scratch", "read_only": True},
+            ],
+            "block_ids": [shared.id],
+            "tools": ["lookup"],
+            "include_base_tools": False,
+            "tool_rules": [{"type": "exit_loop", "tool_name": "lookup"}],
+            "tags": ["b", "a", "a"],
+            "metadata": {"team": "x"},
+            "timezone": "Europe/Paris",
+            "context_window_limit": 9000,
+            "secrets": {"API_TOKEN": "s3cret"},
+            "initial_message_sequence": [{"role": "user", "content": "Hello"}, {"role": "assistant", "content": "Hi!"}],
+        },
+    )
     assert [b.label for b in agent.ordered_blocks()] == ["human", "notes", "team"]
     assert agent.blocks.get(label="human").description.startswith("The human block")
     assert tool_names(agent) == ["lookup"] and agent.tools.get() == lookup
@@ -104,21 +131,24 @@ def test_tool_with_default_approval_gets_a_rule(alice):
     assert {"type": "requires_approval", "tool_name": "lookup"} in agent.tool_rules
 
 
-@pytest.mark.parametrize("spec,error,field", [
-    ({"agent_type": "voice_convo_agent"}, Invalid, "agent_type"),
-    ({"name": "bad/name"}, Invalid, "name"),
-    ({"timezone": "Mars/Olympus"}, Invalid, "timezone"),
-    ({"model": "nonsense"}, Invalid, "model"),
-    ({"model": "openai/unknown-key-missing"}, NotFound, "model"),
-    ({"tools": ["no_such_tool"]}, NotFound, "tools"),
-    ({"block_ids": ["block-00000000-0000-4000-8000-000000000000"]}, NotFound, "block_ids"),
-    ({"tool_rules": [{"type": "exit_loop"}]}, Invalid, "tool_rules[0].tool_name"),
-    ({"memory_blocks": [{"label": "human", "value": "x" * 30, "limit": 10}]}, Exception, None),
-    ({"memory_blocks": [{"label": "human"}, {"label": "human"}]}, Conflict, "label"),
-    ({"secrets": {"A": 1}}, Invalid, "secrets"),
-    ({"compaction_settings": {"mode": "magic"}}, Invalid, "compaction_settings.mode"),
-    ({"max_files_open": 0}, Invalid, "max_files_open"),
-])
+@pytest.mark.parametrize(
+    "spec,error,field",
+    [
+        ({"agent_type": "voice_convo_agent"}, Invalid, "agent_type"),
+        ({"name": "bad/name"}, Invalid, "name"),
+        ({"timezone": "Mars/Olympus"}, Invalid, "timezone"),
+        ({"model": "nonsense"}, Invalid, "model"),
+        ({"model": "openai/unknown-key-missing"}, NotFound, "model"),
+        ({"tools": ["no_such_tool"]}, NotFound, "tools"),
+        ({"block_ids": ["block-00000000-0000-4000-8000-000000000000"]}, NotFound, "block_ids"),
+        ({"tool_rules": [{"type": "exit_loop"}]}, Invalid, "tool_rules[0].tool_name"),
+        ({"memory_blocks": [{"label": "human", "value": "x" * 30, "limit": 10}]}, Exception, None),
+        ({"memory_blocks": [{"label": "human"}, {"label": "human"}]}, Conflict, "label"),
+        ({"secrets": {"A": 1}}, Invalid, "secrets"),
+        ({"compaction_settings": {"mode": "magic"}}, Invalid, "compaction_settings.mode"),
+        ({"max_files_open": 0}, Invalid, "max_files_open"),
+    ],
+)
 def test_bad_create_input_is_refused_and_nothing_is_written(alice, settings, spec, error, field):
     settings.OPENAI_API_KEY = ""
     before = (Agent.objects.count(), Block.objects.count(), Message.objects.count(), Archive.objects.count())
@@ -137,15 +167,26 @@ def test_blocks_of_another_organization_cannot_be_attached(alice, mallory):
 
 # ---- update ------------------------------------------------------------------------------------------------------
 
+
 def test_update_fields_and_replace_sets(alice):
     agent = actions.create_agent(alice, {"memory_blocks": [{"label": "human", "value": "a"}], "tags": ["x"]})
     other = create_block(alice.organization, label="team", value="t", actor=Actor.user(alice))
     tool = custom_tool(alice, LOOKUP)
     version = agent.version
-    updated = actions.update_agent(alice, agent.id, {
-        "name": "Renamed", "system": "New base.", "tags": ["y"], "block_ids": [other.id], "tool_ids": [tool.id],
-        "tool_rules": [{"type": "exit_loop", "tool_name": "lookup"}], "context_window_limit": 5000,
-    }, expected_version=version)
+    updated = actions.update_agent(
+        alice,
+        agent.id,
+        {
+            "name": "Renamed",
+            "system": "New base.",
+            "tags": ["y"],
+            "block_ids": [other.id],
+            "tool_ids": [tool.id],
+            "tool_rules": [{"type": "exit_loop", "tool_name": "lookup"}],
+            "context_window_limit": 5000,
+        },
+        expected_version=version,
+    )
     assert updated.version == version + 1 and updated.name == "Renamed"
     assert [b.label for b in updated.ordered_blocks()] == ["team"] and tool_names(updated) == ["lookup"]
     assert list(AgentTag.objects.filter(agent=agent).values_list("tag", flat=True)) == ["y"]
@@ -193,6 +234,7 @@ def test_message_ids_can_be_replaced_with_the_agents_own_messages(alice, scripte
 
 
 # ---- relations, delete, reset --------------------------------------------------------------------------------------
+
 
 def test_attach_and_detach(alice):
     agent = actions.create_agent(alice, {"memory_blocks": [{"label": "human", "value": "x"}]})

@@ -27,19 +27,25 @@ def take_note(text: str) -> str:
 
 def import_file(api, data, name="agent.af", **form):
     data = data if isinstance(data, bytes) else json.dumps(data).encode()
-    return api.upload("/v1/agents/import", {"file": SimpleUploadedFile(name, data, "application/json")},
-                      {k: str(v).lower() if isinstance(v, bool) else v for k, v in form.items()})
+    return api.upload(
+        "/v1/agents/import",
+        {"file": SimpleUploadedFile(name, data, "application/json")},
+        {k: str(v).lower() if isinstance(v, bool) else v for k, v in form.items()},
+    )
 
 
 def counts():
     return Agent.objects.count(), Block.objects.count(), Tool.objects.count(), Message.objects.count()
 
 
-@pytest.mark.parametrize(("sample", "agents", "blocks", "tools"), [
-    ("loop.af", ["Loop_copy"], [9], [9]),
-    ("evie.af", ["Evie_copy", "companion-sleeptime_copy_copy"], [12, 13], [17, 4]),
-    ("outreach_workflow_agent.af", ["outreach_workflow_agent_copy"], [0], [4]),  # double-encoded JSON
-])
+@pytest.mark.parametrize(
+    ("sample", "agents", "blocks", "tools"),
+    [
+        ("loop.af", ["Loop_copy"], [9], [9]),
+        ("evie.af", ["Evie_copy", "companion-sleeptime_copy_copy"], [12, 13], [17, 4]),
+        ("outreach_workflow_agent.af", ["outreach_workflow_agent_copy"], [0], [4]),  # double-encoded JSON
+    ],
+)
 def test_sample_files_import_and_their_agents_answer(alice_api, scripted_llm, sample, agents, blocks, tools):
     r = import_file(alice_api, (SAMPLES / sample).read_bytes(), sample, **SCRIPTED)
     assert r.status_code == 200, r.content
@@ -68,8 +74,9 @@ def test_sample_details_survive_import(alice_api, scripted_llm):
     shared = set(Agent.objects.get(id=evie).blocks.values_list("id", flat=True))
     assert shared < set(Agent.objects.get(id=companion).blocks.values_list("id", flat=True))
 
-    workflow = import_file(alice_api, (SAMPLES / "outreach_workflow_agent.af").read_bytes(),
-                           **SCRIPTED).json()["agent_ids"][0]
+    workflow = import_file(alice_api, (SAMPLES / "outreach_workflow_agent.af").read_bytes(), **SCRIPTED).json()[
+        "agent_ids"
+    ][0]
     rules = alice_api.get(f"/v1/agents/{workflow}").json()["tool_rules"]
     assert {r["type"] for r in rules} == {"run_first", "constrain_child_tools", "conditional", "exit_loop"}
     conditional = next(r for r in rules if r["type"] == "conditional")
@@ -78,11 +85,20 @@ def test_sample_details_survive_import(alice_api, scripted_llm):
 
 def test_round_trip(alice_api, scripted_llm):
     alice_api.post("/v1/tools/", {"source_code": NOTE})
-    agent = alice_api.post("/v1/agents/", {
-        "name": "keeper", "memory_blocks": [{"label": "human", "value": "Name: Ada"},
-                                            {"label": "persona", "value": "I keep notes.", "limit": 500}],
-        "tools": ["take_note"], "tags": ["notes"], "secrets": {"NOTES_TOKEN": "do-not-export"},
-        "tool_rules": [{"type": "exit_loop", "tool_name": "take_note"}]}).json()
+    agent = alice_api.post(
+        "/v1/agents/",
+        {
+            "name": "keeper",
+            "memory_blocks": [
+                {"label": "human", "value": "Name: Ada"},
+                {"label": "persona", "value": "I keep notes.", "limit": 500},
+            ],
+            "tools": ["take_note"],
+            "tags": ["notes"],
+            "secrets": {"NOTES_TOKEN": "do-not-export"},
+            "tool_rules": [{"type": "exit_loop", "tool_name": "take_note"}],
+        },
+    ).json()
     scripted_llm.queue_text("Hello Ada.")
     alice_api.post(f"/v1/agents/{agent['id']}/messages", {"input": "Hi, I am Ada"})
 
@@ -104,7 +120,9 @@ def test_round_trip(alice_api, scripted_llm):
     copy = alice_api.get(f"/v1/agents/{copy_id}", {"include": ["agent.secrets"]}).json()
     assert copy["name"] == "keeper_copy" and copy_id != agent["id"]
     assert [(b["label"], b["value"], b["limit"]) for b in copy["blocks"]] == [
-        ("human", "Name: Ada", 100000), ("persona", "I keep notes.", 500)]
+        ("human", "Name: Ada", 100000),
+        ("persona", "I keep notes.", 500),
+    ]
     assert {b["id"] for b in copy["blocks"]}.isdisjoint({b["id"] for b in agent["blocks"]})  # blocks are new
     assert sorted(t["name"] for t in copy["tools"]) == sorted(t["name"] for t in agent["tools"])
     assert Tool.objects.filter(name="take_note").count() == 1  # upserted by name
@@ -112,13 +130,22 @@ def test_round_trip(alice_api, scripted_llm):
     assert copy["llm_config"]["handle"] == "engram/scripted" and copy["embedding_config"] == agent["embedding_config"]
     assert copy["secrets"][0]["key"] == "NOTES_TOKEN" and copy["secrets"][0]["value"] == "new-token"
     assert len(copy["message_ids"]) == 3
-    said = [m for m in alice_api.get(f"/v1/agents/{copy_id}/messages", {"order": "asc"}).json()
-            if m["message_type"] != "system_message"]
-    assert [(m["message_type"], m["content"]) for m in said] == [("user_message", "Hi, I am Ada"),
-                                                                 ("assistant_message", "Hello Ada.")]
+    said = [
+        m
+        for m in alice_api.get(f"/v1/agents/{copy_id}/messages", {"order": "asc"}).json()
+        if m["message_type"] != "system_message"
+    ]
+    assert [(m["message_type"], m["content"]) for m in said] == [
+        ("user_message", "Hi, I am Ada"),
+        ("assistant_message", "Hello Ada."),
+    ]
 
-    again = import_file(alice_api, alice_api.get(f"/v1/agents/{agent['id']}/export").content,
-                        append_copy_suffix=False, strip_messages=True)
+    again = import_file(
+        alice_api,
+        alice_api.get(f"/v1/agents/{agent['id']}/export").content,
+        append_copy_suffix=False,
+        strip_messages=True,
+    )
     plain = alice_api.get(f"/v1/agents/{again.json()['agent_ids'][0]}").json()
     assert plain["name"] == "keeper" and len(plain["message_ids"]) == 1
 
@@ -133,8 +160,11 @@ def _references(node, key=""):
     elif isinstance(node, list):
         for item in node:
             yield from _references(item, key)
-    elif isinstance(node, str) and (key == "id" or key.endswith("_id") or key.endswith("_ids")) and key not in (
-            "tool_call_id", "created_by_id", "last_updated_by_id"):
+    elif (
+        isinstance(node, str)
+        and (key == "id" or key.endswith("_id") or key.endswith("_ids"))
+        and key not in ("tool_call_id", "created_by_id", "last_updated_by_id")
+    ):
         yield node
 
 
@@ -150,8 +180,15 @@ def test_existing_tools_can_be_kept(alice_api):
 
 
 def legacy_v1():
-    return {"agent_type": "memgpt_agent", "name": "old", "version": "0.6.47", "core_memory": [], "tools": [],
-            "messages": [], "in_context_message_indices": []}
+    return {
+        "agent_type": "memgpt_agent",
+        "name": "old",
+        "version": "0.6.47",
+        "core_memory": [],
+        "tools": [],
+        "messages": [],
+        "in_context_message_indices": [],
+    }
 
 
 def broken_reference():
@@ -184,18 +221,21 @@ def bad_block():
     return doc
 
 
-@pytest.mark.parametrize(("data", "word"), [
-    (b"\x00\x01 not json at all", "Corrupted agent file"),
-    (b"[1, 2, 3]", "JSON object"),
-    (json.dumps(legacy_v1()).encode(), "legacy (v1)"),
-    (json.dumps(json.dumps(legacy_v1())).encode(), "legacy (v1)"),
-    (json.dumps({"agents": [{"id": "agent-0", "messages": "many"}]}).encode(), "agents.0.messages"),
-    (json.dumps(broken_reference()).encode(), "block-99"),
-    (json.dumps(duplicate_ids()).encode(), "used twice"),
-    (json.dumps(db_style_id()).encode(), "agent-<number>"),
-    (json.dumps(bad_block()).encode(), "limit"),
-    (json.dumps(unknown_endpoint_type()).encode(), "model_endpoint_type"),
-])
+@pytest.mark.parametrize(
+    ("data", "word"),
+    [
+        (b"\x00\x01 not json at all", "Corrupted agent file"),
+        (b"[1, 2, 3]", "JSON object"),
+        (json.dumps(legacy_v1()).encode(), "legacy (v1)"),
+        (json.dumps(json.dumps(legacy_v1())).encode(), "legacy (v1)"),
+        (json.dumps({"agents": [{"id": "agent-0", "messages": "many"}]}).encode(), "agents.0.messages"),
+        (json.dumps(broken_reference()).encode(), "block-99"),
+        (json.dumps(duplicate_ids()).encode(), "used twice"),
+        (json.dumps(db_style_id()).encode(), "agent-<number>"),
+        (json.dumps(bad_block()).encode(), "limit"),
+        (json.dumps(unknown_endpoint_type()).encode(), "model_endpoint_type"),
+    ],
+)
 def test_bad_agent_files_are_400_and_change_nothing(alice_api, data, word):
     before = counts()
     r = import_file(alice_api, data, **SCRIPTED)

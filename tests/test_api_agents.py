@@ -26,45 +26,66 @@ def create(api, **body):
 
 def test_create_with_blocks_tools_and_tags(alice_api):
     alice_api.post("/v1/tools/", {"source_code": ROLL})
-    agent = create(alice_api, name="helper", memory_blocks=[{"label": "human", "value": "Name: Ada"},
-                                                            {"label": "persona", "value": "I help.", "limit": 50}],
-                   tools=["roll_dice"], tags=["demo", "docs"], metadata={"team": "x"},
-                   secrets={"API_TOKEN": "s3cret"})
+    agent = create(
+        alice_api,
+        name="helper",
+        memory_blocks=[{"label": "human", "value": "Name: Ada"}, {"label": "persona", "value": "I help.", "limit": 50}],
+        tools=["roll_dice"],
+        tags=["demo", "docs"],
+        metadata={"team": "x"},
+        secrets={"API_TOKEN": "s3cret"},
+    )
     assert agent["id"].startswith("agent-") and agent["agent_type"] == "letta_v1_agent"
     assert agent["model"] == "engram/scripted" and agent["llm_config"]["model_endpoint_type"] == "openai"
-    assert [b["label"] for b in agent["memory"]["blocks"]] == ["human", "persona"] == [b["label"] for b in
-                                                                                         agent["blocks"]]
-    assert {t["name"] for t in agent["tools"]} == {"conversation_search", "memory_insert", "memory_replace",
-                                                   "roll_dice"}
+    assert (
+        [b["label"] for b in agent["memory"]["blocks"]] == ["human", "persona"] == [b["label"] for b in agent["blocks"]]
+    )
+    assert {t["name"] for t in agent["tools"]} == {
+        "conversation_search",
+        "memory_insert",
+        "memory_replace",
+        "roll_dice",
+    }
     assert agent["tags"] == ["demo", "docs"] and agent["metadata"] == {"team": "x"}
     assert agent["secrets"] == []  # values only with include=agent.secrets
     assert len(agent["message_ids"]) == 1 and "Name: Ada" in Message.objects.get(id=agent["message_ids"][0]).text
 
     full = alice_api.get(f"/v1/agents/{agent['id']}", {"include": ["agent.secrets"]}).json()
-    assert full["secrets"] == [{"agent_id": agent["id"], "key": "API_TOKEN", "value": "s3cret", "id": None,
-                                "description": None}]
+    assert full["secrets"] == [
+        {"agent_id": agent["id"], "key": "API_TOKEN", "value": "s3cret", "id": None, "description": None}
+    ]
 
 
 def test_create_without_trailing_slash_and_legacy_type(alice_api):
     r = alice_api.post("/v1/agents", {"agent_type": "memgpt_v2_agent", "include_base_tools": True})
     assert r.status_code == 200
-    assert {t["name"] for t in r.json()["tools"]} == {"send_message", "conversation_search", "memory_insert",
-                                                      "memory_replace"}
+    assert {t["name"] for t in r.json()["tools"]} == {
+        "send_message",
+        "conversation_search",
+        "memory_insert",
+        "memory_replace",
+    }
 
 
-@pytest.mark.parametrize(("body", "status", "word"), [
-    ({"name": "bad/name"}, 422, "name"),
-    ({"name": "ok", "colour": "red"}, 422, "colour"),
-    ({"name": "ok", "tags": "demo"}, 422, "tags"),
-    ({"name": "ok", "model": "nomodel"}, 400, "model"),
-    ({"name": "ok", "model": "openai/gpt-nothing"}, 404, "not available"),
-    ({"name": "ok", "tools": ["no_such_tool"]}, 404, "no_such_tool"),
-    ({"name": "ok", "memory_blocks": [{"label": "human", "value": "x" * 20, "limit": 5}]}, 422, "limit"),
-    ({"name": "ok", "block_ids": ["block-123e4567-e89b-42d3-8456-426614174000"]}, 404, "Block"),
-    ({"name": "ok", "llm_config": {"model": "m", "model_endpoint_type": "martian", "context_window": 5}}, 422,
-     "model_endpoint_type"),
-    ({"name": "ok", "tool_rules": [{"type": "run_first"}]}, 400, "tool_name"),
-])
+@pytest.mark.parametrize(
+    ("body", "status", "word"),
+    [
+        ({"name": "bad/name"}, 422, "name"),
+        ({"name": "ok", "colour": "red"}, 422, "colour"),
+        ({"name": "ok", "tags": "demo"}, 422, "tags"),
+        ({"name": "ok", "model": "nomodel"}, 400, "model"),
+        ({"name": "ok", "model": "openai/gpt-nothing"}, 404, "not available"),
+        ({"name": "ok", "tools": ["no_such_tool"]}, 404, "no_such_tool"),
+        ({"name": "ok", "memory_blocks": [{"label": "human", "value": "x" * 20, "limit": 5}]}, 422, "limit"),
+        ({"name": "ok", "block_ids": ["block-123e4567-e89b-42d3-8456-426614174000"]}, 404, "Block"),
+        (
+            {"name": "ok", "llm_config": {"model": "m", "model_endpoint_type": "martian", "context_window": 5}},
+            422,
+            "model_endpoint_type",
+        ),
+        ({"name": "ok", "tool_rules": [{"type": "run_first"}]}, 400, "tool_name"),
+    ],
+)
 def test_bad_agent_input_is_4xx_and_writes_nothing(alice_api, body, status, word):
     r = alice_api.post("/v1/agents/", body)
     assert r.status_code == status, r.content
@@ -95,8 +116,10 @@ def test_list_filters_count_and_pages(alice_api, django_assert_max_num_queries):
 def test_modify_replaces_sets_and_refuses_stale_versions(alice_api):
     tool = alice_api.post("/v1/tools/", {"source_code": ROLL}).json()
     agent = create(alice_api, name="helper", tags=["a"])
-    r = alice_api.patch(f"/v1/agents/{agent['id']}", {"name": "renamed", "tags": ["b", "c"],
-                                                      "tool_ids": [tool["id"]], "version": agent["version"]})
+    r = alice_api.patch(
+        f"/v1/agents/{agent['id']}",
+        {"name": "renamed", "tags": ["b", "c"], "tool_ids": [tool["id"]], "version": agent["version"]},
+    )
     assert r.status_code == 200, r.content
     changed = r.json()
     assert changed["name"] == "renamed" and changed["tags"] == ["b", "c"]
@@ -142,14 +165,21 @@ def test_tool_approval_toggle_and_run_for_agent(alice_api):
     r = alice_api.patch(f"{base}/tools/approval/roll_dice?requires_approval=false")
     assert not [x for x in r.json()["tool_rules"] if x["type"] == "requires_approval"]
     r = alice_api.post(f"{base}/tools/roll_dice/run", {"args": {"sides": 20}})
-    assert r.json() == {"status": "success", "func_return": "20", "stdout": [], "stderr": [], "agent_state": None,
-                        "sandbox_config_fingerprint": None}
+    assert r.json() == {
+        "status": "success",
+        "func_return": "20",
+        "stdout": [],
+        "stderr": [],
+        "agent_state": None,
+        "sandbox_config_fingerprint": None,
+    }
     assert alice_api.post(f"{base}/tools/nothing/run", {"args": {}}).status_code == 404
 
 
 def test_reset_context_recompile_delete(alice_api):
-    agent = create(alice_api, name="helper", agent_type="memgpt_v2_agent",
-                   memory_blocks=[{"label": "human", "value": "Name: Ada"}])
+    agent = create(
+        alice_api, name="helper", agent_type="memgpt_v2_agent", memory_blocks=[{"label": "human", "value": "Name: Ada"}]
+    )
     base = f"/v1/agents/{agent['id']}"
     assert len(agent["message_ids"]) > 1  # legacy agents start with a boot exchange
     context = alice_api.get(f"{base}/context").json()
@@ -173,10 +203,15 @@ def test_other_organizations_cannot_see_or_touch_an_agent(alice_api, mallory_api
     agent = create(alice_api, name="private", tags=["secret"])
     mallory_block = mallory_api.post("/v1/blocks/", {"label": "planted", "value": "x"}).json()
     base = f"/v1/agents/{agent['id']}"
-    for method, path, body in [("get", base, None), ("patch", base, {"name": "pwned"}), ("delete", base, None),
-                               ("get", f"{base}/context", None), ("patch", f"{base}/reset-messages", {}),
-                               ("patch", f"{base}/tools/detach/{tool['id']}", None),
-                               ("get", f"{base}/core-memory/blocks", None)]:
+    for method, path, body in [
+        ("get", base, None),
+        ("patch", base, {"name": "pwned"}),
+        ("delete", base, None),
+        ("get", f"{base}/context", None),
+        ("patch", f"{base}/reset-messages", {}),
+        ("patch", f"{base}/tools/detach/{tool['id']}", None),
+        ("get", f"{base}/core-memory/blocks", None),
+    ]:
         r = getattr(mallory_api, method)(path, body) if body is not None else getattr(mallory_api, method)(path)
         assert r.status_code == 404, (method, path, r.content)
     # alice cannot attach mallory's block either

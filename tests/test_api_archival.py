@@ -10,10 +10,12 @@ def agent(org):
     from agents.models import Agent
     from agents.providers import resolve_embedding
 
-    return Agent.objects.create(organization=org, name="librarian",
-                                llm_config={"model": "scripted", "model_endpoint_type": "openai",
-                                            "context_window": 8000},
-                                embedding_config=resolve_embedding("local/all-minilm-l6-v2"))
+    return Agent.objects.create(
+        organization=org,
+        name="librarian",
+        llm_config={"model": "scripted", "model_endpoint_type": "openai", "context_window": 8000},
+        embedding_config=resolve_embedding("local/all-minilm-l6-v2"),
+    )
 
 
 def insert(api, agent, text, tags=None):
@@ -37,11 +39,14 @@ def test_insert_list_search_delete(alice_api, agent):
     found = alice_api.get(f"/v1/agents/{agent.id}/archival-memory/search", {"query": "when was the cat born"}).json()
     assert found["count"] == 3 and found["results"][0]["content"].startswith("Tom the cat was born")
     assert isinstance(found["results"][0]["timestamp"], str)
-    pets = alice_api.get(f"/v1/agents/{agent.id}/archival-memory/search",
-                         {"query": "meeting", "tags": ["pets"], "top_k": 5}).json()
+    pets = alice_api.get(
+        f"/v1/agents/{agent.id}/archival-memory/search", {"query": "meeting", "tags": ["pets"], "top_k": 5}
+    ).json()
     assert {r["content"][:3] for r in pets["results"]} == {"My ", "Tom"}
-    both = alice_api.get(f"/v1/agents/{agent.id}/archival-memory/search",
-                         {"query": "cat", "tags": ["pets", "dates"], "tag_match_mode": "all"}).json()
+    both = alice_api.get(
+        f"/v1/agents/{agent.id}/archival-memory/search",
+        {"query": "cat", "tags": ["pets", "dates"], "tag_match_mode": "all"},
+    ).json()
     assert [r["content"][:3] for r in both["results"]] == ["Tom"]
 
     r = alice_api.delete(f"/v1/agents/{agent.id}/archival-memory/{cat['id']}")
@@ -49,12 +54,15 @@ def test_insert_list_search_delete(alice_api, agent):
     assert alice_api.delete(f"/v1/agents/{agent.id}/archival-memory/{cat['id']}").status_code == 404
 
 
-@pytest.mark.parametrize(("params", "status", "word"), [
-    ({}, 422, "query"),
-    ({"query": "x", "top_k": 0}, 422, "top_k"),
-    ({"query": "x", "tag_match_mode": "some"}, 422, "tag_match_mode"),
-    ({"query": "x", "start_datetime": "yesterday"}, 400, "start_datetime"),
-])
+@pytest.mark.parametrize(
+    ("params", "status", "word"),
+    [
+        ({}, 422, "query"),
+        ({"query": "x", "top_k": 0}, 422, "top_k"),
+        ({"query": "x", "tag_match_mode": "some"}, 422, "tag_match_mode"),
+        ({"query": "x", "start_datetime": "yesterday"}, 400, "start_datetime"),
+    ],
+)
 def test_bad_search_parameters(alice_api, agent, params, status, word):
     r = alice_api.get(f"/v1/agents/{agent.id}/archival-memory/search", params)
     assert r.status_code == status and word in r.json()["detail"]

@@ -9,9 +9,11 @@ from memory.models import Block, BlockHistory
 def make_agent(org, name="helper", blocks=()):
     from agents.models import Agent, AgentBlock
 
-    agent = Agent.objects.create(organization=org, name=name,
-                                 llm_config={"model": "scripted", "model_endpoint_type": "openai",
-                                             "context_window": 8000})
+    agent = Agent.objects.create(
+        organization=org,
+        name=name,
+        llm_config={"model": "scripted", "model_endpoint_type": "openai", "context_window": 8000},
+    )
     for i, block in enumerate(blocks):
         AgentBlock.objects.create(agent=agent, block=block, position=i)
     return agent
@@ -30,7 +32,9 @@ def test_create_retrieve_update_delete_block(alice_api):
     assert BlockHistory.objects.filter(block_id=block["id"]).count() == 2
 
     r = alice_api.delete(f"/v1/blocks/{block['id']}")
-    assert r.status_code == 200 and r["Content-Type"].startswith("application/json") and "deleted" in r.json()["message"]
+    assert (
+        r.status_code == 200 and r["Content-Type"].startswith("application/json") and "deleted" in r.json()["message"]
+    )
     assert not Block.objects.filter(id=block["id"]).exists()
     assert alice_api.get(f"/v1/blocks/{block['id']}").status_code == 404
 
@@ -69,16 +73,19 @@ def test_value_over_limit_is_422_and_nothing_changes(alice_api, org, alice):
     assert block.value == "abc"
 
 
-@pytest.mark.parametrize(("body", "status", "names"), [
-    ({"label": "x", "value": "y", "colour": "red"}, 422, "colour"),
-    ({"label": "x", "value": 5}, 422, "value"),
-    ({"value": "y"}, 422, "label"),
-    ({"label": "x", "value": "y", "limit": "many"}, 422, "limit"),
-    ('{"label": "x", "value": ', 400, "Malformed JSON"),
-    ({"label": "x\u0000", "value": "y"}, 400, "NUL"),
-    ({"label": "x" * 201, "value": "y"}, 422, "label"),
-    ([1, 2], 422, "body"),
-])
+@pytest.mark.parametrize(
+    ("body", "status", "names"),
+    [
+        ({"label": "x", "value": "y", "colour": "red"}, 422, "colour"),
+        ({"label": "x", "value": 5}, 422, "value"),
+        ({"value": "y"}, 422, "label"),
+        ({"label": "x", "value": "y", "limit": "many"}, 422, "limit"),
+        ('{"label": "x", "value": ', 400, "Malformed JSON"),
+        ({"label": "x\u0000", "value": "y"}, 400, "NUL"),
+        ({"label": "x" * 201, "value": "y"}, 422, "label"),
+        ([1, 2], 422, "body"),
+    ],
+)
 def test_bad_block_input_is_4xx_naming_the_problem(alice_api, body, status, names):
     r = alice_api.post("/v1/blocks/", body)
     assert r.status_code == status, r.content

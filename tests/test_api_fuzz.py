@@ -26,12 +26,18 @@ from schemathesis.specs.openapi.checks import (
 )
 
 # Valid and invalid ("negative") data in the fuzzing phase; the exhaustive coverage phase takes minutes here.
-CONFIG = schemathesis.Config.from_dict({"generation": {"mode": "all"},
-                                        "phases": {"coverage": {"enabled": False}, "stateful": {"enabled": False}}})
+CONFIG = schemathesis.Config.from_dict(
+    {"generation": {"mode": "all"}, "phases": {"coverage": {"enabled": False}, "stateful": {"enabled": False}}}
+)
 schema = schemathesis.openapi.from_wsgi("/v1/openapi.json", get_wsgi_application(), config=CONFIG)
 BACKGROUND = ("/messages/stream", "/messages/async", "/stream")
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
-          negative_data_rejection]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+]
 ECHO = 'def echo(text: str) -> str:\n    """Echo.\n\n    Args:\n        text: Text.\n    """\n    return text\n'
 
 
@@ -52,12 +58,17 @@ def seeded(django_db_setup, django_db_blocker, scripted_llm_server):
         agent = create_agent(user, {"name": "fuzzed", "memory_blocks": [{"label": "human", "value": "x"}]})
         run = start_turn(user, agent.id, [{"role": "user", "content": "hello"}])
         execute(run.id)  # here, whether or not workers are configured
-        ids = {"agent_id": agent.id, "block_id": create_block(user.organization, label="shared", value="y",
-                                                                actor=Actor.user(user)).id,
-               "tool_id": create_tool(user, ECHO).id,
-               "folder_id": create_folder(user, name="fuzz", embedding_config=embedding_config_for()).id,
-               "run_id": run.id, "message_id": run.messages.first().id, "block_label": "human",
-               "tool_name": "echo", "key": create_api_key(user)[1]}
+        ids = {
+            "agent_id": agent.id,
+            "block_id": create_block(user.organization, label="shared", value="y", actor=Actor.user(user)).id,
+            "tool_id": create_tool(user, ECHO).id,
+            "folder_id": create_folder(user, name="fuzz", embedding_config=embedding_config_for()).id,
+            "run_id": run.id,
+            "message_id": run.messages.first().id,
+            "block_label": "human",
+            "tool_name": "echo",
+            "key": create_api_key(user)[1],
+        }
         ids["source_id"] = ids["folder_id"]
     yield ids
     with django_db_blocker.unblock():

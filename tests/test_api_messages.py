@@ -8,8 +8,12 @@ import pytest
 from agents.models import Message, Run
 
 ROLL = 'def roll_dice(sides: int) -> str:\n    """Roll a die.\n\n    Args:\n        sides: Sides.\n    """\n    return str(sides)\n'
-PROVIDER_REFUSAL = {"status": 400, "message": "The provider refused the request", "code": "bad_request",
-                    "type": "invalid_request_error"}  # not retried, so the turn fails at once
+PROVIDER_REFUSAL = {
+    "status": 400,
+    "message": "The provider refused the request",
+    "code": "bad_request",
+    "type": "invalid_request_error",
+}  # not retried, so the turn fails at once
 
 
 def create_agent(api, **body):
@@ -26,8 +30,8 @@ def sse_events(response) -> list:
     out = []
     for frame in body.split("\n\n")[:-1]:
         lines = frame.split("\n")
-        name = lines[0][len("event: "):] if lines[0].startswith("event: ") else None
-        data = [ln[len("data: "):] for ln in lines if ln.startswith("data: ")]
+        name = lines[0][len("event: ") :] if lines[0].startswith("event: ") else None
+        data = [ln[len("data: ") :] for ln in lines if ln.startswith("data: ")]
         assert len(data) == 1, frame
         out.append((name, data[0] if data[0] == "[DONE]" else json.loads(data[0])))
     return out
@@ -36,8 +40,7 @@ def sse_events(response) -> list:
 def test_send_message_returns_reply_and_records_run(alice_api, scripted_llm):
     agent = create_agent(alice_api)
     scripted_llm.queue_text("Hello Ada, nice to meet you.")
-    r = alice_api.post(f"/v1/agents/{agent['id']}/messages",
-                       {"messages": [{"role": "user", "content": "Hi, I'm Ada"}]})
+    r = alice_api.post(f"/v1/agents/{agent['id']}/messages", {"messages": [{"role": "user", "content": "Hi, I'm Ada"}]})
     assert r.status_code == 200, r.content
     reply = r.json()
     assert [m["message_type"] for m in reply["messages"]] == ["assistant_message"]
@@ -63,25 +66,38 @@ def test_send_message_returns_reply_and_records_run(alice_api, scripted_llm):
 
 def test_input_shorthand_and_return_type_filter(alice_api, scripted_llm):
     agent = create_agent(alice_api)
-    scripted_llm.queue({"tool_calls": [{"name": "memory_replace", "arguments": {
-        "label": "human", "old_string": "Name: ?", "new_string": "Name: Ada"}}]}, {"text": "Noted."})
-    r = alice_api.post(f"/v1/agents/{agent['id']}/messages",
-                       {"input": "My name is Ada", "include_return_message_types": ["tool_call_message",
-                                                                                    "assistant_message"]})
+    scripted_llm.queue(
+        {
+            "tool_calls": [
+                {
+                    "name": "memory_replace",
+                    "arguments": {"label": "human", "old_string": "Name: ?", "new_string": "Name: Ada"},
+                }
+            ]
+        },
+        {"text": "Noted."},
+    )
+    r = alice_api.post(
+        f"/v1/agents/{agent['id']}/messages",
+        {"input": "My name is Ada", "include_return_message_types": ["tool_call_message", "assistant_message"]},
+    )
     assert [m["message_type"] for m in r.json()["messages"]] == ["tool_call_message", "assistant_message"]
     assert alice_api.get(f"/v1/agents/{agent['id']}/core-memory/blocks/human").json()["value"] == "Name: Ada"
 
 
-@pytest.mark.parametrize(("body", "status", "word"), [
-    ({}, 422, "exactly one"),
-    ({"input": "hi", "messages": [{"role": "user", "content": "hi"}]}, 422, "exactly one"),
-    ({"messages": []}, 422, "empty"),
-    ({"input": "hi", "stream_tokens": True}, 422, "streaming"),
-    ({"messages": [{"role": "robot", "content": "hi"}]}, 422, "role"),
-    ({"input": "hi", "max_steps": 0}, 422, "max_steps"),
-    ({"input": "hi", "override_model": "openai/gpt-4o"}, 400, "override_model"),
-    ({"messages": [{"type": "approval", "approve": True}]}, 400, "No tool call is currently awaiting approval"),
-])
+@pytest.mark.parametrize(
+    ("body", "status", "word"),
+    [
+        ({}, 422, "exactly one"),
+        ({"input": "hi", "messages": [{"role": "user", "content": "hi"}]}, 422, "exactly one"),
+        ({"messages": []}, 422, "empty"),
+        ({"input": "hi", "stream_tokens": True}, 422, "streaming"),
+        ({"messages": [{"role": "robot", "content": "hi"}]}, 422, "role"),
+        ({"input": "hi", "max_steps": 0}, 422, "max_steps"),
+        ({"input": "hi", "override_model": "openai/gpt-4o"}, 400, "override_model"),
+        ({"messages": [{"type": "approval", "approve": True}]}, 400, "No tool call is currently awaiting approval"),
+    ],
+)
 def test_bad_message_input_is_4xx_and_starts_nothing(alice_api, scripted_llm, body, status, word):
     agent = create_agent(alice_api)
     r = alice_api.post(f"/v1/agents/{agent['id']}/messages", body)
@@ -102,15 +118,24 @@ def test_model_failure_is_an_error_status_not_a_reply(alice_api, scripted_llm):
 @pytest.mark.parametrize("route", ["messages", "messages/stream"])
 def test_stream_framing(alice_api, scripted_llm, route):
     agent = create_agent(alice_api)
-    scripted_llm.queue({"tool_calls": [{"name": "conversation_search", "arguments": {"query": "Ada"}}],
-                        "reasoning": "Let me look."}, {"text": "I found nothing."})
+    scripted_llm.queue(
+        {"tool_calls": [{"name": "conversation_search", "arguments": {"query": "Ada"}}], "reasoning": "Let me look."},
+        {"text": "I found nothing."},
+    )
     r = alice_api.post(f"/v1/agents/{agent['id']}/{route}", {"input": "Do you know me?", "streaming": True})
     assert r.status_code == 200 and r["Cache-Control"] == "no-cache"
     events = sse_events(r)
     kinds = [e["message_type"] if isinstance(e, dict) else e for _, e in events]
     assert kinds[0] == "ping" and events[0][1]["id"].startswith("ping-")
-    assert kinds[1:] == ["reasoning_message", "tool_call_message", "tool_return_message", "assistant_message",
-                         "stop_reason", "usage_statistics", "[DONE]"]
+    assert kinds[1:] == [
+        "reasoning_message",
+        "tool_call_message",
+        "tool_return_message",
+        "assistant_message",
+        "stop_reason",
+        "usage_statistics",
+        "[DONE]",
+    ]
     run_id = events[0][1]["run_id"]
     seqs = [e["seq_id"] for _, e in events[1:-1]]
     assert seqs == list(range(1, len(seqs) + 1)) and all(e["run_id"] == run_id for _, e in events[1:-1])
@@ -126,8 +151,9 @@ def test_stream_framing(alice_api, scripted_llm, route):
 def test_token_streaming_sends_deltas_sharing_an_id(alice_api, scripted_llm):
     agent = create_agent(alice_api)
     scripted_llm.queue_text("one two three four five six")
-    r = alice_api.post(f"/v1/agents/{agent['id']}/messages/stream",
-                       {"input": "count", "stream_tokens": True, "include_pings": False})
+    r = alice_api.post(
+        f"/v1/agents/{agent['id']}/messages/stream", {"input": "count", "stream_tokens": True, "include_pings": False}
+    )
     events = [e for _, e in sse_events(r)[:-1]]
     chunks = [e for e in events if e["message_type"] == "assistant_message"]
     assert len(chunks) > 1 and len({c["id"] for c in chunks}) == 1 and len({c["otid"] for c in chunks}) == 1
@@ -139,8 +165,9 @@ def test_token_streaming_sends_deltas_sharing_an_id(alice_api, scripted_llm):
 def test_stream_error_is_an_error_event(alice_api, scripted_llm):
     agent = create_agent(alice_api)
     scripted_llm.queue_error(PROVIDER_REFUSAL)
-    events = sse_events(alice_api.post(f"/v1/agents/{agent['id']}/messages/stream",
-                                       {"input": "hi", "include_pings": False}))
+    events = sse_events(
+        alice_api.post(f"/v1/agents/{agent['id']}/messages/stream", {"input": "hi", "include_pings": False})
+    )
     names = [name for name, _ in events]
     assert "error" in names
     error = events[names.index("error")][1]
@@ -174,8 +201,9 @@ def test_list_messages_pages_with_cursors(alice_api, scripted_llm):
         alice_api.post(f"/v1/agents/{agent['id']}/messages", {"input": f"message {i}"})
     everything = alice_api.get(f"/v1/agents/{agent['id']}/messages", {"limit": 100}).json()
     seen, after = [], None
-    while page := alice_api.get(f"/v1/agents/{agent['id']}/messages",
-                                {"limit": 2, **({"after": after} if after else {})}).json():
+    while page := alice_api.get(
+        f"/v1/agents/{agent['id']}/messages", {"limit": 2, **({"after": after} if after else {})}
+    ).json():
         seen += page
         after = page[-1]["id"]
     assert [m["id"] for m in seen] == [m["id"] for m in everything]
@@ -189,12 +217,15 @@ def test_modify_reset_and_cancel(alice_api, scripted_llm):
     scripted_llm.queue_text("Hello!")
     reply = alice_api.post(f"/v1/agents/{agent['id']}/messages", {"input": "hi"}).json()
     said = reply["messages"][0]
-    r = alice_api.patch(f"/v1/agents/{agent['id']}/messages/{said['id']}",
-                        {"message_type": "assistant_message", "content": "Hello there!"})
+    r = alice_api.patch(
+        f"/v1/agents/{agent['id']}/messages/{said['id']}",
+        {"message_type": "assistant_message", "content": "Hello there!"},
+    )
     assert r.status_code == 200 and r.json()[0]["content"] == "Hello there!"
     assert Message.objects.get(id=said["id"]).text == "Hello there!"
-    r = alice_api.patch(f"/v1/agents/{agent['id']}/messages/{said['id']}",
-                        {"message_type": "user_message", "content": "x"})
+    r = alice_api.patch(
+        f"/v1/agents/{agent['id']}/messages/{said['id']}", {"message_type": "user_message", "content": "x"}
+    )
     assert r.status_code == 400
 
     r = alice_api.post(f"/v1/agents/{agent['id']}/messages/cancel", {})
@@ -202,8 +233,7 @@ def test_modify_reset_and_cancel(alice_api, scripted_llm):
 
     r = alice_api.patch(f"/v1/agents/{agent['id']}/reset-messages", {"add_default_initial_messages": False})
     assert r.status_code == 200 and len(r.json()["message_ids"]) == 1
-    assert [m["message_type"] for m in alice_api.get(f"/v1/agents/{agent['id']}/messages").json()] == [
-        "system_message"]
+    assert [m["message_type"] for m in alice_api.get(f"/v1/agents/{agent['id']}/messages").json()] == ["system_message"]
 
 
 def test_messages_and_runs_of_other_organizations_are_404(alice_api, mallory_api, scripted_llm):
@@ -218,8 +248,12 @@ def test_messages_and_runs_of_other_organizations_are_404(alice_api, mallory_api
     assert mallory_api.get(f"/v1/runs/{run_id}/messages").status_code == 404
     assert mallory_api.post(f"/v1/runs/{run_id}/stream", {}).status_code == 404
     assert mallory_api.get(f"/v1/messages/{message_id}").status_code == 404
-    assert mallory_api.patch(f"/v1/agents/{agent['id']}/messages/{message_id}",
-                             {"message_type": "assistant_message", "content": "pwned"}).status_code == 404
+    assert (
+        mallory_api.patch(
+            f"/v1/agents/{agent['id']}/messages/{message_id}", {"message_type": "assistant_message", "content": "pwned"}
+        ).status_code
+        == 404
+    )
     assert mallory_api.get("/v1/runs/").json() == []
     assert Run.objects.count() == 1 and Message.objects.get(id=message_id).text == "secret reply"
 
@@ -240,13 +274,21 @@ def test_approval_round_trip(alice_api, scripted_llm):
     assert busy.status_code == 409 and "waiting for approval" in busy.json()["detail"]
 
     scripted_llm.queue_text("You rolled 6.")
-    r = alice_api.post(f"/v1/agents/{agent['id']}/messages", {"messages": [
-        {"type": "approval", "approvals": [{"type": "approval", "tool_call_id": "call_1", "approve": True}]}]})
+    r = alice_api.post(
+        f"/v1/agents/{agent['id']}/messages",
+        {
+            "messages": [
+                {"type": "approval", "approvals": [{"type": "approval", "tool_call_id": "call_1", "approve": True}]}
+            ]
+        },
+    )
     assert r.status_code == 200, r.content
     kinds = [m["message_type"] for m in r.json()["messages"]]
     assert "tool_return_message" in kinds and kinds[-1] == "assistant_message"
-    assert alice_api.get(f"/v1/agents/{agent['id']}", {"include": ["agent.pending_approval"]}).json()[
-        "pending_approval"] is None
+    assert (
+        alice_api.get(f"/v1/agents/{agent['id']}", {"include": ["agent.pending_approval"]}).json()["pending_approval"]
+        is None
+    )
 
 
 def test_tags_list(alice_api, mallory_api):
@@ -264,15 +306,20 @@ def test_cancel_an_active_run(alice_api, scripted_llm):
     from agents.runs import wait
 
     agent = create_agent(alice_api)
-    scripted_llm.queue({"tool_calls": [{"name": "conversation_search", "arguments": {"query": "x"}}],
-                        "delay_ms": 1500}, {"text": "This answer never arrives."})
+    scripted_llm.queue(
+        {"tool_calls": [{"name": "conversation_search", "arguments": {"query": "x"}}], "delay_ms": 1500},
+        {"text": "This answer never arrives."},
+    )
     run = alice_api.post(f"/v1/agents/{agent['id']}/messages/async", {"input": "take your time"}).json()
     r = alice_api.post(f"/v1/agents/{agent['id']}/messages/cancel", {"run_ids": [run["id"]]})
     assert r.status_code == 200 and r.json() == {run["id"]: "cancelled"}
     assert wait(run["id"], timeout=30).status == "cancelled"
     assert alice_api.get(f"/v1/runs/{run['id']}").json()["stop_reason"] == "cancelled"
-    said = [m["content"] for m in alice_api.get(f"/v1/agents/{agent['id']}/messages").json()
-            if m["message_type"] == "assistant_message"]
+    said = [
+        m["content"]
+        for m in alice_api.get(f"/v1/agents/{agent['id']}/messages").json()
+        if m["message_type"] == "assistant_message"
+    ]
     assert "This answer never arrives." not in said
 
 
@@ -289,8 +336,9 @@ def test_turns_on_celery_workers(alice_api, scripted_llm, celery_workers):
     assert reply.status_code == 200 and reply.json()["messages"][0]["content"] == "Answered by a worker."
 
     scripted_llm.queue_text("Streamed by a worker.")
-    events = sse_events(alice_api.post(f"/v1/agents/{agent['id']}/messages/stream",
-                                       {"input": "again", "include_pings": False}))
+    events = sse_events(
+        alice_api.post(f"/v1/agents/{agent['id']}/messages/stream", {"input": "again", "include_pings": False})
+    )
     kinds = [e["message_type"] if isinstance(e, dict) else e for _, e in events]
     assert kinds == ["assistant_message", "stop_reason", "usage_statistics", "[DONE]"]
     assert events[0][1]["content"] == "Streamed by a worker."

@@ -44,13 +44,16 @@ def test_modify_retrieve_delete(alice_api):
     assert alice_api.get(f"/v1/tools/{tool['id']}").status_code == 404
 
 
-@pytest.mark.parametrize(("body", "status", "word"), [
-    ({"source_code": "def broken(:\n  pass"}, 400, "source_code"),
-    ({"source_code": "x = 1"}, 400, "function"),
-    ({"source_code": ROLL, "return_char_limit": 0}, 422, "return_char_limit"),
-    ({"source_code": ROLL, "source_type": "ruby"}, 422, "source_type"),
-    ({"source_code": ROLL, "owner": "me"}, 422, "owner"),
-])
+@pytest.mark.parametrize(
+    ("body", "status", "word"),
+    [
+        ({"source_code": "def broken(:\n  pass"}, 400, "source_code"),
+        ({"source_code": "x = 1"}, 400, "function"),
+        ({"source_code": ROLL, "return_char_limit": 0}, 422, "return_char_limit"),
+        ({"source_code": ROLL, "source_type": "ruby"}, 422, "source_type"),
+        ({"source_code": ROLL, "owner": "me"}, 422, "owner"),
+    ],
+)
 def test_bad_tool_input_is_4xx_and_nothing_saved(alice_api, body, status, word):
     r = alice_api.post("/v1/tools/", body)
     assert r.status_code == status, r.content
@@ -70,9 +73,13 @@ def test_tools_of_other_organizations_are_invisible(alice_api, mallory_api):
 def test_tool_list_filters_and_pages(alice_api):
     names = []
     for i in range(5):
-        names.append(alice_api.post("/v1/tools/", {"source_code": ROLL.replace("roll_dice", f"roll_{i}")}).json()["name"])
+        names.append(
+            alice_api.post("/v1/tools/", {"source_code": ROLL.replace("roll_dice", f"roll_{i}")}).json()["name"]
+        )
     seen, after = [], None
-    while page := alice_api.get("/v1/tools/", {"limit": 2, "search": "roll_", **({"after": after} if after else {})}).json():
+    while page := alice_api.get(
+        "/v1/tools/", {"limit": 2, "search": "roll_", **({"after": after} if after else {})}
+    ).json():
         seen += [t["name"] for t in page]
         after = page[-1]["id"]
     assert seen == names[::-1]  # newest first
@@ -96,8 +103,10 @@ def peek() -> str:
 
     r = alice_api.post("/v1/tools/run", {"source_code": ROLL, "args": {"faces": 6}})
     assert r.status_code == 400 and "sides" in r.json()["detail"]
-    assert client.post("/v1/tools/run", {"source_code": ROLL, "args": {}}, content_type="application/json"
-                       ).status_code == 401
+    assert (
+        client.post("/v1/tools/run", {"source_code": ROLL, "args": {}}, content_type="application/json").status_code
+        == 401
+    )
 
 
 def test_run_from_source_is_time_limited(alice_api, settings):

@@ -39,8 +39,12 @@ DISTRACTORS = [
 
 
 def make_agent(org, **fields) -> Agent:
-    return Agent.objects.create(organization=org, name=fields.pop("name", "ada"),
-                                llm_config={"model": "scripted", "context_window": 8000}, **fields)
+    return Agent.objects.create(
+        organization=org,
+        name=fields.pop("name", "ada"),
+        llm_config={"model": "scripted", "context_window": 8000},
+        **fields,
+    )
 
 
 def agent_actor(agent):
@@ -54,15 +58,21 @@ def bulk_load(agent, count: int, *, seed: int = 3):
     picks = rng.integers(0, len(DISTRACTORS), count)
     vectors = base[picks] + 0.05 * rng.standard_normal((count, base.shape[1])).astype(np.float32)
     texts = [f"{DISTRACTORS[i]} (note {n})" for n, i in enumerate(picks)]
-    create_passages(agent.organization, texts, vectors, embedding_model=model_name(agent.embedding_config),
-                    archive=default_archive(agent))
+    create_passages(
+        agent.organization,
+        texts,
+        vectors,
+        embedding_model=model_name(agent.embedding_config),
+        archive=default_archive(agent),
+    )
 
 
 def test_insert_then_search_finds_the_passage_among_a_thousand_others(org):
     agent = make_agent(org)
     bulk_load(agent, 1000)
-    target = insert_archival(agent, "The Engram launch meeting is on 2024-03-15 in Lisbon.", ["meetings"],
-                             actor=agent_actor(agent))
+    target = insert_archival(
+        agent, "The Engram launch meeting is on 2024-03-15 in Lisbon.", ["meetings"], actor=agent_actor(agent)
+    )
 
     results = search_archival(agent, "When and where is the launch meeting?", top_k=5)
 
@@ -106,8 +116,13 @@ def test_provider_embeddings_are_used_for_insert_and_search(org, scripted_llm):
 def test_an_agent_only_searches_with_its_own_model(org):
     agent = make_agent(org)
     insert_archival(agent, "Ada likes green tea", actor=agent_actor(agent))
-    create_passages(org, ["Ada likes green tea (other model)"], embed(["Ada likes green tea"], {}),
-                    embedding_model="openai/text-embedding-3-small", archive=default_archive(agent))
+    create_passages(
+        org,
+        ["Ada likes green tea (other model)"],
+        embed(["Ada likes green tea"], {}),
+        embedding_model="openai/text-embedding-3-small",
+        archive=default_archive(agent),
+    )
     assert [r["content"] for r in search_archival(agent, "green tea", top_k=10)] == ["Ada likes green tea"]
 
 
@@ -115,26 +130,31 @@ def test_tags_any_and_all_filter_before_the_limit(org):
     agent = make_agent(org)
     bulk_load(agent, 200)
     insert_archival(agent, "Sprint planning notes for the mobile app.", ["projects"], actor=agent_actor(agent))
-    tagged = insert_archival(agent, "Met the accountant about taxes.", ["meetings", "finance"],
-                             actor=agent_actor(agent))
+    tagged = insert_archival(
+        agent, "Met the accountant about taxes.", ["meetings", "finance"], actor=agent_actor(agent)
+    )
 
     # The nearest passages are untagged distractors; the filter must run before top_k, not after.
     found = search_archival(agent, "budget review meeting", tags=["finance"], top_k=1)
     assert [r["id"] for r in found] == [tagged.id]
     assert search_archival(agent, "taxes", tags=["meetings", "x"], tag_match_mode="all") == []
     assert [r["id"] for r in search_archival(agent, "taxes", tags=["meetings", "x"], tag_match_mode="any")] == [
-        tagged.id]
+        tagged.id
+    ]
     assert [r["id"] for r in search_archival(agent, "taxes", tags=["meetings", "finance"], tag_match_mode="all")] == [
-        tagged.id]
+        tagged.id
+    ]
     assert len(search_archival(agent, "notes", tags=["projects", "meetings"], top_k=10)) == 2
 
 
 def test_date_range_with_date_only_bounds_in_the_agents_timezone(org):
     agent = make_agent(org, timezone="America/New_York")
-    late_evening = insert_archival(agent, "Launch retro notes", actor=agent_actor(agent),
-                                   created_at=datetime(2024, 3, 15, 3, 0, tzinfo=UTC))  # 14 March, 23:00 in New York
-    plan = insert_archival(agent, "Launch plan notes", actor=agent_actor(agent),
-                           created_at=datetime(2023, 6, 1, 12, 0, tzinfo=UTC))
+    late_evening = insert_archival(
+        agent, "Launch retro notes", actor=agent_actor(agent), created_at=datetime(2024, 3, 15, 3, 0, tzinfo=UTC)
+    )  # 14 March, 23:00 in New York
+    plan = insert_archival(
+        agent, "Launch plan notes", actor=agent_actor(agent), created_at=datetime(2023, 6, 1, 12, 0, tzinfo=UTC)
+    )
 
     def ids(**bounds):
         return [r["id"] for r in search_archival(agent, "launch notes", top_k=10, **bounds)]
@@ -153,8 +173,9 @@ def test_bad_search_input(org):
     assert search_archival(agent, "   ") == []
     with pytest.raises(Invalid) as info:
         search_archival(agent, "x", start_datetime="last tuesday")
-    assert str(info.value) == ("Invalid start_datetime format: last tuesday. Use ISO 8601 format (YYYY-MM-DD or "
-                               "YYYY-MM-DDTHH:MM)")
+    assert str(info.value) == (
+        "Invalid start_datetime format: last tuesday. Use ISO 8601 format (YYYY-MM-DD or YYYY-MM-DDTHH:MM)"
+    )
     with pytest.raises(Invalid, match="tag_match_mode"):
         search_archival(agent, "x", tag_match_mode="some")
     with pytest.raises(Invalid, match="top_k"):
@@ -165,8 +186,10 @@ def test_bad_search_input(org):
 
 def test_list_pages_through_passages_by_cursor(org):
     agent = make_agent(org)
-    made = [insert_archival(agent, f"note {i}", actor=agent_actor(agent), created_at=datetime(2024, 1, i + 1, tzinfo=UTC))
-            for i in range(5)]
+    made = [
+        insert_archival(agent, f"note {i}", actor=agent_actor(agent), created_at=datetime(2024, 1, i + 1, tzinfo=UTC))
+        for i in range(5)
+    ]
     ids = [p.id for p in made]
 
     first = list_archival(agent, limit=2)
@@ -193,8 +216,9 @@ def test_delete_is_scoped_to_the_agent(org):
 def test_the_archival_tools(org):
     agent = make_agent(org)
     tools = ensure_base_tools(org)
-    inserted = execute_tool(agent, tools["archival_memory_insert"],
-                            {"content": "Ada's birthday is 10 December.", "tags": ["people"]})
+    inserted = execute_tool(
+        agent, tools["archival_memory_insert"], {"content": "Ada's birthday is 10 December.", "tags": ["people"]}
+    )
     assert (inserted.status, inserted.func_return) == ("success", "None")
     found = execute_tool(agent, tools["archival_memory_search"], {"query": "When is Ada's birthday?"})
     assert found.status == "success"
@@ -202,15 +226,18 @@ def test_the_archival_tools(org):
     assert "'content': \"Ada's birthday is 10 December.\"" in found.func_return
     bad = execute_tool(agent, tools["archival_memory_search"], {"query": "x", "end_datetime": "soon"})
     assert (bad.status, bad.func_return) == (
-        "error", "Invalid end_datetime format: soon. Use ISO 8601 format (YYYY-MM-DD or YYYY-MM-DDTHH:MM)")
+        "error",
+        "Invalid end_datetime format: soon. Use ISO 8601 format (YYYY-MM-DD or YYYY-MM-DDTHH:MM)",
+    )
 
 
 def test_inserting_updates_the_memory_metadata_in_the_system_prompt(org):
     from agents.models import Message
 
     agent = make_agent(org)
-    system = Message.objects.create(organization=org, agent=agent, role="system",
-                                    content=[{"type": "text", "text": "stale"}])
+    system = Message.objects.create(
+        organization=org, agent=agent, role="system", content=[{"type": "text", "text": "stale"}]
+    )
     agent.message_ids = [system.id]
     agent.save()
     insert_archival(agent, "Meeting on 2024-03-15 about the launch", ["meetings"], actor=agent_actor(agent))

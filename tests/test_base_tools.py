@@ -15,8 +15,12 @@ SYSTEM = Actor("system")
 
 def make_agent(org, blocks=(), **fields) -> Agent:
     """An agent with blocks [(label, value, {block options})], built with the ORM."""
-    agent = Agent.objects.create(organization=org, name=fields.pop("name", "ada"),
-                                 llm_config={"model": "scripted", "context_window": 8000}, **fields)
+    agent = Agent.objects.create(
+        organization=org,
+        name=fields.pop("name", "ada"),
+        llm_config={"model": "scripted", "context_window": 8000},
+        **fields,
+    )
     for position, (label, value, options) in enumerate(blocks):
         block = create_block(org, label=label, value=value, actor=SYSTEM, **options)
         AgentBlock.objects.create(agent=agent, block=block, position=position)
@@ -69,8 +73,11 @@ def test_schemas_match_the_spec(tools):
     search = tools["archival_memory_search"].json_schema["parameters"]
     assert search["required"] == ["query"]
     assert search["properties"]["tag_match_mode"]["enum"] == ["any", "all"]
-    assert search["properties"]["tags"] == {"type": "array", "items": {"type": "string"},
-                                            "description": search["properties"]["tags"]["description"]}
+    assert search["properties"]["tags"] == {
+        "type": "array",
+        "items": {"type": "string"},
+        "description": search["properties"]["tags"]["description"],
+    }
     convo = tools["conversation_search"].json_schema["parameters"]
     assert convo["required"] == []
     assert convo["properties"]["roles"]["items"] == {"type": "string", "enum": ["assistant", "user", "tool"]}
@@ -91,8 +98,9 @@ def test_missing_tool_and_bad_arguments(agent, tools):
     assert execute_tool(agent, None, {}).func_return == "Tool not found"
     missing = call(agent, tools, "memory_replace", label="human")
     assert missing.status == "error"
-    assert missing.func_return == ("Error executing function memory_replace: TypeError: missing required argument(s): "
-                                   "old_string, new_string")
+    assert missing.func_return == (
+        "Error executing function memory_replace: TypeError: missing required argument(s): old_string, new_string"
+    )
     extra = call(agent, tools, "send_message", message="hi", mood="happy")
     assert "unexpected argument(s): mood" in extra.func_return
     # request_heartbeat belongs to the loop, not the tool
@@ -108,14 +116,19 @@ def test_append_writes_history_attributed_to_the_agent(agent, tools):
     block = Block.objects.get(agents=agent, label="human")
     assert block.value == "Name: Chad\nLikes tea" and block.version == 2
     row = BlockHistory.objects.get(block=block, version=2)
-    assert (row.actor_type, row.actor_id, row.actor_name, row.tool_name) == ("agent", agent.id, "ada",
-                                                                            "core_memory_append")
+    assert (row.actor_type, row.actor_id, row.actor_name, row.tool_name) == (
+        "agent",
+        agent.id,
+        "ada",
+        "core_memory_append",
+    )
     assert row.previous == {"value": "Name: Chad"} and row.new == {"value": "Name: Chad\nLikes tea"}
 
 
 def test_an_edit_recompiles_the_stored_system_prompt(org, agent, tools):
-    system = Message.objects.create(organization=org, agent=agent, role="system",
-                                    content=[{"type": "text", "text": "stale"}])
+    system = Message.objects.create(
+        organization=org, agent=agent, role="system", content=[{"type": "text", "text": "stale"}]
+    )
     agent.message_ids = [system.id]
     agent.save()
     call(agent, tools, "memory_replace", label="human", old_string="Chad", new_string="Ada")
@@ -141,11 +154,14 @@ def test_core_memory_replace_replaces_every_occurrence_or_says_not_found(agent, 
 def test_memory_replace_needs_exactly_one_occurrence(org, tools):
     agent = make_agent(org, [("notes", "a\nb a", {})])
     many = call(agent, tools, "memory_replace", label="notes", old_string="a", new_string="z")
-    assert many.func_return == ("No replacement was performed. Multiple occurrences of old_string `a` in lines [1, 2]. "
-                                "Please ensure it is unique.")
+    assert many.func_return == (
+        "No replacement was performed. Multiple occurrences of old_string `a` in lines [1, 2]. "
+        "Please ensure it is unique."
+    )
     none = call(agent, tools, "memory_replace", label="notes", old_string="q", new_string="z")
-    assert none.func_return == ("No replacement was performed, old_string `q` did not appear verbatim in memory block "
-                                "with label `notes`.")
+    assert none.func_return == (
+        "No replacement was performed, old_string `q` did not appear verbatim in memory block with label `notes`."
+    )
     assert value(agent, "notes") == "a\nb a"
     ok = call(agent, tools, "memory_replace", label="notes", old_string="b a", new_string="c")
     assert (ok.status, ok.func_return) == ("success", "a\nc")
@@ -154,13 +170,17 @@ def test_memory_replace_needs_exactly_one_occurrence(org, tools):
 def test_memory_insert_line_bounds(org, tools):
     agent = make_agent(org, [("notes", "one\ntwo\nthree", {})])
     assert call(agent, tools, "memory_insert", label="notes", new_string="zero", insert_line=0).func_return == (
-        "zero\none\ntwo\nthree")
+        "zero\none\ntwo\nthree"
+    )
     assert call(agent, tools, "memory_insert", label="notes", new_string="four").func_return.endswith("three\nfour")
     assert call(agent, tools, "memory_insert", label="notes", new_string="five", insert_line=5).func_return.endswith(
-        "four\nfive")
+        "four\nfive"
+    )
     bad = call(agent, tools, "memory_insert", label="notes", new_string="x", insert_line=7)
-    assert bad.func_return == ("Invalid `insert_line` parameter: 7. It should be within the range of lines of the "
-                               "memory block: [0, 6], or -1 to append to the end of the memory block.")
+    assert bad.func_return == (
+        "Invalid `insert_line` parameter: 7. It should be within the range of lines of the "
+        "memory block: [0, 6], or -1 to append to the end of the memory block."
+    )
 
 
 @pytest.mark.parametrize(
@@ -174,17 +194,22 @@ def test_memory_insert_line_bounds(org, tools):
 )
 def test_line_number_prefixes_are_refused(agent, tools, tool, args, subject):
     result = call(agent, tools, tool, label="human", **args)
-    assert result.func_return == (f"{subject} contains a line number prefix, which is not allowed. Do not include line "
-                                  "numbers when calling memory tools (line numbers are for display purposes only).")
+    assert result.func_return == (
+        f"{subject} contains a line number prefix, which is not allowed. Do not include line "
+        "numbers when calling memory tools (line numbers are for display purposes only)."
+    )
     assert value(agent, "human") == "Name: Chad"
 
 
 def test_the_line_number_warning_banner_is_refused(agent, tools):
-    result = call(agent, tools, "memory_replace", label="human", old_string="Chad",
-                  new_string=f"Ada\n{LINE_NUMBER_WARNING}")
-    assert result.func_return == ("new_string contains a line number warning, which is not allowed. Do not include "
-                                  "line number information when calling memory tools (line numbers are for display "
-                                  "purposes only).")
+    result = call(
+        agent, tools, "memory_replace", label="human", old_string="Chad", new_string=f"Ada\n{LINE_NUMBER_WARNING}"
+    )
+    assert result.func_return == (
+        "new_string contains a line number warning, which is not allowed. Do not include "
+        "line number information when calling memory tools (line numbers are for display "
+        "purposes only)."
+    )
 
 
 def test_memory_rethink_rewrites_or_creates(agent, tools):
@@ -209,11 +234,15 @@ EDITS = [
 ]
 
 
-@pytest.mark.parametrize(("tool", "args"), EDITS + [
-    ("memory", {"command": "delete", "path": "/memories/human"}),
-    ("memory", {"command": "rename", "path": "/memories/human", "description": "d"}),
-    ("memory", {"command": "rename", "old_path": "/memories/human", "new_path": "/memories/person"}),
-])
+@pytest.mark.parametrize(
+    ("tool", "args"),
+    EDITS
+    + [
+        ("memory", {"command": "delete", "path": "/memories/human"}),
+        ("memory", {"command": "rename", "path": "/memories/human", "description": "d"}),
+        ("memory", {"command": "rename", "old_path": "/memories/human", "new_path": "/memories/person"}),
+    ],
+)
 def test_read_only_blocks_refuse_every_edit(org, tools, tool, args):
     agent = make_agent(org, [("human", "Name: Chad", {"read_only": True})])
     result = call(agent, tools, tool, **args)
@@ -249,18 +278,43 @@ def test_a_stale_read_is_refused_not_overwritten(org, agent, alice):
 
 
 def test_memory_create_str_replace_insert_rename_delete(agent, tools):
-    created = call(agent, tools, "memory", command="create", path="/memories/projects/engram",
-                   description="Work notes", file_text="Started")
+    created = call(
+        agent,
+        tools,
+        "memory",
+        command="create",
+        path="/memories/projects/engram",
+        description="Work notes",
+        file_text="Started",
+    )
     assert created.func_return.startswith("Successfully created memory block 'projects/engram'.")
     block = Block.objects.get(agents=agent, label="projects/engram")
     assert (block.value, block.description) == ("Started", "Work notes")
 
-    assert call(agent, tools, "memory", command="str_replace", path="/memories/projects/engram", old_string="Started",
-                new_string="Going").func_return == "Going"
-    assert call(agent, tools, "memory", command="insert", path="projects/engram",
-                insert_text="Tests next").func_return == "Going\nTests next"
-    renamed = call(agent, tools, "memory", command="rename", old_path="/memories/projects/engram",
-                   new_path="/memories/projects/main")
+    assert (
+        call(
+            agent,
+            tools,
+            "memory",
+            command="str_replace",
+            path="/memories/projects/engram",
+            old_string="Started",
+            new_string="Going",
+        ).func_return
+        == "Going"
+    )
+    assert (
+        call(agent, tools, "memory", command="insert", path="projects/engram", insert_text="Tests next").func_return
+        == "Going\nTests next"
+    )
+    renamed = call(
+        agent,
+        tools,
+        "memory",
+        command="rename",
+        old_path="/memories/projects/engram",
+        new_path="/memories/projects/main",
+    )
     assert renamed.func_return.startswith("Successfully renamed memory block 'projects/engram' to 'projects/main'.")
     described = call(agent, tools, "memory", command="rename", path="/memories/projects/main", description="Main")
     assert described.func_return.startswith("Successfully updated description of memory block 'projects/main'.")
@@ -277,16 +331,24 @@ def test_memory_create_str_replace_insert_rename_delete(agent, tools):
     [
         ({"command": "create", "description": "d"}, "Error: path is required for create command"),
         ({"command": "create", "path": "/memories/x"}, "Error: description is required for create command"),
-        ({"command": "str_replace", "path": "/memories/human", "old_string": "a"},
-         "Error: new_string is required for str_replace command"),
+        (
+            {"command": "str_replace", "path": "/memories/human", "old_string": "a"},
+            "Error: new_string is required for str_replace command",
+        ),
         ({"command": "insert", "path": "/memories/human"}, "Error: insert_text is required for insert command"),
-        ({"command": "rename", "path": "/memories/human"},
-         "Error: path and description are required for update_description command, or old_path and new_path are "
-         "required for rename command"),
-        ({"command": "view"}, "Error: Unknown command 'view'. Supported commands: create, str_replace, insert, delete, "
-                              "rename"),
-        ({"command": "delete", "path": "/memories/nope"},
-         "Block field nope does not exist (available sections = persona, human)"),
+        (
+            {"command": "rename", "path": "/memories/human"},
+            "Error: path and description are required for update_description command, or old_path and new_path are "
+            "required for rename command",
+        ),
+        (
+            {"command": "view"},
+            "Error: Unknown command 'view'. Supported commands: create, str_replace, insert, delete, rename",
+        ),
+        (
+            {"command": "delete", "path": "/memories/nope"},
+            "Block field nope does not exist (available sections = persona, human)",
+        ),
     ],
 )
 def test_memory_command_errors(agent, tools, args, message):
@@ -307,7 +369,9 @@ def test_memory_create_refuses_an_existing_label_and_rename_a_taken_one(agent, t
 def test_custom_tools_get_the_agents_secrets_and_id_only(org, alice, monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "server-secret")
     agent = make_agent(org, secrets={"WEATHER_KEY": "w-123"})
-    tool = create_tool(alice, "import os\n\ndef env_check() -> dict:\n    '''Report env.'''\n    return dict(os.environ)\n")
+    tool = create_tool(
+        alice, "import os\n\ndef env_check() -> dict:\n    '''Report env.'''\n    return dict(os.environ)\n"
+    )
     result = execute_tool(agent, tool, {})
     assert result.status == "success"
     assert result.func_return["WEATHER_KEY"] == "w-123"
@@ -320,7 +384,8 @@ def test_returns_are_clipped_at_the_tools_limit(org, alice):
     tool = create_tool(alice, "def long_text(n: int) -> str:\n    return 'x' * n\n", return_char_limit=10)
     assert execute_tool(agent, tool, {"n": 10}).func_return == "x" * 10
     assert execute_tool(agent, tool, {"n": 100}).func_return == (
-        "xxxxxxxxxx... [NOTE: function output was truncated since it exceeded the character limit: 100 > 10]")
+        "xxxxxxxxxx... [NOTE: function output was truncated since it exceeded the character limit: 100 > 10]"
+    )
     listed = create_tool(alice, "def items() -> list:\n    return [1, None]\n")
     assert execute_tool(agent, listed, {}).func_return == "[1, None]"
 
@@ -330,14 +395,17 @@ def test_a_hanging_custom_tool_returns_an_error_and_the_caller_carries_on(org, a
     tool = create_tool(alice, "import time\n\ndef stall() -> str:\n    time.sleep(600)\n")
     result = execute_tool(agent, tool, {}, timeout=1)
     assert result.status == "error"
-    assert result.func_return == ("Error executing function stall: TimeoutError: the tool did not finish within 1 "
-                                  "seconds and was stopped")
+    assert result.func_return == (
+        "Error executing function stall: TimeoutError: the tool did not finish within 1 seconds and was stopped"
+    )
 
 
 # ---- memory_apply_patch -----------------------------------------------------------------------------------------
 
-PATCHED = ("Successfully applied memory patch operations. Your system prompt has been recompiled with the updated "
-           "memory contents and is now active in your context.\n\nOperations completed:\n")
+PATCHED = (
+    "Successfully applied memory patch operations. Your system prompt has been recompiled with the updated "
+    "memory contents and is now active in your context.\n\nOperations completed:\n"
+)
 
 
 def test_apply_patch_to_one_block(org, tools):
@@ -352,8 +420,10 @@ def test_apply_patch_to_one_block(org, tools):
     ("patch", "message"),
     [
         ("just some words", "No applicable hunks found in patch. Ensure lines start with ' ', '-', or '+'."),
-        ("@@\n-Likes: milk\n+Likes: tea", "Failed to apply patch: expected hunk context not found in the memory "
-                                          "block."),
+        (
+            "@@\n-Likes: milk\n+Likes: tea",
+            "Failed to apply patch: expected hunk context not found in the memory block.",
+        ),
         ("@@\n-x\n+y", "Failed to apply patch: hunk context matched multiple places in the memory block."),
         ("@@\n-1→ x\n+y", "patch contains a line number prefix"),
     ],
@@ -366,16 +436,21 @@ def test_apply_patch_errors_leave_the_block_alone(org, tools, patch, message):
 
 
 def test_apply_patch_across_blocks_is_all_or_nothing(org, tools):
-    agent = make_agent(org, [("human", "Name: Chad", {}), ("scratch", "temp", {}), ("locked", "fixed", {"read_only": True})])
-    patch = ("*** Begin Patch\n"
-             "*** Add Block: plans\nDescription: Travel plans\n+Visit Lisbon\n+Learn Portuguese\n"
-             "*** Update Block: human\n@@\n-Name: Chad\n+Name: Ada\n"
-             "*** Move to: person\n"
-             "*** Delete Block: scratch\n"
-             "*** End Patch\n")
+    agent = make_agent(
+        org, [("human", "Name: Chad", {}), ("scratch", "temp", {}), ("locked", "fixed", {"read_only": True})]
+    )
+    patch = (
+        "*** Begin Patch\n"
+        "*** Add Block: plans\nDescription: Travel plans\n+Visit Lisbon\n+Learn Portuguese\n"
+        "*** Update Block: human\n@@\n-Name: Chad\n+Name: Ada\n"
+        "*** Move to: person\n"
+        "*** Delete Block: scratch\n"
+        "*** End Patch\n"
+    )
     result = call(agent, tools, "memory_apply_patch", label="human", patch=patch)
-    assert result.func_return == PATCHED + ("- Added block 'plans'\n- Updated block 'human'\n"
-                                            "- Renamed block 'human' to 'person'\n- Deleted block 'scratch'")
+    assert result.func_return == PATCHED + (
+        "- Added block 'plans'\n- Updated block 'human'\n- Renamed block 'human' to 'person'\n- Deleted block 'scratch'"
+    )
     blocks = {b.label: b for b in agent.ordered_blocks()}
     assert set(blocks) == {"person", "locked", "plans"}
     assert blocks["person"].value == "Name: Ada"

@@ -70,8 +70,10 @@ send_message ends your response (yields control) when called
 - Available archival memory tags: meetings, projects
 </memory_metadata>"""
 
-BLOCKS = [{"label": "persona", "value": "I am Sam, a helpful assistant.\nI like concise answers."},
-          {"label": "human", "value": "Name: Chad", "read_only": True}]
+BLOCKS = [
+    {"label": "persona", "value": "I am Sam, a helpful assistant.\nI like concise answers."},
+    {"label": "human", "value": "Name: Chad", "read_only": True},
+]
 
 
 def system_text(agent) -> str:
@@ -80,16 +82,36 @@ def system_text(agent) -> str:
 
 
 def golden_agent(user, llm_config=OPENAI, agent_type="memgpt_v2_agent"):
-    agent = create_agent(user, {"agent_type": agent_type, "llm_config": llm_config, "memory_blocks": BLOCKS,
-                                "include_base_tool_rules": False,
-                                "tool_rules": [{"type": "exit_loop", "tool_name": "send_message"}]})
-    Message.objects.bulk_create([Message(organization=user.organization, agent=agent, role="user",
-                                         content=[{"type": "text", "text": f"old {i}"}]) for i in range(12)])
+    agent = create_agent(
+        user,
+        {
+            "agent_type": agent_type,
+            "llm_config": llm_config,
+            "memory_blocks": BLOCKS,
+            "include_base_tool_rules": False,
+            "tool_rules": [{"type": "exit_loop", "tool_name": "send_message"}],
+        },
+    )
+    Message.objects.bulk_create(
+        [
+            Message(
+                organization=user.organization, agent=agent, role="user", content=[{"type": "text", "text": f"old {i}"}]
+            )
+            for i in range(12)
+        ]
+    )
     archive = agent.archives.get()
-    create_passages(user.organization, ["Meeting on 2024-03-15", "Standup"], None, embedding_model="m",
-                    archive=archive, tags=["meetings"])
-    create_passages(user.organization, ["Project Apollo"], None, embedding_model="m", archive=archive,
-                    tags=["projects"])
+    create_passages(
+        user.organization,
+        ["Meeting on 2024-03-15", "Standup"],
+        None,
+        embedding_model="m",
+        archive=archive,
+        tags=["meetings"],
+    )
+    create_passages(
+        user.organization, ["Project Apollo"], None, embedding_model="m", archive=archive, tags=["projects"]
+    )
     rebuild_system_prompts([agent.id], force=True)
     return agent
 
@@ -108,15 +130,22 @@ def test_first_compile_on_create_already_has_tool_rules(alice):
     assert "- 0 previous messages between you and the user" in system_text(agent)
 
 
-@pytest.mark.parametrize("agent_type,llm,numbered", [("memgpt_v2_agent", ANTHROPIC, True),
-                                                       ("letta_v1_agent", ANTHROPIC, True),
-                                                       ("memgpt_agent", ANTHROPIC, False),
-                                                       ("memgpt_v2_agent", OPENAI, False)])
+@pytest.mark.parametrize(
+    "agent_type,llm,numbered",
+    [
+        ("memgpt_v2_agent", ANTHROPIC, True),
+        ("letta_v1_agent", ANTHROPIC, True),
+        ("memgpt_agent", ANTHROPIC, False),
+        ("memgpt_v2_agent", OPENAI, False),
+    ],
+)
 def test_line_numbered_blocks_only_for_newer_types_on_anthropic(alice, agent_type, llm, numbered):
     text = system_text(golden_agent(alice, llm, agent_type))
-    persona = ("</metadata>\n<warning>\n# NOTE: Line numbers shown below (with arrows like '1→') are to help during "
-               "editing. Do NOT include line number prefixes in your memory edit tool calls.\n</warning>\n<value>\n"
-               "1→ I am Sam, a helpful assistant.\n2→ I like concise answers.\n</value>\n</persona>")
+    persona = (
+        "</metadata>\n<warning>\n# NOTE: Line numbers shown below (with arrows like '1→') are to help during "
+        "editing. Do NOT include line number prefixes in your memory edit tool calls.\n</warning>\n<value>\n"
+        "1→ I am Sam, a helpful assistant.\n2→ I like concise answers.\n</value>\n</persona>"
+    )
     assert (persona in text) is numbered
     assert ("<value>\nI am Sam, a helpful assistant.\nI like concise answers.\n</value>" in text) is not numbered
 
@@ -136,8 +165,16 @@ def test_rebuild_is_in_place_and_only_when_memory_changed(alice):
 
 def test_rebuild_without_timestamp_update_keeps_the_time(alice):
     agent = golden_agent(alice)
-    Message.objects.filter(id=agent.message_ids[0]).update(content=[{"type": "text", "text": STAMP.sub(
-        "- System prompt last recompiled: 2020-01-01 09:00:00 AM UTC+0000", system_text(agent))}])
+    Message.objects.filter(id=agent.message_ids[0]).update(
+        content=[
+            {
+                "type": "text",
+                "text": STAMP.sub(
+                    "- System prompt last recompiled: 2020-01-01 09:00:00 AM UTC+0000", system_text(agent)
+                ),
+            }
+        ]
+    )
     rebuild_system_prompts([agent.id], force=True, update_timestamp=False)
     assert "- System prompt last recompiled: 2020-01-01 09:00:00 AM UTC+0000" in system_text(agent)
     rebuild_system_prompts([agent.id], force=True)
@@ -164,12 +201,17 @@ def test_sections_by_agent_type_and_core_memory_placeholder(alice):
 
 def test_directories_when_a_folder_is_attached(alice):
     folder = Folder.objects.create(organization=alice.organization, name="docs", description="Team docs")
-    File.objects.create(organization=alice.organization, folder=folder, file_name="notes.txt",
-                        processing_status="completed", content="alpha\nbeta")
+    File.objects.create(
+        organization=alice.organization,
+        folder=folder,
+        file_name="notes.txt",
+        processing_status="completed",
+        content="alpha\nbeta",
+    )
     agent = create_agent(alice, {"llm_config": OPENAI})
     attach_folder(alice, agent.id, folder.id)
     text = system_text(agent)
-    section = text[text.index("<directories>"):text.index("</directories>")]
+    section = text[text.index("<directories>") : text.index("</directories>")]
     assert "<file_limits>\n- current_files_open=1\n- max_files_open=10\n</file_limits>" in section
     assert '<directory name="docs">\n<description>Team docs</description>' in section
     assert '<file status="open" name="docs/notes.txt">' in section and "1: alpha\n2: beta" in section
@@ -189,7 +231,11 @@ def test_context_overview(alice, scripted_llm):
     assert overview["num_recall_memory"] == 16
     assert overview["summary_memory"] is None and overview["num_tokens_summary_memory"] == 0
     assert {f["function"]["name"] for f in overview["functions_definitions"]} == {
-        "send_message", "conversation_search", "memory_replace", "memory_insert"}
+        "send_message",
+        "conversation_search",
+        "memory_replace",
+        "memory_insert",
+    }
     parts = [k for k in overview if k.startswith("num_tokens_")]
     assert all(overview[k] >= 0 for k in parts) and overview["num_tokens_core_memory"] > 50
     assert overview["context_window_size_current"] == sum(overview[k] for k in parts)
@@ -200,11 +246,21 @@ def test_context_overview_detects_the_summary(alice):
     from agents.packaging import system_alert_text, text_parts
 
     agent = create_agent(alice, {"llm_config": OPENAI})
-    summary = Message.objects.create(organization=alice.organization, agent=agent, role="user", content=text_parts(
-        system_alert_text("Note: prior messages have been hidden.\nThe following is a summary of the previous "
-                          "messages:\n We met.", "UTC")))
-    later = Message.objects.create(organization=alice.organization, agent=agent, role="user",
-                                   content=text_parts("hello"))
+    summary = Message.objects.create(
+        organization=alice.organization,
+        agent=agent,
+        role="user",
+        content=text_parts(
+            system_alert_text(
+                "Note: prior messages have been hidden.\nThe following is a summary of the previous "
+                "messages:\n We met.",
+                "UTC",
+            )
+        ),
+    )
+    later = Message.objects.create(
+        organization=alice.organization, agent=agent, role="user", content=text_parts("hello")
+    )
     agent.message_ids = [agent.message_ids[0], summary.id, later.id]
     agent.save()
     overview = context_overview(agent)

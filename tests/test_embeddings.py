@@ -5,8 +5,13 @@ import pytest
 
 from memory.embeddings import LOCAL_HANDLE, EmbeddingError, embed, model_name
 
-LOCAL = {"embedding_endpoint_type": "hugging-face", "embedding_model": "all-minilm-l6-v2", "embedding_dim": 384,
-         "embedding_endpoint": None, "handle": LOCAL_HANDLE}
+LOCAL = {
+    "embedding_endpoint_type": "hugging-face",
+    "embedding_model": "all-minilm-l6-v2",
+    "embedding_dim": 384,
+    "embedding_endpoint": None,
+    "handle": LOCAL_HANDLE,
+}
 
 
 def cos(a, b) -> float:
@@ -14,12 +19,15 @@ def cos(a, b) -> float:
 
 
 def test_minilm_puts_similar_sentences_closer_than_unrelated_ones():
-    cat, kitten, revenue, weather = embed([
-        "The cat sits on the mat.",
-        "A kitten is resting on a rug.",
-        "Quarterly revenue grew by ten percent.",
-        "Heavy rain is expected tomorrow afternoon.",
-    ], LOCAL)
+    cat, kitten, revenue, weather = embed(
+        [
+            "The cat sits on the mat.",
+            "A kitten is resting on a rug.",
+            "Quarterly revenue grew by ten percent.",
+            "Heavy rain is expected tomorrow afternoon.",
+        ],
+        LOCAL,
+    )
     assert cos(cat, kitten) > 0.5
     assert cos(cat, kitten) > cos(cat, revenue) + 0.3
     assert cos(cat, kitten) > cos(cat, weather) + 0.3
@@ -72,7 +80,6 @@ def test_provider_batches_follow_the_config(scripted_llm):
 def test_a_failing_provider_raises_one_readable_error(scripted_llm):
     from agents.providers import resolve_embedding
 
-    scripted_llm.queue({"endpoint": "embeddings", "error": {"status": 400, "message": "bad input here"},
-                        "repeat": 5})
+    scripted_llm.queue({"endpoint": "embeddings", "error": {"status": 400, "message": "bad input here"}, "repeat": 5})
     with pytest.raises(EmbeddingError, match="embedding request to openai/scripted-embed failed: .*bad input here"):
         embed(["x"], resolve_embedding("engram/scripted-embed"))

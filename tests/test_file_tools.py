@@ -17,8 +17,9 @@ RECIPES = "Bread needs flour, water, salt and yeast.\n\nBake the loaf for forty 
 
 @pytest.fixture
 def folder(alice, django_capture_on_commit_callbacks):
-    folder = Folder.objects.create(organization=alice.organization, name="handbook", embedding_config={},
-                                   description="Plant handbook")
+    folder = Folder.objects.create(
+        organization=alice.organization, name="handbook", embedding_config={}, description="Plant handbook"
+    )
     with django_capture_on_commit_callbacks(execute=True):
         upload_file(alice.organization, folder, name="manual.txt", data=MANUAL.encode())
         upload_file(alice.organization, folder, name="recipes.md", data=RECIPES.encode())
@@ -27,8 +28,15 @@ def folder(alice, django_capture_on_commit_callbacks):
 
 @pytest.fixture
 def agent(alice, scripted_llm, folder):
-    agent = create_agent(alice, {"name": "reader", "max_files_open": 2, "per_file_view_window_char_limit": 300,
-                                 "memory_blocks": [{"label": "human", "value": ""}]})
+    agent = create_agent(
+        alice,
+        {
+            "name": "reader",
+            "max_files_open": 2,
+            "per_file_view_window_char_limit": 300,
+            "memory_blocks": [{"label": "human", "value": ""}],
+        },
+    )
     return attach_folder(alice, agent.id, folder.id)
 
 
@@ -58,10 +66,12 @@ def test_attaching_a_folder_opens_its_files_and_adds_the_tools(alice, agent, fol
     assert "<directories>" not in system_prompt(agent)
 
 
-def test_open_files_moves_the_window_and_closes_the_least_recently_used(alice, agent, folder,
-                                                                         django_capture_on_commit_callbacks):
-    status, text = call(agent, "open_files", file_requests=[{"file_name": "handbook/manual.txt", "offset": 39,
-                                                            "length": 2}])
+def test_open_files_moves_the_window_and_closes_the_least_recently_used(
+    alice, agent, folder, django_capture_on_commit_callbacks
+):
+    status, text = call(
+        agent, "open_files", file_requests=[{"file_name": "handbook/manual.txt", "offset": 39, "length": 2}]
+    )
     assert status == "success"
     assert text.startswith("* Opened handbook/manual.txt (lines 40-41) (previously lines 1-")
     assert "40: Step 40: turn valve 40 clockwise.\n41: Step 41: call the PUMP engineer." in system_prompt(agent)
@@ -72,14 +82,20 @@ def test_open_files_moves_the_window_and_closes_the_least_recently_used(alice, a
     assert FileAgent.objects.filter(agent=agent, is_open=True).count() == 2
 
 
-@pytest.mark.parametrize("request_, error", [
-    ([{"file_name": "nope.txt"}], "nope.txt not attached - did you get the filename correct? Currently you have "
-                                  "the following files attached: ['handbook/manual.txt', 'handbook/recipes.md']"),
-    ([], "No file requests provided"),
-    ([{"file_name": "recipes.md"}] * 3, "Cannot open 3 files: exceeds configured maximum limit of 2 files"),
-    ([{"file_name": "recipes.md", "offset": -1}], "offset must be a whole number of lines, 0 or more"),
-    ([{"file_name": "recipes.md", "offset": 99}], "offset 99 is past the end of recipes.md, which has 3 lines"),
-])
+@pytest.mark.parametrize(
+    "request_, error",
+    [
+        (
+            [{"file_name": "nope.txt"}],
+            "nope.txt not attached - did you get the filename correct? Currently you have "
+            "the following files attached: ['handbook/manual.txt', 'handbook/recipes.md']",
+        ),
+        ([], "No file requests provided"),
+        ([{"file_name": "recipes.md"}] * 3, "Cannot open 3 files: exceeds configured maximum limit of 2 files"),
+        ([{"file_name": "recipes.md", "offset": -1}], "offset must be a whole number of lines, 0 or more"),
+        ([{"file_name": "recipes.md", "offset": 99}], "offset 99 is past the end of recipes.md, which has 3 lines"),
+    ],
+)
 def test_open_files_refuses_bad_requests_and_changes_nothing(agent, request_, error):
     before = list(FileAgent.objects.filter(agent=agent).values_list("is_open", "visible_content"))
     status, text = call(agent, "open_files", file_requests=request_)
@@ -96,9 +112,11 @@ def test_grep_files_shows_matches_with_context_and_pages(agent):
     assert "Found 41 matches" in text and "Showing matches 1-20" in text and "offset=20" in text
     status, text = call(agent, "grep_files", pattern="step", offset=40)
     assert "Showing matches 41-41:" in text and "> 41: Step 41: call the PUMP engineer." in text
-    assert call(agent, "grep_files", pattern="pump") [1].startswith("Found 1 matches")  # case-insensitive
-    assert call(agent, "grep_files", pattern="(") == ("error", "Invalid regex pattern: missing ), unterminated "
-                                                               "subpattern at position 0")
+    assert call(agent, "grep_files", pattern="pump")[1].startswith("Found 1 matches")  # case-insensitive
+    assert call(agent, "grep_files", pattern="(") == (
+        "error",
+        "Invalid regex pattern: missing ), unterminated subpattern at position 0",
+    )
     assert call(agent, "grep_files", pattern="")[1] == "Empty search pattern provided"
 
 

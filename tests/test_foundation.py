@@ -42,7 +42,9 @@ def test_stale_block_write_is_refused_and_leaves_row_untouched(org, alice, bob):
 def test_every_block_change_writes_history_and_undo_restores(org, alice):
     block = create_block(org, label="persona", value="v1", actor=Actor.user(alice))
     update_block(org, block.id, {"value": "v2"}, actor=Actor.user(alice))
-    update_block(org, block.id, {"value": "v3", "description": "d"}, actor=Actor("agent", "agent-x", "a", "memory_replace"))
+    update_block(
+        org, block.id, {"value": "v3", "description": "d"}, actor=Actor("agent", "agent-x", "a", "memory_replace")
+    )
     rows = list(BlockHistory.objects.filter(block=block).order_by("version"))
     assert [r.version for r in rows] == [1, 2, 3]
     assert rows[1].previous == {"value": "v1"} and rows[1].new == {"value": "v2"}
@@ -85,8 +87,9 @@ def test_tag_filters_apply_before_limit(org):
     tagged = create_passages(org, ["far"], vecs[7:8], embedding_model="m", archive=archive, tags=["meetings", "x"])
     qs = Passage.objects.filter(archive=archive)
     any_hits = search_passages(qs, vecs[0], top_k=1, embedding_model="m", tags=["meetings", "nope"])
-    all_hits = search_passages(qs, vecs[0], top_k=1, embedding_model="m", tags=["meetings", "nope"],
-                               tag_match_mode="all")
+    all_hits = search_passages(
+        qs, vecs[0], top_k=1, embedding_model="m", tags=["meetings", "nope"], tag_match_mode="all"
+    )
     assert [p.id for p, _ in any_hits] == [tagged[0].id]
     assert all_hits == []
 
@@ -125,8 +128,17 @@ def test_admin_block_edit_goes_through_history_and_refuses_stale(client, org, al
     client.force_login(alice)
     block = create_block(org, label="human", value="Name: Chad", limit=50, actor=Actor.user(alice))
     url = f"/admin/memory/block/{block.id}/change/"
-    form = {"label": "human", "value": "Name: Ada", "limit": 50, "description": "", "metadata": "{}", "tags": "[]",
-            "expected_version": block.version, "history-TOTAL_FORMS": 0, "history-INITIAL_FORMS": 0}
+    form = {
+        "label": "human",
+        "value": "Name: Ada",
+        "limit": 50,
+        "description": "",
+        "metadata": "{}",
+        "tags": "[]",
+        "expected_version": block.version,
+        "history-TOTAL_FORMS": 0,
+        "history-INITIAL_FORMS": 0,
+    }
     assert client.post(url, form).status_code == 302
     block.refresh_from_db()
     assert block.value == "Name: Ada" and block.version == 2

@@ -32,9 +32,16 @@ def listing(queries: list[str]) -> str:
 def agent(alice):
     from agents.actions import create_agent
 
-    return create_agent(alice, {"name": "hot-path", "memory_blocks": [
-        {"label": "human", "value": "The user likes short answers."},
-        {"label": "persona", "value": "A helpful assistant."}]})
+    return create_agent(
+        alice,
+        {
+            "name": "hot-path",
+            "memory_blocks": [
+                {"label": "human", "value": "The user likes short answers."},
+                {"label": "persona", "value": "A helpful assistant."},
+            ],
+        },
+    )
 
 
 def send(api, agent, text: str) -> dict:
@@ -82,8 +89,10 @@ def test_a_turn_sends_messages_edited_since_the_last_turn(alice_api, agent, scri
     row = Message.objects.filter(agent_id=agent.id, role="user").order_by("seq").last()
     send(alice_api, agent, "Noted?")  # this turn reads the first one's rows from the database
     assert "colour is red" in str(scripted_llm.last_request()["messages"])
-    r = alice_api.patch(f"/v1/agents/{agent.id}/messages/{row.id}",
-                        {"message_type": "user_message", "content": "My favourite colour is green."})
+    r = alice_api.patch(
+        f"/v1/agents/{agent.id}/messages/{row.id}",
+        {"message_type": "user_message", "content": "My favourite colour is green."},
+    )
     assert r.status_code == 200, r.content
     send(alice_api, agent, "What is my favourite colour?")
     sent = str(scripted_llm.last_request()["messages"])
@@ -123,15 +132,33 @@ def test_the_model_receives_the_messages_exactly_as_built(scripted_llm):
 
     messages = [
         {"role": "system", "content": "You are terse."},
-        {"role": "user", "content": [{"type": "text", "text": "Look: "},
-                                     {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]},
-        {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": '{"q": "x"}'}}]},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "Look: "},
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+            ],
+        },
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": '{"q": "x"}'}}
+            ],
+        },
         {"role": "tool", "tool_call_id": "call_1", "content": '{"status": "OK", "message": "found"}'},
         {"role": "user", "content": "Thanks, and héllo ✓"},
     ]
-    tools = [{"type": "function", "function": {"name": "lookup", "description": "Find things.", "parameters": {
-        "type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]}}}]
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "lookup",
+                "description": "Find things.",
+                "parameters": {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]},
+            },
+        }
+    ]
     scripted_llm.queue_text("Done.")
     result = complete(resolve_llm("engram/scripted"), messages, tools=tools, tool_choice="auto")
     sent = scripted_llm.last_request()
@@ -146,8 +173,10 @@ def test_the_scripted_model_logs_how_long_it_took(scripted_llm):
     import httpx
 
     scripted_llm.queue_text("Slow answer.", delay_ms=60)
-    httpx.post(f"{scripted_llm.api_base}/chat/completions",
-               json={"model": "scripted", "messages": [{"role": "user", "content": "hi"}]}).raise_for_status()
+    httpx.post(
+        f"{scripted_llm.api_base}/chat/completions",
+        json={"model": "scripted", "messages": [{"role": "user", "content": "hi"}]},
+    ).raise_for_status()
     [entry] = scripted_llm.requests(None)
     assert entry["endpoint"] == "chat" and entry["elapsed_ms"] >= 60
 

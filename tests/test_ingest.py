@@ -32,8 +32,9 @@ def folder(org):
 
 def search(folder, query, k=3):
     vector = embed([query], folder.embedding_config)[0]
-    hits = search_passages(Passage.objects.filter(folder=folder), vector, top_k=k,
-                           embedding_model=model_name(folder.embedding_config))
+    hits = search_passages(
+        Passage.objects.filter(folder=folder), vector, top_k=k, embedding_model=model_name(folder.embedding_config)
+    )
     return [p.text for p, _ in hits]
 
 
@@ -61,8 +62,12 @@ def test_markdown_is_chunked_embedded_and_searchable_with_progress(org, folder, 
 
 
 def test_pdf_pages_become_passages(org, folder, django_capture_on_commit_callbacks):
-    pdf = make_pdf([["Quarterly report (draft)", "Revenue grew by 12 percent in the north."],
-                    ["Appendix: the lighthouse keeper retired in June."]])
+    pdf = make_pdf(
+        [
+            ["Quarterly report (draft)", "Revenue grew by 12 percent in the north."],
+            ["Appendix: the lighthouse keeper retired in June."],
+        ]
+    )
     file = upload(org, folder, "report.pdf", pdf, django_capture_on_commit_callbacks)
     file.refresh_from_db()
     assert file.processing_status == "completed", file.error_message
@@ -112,13 +117,20 @@ def test_unsupported_and_oversized_files_are_refused_on_the_file_and_not_stored(
 
 
 def test_embedding_failure_midway_leaves_no_orphan_passages(org, scripted_llm, django_capture_on_commit_callbacks):
-    config = {"embedding_endpoint_type": "openai", "embedding_endpoint": scripted_llm.api_base,
-              "embedding_model": "scripted-embed", "embedding_dim": 384, "embedding_chunk_size": 50}
+    config = {
+        "embedding_endpoint_type": "openai",
+        "embedding_endpoint": scripted_llm.api_base,
+        "embedding_model": "scripted-embed",
+        "embedding_dim": 384,
+        "embedding_chunk_size": 50,
+    }
     folder = Folder.objects.create(organization=org, name="long", embedding_config=config)
     text = "\n\n".join(f"Paragraph {i} talks about topic number {i} at some length." for i in range(200))
     assert len(chunk_text(text, 200)) > 64  # more than one embedding batch
-    scripted_llm.queue({"endpoint": "embeddings", "usage": {"prompt_tokens": 1}},  # first batch: normal answer
-                       {"endpoint": "embeddings", "error": {"status": 400, "message": "quota exhausted"}})
+    scripted_llm.queue(
+        {"endpoint": "embeddings", "usage": {"prompt_tokens": 1}},  # first batch: normal answer
+        {"endpoint": "embeddings", "error": {"status": 400, "message": "quota exhausted"}},
+    )
     file = upload(org, folder, "long.txt", text.encode(), django_capture_on_commit_callbacks)
     file.refresh_from_db()
     assert file.processing_status == "error" and "quota exhausted" in file.error_message
@@ -150,8 +162,10 @@ def test_worker_ingests_pdf_and_markdown_with_live_progress(org, celery_workers)
     folder = Folder.objects.create(organization=org, name="shared", embedding_config={})
     listener = GroupListener(folder_group(folder.id))
     pdf = make_pdf([["Maintenance log", "The north pump was replaced on Tuesday."]])
-    files = [upload_file(org, folder, name="log.pdf", data=pdf),
-             upload_file(org, folder, name="notes.md", data=MARKDOWN.encode())]
+    files = [
+        upload_file(org, folder, name="log.pdf", data=pdf),
+        upload_file(org, folder, name="notes.md", data=MARKDOWN.encode()),
+    ]
     events = listener.collect(lambda ev: all(finished(ev, f.id) for f in files), timeout=60)
     for file in files:
         file.refresh_from_db()

@@ -54,8 +54,13 @@ def test_envelope_date_otid_and_ids():
     [parsed] = wire([out])
     assert isinstance(parsed, SystemMessage) and parsed.content == "You are Sam."
     assert out["date"] == "2026-01-22T02:06:34+00:00"
-    assert (out["id"], out["step_id"], out["run_id"], out["seq_id"], out["is_err"]) == (message.id, STEP, RUN, None,
-                                                                                         None)
+    assert (out["id"], out["step_id"], out["run_id"], out["seq_id"], out["is_err"]) == (
+        message.id,
+        STEP,
+        RUN,
+        None,
+        None,
+    )
     assert out["otid"] == part_otid(message.id, 0) and out["otid"][-2:] in ("00", "80")
     assert out["otid"].split("-")[:4] == message.id.removeprefix("message-").split("-")[:4]
 
@@ -65,8 +70,12 @@ def test_user_text_keeps_client_otid_and_parts_stay_parts():
     [out] = to_letta_messages(plain)
     [parsed] = wire([out])
     assert isinstance(parsed, UserMessage)
-    assert (parsed.content, parsed.otid, parsed.name, parsed.sender_id) == ("hi there", "client-otid-1", "ada",
-                                                                            "identity-1")
+    assert (parsed.content, parsed.otid, parsed.name, parsed.sender_id) == (
+        "hi there",
+        "client-otid-1",
+        "ada",
+        "identity-1",
+    )
     image = {"type": "image", "source": {"type": "url", "url": "https://example.org/cat.png"}}
     [out] = to_letta_messages(row("user", ["look", image]))
     [parsed] = wire([out])
@@ -76,9 +85,11 @@ def test_user_text_keeps_client_otid_and_parts_stay_parts():
 
 
 def test_letta_v1_reply_with_reasoning_and_tool_call():
-    message = row("assistant", [{"type": "reasoning", "reasoning": "User greets.", "is_native": True,
-                                 "signature": "sig"}, "Hello!"],
-                  tool_calls=[call("memory_insert", {"label": "human", "new_string": "Name: Ada"})])
+    message = row(
+        "assistant",
+        [{"type": "reasoning", "reasoning": "User greets.", "is_native": True, "signature": "sig"}, "Hello!"],
+        tool_calls=[call("memory_insert", {"label": "human", "new_string": "Name: Ada"})],
+    )
     out = to_letta_messages(message)
     parsed = wire(out)
     assert [type(p) for p in parsed] == [ReasoningMessage, AssistantMessage, ToolCallMessage]
@@ -93,8 +104,11 @@ def test_letta_v1_reply_with_reasoning_and_tool_call():
 
 
 def test_heartbeat_agent_send_message_becomes_assistant_message_unless_disabled():
-    message = row("assistant", [{"type": "reasoning", "reasoning": "Answer kindly.", "is_native": False}],
-                  tool_calls=[call("send_message", {"message": "Hi Ada", "request_heartbeat": False})])
+    message = row(
+        "assistant",
+        [{"type": "reasoning", "reasoning": "Answer kindly.", "is_native": False}],
+        tool_calls=[call("send_message", {"message": "Hi Ada", "request_heartbeat": False})],
+    )
     parsed = wire(to_letta_messages(message, text_is_assistant=False))
     assert [type(p) for p in parsed] == [ReasoningMessage, AssistantMessage]
     assert parsed[0].source == "non_reasoner_model" and parsed[1].content == "Hi Ada"
@@ -111,26 +125,53 @@ def test_text_parts_are_inner_thoughts_for_heartbeat_agents():
 
 
 def test_hidden_reasoning():
-    parsed = wire(to_letta_messages(row("assistant", [{"type": "redacted_reasoning", "data": "xx"},
-                                                      {"type": "omitted_reasoning"}])))
-    assert [(type(p), p.state) for p in parsed] == [(HiddenReasoningMessage, "redacted"),
-                                                    (HiddenReasoningMessage, "omitted")]
+    parsed = wire(
+        to_letta_messages(
+            row("assistant", [{"type": "redacted_reasoning", "data": "xx"}, {"type": "omitted_reasoning"}])
+        )
+    )
+    assert [(type(p), p.state) for p in parsed] == [
+        (HiddenReasoningMessage, "redacted"),
+        (HiddenReasoningMessage, "omitted"),
+    ]
 
 
 def test_tool_returns_one_per_call_with_status_and_output():
-    packaged = [json.dumps({"status": "OK", "message": "Name: Ada", "time": "t"}),
-                json.dumps({"status": "Failed", "message": "boom", "time": "t"})]
-    message = row("tool", packaged, tool_call_id="call_1", name="memory_insert", tool_returns=[
-        {"tool_call_id": "call_1", "status": "success", "func_response": "Name: Ada", "stdout": ["printed"],
-         "stderr": None},
-        {"tool_call_id": "call_2", "status": "error", "func_response": None, "stdout": None, "stderr": ["trace"]}])
+    packaged = [
+        json.dumps({"status": "OK", "message": "Name: Ada", "time": "t"}),
+        json.dumps({"status": "Failed", "message": "boom", "time": "t"}),
+    ]
+    message = row(
+        "tool",
+        packaged,
+        tool_call_id="call_1",
+        name="memory_insert",
+        tool_returns=[
+            {
+                "tool_call_id": "call_1",
+                "status": "success",
+                "func_response": "Name: Ada",
+                "stdout": ["printed"],
+                "stderr": None,
+            },
+            {"tool_call_id": "call_2", "status": "error", "func_response": None, "stdout": None, "stderr": ["trace"]},
+        ],
+    )
     out = to_letta_messages(message)
     parsed = wire(out)
     assert all(isinstance(p, ToolReturnMessage) for p in parsed)
     assert (parsed[0].tool_return, parsed[0].status, parsed[0].tool_call_id, parsed[0].stdout) == (
-        "Name: Ada", "success", "call_1", ["printed"])
+        "Name: Ada",
+        "success",
+        "call_1",
+        ["printed"],
+    )
     assert (parsed[1].tool_return, parsed[1].status, parsed[1].tool_call_id, parsed[1].stderr) == (
-        packaged[1], "error", "call_2", ["trace"])
+        packaged[1],
+        "error",
+        "call_2",
+        ["trace"],
+    )
     assert parsed[1].tool_returns[0].tool_call_id == "call_2"
 
 
@@ -142,15 +183,28 @@ def test_tool_row_without_structured_returns_reads_the_packaged_status():
 
 
 def test_approval_request_and_response():
-    request = row("approval", [{"type": "reasoning", "reasoning": "Needs approval", "is_native": False}],
-                  tool_calls=[call("deploy", {"env": "prod"}), call("notify", {}, "call_2")])
+    request = row(
+        "approval",
+        [{"type": "reasoning", "reasoning": "Needs approval", "is_native": False}],
+        tool_calls=[call("deploy", {"env": "prod"}), call("notify", {}, "call_2")],
+    )
     parsed = wire(to_letta_messages(request))
     assert [type(p) for p in parsed] == [ReasoningMessage, ApprovalRequestMessage]
-    assert parsed[1].tool_call.name == "deploy" and [c.tool_call_id for c in parsed[1].tool_calls] == ["call_1",
-                                                                                                       "call_2"]
-    response = row("approval", [], approve=False, denial_reason="no", approval_request_id=request.id, approvals=[
-        {"type": "approval", "tool_call_id": "call_1", "approve": False, "reason": "no"},
-        {"type": "tool", "tool_call_id": "call_2", "status": "success", "tool_return": "done"}])
+    assert parsed[1].tool_call.name == "deploy" and [c.tool_call_id for c in parsed[1].tool_calls] == [
+        "call_1",
+        "call_2",
+    ]
+    response = row(
+        "approval",
+        [],
+        approve=False,
+        denial_reason="no",
+        approval_request_id=request.id,
+        approvals=[
+            {"type": "approval", "tool_call_id": "call_1", "approve": False, "reason": "no"},
+            {"type": "tool", "tool_call_id": "call_2", "status": "success", "tool_return": "done"},
+        ],
+    )
     [parsed] = wire(to_letta_messages(response))
     assert isinstance(parsed, ApprovalResponseMessage)
     assert (parsed.approve, parsed.reason, parsed.approval_request_id) == (False, "no", request.id)
@@ -158,10 +212,20 @@ def test_approval_request_and_response():
 
 
 def test_summary_rows_and_compaction_alerts():
-    alert = json.dumps({"type": "system_alert", "time": "t", "message": "Note: prior messages have been hidden.\n"
-                        "The following is a summary of the previous messages:\n Ada likes tea.",
-                        "compaction_stats": {"trigger": "post_step_context_check", "context_window": 10000,
-                                             "messages_count_before": 20, "messages_count_after": 6}})
+    alert = json.dumps(
+        {
+            "type": "system_alert",
+            "time": "t",
+            "message": "Note: prior messages have been hidden.\n"
+            "The following is a summary of the previous messages:\n Ada likes tea.",
+            "compaction_stats": {
+                "trigger": "post_step_context_check",
+                "context_window": 10000,
+                "messages_count_before": 20,
+                "messages_count_after": 6,
+            },
+        }
+    )
     [parsed] = wire(to_letta_messages(row("summary", [alert])))
     assert isinstance(parsed, SummaryMessage) and parsed.summary.endswith("Ada likes tea.")
     assert parsed.compaction_stats.messages_count_before == 20

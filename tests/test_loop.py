@@ -34,18 +34,33 @@ def no_retry_wait(settings):
 
 @pytest.fixture
 def v1_agent(alice, scripted_llm):
-    return create_agent(alice, {"name": "helper", "memory_blocks": [
-        {"label": "persona", "value": "I am a helpful assistant."}, {"label": "human", "value": ""}]})
+    return create_agent(
+        alice,
+        {
+            "name": "helper",
+            "memory_blocks": [
+                {"label": "persona", "value": "I am a helpful assistant."},
+                {"label": "human", "value": ""},
+            ],
+        },
+    )
 
 
 @pytest.fixture
 def v2_agent(alice, scripted_llm):
     custom_tool(alice, LOOKUP)
-    return create_agent(alice, {"agent_type": "memgpt_v2_agent", "tools": ["lookup"], "memory_blocks": [
-        {"label": "persona", "value": "I am Sam."}, {"label": "human", "value": "Name: Chad"}]})
+    return create_agent(
+        alice,
+        {
+            "agent_type": "memgpt_v2_agent",
+            "tools": ["lookup"],
+            "memory_blocks": [{"label": "persona", "value": "I am Sam."}, {"label": "human", "value": "Name: Chad"}],
+        },
+    )
 
 
 # ---- memory --------------------------------------------------------------------------------------------------------
+
 
 def test_my_name_is_ada_edits_the_human_block_with_history(alice, v1_agent):
     run, events = turn(alice, v1_agent, "my name is Ada")
@@ -65,11 +80,13 @@ def test_my_name_is_ada_edits_the_human_block_with_history(alice, v1_agent):
 
 
 def test_append_is_seen_by_the_next_model_call_of_the_same_request(alice, scripted_llm):
-    agent = create_agent(alice, {"agent_type": "memgpt_agent", "memory_blocks": [
-        {"label": "human", "value": "Name: Chad"}]})
+    agent = create_agent(
+        alice, {"agent_type": "memgpt_agent", "memory_blocks": [{"label": "human", "value": "Name: Chad"}]}
+    )
     system_id = agent.message_ids[0]
-    scripted_llm.queue_tool_call("core_memory_append", {"label": "human", "content": "Likes tea",
-                                                        "request_heartbeat": True})
+    scripted_llm.queue_tool_call(
+        "core_memory_append", {"label": "human", "content": "Likes tea", "request_heartbeat": True}
+    )
     scripted_llm.queue_tool_call("send_message", {"message": "Noted."})
     turn(alice, agent, "I like tea")
     assert Block.objects.get(label="human", agentblock__agent=agent).value == "Name: Chad\nLikes tea"
@@ -82,14 +99,21 @@ def test_append_is_seen_by_the_next_model_call_of_the_same_request(alice, script
     assert "Name: Chad\nLikes tea" in second["messages"][0]["content"]
 
 
-@pytest.mark.parametrize("block,args,error", [
-    ({"label": "human", "value": "Name: Chad", "read_only": True},
-     {"label": "human", "old_string": "Chad", "new_string": "Ada"},
-     "Error This block is read-only and cannot be edited."),
-    ({"label": "human", "value": "Name: Chad", "limit": 20},
-     {"label": "human", "old_string": "Chad", "new_string": "Ada Lovelace of London"},
-     "Edit failed: Exceeds 20 character limit (requested 28)"),
-])
+@pytest.mark.parametrize(
+    "block,args,error",
+    [
+        (
+            {"label": "human", "value": "Name: Chad", "read_only": True},
+            {"label": "human", "old_string": "Chad", "new_string": "Ada"},
+            "Error This block is read-only and cannot be edited.",
+        ),
+        (
+            {"label": "human", "value": "Name: Chad", "limit": 20},
+            {"label": "human", "old_string": "Chad", "new_string": "Ada Lovelace of London"},
+            "Edit failed: Exceeds 20 character limit (requested 28)",
+        ),
+    ],
+)
 def test_refused_edit_leaves_the_block_unchanged(alice, scripted_llm, block, args, error):
     agent = create_agent(alice, {"memory_blocks": [block]})
     human = agent.blocks.get()
@@ -106,6 +130,7 @@ def test_refused_edit_leaves_the_block_unchanged(alice, scripted_llm, block, arg
 
 # ---- heartbeat agents (V2) ---------------------------------------------------------------------------------------
 
+
 def test_v2_heartbeat_chain(alice, v2_agent, scripted_llm):
     scripted_llm.queue_tool_call("lookup", {"topic": "tea", "request_heartbeat": True})
     scripted_llm.queue_tool_call("send_message", {"message": "hi"})
@@ -115,9 +140,12 @@ def test_v2_heartbeat_chain(alice, v2_agent, scripted_llm):
     assert [m.role for m in tail] == ["user", "assistant", "tool", "user", "assistant", "tool"]
     assert json.loads(tail[1].tool_calls[0]["function"]["arguments"]) == {"topic": "tea", "request_heartbeat": True}
     assert packaged(tail[2])["message"] == "found tea"
-    assert packaged(tail[3]) == {"type": "heartbeat", "time": packaged(tail[3])["time"], "reason":
-                                 "[This is an automated system message hidden from the user] Function called using "
-                                 "request_heartbeat=true, returning control"}
+    assert packaged(tail[3]) == {
+        "type": "heartbeat",
+        "time": packaged(tail[3])["time"],
+        "reason": "[This is an automated system message hidden from the user] Function called using "
+        "request_heartbeat=true, returning control",
+    }
     assert packaged(tail[5])["message"] == "Sent message successfully."
     schemas = {t["function"]["name"]: t["function"] for t in scripted_llm.requests()[0]["tools"]}
     assert "request_heartbeat" in schemas["lookup"]["parameters"]["required"]
@@ -143,10 +171,12 @@ def test_v2_text_only_reply_fails_the_run_and_keeps_the_input_out_of_context(ali
     assert context(v2_agent)[-1].id == before[-1] and len(v2_agent.message_ids) == len(before)
     assert not Message.objects.filter(run=run).exists()
     assert {"message_type": "stop_reason", "stop_reason": "no_tool_call"} in [
-        {k: e[k] for k in ("message_type", "stop_reason")} for e in events if e["message_type"] == "stop_reason"]
+        {k: e[k] for k in ("message_type", "stop_reason")} for e in events if e["message_type"] == "stop_reason"
+    ]
 
 
 # ---- letta_v1 agents (V3) ----------------------------------------------------------------------------------------
+
 
 def test_v1_tool_call_continues_and_text_ends_the_turn(alice, v1_agent, scripted_llm):
     scripted_llm.queue_tool_call("memory_insert", {"label": "human", "new_string": "Likes jazz"})
@@ -158,8 +188,7 @@ def test_v1_tool_call_continues_and_text_ends_the_turn(alice, v1_agent, scripted
     assert steps[-1].stop_reason == "end_turn"
     # step streaming: the tool call and its return were emitted before the second step's reply
     kinds = [e["message_type"] for e in events]
-    assert kinds == ["tool_call_message", "tool_return_message", "assistant_message", "stop_reason",
-                     "usage_statistics"]
+    assert kinds == ["tool_call_message", "tool_return_message", "assistant_message", "stop_reason", "usage_statistics"]
     assert run.usage["step_count"] == 2 and run.usage["total_tokens"] == sum(s.total_tokens for s in steps)
 
 
@@ -179,11 +208,13 @@ def test_text_cut_off_by_the_token_limit(alice, v1_agent, scripted_llm):
 
 # ---- human in the loop -------------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def gated(alice, scripted_llm):
     custom_tool(alice, LOOKUP)
-    return create_agent(alice, {"tools": ["lookup"], "tool_rules": [
-        {"type": "requires_approval", "tool_name": "lookup"}]})
+    return create_agent(
+        alice, {"tools": ["lookup"], "tool_rules": [{"type": "requires_approval", "tool_name": "lookup"}]}
+    )
 
 
 def test_approval_request_blocks_new_messages(alice, gated, scripted_llm):
@@ -208,8 +239,13 @@ def test_approve_runs_the_tool_without_a_model_call_then_resumes(alice, gated, s
     turn(alice, gated, "look up tea")
     scripted_llm.reset()
     scripted_llm.queue_text("Tea is a drink.")
-    run, _ = turn(alice, gated, messages=[{"type": "approval", "approvals": [
-        {"type": "approval", "tool_call_id": "call_gate2", "approve": True}]}])
+    run, _ = turn(
+        alice,
+        gated,
+        messages=[
+            {"type": "approval", "approvals": [{"type": "approval", "tool_call_id": "call_gate2", "approve": True}]}
+        ],
+    )
     assert run.stop_reason == "end_turn", run.error
     roles = [m.role for m in context(gated)][-4:]
     assert roles == ["approval", "approval", "tool", "assistant"]
@@ -223,8 +259,9 @@ def test_deny_returns_the_reason_to_the_model(alice, gated, scripted_llm):
     scripted_llm.queue_tool_call("lookup", {"topic": "tea"}, id="call_gate3")
     turn(alice, gated, "look up tea")
     scripted_llm.queue_text("Alright, I won't.")
-    run, _ = turn(alice, gated, messages=[{"approve": False, "approval_request_id": context(gated)[-1].id,
-                                           "reason": "no"}])
+    run, _ = turn(
+        alice, gated, messages=[{"approve": False, "approval_request_id": context(gated)[-1].id, "reason": "no"}]
+    )
     tool = context(gated)[-2]
     assert packaged(tool)["message"] == "Error: request to call tool denied. User reason: no"
     assert tool.tool_returns[0]["status"] == "error"
@@ -233,33 +270,52 @@ def test_deny_returns_the_reason_to_the_model(alice, gated, scripted_llm):
 
 def test_bad_approvals_are_refused(alice, gated, scripted_llm):
     with pytest.raises(Invalid, match="No tool call is currently awaiting approval"):
-        check_turn_input(gated, [{"type": "approval", "approvals": [
-            {"type": "approval", "tool_call_id": "call_x", "approve": True}]}])
+        check_turn_input(
+            gated,
+            [{"type": "approval", "approvals": [{"type": "approval", "tool_call_id": "call_x", "approve": True}]}],
+        )
     scripted_llm.queue_tool_call("lookup", {"topic": "tea"}, id="call_gate4")
     turn(alice, gated, "look up tea")
     gated.refresh_from_db()
     with pytest.raises(Invalid, match="Invalid tool call IDs"):
-        check_turn_input(gated, [{"type": "approval", "approvals": [
-            {"type": "approval", "tool_call_id": "call_other", "approve": True}]}])
+        check_turn_input(
+            gated,
+            [{"type": "approval", "approvals": [{"type": "approval", "tool_call_id": "call_other", "approve": True}]}],
+        )
     with pytest.raises(Invalid) as err:
         check_turn_input(gated, [{"type": "approval", "approvals": [{"tool_call_id": "call_gate4"}]}])
     assert err.value.field == "messages[0].approvals[0].approve"
 
 
 def test_client_side_tool_result_is_returned_by_the_caller(alice, v1_agent, scripted_llm):
-    client_tools = [{"name": "get_weather", "description": "Weather now",
-                     "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}]
+    client_tools = [
+        {
+            "name": "get_weather",
+            "description": "Weather now",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+        }
+    ]
     scripted_llm.queue_tool_call("get_weather", {"city": "Paris"}, id="call_wx")
     run, _ = turn(alice, v1_agent, "weather?", client_tools=client_tools)
     assert run.stop_reason == "requires_approval" and "get_weather" in tool_names(scripted_llm.requests()[0])
     scripted_llm.queue_text("It is sunny in Paris.")
-    run, _ = turn(alice, v1_agent, messages=[{"type": "tool_return", "tool_returns": [
-        {"tool_call_id": "call_wx", "status": "success", "tool_return": "sunny"}]}], client_tools=client_tools)
+    run, _ = turn(
+        alice,
+        v1_agent,
+        messages=[
+            {
+                "type": "tool_return",
+                "tool_returns": [{"tool_call_id": "call_wx", "status": "success", "tool_return": "sunny"}],
+            }
+        ],
+        client_tools=client_tools,
+    )
     assert run.stop_reason == "end_turn"
     assert packaged(context(v1_agent)[-2])["message"] == "sunny"
 
 
 # ---- failures, retries, overflow, cancel -------------------------------------------------------------------------
+
 
 def test_failed_step_leaves_nothing_half_written(alice, v1_agent, scripted_llm):
     before = list(v1_agent.message_ids)
@@ -319,6 +375,7 @@ def test_cancel_requested_before_a_step(alice, v1_agent, scripted_llm):
 
 # ---- streaming -----------------------------------------------------------------------------------------------------
 
+
 def test_token_deltas_share_ids_with_the_stored_messages(alice, v2_agent, scripted_llm):
     scripted_llm.queue_tool_call("send_message", {"message": "Hello there, Chad!"}, text="Greeting him.")
     run, events = turn(alice, v2_agent, "hi", stream_tokens=True)
@@ -345,6 +402,7 @@ def test_v1_tool_call_deltas(alice, v1_agent, scripted_llm):
 
 # ---- the hot path ----------------------------------------------------------------------------------------------
 
+
 def test_queries_per_step_stay_few(alice, v1_agent, scripted_llm):
     turn(alice, v1_agent, "warm up")
     scripted_llm.queue_text("ok")
@@ -359,8 +417,16 @@ def test_queries_per_step_stay_few(alice, v1_agent, scripted_llm):
 
 
 def test_request_options_override_system_and_shape_the_reply(alice, scripted_llm):
-    agent = create_agent(alice, {"agent_type": "memgpt_v2_agent", "response_format": {
-        "type": "json_schema", "json_schema": {"schema": {"type": "object", "properties": {"mood": {}}}}}})
+    agent = create_agent(
+        alice,
+        {
+            "agent_type": "memgpt_v2_agent",
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"schema": {"type": "object", "properties": {"mood": {}}}},
+            },
+        },
+    )
     scripted_llm.queue_tool_call("send_message", {"message": {"mood": "happy"}})
     run, _ = turn(alice, agent, "how are you?", override_system="Answer in JSON.")
     request = scripted_llm.requests()[0]
@@ -403,13 +469,22 @@ def test_remember_then_recall_among_a_thousand_passages(alice, scripted_llm):
     assert run.stop_reason == "end_turn", run.error
     assert agent.archives.get().passages.filter(text__icontains="March 3").exists()
     # 1,000 other passages: real embeddings of unrelated sentences and close neighbours of them
-    topics = [f"Note {i}: the {w} meeting moved to room {i}" for i, w in enumerate(
-        ["budget", "design", "hiring", "release", "security", "roadmap", "support", "sales", "legal", "travel"] * 5)]
+    topics = [
+        f"Note {i}: the {w} meeting moved to room {i}"
+        for i, w in enumerate(
+            ["budget", "design", "hiring", "release", "security", "roadmap", "support", "sales", "legal", "travel"] * 5
+        )
+    ]
     base = embed(topics, agent.embedding_config)
     rng = np.random.default_rng(3)
     vectors = np.vstack([base] + [base + 0.05 * rng.normal(size=base.shape) for _ in range(19)]).astype(np.float32)
-    create_passages(alice.organization, [topics[i % 50] + f" ({i})" for i in range(1000)], vectors,
-                    embedding_model=model_name(agent.embedding_config), archive=agent.archives.get())
+    create_passages(
+        alice.organization,
+        [topics[i % 50] + f" ({i})" for i in range(1000)],
+        vectors,
+        embedding_model=model_name(agent.embedding_config),
+        archive=agent.archives.get(),
+    )
     run, _ = turn(alice, agent, "what do you remember about my sister's birthday?")
     search = next(m for m in context(agent) if m.role == "tool" and m.name == "archival_memory_search")
     assert "March 3" in packaged(search)["message"]
@@ -417,8 +492,14 @@ def test_remember_then_recall_among_a_thousand_passages(alice, scripted_llm):
 
 
 def test_workflow_agent_starts_every_request_from_its_system_message(alice, scripted_llm):
-    agent = create_agent(alice, {"agent_type": "workflow_agent", "tools": ["send_message"],
-                                 "tool_rules": [{"type": "exit_loop", "tool_name": "send_message"}]})
+    agent = create_agent(
+        alice,
+        {
+            "agent_type": "workflow_agent",
+            "tools": ["send_message"],
+            "tool_rules": [{"type": "exit_loop", "tool_name": "send_message"}],
+        },
+    )
     scripted_llm.queue_tool_call("send_message", {"message": "one"})
     scripted_llm.queue_tool_call("send_message", {"message": "two"})
     turn(alice, agent, "first")
@@ -458,16 +539,27 @@ def test_a_step_is_refused_when_the_context_changed_under_it(alice, scripted_llm
 def test_heartbeat_agent_denial_continues_with_a_heartbeat(alice, v2_agent, scripted_llm):
     from agents.actions import update_agent
 
-    update_agent(alice, v2_agent.id, {"tool_rules": v2_agent.tool_rules + [
-        {"type": "requires_approval", "tool_name": "lookup"}]})
+    update_agent(
+        alice, v2_agent.id, {"tool_rules": v2_agent.tool_rules + [{"type": "requires_approval", "tool_name": "lookup"}]}
+    )
     scripted_llm.queue_tool_call("lookup", {"topic": "tea", "request_heartbeat": True}, id="call_v2gate")
     run, _ = turn(alice, v2_agent, "look up tea")
     assert run.stop_reason == "requires_approval"
     ask = context(v2_agent)[-1]
     assert json.loads(ask.tool_calls[0]["function"]["arguments"])["request_heartbeat"] is True
     scripted_llm.queue_tool_call("send_message", {"message": "OK, I won't."})
-    run, _ = turn(alice, v2_agent, messages=[{"type": "approval", "approvals": [
-        {"type": "approval", "tool_call_id": "call_v2gate", "approve": False, "reason": "not now"}]}])
+    run, _ = turn(
+        alice,
+        v2_agent,
+        messages=[
+            {
+                "type": "approval",
+                "approvals": [
+                    {"type": "approval", "tool_call_id": "call_v2gate", "approve": False, "reason": "not now"}
+                ],
+            }
+        ],
+    )
     tail = context(v2_agent)[-5:]
     assert [m.role for m in tail] == ["approval", "tool", "user", "assistant", "tool"]
     assert packaged(tail[1])["message"] == "Error: request to call tool denied. User reason: not now"
@@ -475,17 +567,25 @@ def test_heartbeat_agent_denial_continues_with_a_heartbeat(alice, v2_agent, scri
     assert run.stop_reason == "end_turn"
 
 
-@pytest.mark.parametrize("raw,args", [('{"a": 1}{"b": 2}', {"a": 1}), ('"{\\"a\\": 1}"', {"a": 1}),
-                                      ("not json", {}), ("", {}), ("[1, 2]", {})])
+@pytest.mark.parametrize(
+    "raw,args",
+    [('{"a": 1}{"b": 2}', {"a": 1}), ('"{\\"a\\": 1}"', {"a": 1}), ("not json", {}), ("", {}), ("[1, 2]", {})],
+)
 def test_tool_call_arguments_are_parsed_leniently(raw, args):
     from agents.llm import parse_arguments
 
     assert parse_arguments(raw) == args
 
 
-@pytest.mark.parametrize("text,hit", [
-    ("This model's maximum context length is 8192 tokens", True), ("prompt is too long: 210000 tokens", True),
-    ("Error code: context_length_exceeded", True), ("rate limit reached", False)])
+@pytest.mark.parametrize(
+    "text,hit",
+    [
+        ("This model's maximum context length is 8192 tokens", True),
+        ("prompt is too long: 210000 tokens", True),
+        ("Error code: context_length_exceeded", True),
+        ("rate limit reached", False),
+    ],
+)
 def test_context_length_errors_are_recognised(text, hit):
     from agents.llm import is_context_error
 

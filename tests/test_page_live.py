@@ -41,8 +41,10 @@ def no_connections_left_behind():
 
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                           "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
 
 
 def without_times(html: str) -> str:
@@ -94,8 +96,9 @@ async def test_block_edit_by_someone_else_is_pushed_as_the_fresh_partial(agent, 
     communicator, connected, _ = await connect(agent.id, alice)
     assert connected
     block = await database_sync_to_async(lambda: agent.blocks.get(label="human"))()
-    await database_sync_to_async(update_block)(agent.organization, block.id, {"value": "Name: Bob's friend"},
-                                               actor=Actor.user(bob))
+    await database_sync_to_async(update_block)(
+        agent.organization, block.id, {"value": "Name: Bob's friend"}, actor=Actor.user(bob)
+    )
     pushed = await communicator.receive_from(timeout=10)
 
     def fresh():
@@ -114,15 +117,16 @@ async def test_block_edit_by_someone_else_is_pushed_as_the_fresh_partial(agent, 
 async def test_a_turn_streams_tokens_then_its_final_render(agent, alice, scripted_llm):
     communicator, connected, _ = await connect(agent.id, alice)
     assert connected
-    run = await database_sync_to_async(runs.start_turn)(alice, agent.id, [{"role": "user", "content": "hello"}],
-                                                         options={"stream_tokens": True})
+    run = await database_sync_to_async(runs.start_turn)(
+        alice, agent.id, [{"role": "user", "content": "hello"}], options={"stream_tokens": True}
+    )
     await database_sync_to_async(runs.execute)(run.id)
     frames = []
     while not any(f'id="turn-{run.id}" hx-swap-oob="true"' in f for f in frames):
         frames.append(await communicator.receive_from(timeout=10))
     assert f'beforeend:#chat-inner"><div class="turn" id="turn-{run.id}"' in frames[0]  # the shell comes first
     reply_id = re.search(r'class="bubble" id="(m-[0-9a-f-]+)-text"', "".join(frames)).group(1)
-    deltas = [f for f in frames if f'beforeend:#{reply_id}-text' in f]
+    deltas = [f for f in frames if f"beforeend:#{reply_id}-text" in f]
     assert len(deltas) >= 3  # the reply arrived in pieces
     final = frames[-1]
     for frame in frames:
@@ -153,5 +157,8 @@ async def test_tool_attachments_by_someone_else_refresh_the_tools_region(agent, 
     assert_every_element_is_addressed(pushed)
     tools_region = re.search(r'<div id="tools-attached"[^>]*hx-swap-oob="true">.*?</ul>', pushed, re.S).group(0)
     assert "archival_memory_insert" in tools_region and "archival_memory_search" not in tools_region
-    assert re.search(r'id="memory-blocks"[^>]*hx-swap-oob="true"', pushed) and 'id="agent-title" hx-swap-oob="true"' in pushed
+    assert (
+        re.search(r'id="memory-blocks"[^>]*hx-swap-oob="true"', pushed)
+        and 'id="agent-title" hx-swap-oob="true"' in pushed
+    )
     await communicator.disconnect()

@@ -41,8 +41,7 @@ def human(agent):
 
 def test_pages_require_sign_in(agent):
     anonymous = Client()
-    for url in (reverse("agents:list"), reverse("agents:workspace", args=[agent.id]),
-                reverse("accounts:api_keys")):
+    for url in (reverse("agents:list"), reverse("agents:workspace", args=[agent.id]), reverse("accounts:api_keys")):
         response = anonymous.get(url)
         assert response.status_code == 302 and response["Location"].startswith("/login/"), url
 
@@ -63,9 +62,13 @@ def test_sign_in_and_out(alice):
 def test_another_organization_gets_404_everywhere(agent, mallory):
     client = signed_in(mallory)
     block = human(agent)
-    for url in (reverse("agents:workspace", args=[agent.id]), reverse("agents:memory", args=[agent.id]),
-                reverse("agents:block_history", args=[agent.id, block.id]), reverse("agents:export", args=[agent.id]),
-                reverse("agents:context", args=[agent.id])):
+    for url in (
+        reverse("agents:workspace", args=[agent.id]),
+        reverse("agents:memory", args=[agent.id]),
+        reverse("agents:block_history", args=[agent.id, block.id]),
+        reverse("agents:export", args=[agent.id]),
+        reverse("agents:context", args=[agent.id]),
+    ):
         assert client.get(url).status_code == 404, url
     saved = client.post(reverse("agents:block_save", args=[agent.id, block.id]), {"version": 1, "value": "pwned"})
     assert saved.status_code == 404
@@ -110,8 +113,9 @@ def test_empty_agents_list_invites_to_create(client):
     assert "No agents yet" in page and reverse("agents:create") in page
 
 
-@pytest.mark.parametrize("template", ["", "customer_support", "personal_assistant", "research_analyst",
-                                      "coding_assistant"])
+@pytest.mark.parametrize(
+    "template", ["", "customer_support", "personal_assistant", "research_analyst", "coding_assistant"]
+)
 def test_create_agent_blank_or_from_template(client, alice, template):
     response = client.post(reverse("agents:create"), {"name": "New one", "template": template}, **HTMX)
     assert response.status_code == 200
@@ -158,8 +162,15 @@ def test_delete_agent_asks_first(client, agent):
 
 def test_workspace_and_every_panel_render(client, agent):
     page = client.get(reverse("agents:workspace", args=[agent.id])).content.decode()
-    for region in ('id="left-panel"', 'id="chat-panel"', 'id="right-panel"', 'id="context-window"',
-                   f'ws-connect="/ws/agents/{agent.id}/"', 'id="composer-text"', "Start a conversation"):
+    for region in (
+        'id="left-panel"',
+        'id="chat-panel"',
+        'id="right-panel"',
+        'id="context-window"',
+        f'ws-connect="/ws/agents/{agent.id}/"',
+        'id="composer-text"',
+        "Start a conversation",
+    ):
         assert region in page, region
     for name in ("settings", "tools", "folders", "memory", "archival"):
         url = reverse(f"agents:{name}", args=[agent.id])
@@ -181,8 +192,9 @@ def test_context_viewer_counts_core_memory_tokens(client, agent, alice):
 
     before = core_tokens()
     block = human(agent)
-    update_block(agent.organization, block.id, {"value": block.value + "\n" + "Ada likes chess. " * 20},
-                 actor=Actor.user(alice))
+    update_block(
+        agent.organization, block.id, {"value": block.value + "\n" + "Ada likes chess. " * 20}, actor=Actor.user(alice)
+    )
     assert core_tokens() > before
 
 
@@ -247,8 +259,17 @@ def test_three_way_merge_marks_overlapping_edits():
 
 def test_read_only_toggle_and_details(client, agent):
     block = human(agent)
-    save(client, agent, block, block.value, block.version, read_only="on", label="human", limit=6000,
-         description="About the person")
+    save(
+        client,
+        agent,
+        block,
+        block.value,
+        block.version,
+        read_only="on",
+        label="human",
+        limit=6000,
+        description="About the person",
+    )
     block.refresh_from_db()
     assert block.read_only and block.limit == 6000 and block.description == "About the person"
     save(client, agent, block, block.value, block.version)  # unticked checkbox
@@ -263,7 +284,9 @@ def test_history_shows_who_and_diff_and_undo_restores(client, agent, alice):
     update_block(agent.organization, block.id, {"value": "Name: Ada Lovelace"}, actor=Actor.user(alice))
     html = client.get(reverse("agents:block_history", args=[agent.id, block.id]), **HTMX).content.decode()
     assert "agent · memory_replace" in html and "agent tool" in html and "alice" in html
-    assert "<ins>Lovelace</ins>" in html.replace("<ins> Lovelace</ins>", "<ins>Lovelace</ins>") or "Lovelace</ins>" in html
+    assert (
+        "<ins>Lovelace</ins>" in html.replace("<ins> Lovelace</ins>", "<ins>Lovelace</ins>") or "Lovelace</ins>" in html
+    )
     restored = client.post(reverse("agents:block_undo", args=[agent.id, block.id]), {"version": 1}, **HTMX)
     assert restored.status_code == 200
     block.refresh_from_db()
@@ -315,16 +338,25 @@ def test_user_menu_links_admin_for_staff_only(client, alice):
 
 
 def settings_data(agent, **changes):
-    data = {"version": agent.version, "name": agent.name, "description": agent.description,
-            "model": "engram/scripted", "embedding": agent.embedding_config["handle"],
-            "context_window_limit": agent.context_window, "temperature": 0.7, "system": agent.system, "tags": ""}
+    data = {
+        "version": agent.version,
+        "name": agent.name,
+        "description": agent.description,
+        "model": "engram/scripted",
+        "embedding": agent.embedding_config["handle"],
+        "context_window_limit": agent.context_window,
+        "temperature": 0.7,
+        "system": agent.system,
+        "tags": "",
+    }
     return {**data, **changes}
 
 
 def test_settings_save_and_inline_errors(client, agent):
     url = reverse("agents:settings_save", args=[agent.id])
-    ok = client.post(url, settings_data(agent, name="Renamed", context_window_limit=16000, temperature=0.2,
-                                        tags="a, b"), **HTMX)
+    ok = client.post(
+        url, settings_data(agent, name="Renamed", context_window_limit=16000, temperature=0.2, tags="a, b"), **HTMX
+    )
     assert ok.status_code == 200 and "Settings saved" in ok.content.decode()
     agent.refresh_from_db()
     assert agent.name == "Renamed" and agent.context_window == 16000 and agent.llm_config["temperature"] == 0.2
@@ -343,8 +375,10 @@ def test_settings_save_and_inline_errors(client, agent):
 def test_archival_add_search_browse_and_delete(client, agent):
     url = reverse("agents:passage_add", args=[agent.id])
     assert client.post(url, {"text": ""}, **HTMX).status_code == 400
-    for text, tags in [("Ada's birthday is on the 10th of December", "dates, ada"),
-                       ("The office plant needs water on Mondays", "chores")]:
+    for text, tags in [
+        ("Ada's birthday is on the 10th of December", "dates, ada"),
+        ("The office plant needs water on Mondays", "chores"),
+    ]:
         assert client.post(url, {"text": text, "tags": tags}, **HTMX).status_code == 200
     added = client.post(url, {"text": "One more fact", "tags": ""}, **HTMX).content.decode()
     assert re.search(r'id="context-window"[^>]*hx-swap-oob="true"', added) and "3 archival" in added
@@ -368,7 +402,7 @@ def test_archival_pages_load_older_passages(client, agent, alice):
         insert_archival(agent, f"fact number {i}", actor=Actor.user(alice))
     first = client.get(reverse("agents:archival", args=[agent.id]), **HTMX).content.decode()
     assert "fact number 22" in first and "fact number 2<" not in first and "Load older passages" in first
-    after = re.search(r'\?after=(passage-[0-9a-f-]+)', first).group(1)
+    after = re.search(r"\?after=(passage-[0-9a-f-]+)", first).group(1)
     more = client.get(reverse("agents:archival", args=[agent.id]), {"after": after}, **HTMX).content.decode()
     assert "fact number 0" in more and "fact number 22" not in more and "Load older" not in more
 
@@ -393,12 +427,17 @@ def test_tool_editor_creates_attaches_and_shows_schema(client, agent):
     created = client.post(reverse("agents:tool_new", args=[agent.id]), {"source_code": ADD_SOURCE}, **HTMX)
     html = created.content.decode()
     assert created.status_code == 200 and "Created and attached" in html
-    schema = json.loads(re.search(r'<pre id="tool-schema"[^>]*>(.*?)</pre>', html, re.S).group(1).replace("&quot;", '"'))
+    schema = json.loads(
+        re.search(r'<pre id="tool-schema"[^>]*>(.*?)</pre>', html, re.S).group(1).replace("&quot;", '"')
+    )
     assert schema["name"] == "add_numbers" and schema["parameters"]["required"] == ["a", "b"]
     assert agent.tools.filter(name="add_numbers").exists()
     tool = agent.tools.get(name="add_numbers")
-    edited = client.post(reverse("agents:tool_edit", args=[agent.id, tool.id]),
-                         {"source_code": ADD_SOURCE.replace("Add two numbers.", "Sum two integers.")}, **HTMX)
+    edited = client.post(
+        reverse("agents:tool_edit", args=[agent.id, tool.id]),
+        {"source_code": ADD_SOURCE.replace("Add two numbers.", "Sum two integers.")},
+        **HTMX,
+    )
     assert "Sum two integers." in edited.content.decode()
     broken = client.post(reverse("agents:tool_edit", args=[agent.id, tool.id]), {"source_code": "def oops(:"}, **HTMX)
     assert broken.status_code == 400 and "def oops(:" in broken.content.decode()  # error inline, my source kept
@@ -430,12 +469,13 @@ def test_tools_attach_detach_and_rules(client, agent):
     bad = client.post(rules, {"rules": '[{"type": "no_such_rule", "tool_name": "x"}]'}, **HTMX)
     assert bad.status_code == 400 and "no_such_rule" in bad.content.decode()
     assert client.post(rules, {"rules": "not json"}, **HTMX).status_code == 400
-    ok = client.post(rules, {"rules": '[{"type": "requires_approval", "tool_name": "archival_memory_insert"}]'},
-                     **HTMX)
+    ok = client.post(rules, {"rules": '[{"type": "requires_approval", "tool_name": "archival_memory_insert"}]'}, **HTMX)
     assert ok.status_code == 200 and "requires_approval" in ok.content.decode()
     agent.refresh_from_db()
-    assert agent.tool_rules == [{"type": "requires_approval", "tool_name": "archival_memory_insert"}] or \
-        agent.tool_rules[0]["type"] == "requires_approval"
+    assert (
+        agent.tool_rules == [{"type": "requires_approval", "tool_name": "archival_memory_insert"}]
+        or agent.tool_rules[0]["type"] == "requires_approval"
+    )
 
 
 # ---- folders ----------------------------------------------------------------------------------------------------
@@ -454,8 +494,11 @@ def test_folder_create_upload_and_status(client, agent, settings, tmp_path):
     file = folder.files.get(file_name="guide.md")
     status = client.get(reverse("agents:file_status", args=[agent.id, file.id]), **HTMX).content.decode()
     assert f'data-file-status="{file.processing_status}"' in status
-    wrong = client.post(reverse("agents:file_upload", args=[agent.id, folder.id]),
-                        {"file": SimpleUploadedFile("tool.exe", b"MZ")}, **HTMX).content.decode()
+    wrong = client.post(
+        reverse("agents:file_upload", args=[agent.id, folder.id]),
+        {"file": SimpleUploadedFile("tool.exe", b"MZ")},
+        **HTMX,
+    ).content.decode()
     assert "Unsupported file type" in wrong
     dupe = client.post(reverse("agents:folder_create", args=[agent.id]), {"name": "Manuals"}, **HTMX)
     assert dupe.status_code == 409 and "already exists" in dupe.content.decode()
@@ -504,8 +547,7 @@ def test_approval_is_asked_on_the_page_and_approving_continues(scripted_llm, ali
     blocked = client.post(reverse("agents:send", args=[agent.id]), {"text": "hello?"}, **HTMX)
     assert blocked.status_code == 409 and "waiting for approval" in blocked.content.decode()
     request_id = re.search(r'name="approval_request_id" value="([^"]+)"', page).group(1)
-    client.post(reverse("agents:approve", args=[agent.id]), {"approval_request_id": request_id, "approve": "1"},
-                **HTMX)
+    client.post(reverse("agents:approve", args=[agent.id]), {"approval_request_id": request_id, "approve": "1"}, **HTMX)
     second = runs.wait(Run.objects.exclude(id=first.id).get(agent=agent).id, timeout=60)
     assert second.status == "completed"
     assert "Name: Ada" in human(agent).value
@@ -543,7 +585,9 @@ def test_import_export_and_reimport_an_agent_file(client, alice):
     agent = Agent.objects.get(id=agent_id, organization=alice.organization)
     assert client.get(reverse("agents:workspace", args=[agent.id])).status_code == 200
     exported = client.get(reverse("agents:export", args=[agent.id]))
-    assert exported["Content-Disposition"].startswith("attachment; filename=") and ".af" in exported["Content-Disposition"]
+    assert (
+        exported["Content-Disposition"].startswith("attachment; filename=") and ".af" in exported["Content-Disposition"]
+    )
     document = json.loads(exported.content)
     assert document["agents"][0]["name"] == agent.name
     again = client.post(reverse("agents:import"), {"file": SimpleUploadedFile("again.af", exported.content)}, **HTMX)
@@ -555,8 +599,11 @@ def test_a_broken_agent_file_is_refused_inline_and_nothing_is_imported(client, a
 
     from agents.models import Agent
 
-    for content, message in [(b"not json at all", "not JSON"), (b'{"agents": []}', "it has no agents"),
-                             (b'{"agent_type": "memgpt_agent"}', "legacy")]:
+    for content, message in [
+        (b"not json at all", "not JSON"),
+        (b'{"agents": []}', "it has no agents"),
+        (b'{"agent_type": "memgpt_agent"}', "legacy"),
+    ]:
         response = client.post(reverse("agents:import"), {"file": SimpleUploadedFile("bad.af", content)}, **HTMX)
         assert response.status_code == 400 and message in response.content.decode(), message
         assert 'id="import-form"' in response.content.decode()
@@ -605,8 +652,11 @@ def test_denying_a_tool_call_tells_the_agent_why(scripted_llm, alice):
     first = runs.wait(Run.objects.get(agent=agent).id, timeout=60)
     page = client.get(reverse("agents:workspace", args=[agent.id])).content.decode()
     request_id = re.search(r'name="approval_request_id" value="([^"]+)"', page).group(1)
-    client.post(reverse("agents:approve", args=[agent.id]),
-                {"approval_request_id": request_id, "approve": "0", "reason": "keep my name private"}, **HTMX)
+    client.post(
+        reverse("agents:approve", args=[agent.id]),
+        {"approval_request_id": request_id, "approve": "0", "reason": "keep my name private"},
+        **HTMX,
+    )
     runs.wait(Run.objects.exclude(id=first.id).get(agent=agent).id, timeout=60)
     assert "Ada" not in human(agent).value
     [response] = [m for m in Message.objects.filter(agent=agent, role="approval") if not m.tool_calls]
@@ -646,13 +696,17 @@ def test_workspace_queries_do_not_grow_with_blocks_or_turns(client, agent, alice
 def test_block_forms_work_without_javascript(client, agent, bob):
     block = human(agent)
     seen = block.version
-    plain = client.post(reverse("agents:block_save", args=[agent.id, block.id]),
-                        {"version": seen, "value": "Name: Ada", "read_only_present": "1"})
+    plain = client.post(
+        reverse("agents:block_save", args=[agent.id, block.id]),
+        {"version": seen, "value": "Name: Ada", "read_only_present": "1"},
+    )
     assert plain.status_code == 200 and "<html" in plain.content.decode() and "Saved · v2" in plain.content.decode()
     assert ">Name: Ada</textarea>" in plain.content.decode()
     update_block(agent.organization, block.id, {"value": "Name: Bob"}, actor=Actor.user(bob))
-    stale = client.post(reverse("agents:block_save", args=[agent.id, block.id]),
-                        {"version": seen + 1, "value": "Name: Ada Lovelace", "read_only_present": "1"})
+    stale = client.post(
+        reverse("agents:block_save", args=[agent.id, block.id]),
+        {"version": seen + 1, "value": "Name: Ada Lovelace", "read_only_present": "1"},
+    )
     html = stale.content.decode()
     assert stale.status_code == 409 and "<html" in html and ">Name: Ada Lovelace</textarea>" in html
     assert "Bob saved version 3" in html

@@ -53,8 +53,10 @@ def test_scripted_embedding_config_goes_through_litellm_to_the_server(no_keys, s
 
 
 def test_overrides_are_applied_and_checked(no_keys, scripted_llm):
-    config = providers.resolve_llm("engram/scripted", {"context_window": 8000, "temperature": 0, "max_tokens": None,
-                                                       "model": "ignored", "unknown": 1})
+    config = providers.resolve_llm(
+        "engram/scripted",
+        {"context_window": 8000, "temperature": 0, "max_tokens": None, "model": "ignored", "unknown": 1},
+    )
     assert (config["context_window"], config["temperature"], config["model"]) == (8000, 0.0, "scripted")
     assert "unknown" not in config
     with pytest.raises(Invalid) as err:
@@ -65,8 +67,9 @@ def test_overrides_are_applied_and_checked(no_keys, scripted_llm):
     assert err.value.field == "max_tokens"
 
 
-@pytest.mark.parametrize(("handle", "field"), [("scripted", "model"), ("", "model"), (None, "model"),
-                                               ("/scripted", "model")])
+@pytest.mark.parametrize(
+    ("handle", "field"), [("scripted", "model"), ("", "model"), (None, "model"), ("/scripted", "model")]
+)
 def test_malformed_llm_handles_name_the_field(no_keys, handle, field):
     with pytest.raises(Invalid) as err:
         providers.resolve_llm(handle)
@@ -91,8 +94,7 @@ def test_keyed_providers_appear_with_their_models(no_keys):
     assert {"openai/gpt-4.1-mini", "openai/gpt-4o", "anthropic/claude-sonnet-4-5"} <= set(handles)
     config = providers.resolve_llm("openai/gpt-4.1-mini")
     assert config["context_window"] == 1_047_576 and config["model_endpoint"] == "https://api.openai.com/v1"
-    assert providers.litellm_kwargs(config) == {"model": "openai/gpt-4.1-mini", "api_base": None,
-                                                "api_key": "sk-test"}
+    assert providers.litellm_kwargs(config) == {"model": "openai/gpt-4.1-mini", "api_base": None, "api_key": "sk-test"}
     assert "sk-test" not in str(config)  # keys are read at call time, never stored in a config
     claude = providers.resolve_llm("anthropic/claude-sonnet-4-5")
     assert providers.litellm_kwargs(claude)["model"] == "anthropic/claude-sonnet-4-5"

@@ -14,17 +14,29 @@ from tools.executor import execute_tool
 
 
 def make_agent(org, **fields) -> Agent:
-    return Agent.objects.create(organization=org, name=fields.pop("name", "ada"),
-                                llm_config={"model": "scripted", "context_window": 8000}, **fields)
+    return Agent.objects.create(
+        organization=org,
+        name=fields.pop("name", "ada"),
+        llm_config={"model": "scripted", "context_window": 8000},
+        **fields,
+    )
 
 
 def say(agent, role, text=None, *, calls=None, ago=timedelta(0), name=""):
     """A stored message; `calls` are (tool name, arguments) pairs."""
-    tool_calls = [{"id": f"call_{i}", "type": "function", "function": {"name": n, "arguments": json.dumps(a)}}
-                  for i, (n, a) in enumerate(calls or [])] or None
-    return Message.objects.create(organization_id=agent.organization_id, agent=agent, role=role,
-                                  content=[{"type": "text", "text": text}] if text is not None else [],
-                                  tool_calls=tool_calls, created_at=timezone.now() - ago, name=name)
+    tool_calls = [
+        {"id": f"call_{i}", "type": "function", "function": {"name": n, "arguments": json.dumps(a)}}
+        for i, (n, a) in enumerate(calls or [])
+    ] or None
+    return Message.objects.create(
+        organization_id=agent.organization_id,
+        agent=agent,
+        role=role,
+        content=[{"type": "text", "text": text}] if text is not None else [],
+        tool_calls=tool_calls,
+        created_at=timezone.now() - ago,
+        name=name,
+    )
 
 
 def contents(result) -> list:
@@ -43,7 +55,10 @@ def test_finds_matching_messages_newest_first_in_the_spec_format(org):
     newest, oldest = result["results"]
     assert list(newest) == ["timestamp", "time_ago", "role", "content"]
     assert (newest["role"], newest["content"], newest["time_ago"]) == (
-        "assistant", "Biscuit is a lovely name for a dog!", "5m ago")
+        "assistant",
+        "Biscuit is a lovely name for a dog!",
+        "5m ago",
+    )
     assert (oldest["role"], oldest["time_ago"]) == ("user", "2h ago")
     assert conversation_search(agent, "giraffe") == {"message": "No results found.", "results": []}
 
@@ -66,13 +81,20 @@ def test_tool_noise_never_shows_up(org):
 
 def test_send_message_calls_show_the_reply_and_the_thinking(org):
     agent = make_agent(org, agent_type="memgpt_v2_agent")
-    say(agent, "assistant", "User asked about the launch.",
-        calls=[("send_message", {"message": "The launch is in Lisbon."})])
+    say(
+        agent,
+        "assistant",
+        "User asked about the launch.",
+        calls=[("send_message", {"message": "The launch is in Lisbon."})],
+    )
     say(agent, "tool", json.dumps({"status": "OK", "message": "Sent message successfully."}), name="send_message")
 
     [hit] = conversation_search(agent, "lisbon")["results"]
-    assert (hit["role"], hit["thinking"], hit["content"]) == ("assistant", "User asked about the launch.",
-                                                              "The launch is in Lisbon.")
+    assert (hit["role"], hit["thinking"], hit["content"]) == (
+        "assistant",
+        "User asked about the launch.",
+        "The launch is in Lisbon.",
+    )
 
 
 def test_roles_filter(org):
@@ -94,7 +116,9 @@ def test_date_filters_are_applied(org):
     tomorrow = (timezone.now() + timedelta(days=1)).date().isoformat()
 
     assert contents(conversation_search(agent, "tea", roles=["user"], end_date=today)) == [
-        "fresh news about tea", "old news about tea"]
+        "fresh news about tea",
+        "old news about tea",
+    ]
     assert contents(conversation_search(agent, "tea", start_date=yesterday)) == ["fresh news about tea"]
     assert contents(conversation_search(agent, "tea", end_date=yesterday)) == ["old news about tea"]
     assert conversation_search(agent, "tea", start_date=tomorrow)["results"] == []
@@ -102,8 +126,9 @@ def test_date_filters_are_applied(org):
     assert old["time_ago"] == "3d ago"
     with pytest.raises(Invalid) as info:
         conversation_search(agent, "tea", end_date="yesterday")
-    assert str(info.value) == ("Invalid end_date format: yesterday. Use ISO 8601 format (YYYY-MM-DD or "
-                               "YYYY-MM-DDTHH:MM)")
+    assert str(info.value) == (
+        "Invalid end_date format: yesterday. Use ISO 8601 format (YYYY-MM-DD or YYYY-MM-DDTHH:MM)"
+    )
 
 
 def test_without_a_query_the_latest_messages_come_back_up_to_the_limit(org):
@@ -151,4 +176,6 @@ def test_the_conversation_search_tool(org):
     assert result.func_return["results"][0]["content"] == "The wifi password is hunter2"
     bad = execute_tool(agent, tools["conversation_search"], {"start_date": "2024-13-45"})
     assert (bad.status, bad.func_return) == (
-        "error", "Invalid start_date format: 2024-13-45. Use ISO 8601 format (YYYY-MM-DD or YYYY-MM-DDTHH:MM)")
+        "error",
+        "Invalid start_date format: 2024-13-45. Use ISO 8601 format (YYYY-MM-DD or YYYY-MM-DDTHH:MM)",
+    )

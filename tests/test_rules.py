@@ -16,6 +16,7 @@ def solver(*rules):
 
 # ---- the solver ------------------------------------------------------------------------------------------------
 
+
 def test_run_first_allows_only_init_tools_until_something_ran():
     s = solver({"type": "run_first", "tool_name": "b", "args": {"x": 1}})
     assert s.allowed(AVAILABLE) == ["b"] and s.should_force_tool_call()
@@ -25,19 +26,32 @@ def test_run_first_allows_only_init_tools_until_something_ran():
 
 
 def test_child_rule_narrows_after_parent_and_prefills_child_args():
-    s = solver({"type": "constrain_child_tools", "tool_name": "a", "children": ["b"],
-                "child_arg_nodes": [{"name": "b", "args": {"q": "z"}}]})
+    s = solver(
+        {
+            "type": "constrain_child_tools",
+            "tool_name": "a",
+            "children": ["b"],
+            "child_arg_nodes": [{"name": "b", "args": {"q": "z"}}],
+        }
+    )
     assert s.allowed(AVAILABLE) == AVAILABLE
     s.register("a", "done")
     assert s.allowed(AVAILABLE) == ["b"] and s.should_force_tool_call() and s.is_parent("a")
     assert s.prefilled_args("b") == {"q": "z"}
 
 
-@pytest.mark.parametrize("output,allowed", [("yes", ["b"]), ("no", ["c"]), ("maybe", ["send_message"]),
-                                            ("True", ["a"]), ("3.0", ["c"])])
+@pytest.mark.parametrize(
+    "output,allowed", [("yes", ["b"]), ("no", ["c"]), ("maybe", ["send_message"]), ("True", ["a"]), ("3.0", ["c"])]
+)
 def test_conditional_rule_matches_the_return_value(output, allowed):
-    s = solver({"type": "conditional", "tool_name": "a", "default_child": "send_message",
-                "child_output_mapping": {"yes": "b", "no": "c", "true": "a", "3": "c"}})
+    s = solver(
+        {
+            "type": "conditional",
+            "tool_name": "a",
+            "default_child": "send_message",
+            "child_output_mapping": {"yes": "b", "no": "c", "true": "a", "3": "c"},
+        }
+    )
     s.register("a", output)
     assert s.allowed(AVAILABLE) == allowed
 
@@ -46,15 +60,18 @@ def test_conditional_without_match_or_default_allows_all_unless_mapping_required
     loose = solver({"type": "conditional", "tool_name": "a", "child_output_mapping": {"yes": "b"}})
     loose.register("a", "nope")
     assert loose.allowed(AVAILABLE) == AVAILABLE
-    strict = solver({"type": "conditional", "tool_name": "a", "child_output_mapping": {"yes": "b"},
-                     "require_output_mapping": True})
+    strict = solver(
+        {"type": "conditional", "tool_name": "a", "child_output_mapping": {"yes": "b"}, "require_output_mapping": True}
+    )
     strict.register("a", "nope")
     assert strict.allowed(AVAILABLE) == []
 
 
 def test_max_count_and_parent_last_tool():
-    s = solver({"type": "max_count_per_step", "tool_name": "a", "max_count_limit": 2},
-               {"type": "parent_last_tool", "tool_name": "b", "children": ["c"]})
+    s = solver(
+        {"type": "max_count_per_step", "tool_name": "a", "max_count_limit": 2},
+        {"type": "parent_last_tool", "tool_name": "b", "children": ["c"]},
+    )
     assert s.allowed(AVAILABLE) == ["a", "b", "send_message"]  # c only right after b
     s.register("a")
     s.register("b")
@@ -64,9 +81,13 @@ def test_max_count_and_parent_last_tool():
 
 
 def test_required_before_exit_terminal_continue_and_approval():
-    s = solver({"type": "required_before_exit", "tool_name": "c"}, {"type": "exit_loop", "tool_name": "a"},
-               {"type": "continue_loop", "tool_name": "b"}, {"type": "requires_approval", "tool_name": "b"},
-               {"type": "required_before_exit", "tool_name": "not_attached"})
+    s = solver(
+        {"type": "required_before_exit", "tool_name": "c"},
+        {"type": "exit_loop", "tool_name": "a"},
+        {"type": "continue_loop", "tool_name": "b"},
+        {"type": "requires_approval", "tool_name": "b"},
+        {"type": "required_before_exit", "tool_name": "not_attached"},
+    )
     assert s.uncalled_required(AVAILABLE) == ["c"]
     s.register("c")
     assert s.uncalled_required(AVAILABLE) == []
@@ -78,34 +99,49 @@ def test_violation_text_names_allowed_tools_and_hints():
     s.register("a")
     text = s.violation_text("c", ["b"])
     assert text.startswith("[ToolConstraintError] Cannot call c, valid tools include: ['b'].")
-    assert "\n** Hint: Possible rules that were violated:\n\t- After using a, you must use one of these tools: b" in text
+    assert (
+        "\n** Hint: Possible rules that were violated:\n\t- After using a, you must use one of these tools: b" in text
+    )
 
 
 def test_rules_prompt_order_and_silent_types():
-    rules = validate_rules([
-        {"type": "exit_loop", "tool_name": "send_message"}, {"type": "run_first", "tool_name": "a"},
-        {"type": "parent_last_tool", "tool_name": "p", "children": ["c", "d"]},
-        {"type": "max_count_per_step", "tool_name": "a", "max_count_limit": 2},
-        {"type": "continue_loop", "tool_name": "b"}, {"type": "requires_approval", "tool_name": "x"},
-        {"type": "required_before_exit", "tool_name": "y"},
-        {"type": "conditional", "tool_name": "q", "child_output_mapping": {"1": "a"}},
-    ])
+    rules = validate_rules(
+        [
+            {"type": "exit_loop", "tool_name": "send_message"},
+            {"type": "run_first", "tool_name": "a"},
+            {"type": "parent_last_tool", "tool_name": "p", "children": ["c", "d"]},
+            {"type": "max_count_per_step", "tool_name": "a", "max_count_limit": 2},
+            {"type": "continue_loop", "tool_name": "b"},
+            {"type": "requires_approval", "tool_name": "x"},
+            {"type": "required_before_exit", "tool_name": "y"},
+            {"type": "conditional", "tool_name": "q", "child_output_mapping": {"1": "a"}},
+        ]
+    )
     texts = [line for line in render_rules_prompt(rules).split("\n") if line and not line.startswith("<")]
-    assert texts[1:] == ["b requires continuing your response when called", "a: at most 2 use(s) per response",
-                         "q will determine which tool to use next based on its output",
-                         "c, d can only be used after p", "send_message ends your response (yields control) when called"]
+    assert texts[1:] == [
+        "b requires continuing your response when called",
+        "a: at most 2 use(s) per response",
+        "q will determine which tool to use next based on its output",
+        "c, d can only be used after p",
+        "send_message ends your response (yields control) when called",
+    ]
     assert render_rules_prompt(validate_rules([{"type": "requires_approval", "tool_name": "x"}])) == ""
 
 
-@pytest.mark.parametrize("rule,field", [
-    ({"type": "nope", "tool_name": "a"}, "tool_rules[0].type"),
-    ({"type": "exit_loop"}, "tool_rules[0].tool_name"),
-    ({"type": "constrain_child_tools", "tool_name": "a", "children": []}, "tool_rules[0].children"),
-    ({"type": "conditional", "tool_name": "a", "child_output_mapping": {}}, "tool_rules[0].child_output_mapping"),
-    ({"type": "max_count_per_step", "tool_name": "a", "max_count_limit": 0}, "tool_rules[0].max_count_limit"),
-    ({"type": "constrain_child_tools", "tool_name": "a", "children": ["b"], "child_arg_nodes": [{"name": "z"}]},
-     "tool_rules[0].child_arg_nodes"),
-])
+@pytest.mark.parametrize(
+    "rule,field",
+    [
+        ({"type": "nope", "tool_name": "a"}, "tool_rules[0].type"),
+        ({"type": "exit_loop"}, "tool_rules[0].tool_name"),
+        ({"type": "constrain_child_tools", "tool_name": "a", "children": []}, "tool_rules[0].children"),
+        ({"type": "conditional", "tool_name": "a", "child_output_mapping": {}}, "tool_rules[0].child_output_mapping"),
+        ({"type": "max_count_per_step", "tool_name": "a", "max_count_limit": 0}, "tool_rules[0].max_count_limit"),
+        (
+            {"type": "constrain_child_tools", "tool_name": "a", "children": ["b"], "child_arg_nodes": [{"name": "z"}]},
+            "tool_rules[0].child_arg_nodes",
+        ),
+    ],
+)
 def test_bad_rules_are_refused_naming_the_field(rule, field):
     with pytest.raises(Invalid) as err:
         validate_rules([rule])
@@ -148,13 +184,23 @@ def steps(alice):
 
 
 def v1(alice, rules, tools=("check", "step_b", "step_c"), **spec):
-    return create_agent(alice, {"tools": list(tools), "tool_rules": rules, "include_base_tools": False,
-                                "include_base_tool_rules": False, **spec})
+    return create_agent(
+        alice,
+        {
+            "tools": list(tools),
+            "tool_rules": rules,
+            "include_base_tools": False,
+            "include_base_tool_rules": False,
+            **spec,
+        },
+    )
 
 
 def test_run_first_forces_the_tool_and_a_violation_costs_a_step(alice, scripted_llm):
-    agent = create_agent(alice, {"agent_type": "memgpt_v2_agent", "tool_rules": [
-        {"type": "run_first", "tool_name": "conversation_search"}]})
+    agent = create_agent(
+        alice,
+        {"agent_type": "memgpt_v2_agent", "tool_rules": [{"type": "run_first", "tool_name": "conversation_search"}]},
+    )
     scripted_llm.queue_tool_call("send_message", {"message": "hi", "request_heartbeat": False})
     scripted_llm.queue_tool_call("conversation_search", {"query": "x", "request_heartbeat": False})
     scripted_llm.queue_tool_call("send_message", {"message": "done"})
@@ -164,7 +210,8 @@ def test_run_first_forces_the_tool_and_a_violation_costs_a_step(alice, scripted_
     assert first["tool_choice"] == {"type": "function", "function": {"name": "conversation_search"}}
     tail = context(agent)[5:]
     assert packaged(tail[1])["message"].startswith(
-        "[ToolConstraintError] Cannot call send_message, valid tools include: ['conversation_search'].")
+        "[ToolConstraintError] Cannot call send_message, valid tools include: ['conversation_search']."
+    )
     assert packaged(tail[2])["reason"].endswith("Continuing: tool rule violation.")
     assert "send_message" in tool_names(third)
     assert run.stop_reason == "end_turn" and run.usage["step_count"] == 3
@@ -185,8 +232,17 @@ def test_child_rule_sends_only_the_children_after_the_parent(alice, scripted_llm
 
 @pytest.mark.parametrize("answer,next_tool", [("yes", "step_b"), ("no", "step_c")])
 def test_conditional_rule_follows_the_tools_output(alice, scripted_llm, steps, answer, next_tool):
-    agent = v1(alice, [{"type": "conditional", "tool_name": "check", "child_output_mapping": {"yes": "step_b"},
-                        "default_child": "step_c"}])
+    agent = v1(
+        alice,
+        [
+            {
+                "type": "conditional",
+                "tool_name": "check",
+                "child_output_mapping": {"yes": "step_b"},
+                "default_child": "step_c",
+            }
+        ],
+    )
     scripted_llm.queue_tool_call("check", {"answer": answer})
     scripted_llm.queue_tool_call(next_tool, {})
     scripted_llm.queue_text("ok")
@@ -215,8 +271,14 @@ def test_exit_loop_stops_a_letta_v1_agent_with_tool_rule(alice, scripted_llm, st
 
 
 def test_continue_loop_chains_a_heartbeat_agent_without_heartbeat_request(alice, scripted_llm, steps):
-    agent = create_agent(alice, {"agent_type": "memgpt_v2_agent", "tools": ["step_b"],
-                                 "tool_rules": [{"type": "continue_loop", "tool_name": "step_b"}]})
+    agent = create_agent(
+        alice,
+        {
+            "agent_type": "memgpt_v2_agent",
+            "tools": ["step_b"],
+            "tool_rules": [{"type": "continue_loop", "tool_name": "step_b"}],
+        },
+    )
     scripted_llm.queue_tool_call("step_b", {"request_heartbeat": False})
     scripted_llm.queue_tool_call("send_message", {"message": "done"})
     run, _ = turn(alice, agent, "go")
@@ -252,8 +314,14 @@ def test_required_before_exit_keeps_a_v1_agent_going(alice, scripted_llm, steps)
 
 
 def test_v2_required_tool_reason(alice, scripted_llm, steps):
-    agent = create_agent(alice, {"agent_type": "memgpt_v2_agent", "tools": ["step_b"],
-                                 "tool_rules": [{"type": "required_before_exit", "tool_name": "step_b"}]})
+    agent = create_agent(
+        alice,
+        {
+            "agent_type": "memgpt_v2_agent",
+            "tools": ["step_b"],
+            "tool_rules": [{"type": "required_before_exit", "tool_name": "step_b"}],
+        },
+    )
     scripted_llm.queue_tool_call("send_message", {"message": "bye", "request_heartbeat": False})
     scripted_llm.queue_tool_call("step_b", {"request_heartbeat": False})
     run, _ = turn(alice, agent, "go")

@@ -14,8 +14,10 @@ def run(source: str, args: dict | None = None, **kwargs):
 
 
 def test_arguments_in_as_json_result_out_as_json_with_output_captured():
-    result = run("def add(a: int, b: int):\n    print('adding', a, b)\n    return {'sum': a + b, 'items': [a, b]}",
-                 {"a": 2, "b": 3})
+    result = run(
+        "def add(a: int, b: int):\n    print('adding', a, b)\n    return {'sum': a + b, 'items': [a, b]}",
+        {"a": 2, "b": 3},
+    )
     assert result.status == "success"
     assert result.func_return == {"sum": 5, "items": [2, 3]}
     assert result.stdout == ["adding 2 3\n"]
@@ -23,30 +25,35 @@ def test_arguments_in_as_json_result_out_as_json_with_output_captured():
 
 
 def test_values_json_cannot_hold_come_back_as_text_never_unpickled():
-    source = ("class Sneaky:\n"
-              "    def __reduce__(self):\n"
-              "        return (print, ('unpickled!',))\n"
-              "    def __str__(self):\n"
-              "        return 'a sneaky object'\n"
-              "def make():\n"
-              "    return Sneaky()\n")
+    source = (
+        "class Sneaky:\n"
+        "    def __reduce__(self):\n"
+        "        return (print, ('unpickled!',))\n"
+        "    def __str__(self):\n"
+        "        return 'a sneaky object'\n"
+        "def make():\n"
+        "    return Sneaky()\n"
+    )
     result = run(source)
     assert result.status == "success"
     assert result.func_return == "a sneaky object"
 
 
 def test_a_tool_that_hangs_is_killed_at_the_timeout_with_its_children(tmp_path):
-    source = ("import subprocess, sys, time\n"
-              "def hang():\n"
-              "    child = subprocess.Popen(['sleep', '600'])\n"
-              "    print(child.pid, flush=True)\n"
-              "    time.sleep(600)\n")
+    source = (
+        "import subprocess, sys, time\n"
+        "def hang():\n"
+        "    child = subprocess.Popen(['sleep', '600'])\n"
+        "    print(child.pid, flush=True)\n"
+        "    time.sleep(600)\n"
+    )
     started = time.monotonic()
     result = run(source, timeout=1)
     assert time.monotonic() - started < 10
     assert result.status == "error"
-    assert result.func_return == ("Error executing function hang: TimeoutError: the tool did not finish within 1 "
-                                  "seconds and was stopped")
+    assert result.func_return == (
+        "Error executing function hang: TimeoutError: the tool did not finish within 1 seconds and was stopped"
+    )
     child_pid = int(result.stdout[0].split()[0])
     assert _gone(child_pid), "the tool's own child process survived the timeout"
 
@@ -74,18 +81,23 @@ def test_a_raising_tool_reports_the_exception_type_and_message():
 def test_exit_and_missing_function_are_errors_too():
     assert run("import os\ndef leave():\n    os._exit(3)").func_return == (
         "Error executing function leave: ToolProcessError: the tool process exited with code 3 before returning "
-        "a result")
+        "a result"
+    )
     result = run_python_tool("def real():\n    return 1", "other", {})
-    assert result.func_return == "Error executing function other: NameError: the source defines no function named 'other'"
+    assert (
+        result.func_return == "Error executing function other: NameError: the source defines no function named 'other'"
+    )
 
 
 def test_printing_megabytes_is_capped_and_the_result_still_arrives():
-    source = ("import sys\n"
-              "def chatty():\n"
-              "    for _ in range(20_000):\n"
-              "        sys.stdout.write('x' * 1000)\n"
-              "        sys.stderr.write('y' * 1000)\n"
-              "    return 'done'\n")
+    source = (
+        "import sys\n"
+        "def chatty():\n"
+        "    for _ in range(20_000):\n"
+        "        sys.stdout.write('x' * 1000)\n"
+        "        sys.stderr.write('y' * 1000)\n"
+        "    return 'done'\n"
+    )
     result = run(source)
     assert result.status == "success" and result.func_return == "done"
     for stream in (result.stdout, result.stderr):
@@ -111,20 +123,22 @@ def test_the_server_environment_and_secrets_are_invisible(monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "server-secret-value")
     monkeypatch.setenv("DATABASE_URL", "postgresql://engram@127.0.0.1:55432/engram")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-server-key")
-    source = ("import os, sys\n"
-              "def snoop():\n"
-              "    found = {'env': dict(os.environ), 'cwd': os.getcwd(), 'files': os.listdir('.')}\n"
-              "    try:\n"
-              "        import ade.settings\n"
-              "        found['settings'] = ade.settings.SECRET_KEY\n"
-              "    except Exception as exc:\n"
-              "        found['settings'] = type(exc).__name__\n"
-              "    try:\n"
-              "        from django.conf import settings\n"
-              "        found['django'] = settings.SECRET_KEY\n"
-              "    except Exception as exc:\n"
-              "        found['django'] = type(exc).__name__\n"
-              "    return found\n")
+    source = (
+        "import os, sys\n"
+        "def snoop():\n"
+        "    found = {'env': dict(os.environ), 'cwd': os.getcwd(), 'files': os.listdir('.')}\n"
+        "    try:\n"
+        "        import ade.settings\n"
+        "        found['settings'] = ade.settings.SECRET_KEY\n"
+        "    except Exception as exc:\n"
+        "        found['settings'] = type(exc).__name__\n"
+        "    try:\n"
+        "        from django.conf import settings\n"
+        "        found['django'] = settings.SECRET_KEY\n"
+        "    except Exception as exc:\n"
+        "        found['django'] = type(exc).__name__\n"
+        "    return found\n"
+    )
     result = run(source, env={"WEATHER_API_KEY": "tool-secret"})
     assert result.status == "success", result.func_return
     env = result.func_return["env"]
@@ -165,8 +179,11 @@ def test_a_tool_cannot_read_the_secret_key_the_database_or_the_server_environmen
     database_file = db["NAME"] if db["ENGINE"].endswith("sqlite3") else None
     if database_file and not str(database_file).startswith(str(settings.VAR_DIR)):
         database_file = None  # a test database placed outside var/ by a developer's override
-    paths = [str(settings.VAR_DIR / "secret_key"), f"/proc/{os.getpid()}/environ",
-             *([database_file] if database_file else [])]
+    paths = [
+        str(settings.VAR_DIR / "secret_key"),
+        f"/proc/{os.getpid()}/environ",
+        *([database_file] if database_file else []),
+    ]
     on_postgres = db["ENGINE"].endswith("postgresql")
     host, port = (db["HOST"], int(db["PORT"])) if on_postgres else ("127.0.0.1", 6390)  # else: Redis
     for path in paths:

@@ -27,16 +27,23 @@ def shout(text: str) -> str:
 
 @pytest.fixture
 def letta(live_server_url, alice_key):
-    with Letta(base_url=live_server_url, api_key=alice_key, _strict_response_validation=True, max_retries=0,
-               timeout=60) as client:
+    with Letta(
+        base_url=live_server_url, api_key=alice_key, _strict_response_validation=True, max_retries=0, timeout=60
+    ) as client:
         yield client
 
 
 def make_agent(letta, name="helper", **extra):
-    return letta.agents.create(name=name, model="engram/scripted", embedding="local/all-minilm-l6-v2",
-                               memory_blocks=[{"label": "human", "value": "Name: unknown"},
-                                              {"label": "persona", "value": "I am a helpful assistant."}],
-                               **extra)
+    return letta.agents.create(
+        name=name,
+        model="engram/scripted",
+        embedding="local/all-minilm-l6-v2",
+        memory_blocks=[
+            {"label": "human", "value": "Name: unknown"},
+            {"label": "persona", "value": "I am a helpful assistant."},
+        ],
+        **extra,
+    )
 
 
 def test_health_and_models(letta):
@@ -53,8 +60,9 @@ def test_agent_with_custom_blocks_and_tools_answers_sync(letta, scripted_llm):
     assert [b.label for b in agent.memory.blocks] == ["human", "persona"]
     assert "shout" in [t.name for t in agent.tools] and agent.tags == ["sdk"]
 
-    scripted_llm.queue({"tool_calls": [{"name": "shout", "arguments": {"text": "hello"}}]},
-                       {"text": "I shouted HELLO!"})
+    scripted_llm.queue(
+        {"tool_calls": [{"name": "shout", "arguments": {"text": "hello"}}]}, {"text": "I shouted HELLO!"}
+    )
     response = letta.agents.messages.create(agent.id, messages=[{"role": "user", "content": "Shout hello"}])
     kinds = [type(m) for m in response.messages]
     assert kinds == [ToolCallMessage, ToolReturnMessage, AssistantMessage]
@@ -63,8 +71,13 @@ def test_agent_with_custom_blocks_and_tools_answers_sync(letta, scripted_llm):
     assert response.stop_reason.stop_reason == "end_turn" and response.usage.step_count == 2
 
     history = list(letta.agents.messages.list(agent.id, order="asc"))
-    assert [type(m) for m in history] == [SystemMessage, UserMessage, ToolCallMessage, ToolReturnMessage,
-                                          AssistantMessage]
+    assert [type(m) for m in history] == [
+        SystemMessage,
+        UserMessage,
+        ToolCallMessage,
+        ToolReturnMessage,
+        AssistantMessage,
+    ]
     run = letta.runs.retrieve(response.messages[0].run_id)
     assert run.status == "completed" and run.agent_id == agent.id
 
@@ -72,8 +85,9 @@ def test_agent_with_custom_blocks_and_tools_answers_sync(letta, scripted_llm):
 def test_streaming_through_the_sdk(letta, scripted_llm):
     agent = make_agent(letta)
     scripted_llm.queue_text("Streaming works fine.")
-    chunks = list(letta.agents.messages.stream(agent.id, messages=[{"role": "user", "content": "Hi"}],
-                                               stream_tokens=True))
+    chunks = list(
+        letta.agents.messages.stream(agent.id, messages=[{"role": "user", "content": "Hi"}], stream_tokens=True)
+    )
     types = [c.message_type for c in chunks]
     assert types[0] == "ping" and types[-2:] == ["stop_reason", "usage_statistics"]
     said = "".join(c.content for c in chunks if c.message_type == "assistant_message")
@@ -126,7 +140,9 @@ def test_upload_a_file_to_a_folder(letta):
     assert uploaded.source_id == folder.id
     deadline = time.monotonic() + 30
     while (status := letta.folders.files.retrieve(uploaded.id, folder_id=folder.id).processing_status) not in (
-            "completed", "error") and time.monotonic() < deadline:
+        "completed",
+        "error",
+    ) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert status == "completed"
     agent = make_agent(letta)

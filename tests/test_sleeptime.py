@@ -14,8 +14,17 @@ from tests.events import GroupListener
 
 @pytest.fixture
 def main(alice, scripted_llm):
-    return create_agent(alice, {"name": "main", "enable_sleeptime": True, "memory_blocks": [
-        {"label": "persona", "value": "I am a helpful assistant."}, {"label": "human", "value": ""}]})
+    return create_agent(
+        alice,
+        {
+            "name": "main",
+            "enable_sleeptime": True,
+            "memory_blocks": [
+                {"label": "persona", "value": "I am a helpful assistant."},
+                {"label": "human", "value": ""},
+            ],
+        },
+    )
 
 
 def companion_of(agent):
@@ -47,7 +56,11 @@ def test_enable_sleeptime_creates_a_companion_sharing_the_blocks(main):
     assert shared < {b.id for b in companion.blocks.all()}
     assert companion.blocks.filter(label="memory_persona").exists()
     assert sorted(companion.tools.values_list("name", flat=True)) == [
-        "memory_finish_edits", "memory_insert", "memory_replace", "memory_rethink"]
+        "memory_finish_edits",
+        "memory_insert",
+        "memory_replace",
+        "memory_rethink",
+    ]
     assert {"type": "exit_loop", "tool_name": "memory_finish_edits"} in companion.tool_rules
     assert "memory_insert" not in set(main.tools.values_list("name", flat=True))  # editing moved to the companion
     assert [m.role for m in Message.objects.filter(agent=companion)] == ["system"]
@@ -97,8 +110,9 @@ def test_a_companion_runs_in_a_worker_and_its_edit_arrives_live(alice, main, scr
     queue_edit(scripted_llm, "Works night shifts.")
     assert say(alice, main, "I work night shifts").status == "completed", celery_workers.logs()
     human = main.blocks.get(label="human")
-    watcher.collect(lambda ev: any(e.get("type") == "block_updated" and e["block_id"] == human.id for e in ev),
-                    timeout=60)
+    watcher.collect(
+        lambda ev: any(e.get("type") == "block_updated" and e["block_id"] == human.id for e in ev), timeout=60
+    )
     companion_watcher.collect(lambda ev: any(e.get("type") == "run_updated" for e in ev), timeout=60)
     [run] = companion_runs(companion)
     assert run.status == "completed", run.error

@@ -28,10 +28,22 @@ def add_history(agent, pairs: int, words: int = 12):
     """`pairs` user/assistant exchanges placed in context, as earlier turns would have left them."""
     rows = []
     for i in range(pairs):
-        rows.append(Message(organization_id=agent.organization_id, agent=agent, role="user",
-                            content=text_parts(f"question {i} about topic{i} " + "detail " * words)))
-        rows.append(Message(organization_id=agent.organization_id, agent=agent, role="assistant",
-                            content=text_parts(f"answer {i} on topic{i} " + "reply " * words)))
+        rows.append(
+            Message(
+                organization_id=agent.organization_id,
+                agent=agent,
+                role="user",
+                content=text_parts(f"question {i} about topic{i} " + "detail " * words),
+            )
+        )
+        rows.append(
+            Message(
+                organization_id=agent.organization_id,
+                agent=agent,
+                role="assistant",
+                content=text_parts(f"answer {i} on topic{i} " + "reply " * words),
+            )
+        )
     Message.objects.bulk_create(rows)
     agent.message_ids = agent.message_ids[:1] + [r.id for r in rows]
     agent.save(update_fields=["message_ids"])
@@ -48,9 +60,11 @@ def test_passing_90_percent_compacts_with_a_sliding_window(alice, scripted_llm):
     summary = packaged(rows[1])
     assert rows[1].role == "user" and summary["type"] == "system_alert"
     evicted = (1 + len(history) + 2) - 1 - (len(rows) - 2)  # all but the system message and the kept ones
-    assert summary["message"].startswith(f"Note: {evicted} messages from the beginning of the conversation have "
-                                         "been hidden from view due to memory constraints.\nThe following is a "
-                                         "summary of the previous messages:\n ")
+    assert summary["message"].startswith(
+        f"Note: {evicted} messages from the beginning of the conversation have "
+        "been hidden from view due to memory constraints.\nThe following is a "
+        "summary of the previous messages:\n "
+    )
     assert summary["compaction_stats"]["trigger"] == "post_step_context_check"
     assert rows[2].role == "assistant"  # the cut lands on an assistant boundary
     assert [r.text for r in rows[-2:]] == ["the latest question", "Here you go."]  # the last turn is kept
@@ -64,8 +78,12 @@ def test_passing_90_percent_compacts_with_a_sliding_window(alice, scripted_llm):
 
 def test_too_few_messages_fall_back_to_summarising_all_but_the_last_turn(alice, scripted_llm):
     agent = small_agent(alice)
-    old = Message.objects.create(organization_id=agent.organization_id, agent=agent, role="user",
-                                 content=text_parts("an old remark about gardening"))
+    old = Message.objects.create(
+        organization_id=agent.organization_id,
+        agent=agent,
+        role="user",
+        content=text_parts("an old remark about gardening"),
+    )
     agent.message_ids = [agent.message_ids[0], old.id]
     agent.save(update_fields=["message_ids"])
     scripted_llm.queue_text("Sure.", usage={"prompt_tokens": 9400, "completion_tokens": 100})
@@ -73,7 +91,8 @@ def test_too_few_messages_fall_back_to_summarising_all_but_the_last_turn(alice, 
     rows = context(agent)
     assert packaged(rows[1])["message"].startswith(
         "Note: prior messages have been hidden from view due to conversation memory constraints.\nThe following is "
-        "a summary of the previous messages:\n ")
+        "a summary of the previous messages:\n "
+    )
     assert [r.text for r in rows[2:]] == ["new question", "Sure."]
 
 
@@ -81,8 +100,9 @@ def test_compaction_keeps_a_trailing_approval_request(alice, scripted_llm):
     agent = small_agent(alice, window=4_000)
     add_history(agent, 6)
     call = {"id": "call_a", "type": "function", "function": {"name": "memory_insert", "arguments": "{}"}}
-    ask = Message.objects.create(organization_id=agent.organization_id, agent=agent, role="approval",
-                                 content=[], tool_calls=[call])
+    ask = Message.objects.create(
+        organization_id=agent.organization_id, agent=agent, role="approval", content=[], tool_calls=[call]
+    )
     agent.message_ids = agent.message_ids + [ask.id]
     agent.save(update_fields=["message_ids"])
     rows = context(agent)
@@ -102,8 +122,14 @@ def test_the_whole_context_being_one_turn_keeps_its_question_and_latest_step():
             return self.content[0]["text"]
 
     call = [{"id": "c", "function": {"name": "x", "arguments": "{}"}}]
-    rows = [Row("system"), Row("user", "do the big job"), Row("assistant", tool_calls=call), Row("tool", "r1"),
-            Row("assistant", tool_calls=call), Row("tool", "r2")]
+    rows = [
+        Row("system"),
+        Row("user", "do the big job"),
+        Row("assistant", tool_calls=call),
+        Row("tool", "r1"),
+        Row("assistant", tool_calls=call),
+        Row("tool", "r2"),
+    ]
     assert protected_start(rows) == 1
     evicted, kept = all_plan(rows)
     assert evicted == rows[2:4] and kept == [rows[1], rows[4], rows[5]]

@@ -10,10 +10,19 @@ from memory import tokens
 MIXED = "Grüße aus Köln! 東京で会いましょう。 def f(x): return x**2"
 
 
-@pytest.mark.parametrize(("model", "encoding"), [
-    ("gpt-4.1-mini", "o200k_base"), ("openai/gpt-4o", "o200k_base"), ("gpt-5", "o200k_base"),
-    ("o4-mini", "o200k_base"), ("gpt-4", "cl100k_base"), ("anthropic/claude-sonnet-4-5", "cl100k_base"),
-    ("engram/scripted", "cl100k_base"), (None, "cl100k_base")])
+@pytest.mark.parametrize(
+    ("model", "encoding"),
+    [
+        ("gpt-4.1-mini", "o200k_base"),
+        ("openai/gpt-4o", "o200k_base"),
+        ("gpt-5", "o200k_base"),
+        ("o4-mini", "o200k_base"),
+        ("gpt-4", "cl100k_base"),
+        ("anthropic/claude-sonnet-4-5", "cl100k_base"),
+        ("engram/scripted", "cl100k_base"),
+        (None, "cl100k_base"),
+    ],
+)
 def test_model_family_picks_the_encoding(model, encoding):
     assert tokens.encoding_name(model) == encoding
 
@@ -37,19 +46,28 @@ def test_an_unloadable_encoding_falls_back_to_length(monkeypatch):
 def test_message_tokens_add_framing_content_and_tool_calls():
     user = {"role": "user", "content": "What is my name?"}
     framing = tokens.MESSAGE_OVERHEAD + tokens.count_tokens("user")
-    assert tokens.count_message_tokens([user]) == (tokens.REPLY_PRIMER + framing
-                                                   + tokens.count_tokens("What is my name?"))
+    assert tokens.count_message_tokens([user]) == (
+        tokens.REPLY_PRIMER + framing + tokens.count_tokens("What is my name?")
+    )
     parts = {"role": "user", "content": [{"type": "text", "text": "What is my name?"}]}
     assert tokens.count_message_tokens([parts]) == tokens.count_message_tokens([user])
-    call = {"role": "assistant", "content": None, "tool_calls": [
-        {"id": "c1", "type": "function", "function": {"name": "memory_insert", "arguments": '{"label": "human"}'}}]}
+    call = {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "memory_insert", "arguments": '{"label": "human"}'}}
+        ],
+    }
     assert tokens.count_message_tokens([user, call]) > tokens.count_message_tokens([user]) + 10
     assert tokens.count_message_tokens([]) == 0
 
 
 def test_tool_schemas_are_counted():
-    schema = {"name": "send_message", "description": "Send a message to the user.",
-              "parameters": {"type": "object", "properties": {"message": {"type": "string"}}, "required": ["message"]}}
+    schema = {
+        "name": "send_message",
+        "description": "Send a message to the user.",
+        "parameters": {"type": "object", "properties": {"message": {"type": "string"}}, "required": ["message"]},
+    }
     one = tokens.count_tool_tokens([schema])
     assert one > tokens.count_tokens("Send a message to the user.")
     assert tokens.count_tool_tokens([schema, schema]) == 2 * one

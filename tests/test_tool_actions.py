@@ -61,8 +61,11 @@ def test_bad_input_is_a_400_naming_the_field(alice):
 
 
 def test_a_supplied_json_schema_is_kept(alice):
-    schema = {"name": "get_weather", "description": "Custom words",
-              "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
+    schema = {
+        "name": "get_weather",
+        "description": "Custom words",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    }
     tool = create_tool(alice, WEATHER, json_schema=schema)
     assert tool.json_schema == schema and tool.description == "Custom words"
     updated = update_tool(alice, tool.id, {"description": "Newer words"})
@@ -104,8 +107,9 @@ def test_run_from_source_in_the_sandbox(alice, monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "server-secret")
     ok = run_tool_from_source(alice, WEATHER, {"city": "Lisbon"})
     assert (ok.status, ok.func_return) == ("success", "sunny in Lisbon")
-    env = run_tool_from_source(alice, "import os\ndef env() -> dict:\n    return dict(os.environ)\n", {},
-                               env={"API_TOKEN": "t"})
+    env = run_tool_from_source(
+        alice, "import os\ndef env() -> dict:\n    return dict(os.environ)\n", {}, env={"API_TOKEN": "t"}
+    )
     assert env.func_return["API_TOKEN"] == "t" and "SECRET_KEY" not in env.func_return
     slow = run_tool_from_source(alice, "import time\ndef slow():\n    time.sleep(60)\n", {}, timeout=1)
     assert slow.status == "error" and "did not finish within 1 seconds" in slow.func_return

@@ -90,8 +90,13 @@ def test_bad_source_is_refused_with_a_clear_message(source, message):
 
 
 def test_supplied_json_schema_is_checked():
-    ok = check_json_schema({"name": "f", "description": "d",
-                            "parameters": {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]}})
+    ok = check_json_schema(
+        {
+            "name": "f",
+            "description": "d",
+            "parameters": {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]},
+        }
+    )
     assert ok["parameters"]["required"] == ["a"]
     with pytest.raises(Invalid, match="undefined parameter"):
         check_json_schema({"name": "f", "parameters": {"type": "object", "properties": {}, "required": ["a"]}})

@@ -14,8 +14,16 @@ from tests.events import GroupListener
 
 @pytest.fixture
 def agent(alice, scripted_llm):
-    return create_agent(alice, {"name": "worker-agent", "memory_blocks": [
-        {"label": "persona", "value": "I am a helpful assistant."}, {"label": "human", "value": ""}]})
+    return create_agent(
+        alice,
+        {
+            "name": "worker-agent",
+            "memory_blocks": [
+                {"label": "persona", "value": "I am a helpful assistant."},
+                {"label": "human", "value": ""},
+            ],
+        },
+    )
 
 
 def send(user, agent, text, **options):
@@ -65,8 +73,9 @@ def test_a_follower_that_disconnects_resumes_with_every_event_once(org):
 
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
-def test_an_async_turn_runs_on_a_worker_and_reaches_websocket_and_stream_clients(alice, agent, scripted_llm,
-                                                                                 celery_workers):
+def test_an_async_turn_runs_on_a_worker_and_reaches_websocket_and_stream_clients(
+    alice, agent, scripted_llm, celery_workers
+):
     watcher = GroupListener(agent_group(agent.id))  # what the agent page's websocket consumer receives
     scripted_llm.queue_text("Hello from a worker process.")
     run = send(alice, agent, "hi there")
@@ -75,8 +84,9 @@ def test_an_async_turn_runs_on_a_worker_and_reaches_websocket_and_stream_clients
     assert run.status == "completed", (run.error, celery_workers.logs())
     assert [e["seq_id"] for e in streamed] == list(range(1, len(streamed) + 1))
     assert [e["message_type"] for e in streamed][-2:] == ["stop_reason", "usage_statistics"]
-    assert any(e["message_type"] == "assistant_message" and e["content"] == "Hello from a worker process."
-               for e in streamed)
+    assert any(
+        e["message_type"] == "assistant_message" and e["content"] == "Hello from a worker process." for e in streamed
+    )
     live = watcher.collect(lambda ev: any(e.get("type") == "run_updated" for e in ev))
     assert [e["event"] for e in live if e["type"] == "run_event"] == streamed
     assert live[-1] == {"type": "run_updated", "run_id": run.id, "status": "completed"}
@@ -90,8 +100,10 @@ def test_the_api_sync_stream_and_async_routes_hand_turns_to_workers(alice_api, a
     from tests.test_api_messages import sse_events
 
     def turns_received():
-        return sum(line.endswith("received") and "agents.execute_queued" in line
-                   for line in celery_workers.logs(tail=None).splitlines())
+        return sum(
+            line.endswith("received") and "agents.execute_queued" in line
+            for line in celery_workers.logs(tail=None).splitlines()
+        )
 
     def replies(events):
         return [e["content"] for _, e in events if isinstance(e, dict) and e["message_type"] == "assistant_message"]
@@ -102,10 +114,12 @@ def test_the_api_sync_stream_and_async_routes_hand_turns_to_workers(alice_api, a
     sync = alice_api.post(base, {"input": "one"})
     assert sync.status_code == 200, sync.content
     assert [m["content"] for m in sync.json()["messages"] if m["message_type"] == "assistant_message"] == [
-        "Sync reply."]
+        "Sync reply."
+    ]
     scripted_llm.queue_text("Streamed reply.")
     assert replies(sse_events(alice_api.post(f"{base}/stream", {"input": "two", "include_pings": False}))) == [
-        "Streamed reply."]
+        "Streamed reply."
+    ]
     scripted_llm.queue_text("Async reply.")
     started = alice_api.post(f"{base}/async", {"input": "three"}).json()
     resumed = sse_events(alice_api.post(f"/v1/runs/{started['id']}/stream", {"include_pings": False}))
@@ -132,8 +146,9 @@ def test_a_stream_resumed_mid_turn_loses_and_repeats_nothing(alice, agent, scrip
 
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
-def test_messages_to_one_agent_run_one_at_a_time_in_order_while_others_run_alongside(alice, agent, scripted_llm,
-                                                                                    celery_workers):
+def test_messages_to_one_agent_run_one_at_a_time_in_order_while_others_run_alongside(
+    alice, agent, scripted_llm, celery_workers
+):
     other = create_agent(alice, {"name": "other-agent"})
     scripted_llm.queue(*[{"text": "noted", "delay_ms": 700}] * 4)
     mine = [send(alice, agent, text) for text in ("one", "two", "three")]
@@ -173,8 +188,9 @@ def test_cancel_aborts_a_streaming_model_call_and_the_agent_goes_on(alice, agent
 
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
-def test_a_killed_worker_leaves_a_consistent_database_and_the_agent_works_afterwards(alice, agent, scripted_llm,
-                                                                                      celery_workers):
+def test_a_killed_worker_leaves_a_consistent_database_and_the_agent_works_afterwards(
+    alice, agent, scripted_llm, celery_workers
+):
     scripted_llm.queue_tool_call("memory_insert", {"label": "human", "new_string": "Likes green tea."})
     scripted_llm.queue_text(" ".join(f"w{i}" for i in range(400)), pace_ms=50)  # step 2 streams for ~20 s
     run = send(alice, agent, "I like green tea. Now tell me a long story.", stream_tokens=True)
@@ -187,8 +203,12 @@ def test_a_killed_worker_leaves_a_consistent_database_and_the_agent_works_afterw
     rest = list(stream)  # the watchdog of the surviving worker fails the run, which ends the stream
     run.refresh_from_db()
     assert (run.status, run.stop_reason, run.error) == ("failed", "error", runs.LOST_WORKER_ERROR)
-    assert rest[-1] == {"message_type": "stop_reason", "stop_reason": "error", "seq_id": rest[-1]["seq_id"],
-                        "run_id": run.id}
+    assert rest[-1] == {
+        "message_type": "stop_reason",
+        "stop_reason": "error",
+        "seq_id": rest[-1]["seq_id"],
+        "run_id": run.id,
+    }
     steps = list(Step.objects.filter(run=run))
     assert [s.status for s in steps] == ["success"]  # step 1 whole, step 2 never written
     kept = Message.objects.filter(run=run).order_by("seq")
@@ -235,5 +255,7 @@ def other_sessions_ended():
     if connection.vendor != "postgresql":
         return
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )

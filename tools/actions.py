@@ -17,9 +17,20 @@ from .schema import check_json_schema, find_function, generate_schema, parse_sou
 
 DEFAULT_RETURN_CHAR_LIMIT = Tool._meta.get_field("return_char_limit").default
 MAX_RETURN_CHAR_LIMIT = 1_000_000
-UPDATABLE = ("source_code", "source_type", "description", "tags", "json_schema", "args_json_schema",
-             "return_char_limit", "pip_requirements", "npm_requirements", "metadata", "default_requires_approval",
-             "enable_parallel_execution")
+UPDATABLE = (
+    "source_code",
+    "source_type",
+    "description",
+    "tags",
+    "json_schema",
+    "args_json_schema",
+    "return_char_limit",
+    "pip_requirements",
+    "npm_requirements",
+    "metadata",
+    "default_requires_approval",
+    "enable_parallel_execution",
+)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -32,8 +43,13 @@ def ensure_base_tools(org) -> dict[str, Tool]:
     rows = {t.name: t for t in Tool.objects.filter(organization=org, name__in=list(specs))}
     missing, stale = [], []
     for name, spec in specs.items():
-        wanted = {"tool_type": spec.tool_type, "description": spec.json_schema["description"],
-                  "json_schema": spec.json_schema, "source_type": "python", "source_code": None}
+        wanted = {
+            "tool_type": spec.tool_type,
+            "description": spec.json_schema["description"],
+            "json_schema": spec.json_schema,
+            "source_type": "python",
+            "source_code": None,
+        }
         row = rows.get(name)
         if row is None:
             missing.append(Tool(organization=org, name=name, **wanted))
@@ -54,18 +70,43 @@ def ensure_base_tools(org) -> dict[str, Tool]:
 # Custom tools
 
 
-def create_tool(user, source_code: str, *, description: str | None = None, tags=None,
-                return_char_limit: int | None = None, pip_requirements=None, default_requires_approval: bool = False,
-                json_schema: dict | None = None, source_type: str = "python", args_json_schema: dict | None = None,
-                npm_requirements=None, enable_parallel_execution: bool = False, metadata: dict | None = None) -> Tool:
+def create_tool(
+    user,
+    source_code: str,
+    *,
+    description: str | None = None,
+    tags=None,
+    return_char_limit: int | None = None,
+    pip_requirements=None,
+    default_requires_approval: bool = False,
+    json_schema: dict | None = None,
+    source_type: str = "python",
+    args_json_schema: dict | None = None,
+    npm_requirements=None,
+    enable_parallel_execution: bool = False,
+    metadata: dict | None = None,
+) -> Tool:
     """A new custom tool; its name is the function's. Conflict (409) if the organization has one by that name."""
     fields = _custom_fields(source_code, json_schema=json_schema, description=description, source_type=source_type)
-    fields.update(_option_fields(tags=tags, return_char_limit=return_char_limit, pip_requirements=pip_requirements,
-                                 npm_requirements=npm_requirements, args_json_schema=args_json_schema,
-                                 metadata=metadata))
-    tool = Tool(organization_id=user.organization_id, tool_type="custom", created_by=user, last_updated_by=user,
-                default_requires_approval=bool(default_requires_approval),
-                enable_parallel_execution=bool(enable_parallel_execution), **fields)
+    fields.update(
+        _option_fields(
+            tags=tags,
+            return_char_limit=return_char_limit,
+            pip_requirements=pip_requirements,
+            npm_requirements=npm_requirements,
+            args_json_schema=args_json_schema,
+            metadata=metadata,
+        )
+    )
+    tool = Tool(
+        organization_id=user.organization_id,
+        tool_type="custom",
+        created_by=user,
+        last_updated_by=user,
+        default_requires_approval=bool(default_requires_approval),
+        enable_parallel_execution=bool(enable_parallel_execution),
+        **fields,
+    )
     if tools_for(user).filter(name=tool.name).exists():
         raise Conflict(f"A tool named {tool.name!r} already exists", field="name")
     try:
@@ -101,15 +142,28 @@ def update_tool(user, tool_id: str, changes: dict) -> Tool:
             schema = changes.get("json_schema")
             if schema is None and "source_code" not in changes:
                 schema = tool.json_schema  # only the description or source type changed
-            fields = _custom_fields(changes.get("source_code", tool.source_code), json_schema=schema,
-                                    description=changes.get("description"),
-                                    source_type=changes.get("source_type") or tool.source_type)
+            fields = _custom_fields(
+                changes.get("source_code", tool.source_code),
+                json_schema=schema,
+                description=changes.get("description"),
+                source_type=changes.get("source_type") or tool.source_type,
+            )
             if fields["name"] != tool.name and tools_for(user).filter(name=fields["name"]).exists():
                 raise Conflict(f"A tool named {fields['name']!r} already exists", field="name")
             for field, value in fields.items():
                 setattr(tool, field, value)
-        options = {k: changes[k] for k in ("tags", "return_char_limit", "pip_requirements", "npm_requirements",
-                                            "args_json_schema", "metadata") if changes.get(k) is not None}
+        options = {
+            k: changes[k]
+            for k in (
+                "tags",
+                "return_char_limit",
+                "pip_requirements",
+                "npm_requirements",
+                "args_json_schema",
+                "metadata",
+            )
+            if changes.get(k) is not None
+        }
         for field, value in _option_fields(**options).items():
             setattr(tool, field, value)
         for flag in ("default_requires_approval", "enable_parallel_execution"):
@@ -127,8 +181,15 @@ def delete_tool(user, tool_id: str) -> None:
         tool.delete()
 
 
-def run_tool_from_source(user, source_code: str, args: dict, *, env: dict | None = None, name: str | None = None,
-                         timeout: float | None = None) -> ToolResult:
+def run_tool_from_source(
+    user,
+    source_code: str,
+    args: dict,
+    *,
+    env: dict | None = None,
+    name: str | None = None,
+    timeout: float | None = None,
+) -> ToolResult:
     """Run unsaved source in the sandbox (the run form and POST /v1/tools/run). Bad source is Invalid (400)."""
     from .executor import argument_problem
 
@@ -148,8 +209,9 @@ def run_tool_from_source(user, source_code: str, args: dict, *, env: dict | None
 
 def _refuse_builtin(tool: Tool) -> None:
     if tool.tool_type != "custom":
-        raise Invalid(f"{tool.name} is a built-in tool ({tool.tool_type}) and cannot be changed or deleted",
-                      field="tool_type")
+        raise Invalid(
+            f"{tool.name} is a built-in tool ({tool.tool_type}) and cannot be changed or deleted", field="tool_type"
+        )
 
 
 def _schema_for(source_code: str, json_schema: dict | None) -> dict:
@@ -167,26 +229,42 @@ def _custom_fields(source_code, *, json_schema, description, source_type) -> dic
         raise Invalid("source_code must be a string", field="source_code")
     schema = _schema_for(source_code, json_schema)
     if schema["name"] in base_tools():
-        raise Invalid(f"{schema['name']} is the name of a built-in tool; give the function another name",
-                      field="source_code")
+        raise Invalid(
+            f"{schema['name']} is the name of a built-in tool; give the function another name", field="source_code"
+        )
     if description is not None:
         if not isinstance(description, str):
             raise Invalid("description must be a string", field="description")
         schema = {**schema, "description": description}
-    return {"name": schema["name"], "description": schema["description"], "json_schema": schema,
-            "source_code": source_code, "source_type": "python"}
+    return {
+        "name": schema["name"],
+        "description": schema["description"],
+        "json_schema": schema,
+        "source_code": source_code,
+        "source_type": "python",
+    }
 
 
-def _option_fields(*, tags=None, return_char_limit=None, pip_requirements=None, npm_requirements=None,
-                   args_json_schema=None, metadata=None) -> dict:
+def _option_fields(
+    *,
+    tags=None,
+    return_char_limit=None,
+    pip_requirements=None,
+    npm_requirements=None,
+    args_json_schema=None,
+    metadata=None,
+) -> dict:
     fields = {}
     if tags is not None:
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
             raise Invalid("tags must be a list of strings", field="tags")
         fields["tags"] = tags
     if return_char_limit is not None:
-        if isinstance(return_char_limit, bool) or not isinstance(return_char_limit, int) or not (
-                1 <= return_char_limit <= MAX_RETURN_CHAR_LIMIT):
+        if (
+            isinstance(return_char_limit, bool)
+            or not isinstance(return_char_limit, int)
+            or not (1 <= return_char_limit <= MAX_RETURN_CHAR_LIMIT)
+        ):
             raise Invalid(f"return_char_limit must be between 1 and {MAX_RETURN_CHAR_LIMIT}", field="return_char_limit")
         fields["return_char_limit"] = return_char_limit
     for name, value in (("pip_requirements", pip_requirements), ("npm_requirements", npm_requirements)):

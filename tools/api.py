@@ -80,13 +80,21 @@ def count_tools(request, f: Query[ToolFilters]):
 @router.post("/tools/run", response=ToolReturnOut, operation_id="run_tool_from_source")
 def run_tool_from_source(request, payload: ToolRunIn):
     """Run unsaved code in the sandbox; answers a tool_return_message."""
-    result = actions.run_tool_from_source(request.auth, payload.source_code, payload.args, env=payload.env_vars,
-                                          name=payload.name)
+    result = actions.run_tool_from_source(
+        request.auth, payload.source_code, payload.args, env=payload.env_vars, name=payload.name
+    )
     ret = result.func_return
     text = ret if isinstance(ret, str) else json.dumps(ret, ensure_ascii=False)
-    return {"id": f"message-{uuid.uuid4()}", "date": timezone.now().replace(microsecond=0).isoformat(),
-            "message_type": "tool_return_message", "tool_return": text, "status": result.status,
-            "tool_call_id": "null", "stdout": result.stdout, "stderr": result.stderr}
+    return {
+        "id": f"message-{uuid.uuid4()}",
+        "date": timezone.now().replace(microsecond=0).isoformat(),
+        "message_type": "tool_return_message",
+        "tool_return": text,
+        "status": result.status,
+        "tool_call_id": "null",
+        "stdout": result.stdout,
+        "stderr": result.stderr,
+    }
 
 
 @router.get("/tools/{tool_id}", response=ToolOut, operation_id="retrieve_tool")

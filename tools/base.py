@@ -55,8 +55,9 @@ def conversation_search(
         start_date: Only messages from this moment on, ISO 8601 (YYYY-MM-DD or YYYY-MM-DDTHH:MM).
         end_date: Only messages up to this moment, ISO 8601; a bare date includes that whole day.
     """
-    return recall.conversation_search(ctx.agent, query=query, roles=roles, limit=limit, start_date=start_date,
-                                      end_date=end_date)
+    return recall.conversation_search(
+        ctx.agent, query=query, roles=roles, limit=limit, start_date=start_date, end_date=end_date
+    )
 
 
 @base_tool("letta_core")
@@ -90,8 +91,15 @@ def archival_memory_search(
         start_datetime: Only memories saved from this moment on, ISO 8601.
         end_datetime: Only memories saved up to this moment, ISO 8601; a bare date includes that whole day.
     """
-    return archival.search_archival(ctx.agent, query, tags=tags, tag_match_mode=tag_match_mode, top_k=top_k,
-                                    start_datetime=start_datetime, end_datetime=end_datetime)
+    return archival.search_archival(
+        ctx.agent,
+        query,
+        tags=tags,
+        tag_match_mode=tag_match_mode,
+        top_k=top_k,
+        start_datetime=start_datetime,
+        end_datetime=end_datetime,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -120,17 +128,20 @@ def _editable_block(ctx: ToolContext, label: str) -> Block:
 def _no_line_numbers(subject: str, text: str) -> None:
     """Refuse text copied from the line-numbered rendering of a block."""
     if _LINE_NUMBER_PREFIX.search(text):
-        raise ToolError(f"{subject} contains a line number prefix, which is not allowed. Do not include line "
-                        "numbers when calling memory tools (line numbers are for display purposes only).")
+        raise ToolError(
+            f"{subject} contains a line number prefix, which is not allowed. Do not include line "
+            "numbers when calling memory tools (line numbers are for display purposes only)."
+        )
     if LINE_NUMBER_WARNING in text:
-        raise ToolError(f"{subject} contains a line number warning, which is not allowed. Do not include line "
-                        "number information when calling memory tools (line numbers are for display purposes only).")
+        raise ToolError(
+            f"{subject} contains a line number warning, which is not allowed. Do not include line "
+            "number information when calling memory tools (line numbers are for display purposes only)."
+        )
 
 
 def _write(ctx: ToolContext, block: Block, value: str) -> str:
     """Store a new value; the limit and a concurrent change are checked under the row lock."""
-    update_block(ctx.agent.organization_id, block.id, {"value": value}, actor=ctx.actor,
-                 expected_version=block.version)
+    update_block(ctx.agent.organization_id, block.id, {"value": value}, actor=ctx.actor, expected_version=block.version)
     return value
 
 
@@ -138,12 +149,16 @@ def _replace_once(block: Block, old_string: str, new_string: str) -> str:
     value, old, new = block.value.expandtabs(), old_string.expandtabs(), new_string.expandtabs()
     starts = [m.start() for m in re.finditer(re.escape(old), value)] if old else []
     if not starts:
-        raise ToolError(f"No replacement was performed, old_string `{old_string}` did not appear verbatim in "
-                        f"memory block with label `{block.label}`.")
+        raise ToolError(
+            f"No replacement was performed, old_string `{old_string}` did not appear verbatim in "
+            f"memory block with label `{block.label}`."
+        )
     if len(starts) > 1:
         lines = sorted({value.count("\n", 0, s) + 1 for s in starts})
-        raise ToolError(f"No replacement was performed. Multiple occurrences of old_string `{old_string}` in lines "
-                        f"{lines}. Please ensure it is unique.")
+        raise ToolError(
+            f"No replacement was performed. Multiple occurrences of old_string `{old_string}` in lines "
+            f"{lines}. Please ensure it is unique."
+        )
     return value.replace(old, new, 1)
 
 
@@ -153,8 +168,10 @@ def _insert_lines(block: Block, text: str, insert_line: int) -> str:
     n = len(lines)
     line = n if insert_line == -1 else insert_line
     if not isinstance(line, int) or not 0 <= line <= n:
-        raise ToolError(f"Invalid `insert_line` parameter: {insert_line}. It should be within the range of lines of "
-                        f"the memory block: [0, {n}], or -1 to append to the end of the memory block.")
+        raise ToolError(
+            f"Invalid `insert_line` parameter: {insert_line}. It should be within the range of lines of "
+            f"the memory block: [0, {n}], or -1 to append to the end of the memory block."
+        )
     if not value:
         return text
     return "\n".join(lines[:line] + text.split("\n") + lines[line:])
@@ -165,8 +182,9 @@ def _attach_new_block(ctx: ToolContext, label: str, value: str, description: str
 
     agent = ctx.agent
     with transaction.atomic():
-        block = create_block(agent.organization, label=label, value=value, description=description or None,
-                             actor=ctx.actor)
+        block = create_block(
+            agent.organization, label=label, value=value, description=description or None, actor=ctx.actor
+        )
         last = AgentBlock.objects.filter(agent=agent).order_by("-position").values_list("position", flat=True).first()
         AgentBlock.objects.create(agent=agent, block=block, position=(last or 0) + 1)
         broadcast(agent_group(agent.id), {"type": "block_attached", "block_id": block.id})
@@ -281,7 +299,7 @@ def path_to_label(path: str) -> str:
     """The one rule for every command: drop a leading /memories/ and surrounding slashes; inner slashes stay."""
     label = path.strip()
     if label.startswith("/memories/"):
-        label = label[len("/memories/"):]
+        label = label[len("/memories/") :]
     return label.strip("/")
 
 
@@ -334,7 +352,9 @@ def memory(
         _required(command, path=path)
         block = _editable_block(ctx, path_to_label(path))
         _detach_block(ctx, block)
-        return f"Successfully deleted memory block '{block.label}'. " + _RECOMPILED.format(how="without this memory block")
+        return f"Successfully deleted memory block '{block.label}'. " + _RECOMPILED.format(
+            how="without this memory block"
+        )
     if command == "rename":
         return _memory_rename(ctx, path, description, old_path, new_path)
     raise ToolError(f"Error: Unknown command '{command}'. Supported commands: {', '.join(MEMORY_COMMANDS)}")
@@ -352,10 +372,16 @@ def _memory_create(ctx: ToolContext, label: str, value: str, description: str) -
 def _memory_rename(ctx, path, description, old_path, new_path) -> str:
     if path and description is not None:
         block = _editable_block(ctx, path_to_label(path))
-        update_block(ctx.agent.organization_id, block.id, {"description": description}, actor=ctx.actor,
-                     expected_version=block.version)
-        return (f"Successfully updated description of memory block '{block.label}'. "
-                + _RECOMPILED.format(how="with the updated description"))
+        update_block(
+            ctx.agent.organization_id,
+            block.id,
+            {"description": description},
+            actor=ctx.actor,
+            expected_version=block.version,
+        )
+        return f"Successfully updated description of memory block '{block.label}'. " + _RECOMPILED.format(
+            how="with the updated description"
+        )
     if old_path and new_path:
         block = _editable_block(ctx, path_to_label(old_path))
         new_label = path_to_label(new_path)
@@ -363,12 +389,16 @@ def _memory_rename(ctx, path, description, old_path, new_path) -> str:
             raise ToolError("Error: new_path must name a memory block")
         if new_label != block.label and _find_block(ctx, new_label) is not None:
             raise ToolError(f"Error: a memory block '{new_label}' already exists")
-        update_block(ctx.agent.organization_id, block.id, {"label": new_label}, actor=ctx.actor,
-                     expected_version=block.version)
-        return (f"Successfully renamed memory block '{block.label}' to '{new_label}'. "
-                + _RECOMPILED.format(how="with the renamed memory block"))
-    raise ToolError("Error: path and description are required for update_description command, or old_path and "
-                    "new_path are required for rename command")
+        update_block(
+            ctx.agent.organization_id, block.id, {"label": new_label}, actor=ctx.actor, expected_version=block.version
+        )
+        return f"Successfully renamed memory block '{block.label}' to '{new_label}'. " + _RECOMPILED.format(
+            how="with the renamed memory block"
+        )
+    raise ToolError(
+        "Error: path and description are required for update_description command, or old_path and "
+        "new_path are required for rename command"
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -397,9 +427,12 @@ def memory_apply_patch(ctx: ToolContext, label: str, patch: str) -> str:
             done = [f"Updated block '{label}'"]
     if not done:
         raise ToolError(memory_patch.NO_HUNKS)
-    return ("Successfully applied memory patch operations. "
-            + _RECOMPILED.format(how="with the updated memory contents")
-            + "\n\nOperations completed:\n" + "\n".join(f"- {d}" for d in done))
+    return (
+        "Successfully applied memory patch operations. "
+        + _RECOMPILED.format(how="with the updated memory contents")
+        + "\n\nOperations completed:\n"
+        + "\n".join(f"- {d}" for d in done)
+    )
 
 
 def _patch_target(ctx: ToolContext, label: str) -> Block:
@@ -424,8 +457,13 @@ def _apply_operation(ctx: ToolContext, op: memory_patch.Operation) -> str:
     if op.kind == "move":
         if _find_block(ctx, op.new_label) is not None:
             raise ToolError(f"Error: Memory block '{op.new_label}' already exists")
-        update_block(ctx.agent.organization_id, block.id, {"label": op.new_label}, actor=ctx.actor,
-                     expected_version=block.version)
+        update_block(
+            ctx.agent.organization_id,
+            block.id,
+            {"label": op.new_label},
+            actor=ctx.actor,
+            expected_version=block.version,
+        )
         return f"Renamed block '{op.label}' to '{op.new_label}'"
     _write(ctx, block, memory_patch.apply_hunks(block.value, memory_patch.parse_hunks(op.lines)))
     return f"Updated block '{op.label}'"

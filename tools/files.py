@@ -183,15 +183,19 @@ def open_files(ctx: ToolContext, file_requests: list[dict], close_all_others: bo
             before = (link.start_line, link.end_line) if link.is_open else None
             start, end = _open(link, int(request.get("offset") or 0), request.get("length"), char_limit)
             opened.add(link.id)
-            line = f"* Opened {display_name(link.file)} (lines {start}-{end})" if end else \
-                f"* Opened {display_name(link.file)} (empty window)"
+            line = (
+                f"* Opened {display_name(link.file)} (lines {start}-{end})"
+                if end
+                else f"* Opened {display_name(link.file)} (empty window)"
+            )
             if before and before != (start, end) and before[0]:
                 line += f" (previously lines {before[0]}-{before[1]})"
             report.append(line)
         closed = _close_least_recent(agent, opened, max_open)
     if closed:
-        report.append(f"Note: Closed {len(closed)} least recently used file(s) due to open file limit: "
-                      + ", ".join(closed))
+        report.append(
+            f"Note: Closed {len(closed)} least recently used file(s) due to open file limit: " + ", ".join(closed)
+        )
     rebuild_system_prompts([agent.id])
     return "\n".join(report)
 
@@ -202,14 +206,19 @@ def _checked_request(request, links):
     link = _find(links, request["file_name"])
     if link is None:
         names = [display_name(link.file) for link in links]
-        raise ToolError(f"{request['file_name']} not attached - did you get the filename correct? Currently you have "
-                        f"the following files attached: {names}")
+        raise ToolError(
+            f"{request['file_name']} not attached - did you get the filename correct? Currently you have "
+            f"the following files attached: {names}"
+        )
     offset, length = request.get("offset"), request.get("length")
     if offset is not None and (not isinstance(offset, int) or offset < 0):
-        raise ToolError(f"offset must be a whole number of lines, 0 or more (got {offset!r}) for {request['file_name']}")
+        raise ToolError(
+            f"offset must be a whole number of lines, 0 or more (got {offset!r}) for {request['file_name']}"
+        )
     if length is not None and (not isinstance(length, int) or length < 1):
-        raise ToolError(f"length must be a whole number of lines, at least 1 (got {length!r}) for "
-                        f"{request['file_name']}")
+        raise ToolError(
+            f"length must be a whole number of lines, at least 1 (got {length!r}) for {request['file_name']}"
+        )
     line_count = link.file.content.count("\n") + 1
     if offset is not None and offset >= line_count:
         raise ToolError(f"offset {offset} is past the end of {request['file_name']}, which has {line_count} lines")
@@ -217,8 +226,9 @@ def _checked_request(request, links):
 
 
 @base_tool("letta_files_core")
-def grep_files(ctx: ToolContext, pattern: str, include: str | None = None, context_lines: int | None = 1,
-               offset: int | None = None) -> str:
+def grep_files(
+    ctx: ToolContext, pattern: str, include: str | None = None, context_lines: int | None = 1, offset: int | None = None
+) -> str:
     """Search the text of your attached files with a regular expression (case-insensitive), like grep.
 
     Args:
@@ -235,15 +245,21 @@ def grep_files(ctx: ToolContext, pattern: str, include: str | None = None, conte
     name_filter = _compile(include, "Invalid include pattern") if include else None
     context_lines = max(0, min(int(context_lines if context_lines is not None else 1), 20))
     offset = max(0, int(offset or 0))
-    links = [link for link in _links(ctx.agent).order_by("file__folder__name", "file__file_name")
-             if not name_filter or name_filter.search(display_name(link.file))]
+    links = [
+        link
+        for link in _links(ctx.agent).order_by("file__folder__name", "file__file_name")
+        if not name_filter or name_filter.search(display_name(link.file))
+    ]
     if not links:
-        raise ToolError("No files are currently attached to search" if not include else
-                        f"No attached files match include pattern {include!r}")
+        raise ToolError(
+            "No files are currently attached to search"
+            if not include
+            else f"No attached files match include pattern {include!r}"
+        )
     matches, per_file, cut_short = _grep(links, regex, context_lines)
     if not matches:
         return f"No matches found for pattern: '{pattern}'"
-    page = matches[offset:offset + GREP_PAGE]
+    page = matches[offset : offset + GREP_PAGE]
     head = f"Found {len(matches)}{'+' if cut_short else ''} matches in {len(per_file)} files for pattern: '{pattern}'"
     lines = [head, "Matches per file: " + ", ".join(f"{name} ({n})" for name, n in per_file.items())]
     if not page:

@@ -10,10 +10,14 @@ from dataclasses import dataclass, field
 from .registry import ToolError
 
 NO_HUNKS = "No applicable hunks found in patch. Ensure lines start with ' ', '-', or '+'."
-NOT_FOUND = ("Failed to apply patch: expected hunk context not found in the memory block. Check that the context "
-             "and removed lines match the current block text exactly.")
-AMBIGUOUS = ("Failed to apply patch: hunk context matched multiple places in the memory block. Add more context "
-             "lines so the hunk matches only one place.")
+NOT_FOUND = (
+    "Failed to apply patch: expected hunk context not found in the memory block. Check that the context "
+    "and removed lines match the current block text exactly."
+)
+AMBIGUOUS = (
+    "Failed to apply patch: hunk context matched multiple places in the memory block. Add more context "
+    "lines so the hunk matches only one place."
+)
 _BLOCK_HEADERS = ("*** Add Block:", "*** Delete Block:", "*** Update Block:")
 
 
@@ -90,10 +94,10 @@ def apply_hunks(value: str, hunks: list) -> str:
             lines = lines + replacement
             continue
         width = len(expected)
-        starts = [i for i in range(len(lines) - width + 1) if lines[i:i + width] == expected]
+        starts = [i for i in range(len(lines) - width + 1) if lines[i : i + width] == expected]
         if not starts:
             raise ToolError(NOT_FOUND)
         if len(starts) > 1:
             raise ToolError(AMBIGUOUS)
-        lines[starts[0]:starts[0] + width] = replacement
+        lines[starts[0] : starts[0] + width] = replacement
     return "\n".join(lines)

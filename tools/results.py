@@ -47,8 +47,10 @@ def clip_return(value: str | dict, limit: int) -> str | dict:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     if len(text) <= limit:
         return value
-    return (f"{text[:limit]}... [NOTE: function output was truncated since it exceeded the character limit: "
-            f"{len(text)} > {limit}]")
+    return (
+        f"{text[:limit]}... [NOTE: function output was truncated since it exceeded the character limit: "
+        f"{len(text)} > {limit}]"
+    )
 
 
 def finish(result: ToolResult, limit: int) -> ToolResult:

@@ -63,7 +63,7 @@ class _Capture:
 
     def add(self, chunk: bytes) -> None:
         room = self.cap - len(self.data)
-        self.data += chunk[:max(room, 0)]
+        self.data += chunk[: max(room, 0)]
         self.dropped += max(len(chunk) - max(room, 0), 0)
 
     def text(self) -> str:
@@ -84,12 +84,22 @@ def child_env(scratch: str, env: dict | None) -> dict:
     return variables
 
 
-def run_python_tool(source_code: str, name: str, args: dict, *, env: dict | None = None,
-                    timeout: float | None = None, memory_mb: int | None = None) -> ToolResult:
+def run_python_tool(
+    source_code: str,
+    name: str,
+    args: dict,
+    *,
+    env: dict | None = None,
+    timeout: float | None = None,
+    memory_mb: int | None = None,
+) -> ToolResult:
     """Call function `name` of `source_code` with `args` in a sandbox process; never raises for tool faults."""
     timeout = float(settings.TOOL_TIMEOUT_SECONDS if timeout is None else timeout)
-    limits = {"cpu_seconds": max(1, int(timeout) + 1), "memory_mb": memory_mb or settings.TOOL_MEMORY_MB,
-              "file_mb": FILE_LIMIT_MB}
+    limits = {
+        "cpu_seconds": max(1, int(timeout) + 1),
+        "memory_mb": memory_mb or settings.TOOL_MEMORY_MB,
+        "file_mb": FILE_LIMIT_MB,
+    }
     try:
         payload = json.dumps({"source": source_code, "name": name, "args": args, "limits": limits}).encode()
     except (TypeError, ValueError) as exc:
@@ -117,8 +127,9 @@ def _isolation() -> dict | None:
 def _command(write_fd: int, isolation: dict | None) -> list[str]:
     if isolation is None:
         return [sys.executable, "-I", "-X", "utf8", "-c", RUNNER_SOURCE, str(write_fd)]
-    python = settings.TOOL_SANDBOX_PYTHON or ("/usr/bin/python3" if os.path.exists("/usr/bin/python3")
-                                              else sys.executable)
+    python = settings.TOOL_SANDBOX_PYTHON or (
+        "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+    )
     drop = ["setpriv", f"--reuid={isolation['uid']}", f"--regid={isolation['gid']}", "--clear-groups", "--"]
     network = [] if settings.TOOL_ALLOW_NETWORK else ["unshare", "--net", "--"]
     return [*network, *drop, python, "-I", "-X", "utf8", "-c", RUNNER_SOURCE, str(write_fd)]
@@ -129,8 +140,14 @@ def _run(payload: bytes, scratch: str, variables: dict, timeout: float, isolatio
     try:
         proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
             _command(write_fd, isolation),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(write_fd,),
-            cwd=scratch, env=variables, start_new_session=True, close_fds=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            pass_fds=(write_fd,),
+            cwd=scratch,
+            env=variables,
+            start_new_session=True,
+            close_fds=True,
         )
     finally:
         os.close(write_fd)
@@ -163,8 +180,11 @@ def _send(proc, payload: bytes) -> None:
 
 def _collect(proc, result_fd: int, deadline: float):
     """Read stdout, stderr and the result pipe until they close, the process exits, or the deadline passes."""
-    captures = {"stdout": _Capture(OUTPUT_CAP_BYTES), "stderr": _Capture(OUTPUT_CAP_BYTES),
-                "result": _Capture(RESULT_CAP_BYTES)}
+    captures = {
+        "stdout": _Capture(OUTPUT_CAP_BYTES),
+        "stderr": _Capture(OUTPUT_CAP_BYTES),
+        "result": _Capture(RESULT_CAP_BYTES),
+    }
     with selectors.DefaultSelector() as selector:
         selector.register(proc.stdout.fileno(), selectors.EVENT_READ, captures["stdout"])
         selector.register(proc.stderr.fileno(), selectors.EVENT_READ, captures["stderr"])
@@ -196,7 +216,9 @@ def _result(name: str, timeout: float, captures: dict, returncode: int, timed_ou
     stdout = [t for t in [captures["stdout"].text()] if t]
     stderr = [t for t in [captures["stderr"].text()] if t]
     if timed_out:
-        message = error_text(name, "TimeoutError", f"the tool did not finish within {timeout:g} seconds and was stopped")
+        message = error_text(
+            name, "TimeoutError", f"the tool did not finish within {timeout:g} seconds and was stopped"
+        )
         return ToolResult.error(message, stdout=stdout, stderr=[*stderr, message])
     if captures["result"].dropped:
         message = error_text(name, "ValueError", f"the tool's return value is larger than {RESULT_CAP_BYTES} bytes")

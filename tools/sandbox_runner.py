@@ -24,9 +24,13 @@ def apply_limits(limits: dict) -> None:
     cpu = int(limits["cpu_seconds"])
     memory = int(limits["memory_mb"]) * MB
     files = int(limits["file_mb"]) * MB
-    wanted = [(resource.RLIMIT_CPU, (cpu, cpu + 1)), (resource.RLIMIT_AS, (memory, memory)),
-              (resource.RLIMIT_FSIZE, (files, files)), (resource.RLIMIT_CORE, (0, 0)),
-              (resource.RLIMIT_NOFILE, (256, 256))]
+    wanted = [
+        (resource.RLIMIT_CPU, (cpu, cpu + 1)),
+        (resource.RLIMIT_AS, (memory, memory)),
+        (resource.RLIMIT_FSIZE, (files, files)),
+        (resource.RLIMIT_CORE, (0, 0)),
+        (resource.RLIMIT_NOFILE, (256, 256)),
+    ]
     for which, value in wanted:
         try:
             resource.setrlimit(which, value)

@@ -78,8 +78,9 @@ def _arguments_with_defaults(args: ast.arguments):
 def annotation_schema(node, *, where: str) -> tuple[dict, bool]:
     """(JSON schema, is Optional) for a type annotation node."""
     if node is None:
-        raise Invalid(f"{where} needs a type annotation (str, int, float, bool, list[...], dict, ...)",
-                      field="source_code")
+        raise Invalid(
+            f"{where} needs a type annotation (str, int, float, bool, list[...], dict, ...)", field="source_code"
+        )
     if isinstance(node, ast.Constant) and isinstance(node.value, str):  # a quoted (forward) annotation
         try:
             node = ast.parse(node.value, mode="eval").body
@@ -128,8 +129,9 @@ def _generic(name: str, items: list, where: str) -> tuple[dict, bool]:
 
 
 def _union(members: list, where: str) -> tuple[dict, bool]:
-    non_null = [m for m in members if not (isinstance(m, ast.Constant) and m.value is None)
-                and _dotted_name(m) != "None"]
+    non_null = [
+        m for m in members if not (isinstance(m, ast.Constant) and m.value is None) and _dotted_name(m) != "None"
+    ]
     optional = len(non_null) < len(members)
     schemas = [annotation_schema(m, where=where)[0] for m in non_null]
     if len(schemas) == 1:
@@ -182,18 +184,21 @@ def check_json_schema(schema) -> dict:
         raise Invalid(f"tool name {name!r} is longer than {MAX_TOOL_NAME_LENGTH} characters", field="json_schema")
     params = schema.get("parameters", {"type": "object", "properties": {}})
     if not isinstance(params, dict) or params.get("type", "object") != "object":
-        raise Invalid("json_schema.parameters must be an object schema ({\"type\": \"object\", ...})",
-                      field="json_schema")
+        raise Invalid('json_schema.parameters must be an object schema ({"type": "object", ...})', field="json_schema")
     properties = params.get("properties", {})
     required = params.get("required", [])
     if not isinstance(properties, dict) or not isinstance(required, list):
         raise Invalid("json_schema.parameters needs properties (an object) and required (a list)", field="json_schema")
     unknown = [r for r in required if r not in properties]
     if unknown:
-        raise Invalid(f"json_schema requires undefined parameter(s): {', '.join(map(str, unknown))}",
-                      field="json_schema")
+        raise Invalid(
+            f"json_schema requires undefined parameter(s): {', '.join(map(str, unknown))}", field="json_schema"
+        )
     description = schema.get("description", "")
     if not isinstance(description, str):
         raise Invalid("json_schema.description must be a string", field="json_schema")
-    return {"name": name, "description": description,
-            "parameters": {**params, "type": "object", "properties": properties, "required": required}}
+    return {
+        "name": name,
+        "description": description,
+        "parameters": {**params, "type": "object", "properties": properties, "required": required},
+    }

@@ -10,9 +10,19 @@ from ade.wire import RequestSchema
 
 from .models import DEFAULT_RETURN_CHAR_LIMIT
 
-ToolType = Literal["custom", "letta_core", "letta_memory_core", "letta_multi_agent_core", "letta_sleeptime_core",
-                   "letta_voice_sleeptime_core", "letta_builtin", "letta_files_core", "external_langchain",
-                   "external_composio", "external_mcp"]
+ToolType = Literal[
+    "custom",
+    "letta_core",
+    "letta_memory_core",
+    "letta_multi_agent_core",
+    "letta_sleeptime_core",
+    "letta_voice_sleeptime_core",
+    "letta_builtin",
+    "letta_files_core",
+    "external_langchain",
+    "external_composio",
+    "external_mcp",
+]
 MAX_SOURCE_CHARS = 200_000
 # Letta's wire name `json_schema` shadows ninja's Schema.json_schema() helper, which is never called on these.
 warnings.filterwarnings("ignore", message='Field name "json_schema"', category=UserWarning)

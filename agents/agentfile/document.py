@@ -10,8 +10,15 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ade.errors import Invalid
 
-PREFIXES = {"agents": "agent", "groups": "group", "blocks": "block", "files": "file", "sources": "source",
-            "tools": "tool", "mcp_servers": "mcp_server"}
+PREFIXES = {
+    "agents": "agent",
+    "groups": "group",
+    "blocks": "block",
+    "files": "file",
+    "sources": "source",
+    "tools": "tool",
+    "mcp_servers": "mcp_server",
+}
 
 
 class _Entry(BaseModel):
@@ -138,15 +145,19 @@ def parse_agent_file(raw: bytes | str) -> AgentFile:
     if not isinstance(doc, dict):
         raise Invalid("Corrupted agent file format: the document must be a JSON object", field="file")
     if "agents" not in doc:
-        raise Invalid("This is a legacy (v1) agent file, which is not supported: export the agent again from a current "
-                      "Letta or Engram server (the document must have an `agents` list)", field="file")
+        raise Invalid(
+            "This is a legacy (v1) agent file, which is not supported: export the agent again from a current "
+            "Letta or Engram server (the document must have an `agents` list)",
+            field="file",
+        )
     try:
         parsed = AgentFile.model_validate(doc)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise Invalid(f"Invalid agent file: {where}: {first['msg']} ({exc.error_count()} problem(s))",
-                      field="file") from None
+        raise Invalid(
+            f"Invalid agent file: {where}: {first['msg']} ({exc.error_count()} problem(s))", field="file"
+        ) from None
     _check_references(parsed)
     _check_model_configs(parsed)
     return parsed
@@ -158,10 +169,15 @@ def _check_model_configs(doc: "AgentFile") -> None:
 
     from ..schemas import LlmConfigOut
 
-    configs = [(f"agents.{i}.{field}", getattr(agent, field), model) for i, agent in enumerate(doc.agents)
-               for field, model in (("llm_config", LlmConfigOut), ("embedding_config", EmbeddingConfig))]
-    configs += [(f"sources.{i}.embedding_config", source.embedding_config, EmbeddingConfig)
-                for i, source in enumerate(doc.sources)]
+    configs = [
+        (f"agents.{i}.{field}", getattr(agent, field), model)
+        for i, agent in enumerate(doc.agents)
+        for field, model in (("llm_config", LlmConfigOut), ("embedding_config", EmbeddingConfig))
+    ]
+    configs += [
+        (f"sources.{i}.embedding_config", source.embedding_config, EmbeddingConfig)
+        for i, source in enumerate(doc.sources)
+    ]
     for where, value, model in configs:
         if value is None:
             continue
@@ -178,7 +194,8 @@ def _check_references(doc: AgentFile) -> None:
         raise Invalid("Invalid agent file: it has no agents", field="file")
     seen = set()
     entities = [(k, e) for k in PREFIXES for e in getattr(doc, k)] + [
-        ("messages", m) for a in doc.agents for m in a.messages]
+        ("messages", m) for a in doc.agents for m in a.messages
+    ]
     for kind, entry in entities:
         prefix = PREFIXES.get(kind, "message")
         if not re.fullmatch(rf"{re.escape(prefix)}-\d+", entry.id):
@@ -189,24 +206,34 @@ def _check_references(doc: AgentFile) -> None:
     ids = {k: {e.id for e in getattr(doc, k)} for k in PREFIXES}
     for agent in doc.agents:
         messages = {m.id for m in agent.messages}
-        refs = [("tools", agent.tool_ids), ("blocks", agent.block_ids), ("sources", agent.source_ids),
-                ("sources", agent.folder_ids), ("groups", agent.group_ids)]
+        refs = [
+            ("tools", agent.tool_ids),
+            ("blocks", agent.block_ids),
+            ("sources", agent.source_ids),
+            ("sources", agent.folder_ids),
+            ("groups", agent.group_ids),
+        ]
         for kind, listed in refs:
             for ref in listed or []:
                 if ref not in ids[kind]:
-                    raise Invalid(f"Invalid agent file: agent {agent.id} refers to {ref!r}, which the file lacks",
-                                  field="file")
+                    raise Invalid(
+                        f"Invalid agent file: agent {agent.id} refers to {ref!r}, which the file lacks", field="file"
+                    )
         missing = [m for m in agent.in_context_message_ids if m not in messages]
         if missing:
-            raise Invalid(f"Invalid agent file: agent {agent.id} keeps {missing[0]!r} in context but the file lacks it",
-                          field="file")
+            raise Invalid(
+                f"Invalid agent file: agent {agent.id} keeps {missing[0]!r} in context but the file lacks it",
+                field="file",
+            )
         for link in agent.files_agents:
             if link.get("agent_id") not in (None, agent.id) or link.get("file_id") not in ids["files"]:
                 raise Invalid(f"Invalid agent file: a file link of agent {agent.id} does not resolve", field="file")
     for file in doc.files:
         if file.source_id not in ids["sources"]:
-            raise Invalid(f"Invalid agent file: file {file.id} is in source {file.source_id!r}, which the file lacks",
-                          field="file")
+            raise Invalid(
+                f"Invalid agent file: file {file.id} is in source {file.source_id!r}, which the file lacks",
+                field="file",
+            )
     for group in doc.groups:
         manager = group.manager_config.get("manager_agent_id")
         if any(a not in ids["agents"] for a in group.agent_ids) or (manager and manager not in ids["agents"]):

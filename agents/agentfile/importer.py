@@ -15,10 +15,18 @@ from ..models import AGENT_TYPES, Agent, Group, Message
 from .document import AgentEntry, AgentFile, ToolEntry, parse_agent_file
 
 
-def import_agent_file(user, raw: bytes | str, *, name: str | None = None, model: str | None = None,
-                      embedding: str | None = None, override_existing_tools: bool = True,
-                      strip_messages: bool = False, secrets: dict | None = None,
-                      append_copy_suffix: bool = True) -> list[str]:
+def import_agent_file(
+    user,
+    raw: bytes | str,
+    *,
+    name: str | None = None,
+    model: str | None = None,
+    embedding: str | None = None,
+    override_existing_tools: bool = True,
+    strip_messages: bool = False,
+    secrets: dict | None = None,
+    append_copy_suffix: bool = True,
+) -> list[str]:
     """Create the file's agents (and their tools, blocks, folders, files, messages, groups) for `user`'s
     organization in one transaction; return the new agent ids in file order. Nothing is written on error."""
     doc = parse_agent_file(raw)
@@ -32,8 +40,16 @@ def import_agent_file(user, raw: bytes | str, *, name: str | None = None, model:
         agent_ids = []
         for i, entry in enumerate(doc.agents):
             new_name = name if (name and i == 0) else _copy_name(entry.name, append_copy_suffix)
-            agent = _import_agent(user, entry, ids, name=new_name, llm=llm_override, embedding=embedding_override,
-                                  secrets=secrets or {}, strip_messages=strip_messages)
+            agent = _import_agent(
+                user,
+                entry,
+                ids,
+                name=new_name,
+                llm=llm_override,
+                embedding=embedding_override,
+                secrets=secrets or {},
+                strip_messages=strip_messages,
+            )
             ids.set(entry.id, agent.id)
             agent_ids.append(agent.id)
         _import_groups(user, doc, ids)
@@ -74,8 +90,9 @@ def _import_tools(user, doc: AgentFile, ids: _IdMap, override_existing: bool) ->
     longest = Tool._meta.get_field("name").max_length
     for entry in doc.tools:
         if len(entry.name) > longest:
-            raise Invalid(f"Invalid agent file: tool name {entry.name!r} is longer than {longest} characters",
-                          field="file")
+            raise Invalid(
+                f"Invalid agent file: tool name {entry.name!r} is longer than {longest} characters", field="file"
+            )
         if entry.name in known:
             tool = base[entry.name]
         elif entry.tool_type == "custom" and entry.source_code:
@@ -88,12 +105,20 @@ def _import_tools(user, doc: AgentFile, ids: _IdMap, override_existing: bool) ->
 
 def _upsert(user, upsert_tool, entry: ToolEntry) -> Tool:
     try:
-        return upsert_tool(user, entry.source_code, json_schema=entry.json_schema, description=entry.description,
-                           tags=entry.tags, return_char_limit=entry.return_char_limit,
-                           pip_requirements=entry.pip_requirements, npm_requirements=entry.npm_requirements,
-                           args_json_schema=entry.args_json_schema,
-                           default_requires_approval=entry.default_requires_approval,
-                           enable_parallel_execution=entry.enable_parallel_execution, metadata=entry.metadata_)
+        return upsert_tool(
+            user,
+            entry.source_code,
+            json_schema=entry.json_schema,
+            description=entry.description,
+            tags=entry.tags,
+            return_char_limit=entry.return_char_limit,
+            pip_requirements=entry.pip_requirements,
+            npm_requirements=entry.npm_requirements,
+            args_json_schema=entry.args_json_schema,
+            default_requires_approval=entry.default_requires_approval,
+            enable_parallel_execution=entry.enable_parallel_execution,
+            metadata=entry.metadata_,
+        )
     except DomainError as exc:
         raise Invalid(f"Invalid agent file: tool {entry.name!r}: {exc.message}", field="file") from None
 
@@ -102,23 +127,40 @@ def _unavailable_tool(user, entry: ToolEntry) -> Tool:
     """A built-in or external tool this server does not implement: kept (so the agent's rules and history make
     sense) as a row without code; calling it returns an error to the model."""
     if entry.tool_type not in dict(TOOL_TYPES):
-        raise Invalid(f"Invalid agent file: tool {entry.name!r} has an unknown tool_type {entry.tool_type!r}",
-                      field="file")
+        raise Invalid(
+            f"Invalid agent file: tool {entry.name!r} has an unknown tool_type {entry.tool_type!r}", field="file"
+        )
     tool, _ = Tool.objects.get_or_create(
-        organization_id=user.organization_id, name=entry.name,
-        defaults={"tool_type": entry.tool_type, "description": entry.description or "", "source_code": None,
-                  "json_schema": entry.json_schema or {"name": entry.name, "parameters": {}},
-                  "tags": entry.tags or [], "created_by": user, "last_updated_by": user})
+        organization_id=user.organization_id,
+        name=entry.name,
+        defaults={
+            "tool_type": entry.tool_type,
+            "description": entry.description or "",
+            "source_code": None,
+            "json_schema": entry.json_schema or {"name": entry.name, "parameters": {}},
+            "tags": entry.tags or [],
+            "created_by": user,
+            "last_updated_by": user,
+        },
+    )
     return tool
 
 
 def _import_blocks(user, doc: AgentFile, ids: _IdMap) -> None:
     for entry in doc.blocks:
         try:
-            block = create_block(user.organization, label=entry.label, value=entry.value, limit=entry.limit,
-                                 description=entry.description, read_only=bool(entry.read_only),
-                                 hidden=bool(entry.hidden), metadata=entry.metadata, tags=entry.tags,
-                                 actor=Actor.user(user, via="api"))
+            block = create_block(
+                user.organization,
+                label=entry.label,
+                value=entry.value,
+                limit=entry.limit,
+                description=entry.description,
+                read_only=bool(entry.read_only),
+                hidden=bool(entry.hidden),
+                metadata=entry.metadata,
+                tags=entry.tags,
+                actor=Actor.user(user, via="api"),
+            )
         except DomainError as exc:
             raise Invalid(f"Invalid agent file: block {entry.label!r}: {exc.message}", field="file") from None
         ids.set(entry.id, block.id)
@@ -132,8 +174,14 @@ def _import_folders(user, doc: AgentFile, ids: _IdMap, embedding: dict | None) -
         name = entry.name if entry.name not in taken else f"{entry.name}_{uuid.uuid4().hex[:8]}"
         taken.add(name)
         config = embedding or embedding_config_for(config=entry.embedding_config)
-        folder = create_folder(user, name=name, description=entry.description, instructions=entry.instructions,
-                               metadata=entry.metadata, embedding_config=config)
+        folder = create_folder(
+            user,
+            name=name,
+            description=entry.description,
+            instructions=entry.instructions,
+            metadata=entry.metadata,
+            embedding_config=config,
+        )
         ids.set(entry.id, folder.id)
 
 
@@ -146,35 +194,49 @@ def _import_files(user, doc: AgentFile, ids: _IdMap) -> None:
         name = entry.file_name or entry.original_file_name or f"{entry.id}.txt"
         if not any(name.lower().endswith(suffix) for suffix in TEXT_TYPES):
             name += ".txt"
-        file = upload_file(user.organization, folder, name=name, data=(entry.content or "").encode(),
-                           created_by=user)
+        file = upload_file(user.organization, folder, name=name, data=(entry.content or "").encode(), created_by=user)
         ids.set(entry.id, file.id)
 
 
-def _import_agent(user, entry: AgentEntry, ids: _IdMap, *, name, llm, embedding, secrets: dict,
-                  strip_messages: bool) -> Agent:
+def _import_agent(
+    user, entry: AgentEntry, ids: _IdMap, *, name, llm, embedding, secrets: dict, strip_messages: bool
+) -> Agent:
     from ..actions import create_agent
 
     if entry.agent_type not in dict(AGENT_TYPES):
-        raise Invalid(f"Invalid agent file: agent {entry.id} has an unknown agent_type {entry.agent_type!r}",
-                      field="file")
+        raise Invalid(
+            f"Invalid agent file: agent {entry.id} has an unknown agent_type {entry.agent_type!r}", field="file"
+        )
     wanted_secrets = {**(entry.tool_exec_environment_variables or {}), **(entry.secrets or {})}
     spec = {
-        "name": name, "agent_type": entry.agent_type, "system": entry.system, "description": entry.description,
-        "metadata": entry.metadata, "tags": entry.tags, "timezone": entry.timezone, "hidden": entry.hidden,
-        "message_buffer_autoclear": entry.message_buffer_autoclear, "max_files_open": entry.max_files_open,
+        "name": name,
+        "agent_type": entry.agent_type,
+        "system": entry.system,
+        "description": entry.description,
+        "metadata": entry.metadata,
+        "tags": entry.tags,
+        "timezone": entry.timezone,
+        "hidden": entry.hidden,
+        "message_buffer_autoclear": entry.message_buffer_autoclear,
+        "max_files_open": entry.max_files_open,
         "per_file_view_window_char_limit": entry.per_file_view_window_char_limit,
-        "response_format": entry.response_format, "compaction_settings": entry.compaction_settings,
+        "response_format": entry.response_format,
+        "compaction_settings": entry.compaction_settings,
         "secrets": {**{k: "" for k in wanted_secrets}, **secrets},
-        "tool_ids": ids.many(entry.tool_ids), "block_ids": ids.many(entry.block_ids),
-        "folder_ids": ids.many(entry.folder_ids or entry.source_ids), "tool_rules": entry.tool_rules or [],
-        "include_base_tools": False, "include_base_tool_rules": False, "initial_message_sequence": [],
+        "tool_ids": ids.many(entry.tool_ids),
+        "block_ids": ids.many(entry.block_ids),
+        "folder_ids": ids.many(entry.folder_ids or entry.source_ids),
+        "tool_rules": entry.tool_rules or [],
+        "include_base_tools": False,
+        "include_base_tool_rules": False,
+        "initial_message_sequence": [],
         "enable_sleeptime": False,
         **_model_spec(entry, llm, embedding),
     }
     agent = create_agent(user, {k: v for k, v in spec.items() if v is not None})
-    Agent.objects.filter(id=agent.id).update(enable_sleeptime=bool(entry.enable_sleeptime),
-                                             llm_config={**agent.llm_config, **_kept_handle(entry, llm)})
+    Agent.objects.filter(id=agent.id).update(
+        enable_sleeptime=bool(entry.enable_sleeptime), llm_config={**agent.llm_config, **_kept_handle(entry, llm)}
+    )
     if not strip_messages:
         _import_messages(agent, entry, ids)
     return agent
@@ -217,12 +279,24 @@ def _import_messages(agent: Agent, entry: AgentEntry, ids: _IdMap) -> None:
     for m in entry.messages:
         if m.id in ids:
             continue
-        row = Message(organization_id=agent.organization_id, agent=agent, role=m.role,
-                      content=_parts(m.content), name=m.name or "", otid=m.otid or "", sender_id=m.sender_id or "",
-                      group_id=m.group_id or "", model=m.model or "", tool_calls=m.tool_calls or None,
-                      tool_call_id=m.tool_call_id or "", tool_returns=m.tool_returns or None,
-                      approve=m.approve, denial_reason=m.denial_reason or "", approvals=m.approvals or None,
-                      created_at=m.created_at or timezone.now())
+        row = Message(
+            organization_id=agent.organization_id,
+            agent=agent,
+            role=m.role,
+            content=_parts(m.content),
+            name=m.name or "",
+            otid=m.otid or "",
+            sender_id=m.sender_id or "",
+            group_id=m.group_id or "",
+            model=m.model or "",
+            tool_calls=m.tool_calls or None,
+            tool_call_id=m.tool_call_id or "",
+            tool_returns=m.tool_returns or None,
+            approve=m.approve,
+            denial_reason=m.denial_reason or "",
+            approvals=m.approvals or None,
+            created_at=m.created_at or timezone.now(),
+        )
         ids.set(m.id, row.id)  # ids are assigned when a row is built, so requests can point at later rows
         rows.append((m, row))
     for m, row in rows:
@@ -247,9 +321,11 @@ def _import_groups(user, doc: AgentFile, ids: _IdMap) -> None:
     for entry in doc.groups:
         config = entry.manager_config or {}
         manager = config.get("manager_agent_id")
-        group = Group.objects.create(organization_id=user.organization_id,
-                                     manager_type=config.get("manager_type") or "sleeptime",
-                                     manager_agent_id=ids[manager] if manager else None,
-                                     description=entry.description or "",
-                                     sleeptime_agent_frequency=config.get("sleeptime_agent_frequency"))
+        group = Group.objects.create(
+            organization_id=user.organization_id,
+            manager_type=config.get("manager_type") or "sleeptime",
+            manager_agent_id=ids[manager] if manager else None,
+            description=entry.description or "",
+            sleeptime_agent_frequency=config.get("sleeptime_agent_frequency"),
+        )
         group.agents.add(*ids.many(entry.agent_ids))

@@ -41,14 +41,21 @@ def run(argv, out) -> None:
     args = parser.parse_args(argv)
     rng = np.random.default_rng(args.seed)
     org, archive, other = _owner()
-    out.write(f"Engram archival benchmark: {connection.vendor} ({connection.settings_dict['NAME']}), "
-              f"{args.passages:,} passages × {args.dim} dims in one archive + {args.other:,} in another")
+    out.write(
+        f"Engram archival benchmark: {connection.vendor} ({connection.settings_dict['NAME']}), "
+        f"{args.passages:,} passages × {args.dim} dims in one archive + {args.other:,} in another"
+    )
     try:
-        space = (rng.standard_normal((args.clusters, LATENT_DIM)).astype(np.float32),
-                 rng.standard_normal((LATENT_DIM, args.dim)).astype(np.float32))
+        space = (
+            rng.standard_normal((args.clusters, LATENT_DIM)).astype(np.float32),
+            rng.standard_normal((LATENT_DIM, args.dim)).astype(np.float32),
+        )
         vectors, latent, tags = _load(out, rng, space, org, [(other, args.other), (archive, args.passages)])
-        queries = _embed(latent[rng.integers(0, len(latent), args.queries)]
-                         + 0.2 * rng.standard_normal((args.queries, LATENT_DIM)).astype(np.float32), space[1])
+        queries = _embed(
+            latent[rng.integers(0, len(latent), args.queries)]
+            + 0.2 * rng.standard_normal((args.queries, LATENT_DIM)).astype(np.float32),
+            space[1],
+        )
         _search(out, archive, vectors, tags, queries)
     finally:
         if args.keep:
@@ -62,14 +69,20 @@ def _owner():
     from memory.models import Archive
 
     org = Organization.objects.create(name=f"Engram benchmark {uuid.uuid4().hex[:8]}")
-    return (org, Archive.objects.create(organization=org, name="agent archive"),
-            Archive.objects.create(organization=org, name="other archive"))
+    return (
+        org,
+        Archive.objects.create(organization=org, name="agent archive"),
+        Archive.objects.create(organization=org, name="other archive"),
+    )
 
 
 def _cleanup(org) -> None:
     with transaction.atomic(), connection.cursor() as cur:  # plain SQL: the ORM's cascade would load every row
-        cur.execute("DELETE FROM memory_passagetag WHERE passage_id IN "
-                    "(SELECT id FROM memory_passage WHERE organization_id = %s)", [org.id])
+        cur.execute(
+            "DELETE FROM memory_passagetag WHERE passage_id IN "
+            "(SELECT id FROM memory_passage WHERE organization_id = %s)",
+            [org.id],
+        )
         cur.execute("DELETE FROM memory_passage WHERE organization_id = %s", [org.id])
         org.delete()
     if connection.vendor == "postgresql":
@@ -87,8 +100,9 @@ def _synthetic(rng, space, n: int):
     centres, mapping = space
     assign = rng.integers(0, len(centres), n)
     latent = centres[assign] + 0.6 * rng.standard_normal((n, centres.shape[1])).astype(np.float32)
-    tags = [sorted({TAGS[a % len(TAGS)], TAGS[int(b)]}) for a, b in zip(assign, rng.integers(0, len(TAGS), n),
-                                                                          strict=True)]
+    tags = [
+        sorted({TAGS[a % len(TAGS)], TAGS[int(b)]}) for a, b in zip(assign, rng.integers(0, len(TAGS), n), strict=True)
+    ]
     return _embed(latent, mapping), latent, tags
 
 
@@ -109,8 +123,10 @@ def _load(out, rng, space, org, plan):
             _bulk_insert(org, archive, vectors, tags)
         seconds += time.perf_counter() - started
         total += count
-    out.write(f"  load ({'binary COPY, HNSW index maintained' if connection.vendor == 'postgresql' else 'bulk insert'})"
-              f": {total:,} passages in {seconds:.1f} s = {total / seconds:,.0f} passages/s")
+    out.write(
+        f"  load ({'binary COPY, HNSW index maintained' if connection.vendor == 'postgresql' else 'bulk insert'})"
+        f": {total:,} passages in {seconds:.1f} s = {total / seconds:,.0f} passages/s"
+    )
     if connection.vendor == "postgresql":
         with connection.cursor() as cur:
             cur.execute("ANALYZE memory_passage; ANALYZE memory_passagetag")
@@ -128,13 +144,41 @@ def _copy(org, archive, vectors, tags) -> None:
     with psycopg.connect(**connection.get_connection_params()) as raw:
         register_vector(raw)  # before the cursor: a cursor copies the connection's adapters
         cur = raw.cursor()
-        with cur.copy("COPY memory_passage (id, organization_id, archive_id, text, tags, metadata, embedding, "
-                      "embedding_model, embedding_dim, created_at, updated_at) FROM STDIN WITH (FORMAT BINARY)") as cp:
-            cp.set_types(["varchar", "varchar", "varchar", "text", "jsonb", "jsonb", "vector", "varchar", "int4",
-                          "timestamptz", "timestamptz"])
+        with cur.copy(
+            "COPY memory_passage (id, organization_id, archive_id, text, tags, metadata, embedding, "
+            "embedding_model, embedding_dim, created_at, updated_at) FROM STDIN WITH (FORMAT BINARY)"
+        ) as cp:
+            cp.set_types(
+                [
+                    "varchar",
+                    "varchar",
+                    "varchar",
+                    "text",
+                    "jsonb",
+                    "jsonb",
+                    "vector",
+                    "varchar",
+                    "int4",
+                    "timestamptz",
+                    "timestamptz",
+                ]
+            )
             for i, (pid, vec, row_tags) in enumerate(zip(ids, vectors, tags, strict=True)):
-                cp.write_row([pid, org.id, archive.id, f"passage {i} on {', '.join(row_tags)}", Jsonb(row_tags),
-                              Jsonb({}), vec, MODEL, len(vec), now, now])
+                cp.write_row(
+                    [
+                        pid,
+                        org.id,
+                        archive.id,
+                        f"passage {i} on {', '.join(row_tags)}",
+                        Jsonb(row_tags),
+                        Jsonb({}),
+                        vec,
+                        MODEL,
+                        len(vec),
+                        now,
+                        now,
+                    ]
+                )
         with cur.copy("COPY memory_passagetag (passage_id, archive_id, tag) FROM STDIN WITH (FORMAT BINARY)") as cp:
             cp.set_types(["varchar", "varchar", "varchar"])
             for pid, row_tags in zip(ids, tags, strict=True):
@@ -150,9 +194,15 @@ def _bulk_insert(org, archive, vectors, tags) -> None:
         groups.setdefault(tuple(row_tags), []).append(i)
     for row_tags, rows in groups.items():
         for start in range(0, len(rows), 5000):
-            chunk = rows[start:start + 5000]
-            create_passages(org, [f"passage {i} on {', '.join(row_tags)}" for i in chunk], vectors[chunk],
-                            embedding_model=MODEL, archive=archive, tags=list(row_tags))
+            chunk = rows[start : start + 5000]
+            create_passages(
+                org,
+                [f"passage {i} on {', '.join(row_tags)}" for i in chunk],
+                vectors[chunk],
+                embedding_model=MODEL,
+                archive=archive,
+                tags=list(row_tags),
+            )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -162,9 +212,10 @@ def _bulk_insert(org, archive, vectors, tags) -> None:
 def _search(out, archive, vectors, tags, queries) -> None:
     tag = TAGS[3]
     has_tag = np.array([tag in row for row in tags])
-    for label, filters, mask in (("top-10, archive only", {}, None),
-                                 (f"top-10, archive + tag {tag!r} ({has_tag.mean():.0%} of rows)", {"tags": [tag]},
-                                  has_tag)):
+    for label, filters, mask in (
+        ("top-10, archive only", {}, None),
+        (f"top-10, archive + tag {tag!r} ({has_tag.mean():.0%} of rows)", {"tags": [tag]}, has_tag),
+    ):
         timings, recalls = [], []
         for q in queries[:10]:  # warm caches and the connection
             _top10(archive, q, filters)
@@ -176,10 +227,14 @@ def _search(out, archive, vectors, tags, queries) -> None:
         p50, p95 = np.percentile(timings, 50), np.percentile(timings, 95)
         recall = float(np.mean(recalls))
         out.write(f"  search {label}:")
-        out.write(f"      p50 {p50:6.2f} ms   p95 {p95:6.2f} ms   (target p95 ≤ {TARGET_P95_MS:g} ms: "
-                  f"{'met' if p95 <= TARGET_P95_MS else 'MISSED'})")
-        out.write(f"      recall@10 {recall:.3f} vs exact search   (target ≥ {TARGET_RECALL}: "
-                  f"{'met' if recall >= TARGET_RECALL else 'MISSED'})")
+        out.write(
+            f"      p50 {p50:6.2f} ms   p95 {p95:6.2f} ms   (target p95 ≤ {TARGET_P95_MS:g} ms: "
+            f"{'met' if p95 <= TARGET_P95_MS else 'MISSED'})"
+        )
+        out.write(
+            f"      recall@10 {recall:.3f} vs exact search   (target ≥ {TARGET_RECALL}: "
+            f"{'met' if recall >= TARGET_RECALL else 'MISSED'})"
+        )
         if connection.vendor == "postgresql":
             out.write(f"      plan: {_plan(archive, queries[0], filters)}")
 

@@ -32,8 +32,12 @@ def run(argv, out) -> None:
     parser.add_argument("--messages", type=int, default=10, help="messages per agent, sent one after another")
     parser.add_argument("--model-latency-ms", type=int, default=200)
     parser.add_argument("--workers", type=int, default=2, help="Celery worker processes to start")
-    parser.add_argument("--concurrency", type=int, default=1,
-                        help="task processes per worker (prefork, as in docker-compose); 1 = a solo worker")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=1,
+        help="task processes per worker (prefork, as in docker-compose); 1 = a solo worker",
+    )
     args = parser.parse_args(argv)
     if not settings.REDIS_URL:
         raise CommandError("bench load needs REDIS_URL (a Redis for the broker, the channel layer and run events)")
@@ -46,8 +50,10 @@ def run(argv, out) -> None:
     model.queue(*[{"text": REPLY, "delay_ms": args.model_latency_ms}] * (args.agents * args.messages + args.workers))
     user = _owner()
     workers = _start_workers(args, server.url)
-    out.write(f"Engram load benchmark: {args.agents} agents × {args.messages} messages, model latency "
-              f"{args.model_latency_ms} ms, {args.workers} workers × {args.concurrency}, {connection.vendor}")
+    out.write(
+        f"Engram load benchmark: {args.agents} agents × {args.messages} messages, model latency "
+        f"{args.model_latency_ms} ms, {args.workers} workers × {args.concurrency}, {connection.vendor}"
+    )
     try:
         agents = _agents(user, args.agents)
         _send_all(user, _agents(user, args.workers, prefix="warm-up"), 1)  # first turns load code and caches
@@ -81,8 +87,14 @@ def _start_workers(args, model_url: str):
     from ade.local_workers import WorkerPool
 
     pool_args = ("-P", "solo") if args.concurrency == 1 else ("-P", "prefork", "-c", str(args.concurrency))
-    env = {**os.environ, "CELERY_EAGER": "0", "SCRIPTED_LLM_URL": model_url, "SCRIPTED_LLM_AUTOSTART": "0",
-           "DATABASE_NAME": str(settings.DATABASES["default"]["NAME"]), "LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "CELERY_EAGER": "0",
+        "SCRIPTED_LLM_URL": model_url,
+        "SCRIPTED_LLM_AUTOSTART": "0",
+        "DATABASE_NAME": str(settings.DATABASES["default"]["NAME"]),
+        "LOG_LEVEL": "WARNING",
+    }
     pool = WorkerPool(tempfile.mkdtemp(prefix="engram-load-"), env, pool_args=pool_args)
     pool.start(args.workers)
     return pool
@@ -91,8 +103,10 @@ def _start_workers(args, model_url: str):
 def _agents(user, count: int, prefix: str = "load") -> list:
     from agents.actions import create_agent
 
-    return [create_agent(user, {"name": f"{prefix}-{i}", "memory_blocks": [{"label": "human", "value": ""}]})
-            for i in range(count)]
+    return [
+        create_agent(user, {"name": f"{prefix}-{i}", "memory_blocks": [{"label": "human", "value": ""}]})
+        for i in range(count)
+    ]
 
 
 def _send_all(user, agents, messages: int):
@@ -146,8 +160,10 @@ def _report(out, args, agents, latencies, errors, wall: float) -> None:
         for problem in problems[:20]:
             out.write(f"  PROBLEM: {problem}")
         raise CommandError(f"{len(problems)} problem(s): errors or lost/duplicated messages")
-    out.write(f"  checked: {len(rows)} runs completed, 0 errors; every agent holds {args.messages} messages and "
-              f"{args.messages} replies in order (none lost or duplicated)")
+    out.write(
+        f"  checked: {len(rows)} runs completed, 0 errors; every agent holds {args.messages} messages and "
+        f"{args.messages} replies in order (none lost or duplicated)"
+    )
 
 
 def _line(out, label: str, seconds: list[float]) -> None:

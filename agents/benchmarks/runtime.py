@@ -28,7 +28,7 @@ def pct(values: list[float], q: float) -> float:
 
 def line(out, label: str, values_ms: list[float], target: float | None = None) -> None:
     goal = f"   (target p50 ≤ {target:g} ms)" if target else ""
-    out.write(f"  {label:<52} p50 {pct(values_ms, .5):7.2f} ms   p95 {pct(values_ms, .95):7.2f} ms{goal}")
+    out.write(f"  {label:<52} p50 {pct(values_ms, 0.5):7.2f} ms   p95 {pct(values_ms, 0.95):7.2f} ms{goal}")
 
 
 def run(argv, out) -> None:
@@ -43,9 +43,11 @@ def run(argv, out) -> None:
     client = ScriptedClient(server.url)
     user, org = _owner()
     vendor = connection.vendor
-    out.write(f"Engram runtime benchmark — database: {vendor} ({settings.DATABASES['default']['NAME']}), "
-              f"scripted model at zero latency, {args.steps} steps per figure, load average "
-              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    out.write(
+        f"Engram runtime benchmark — database: {vendor} ({settings.DATABASES['default']['NAME']}), "
+        f"scripted model at zero latency, {args.steps} steps per figure, load average "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    )
     try:
         _count_model_cpu()
         _warm_up(user, client)
@@ -162,8 +164,15 @@ def _compile_times(user, repeats: int) -> tuple[list[float], list[float]]:
 
     blocks = [{"label": f"block{i}", "value": ("A fact worth keeping. " * 20).strip()} for i in range(8)]
     agent = create_agent(user, {"name": "compile-bench", "memory_blocks": blocks})
-    rows = [Message(organization_id=agent.organization_id, agent=agent, role=("user", "assistant")[i % 2],
-                    content=text_parts(f"message number {i} with a few words of content")) for i in range(200)]
+    rows = [
+        Message(
+            organization_id=agent.organization_id,
+            agent=agent,
+            role=("user", "assistant")[i % 2],
+            content=text_parts(f"message number {i} with a few words of content"),
+        )
+        for i in range(200)
+    ]
     Message.objects.bulk_create(rows)
     agent.message_ids = agent.message_ids[:1] + [r.id for r in rows]
     agent.save(update_fields=["message_ids"])
@@ -184,8 +193,16 @@ def _tokens_per_step(user, client, out) -> None:
     from agents.actions import create_agent
     from memory.tokens import count_message_tokens, count_tokens, count_tool_tokens
 
-    agent = create_agent(user, {"name": "tokens-bench", "memory_blocks": [
-        {"label": "persona", "value": "I am a helpful assistant."}, {"label": "human", "value": ""}]})
+    agent = create_agent(
+        user,
+        {
+            "name": "tokens-bench",
+            "memory_blocks": [
+                {"label": "persona", "value": "I am a helpful assistant."},
+                {"label": "human", "value": ""},
+            ],
+        },
+    )
     client.reset()
     client.queue_text("Hello!")
     _turn(user, agent, "hello")
@@ -195,5 +212,7 @@ def _tokens_per_step(user, client, out) -> None:
     messages = count_message_tokens(body["messages"], model)
     tools = count_tool_tokens(body.get("tools"), model)
     out.write("tokens sent per step, default agent (letta_v1, persona + human blocks, first message):")
-    out.write(f"  total {messages + tools}   = system prompt {system} + other messages and framing "
-              f"{messages - system} + tool schemas {tools} ({len(body.get('tools') or [])} tools)")
+    out.write(
+        f"  total {messages + tools}   = system prompt {system} + other messages and framing "
+        f"{messages - system} + tool schemas {tools} ({len(body.get('tools') or [])} tools)"
+    )

@@ -55,10 +55,16 @@ def run(argv, out) -> None:
     parser = argparse.ArgumentParser(prog="manage.py bench server")
     parser.add_argument("--messages", type=int, default=200, help="messages measured (default 200)")
     parser.add_argument("--inserts", type=int, default=200, help="archival inserts measured per embedder")
-    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""),
-                        help="PostgreSQL server to measure on too (a throwaway database is created on it)")
-    parser.add_argument("--redis-url", default="", help="with --database-url: Redis for the channel layer and "
-                        "Celery; turns then run on a worker process")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL", ""),
+        help="PostgreSQL server to measure on too (a throwaway database is created on it)",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default="",
+        help="with --database-url: Redis for the channel layer and Celery; turns then run on a worker process",
+    )
     parser.add_argument("--no-sqlite", action="store_true", help="skip the embedded default")
     args = parser.parse_args(argv)
     if args.messages < 1 or args.inserts < 1:
@@ -68,8 +74,10 @@ def run(argv, out) -> None:
     if args.redis_url and not args.database_url:
         parser.error("--redis-url needs --database-url (workers share the database with the server)")
 
-    out.write(f"Engram server benchmark: daphne over HTTP, scripted model at zero latency, "
-              f"{args.messages} messages and {args.inserts} inserts per embedder")
+    out.write(
+        f"Engram server benchmark: daphne over HTTP, scripted model at zero latency, "
+        f"{args.messages} messages and {args.inserts} inserts per embedder"
+    )
     results = []
     with ScriptedModel() as model:
         if not args.no_sqlite:
@@ -120,9 +128,12 @@ class ScriptedModel:
         self.url = f"http://127.0.0.1:{_free_port()}"
         log = self.dir / "model.log"
         with open(log, "wb") as f:
-            self.proc = subprocess.Popen([sys.executable, "manage.py", "scriptedllm", "--port",
-                                          self.url.rsplit(":", 1)[1], "--pace-ms", "0"],
-                                         cwd=settings.BASE_DIR, stdout=f, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                [sys.executable, "manage.py", "scriptedllm", "--port", self.url.rsplit(":", 1)[1], "--pace-ms", "0"],
+                cwd=settings.BASE_DIR,
+                stdout=f,
+                stderr=subprocess.STDOUT,
+            )
         _wait_http(self.url + "/v1/models", self.proc, log, "the scripted model")
         self.http = httpx.Client(base_url=self.url, timeout=30)
         return self
@@ -143,10 +154,19 @@ class ScriptedModel:
 
 
 def _env(**extra) -> dict:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DATABASE_URL", "REDIS_URL", "DATABASE_NAME", "CELERY_EAGER", "SCRIPTED_LLM_URL")}
-    env.update(DJANGO_SETTINGS_MODULE="ade.settings", DEBUG="0", LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1",
-               SCRIPTED_LLM_AUTOSTART="0", **extra)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "REDIS_URL", "DATABASE_NAME", "CELERY_EAGER", "SCRIPTED_LLM_URL")
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="ade.settings",
+        DEBUG="0",
+        LOG_LEVEL="WARNING",
+        PYTHONUNBUFFERED="1",
+        SCRIPTED_LLM_AUTOSTART="0",
+        **extra,
+    )
     return env
 
 
@@ -180,8 +200,9 @@ class PostgresBackend:
         self.admin.execute(f'CREATE DATABASE "{self.name}"')
         self.dir = Path(tempfile.mkdtemp(prefix="engram-bench-"))
         extra = {"REDIS_URL": self.redis_url, "CELERY_EAGER": "0"} if self.redis_url else {}
-        self.env = _env(ENGRAM_VAR_DIR=str(self.dir), DATABASE_URL=urlunparse(parsed._replace(path=f"/{self.name}")),
-                        **extra)
+        self.env = _env(
+            ENGRAM_VAR_DIR=str(self.dir), DATABASE_URL=urlunparse(parsed._replace(path=f"/{self.name}")), **extra
+        )
         return self
 
     def __exit__(self, *exc):
@@ -200,24 +221,44 @@ class EngramServer:
     def __enter__(self):
         manage = [sys.executable, "manage.py"]
         subprocess.run([*manage, "migrate", "--no-input", "-v0"], env=self.env, cwd=settings.BASE_DIR, check=True)
-        boot = subprocess.run([*manage, "bootstrap"], env=self.env, cwd=settings.BASE_DIR, check=True,
-                              capture_output=True, text=True).stdout
+        boot = subprocess.run(
+            [*manage, "bootstrap"], env=self.env, cwd=settings.BASE_DIR, check=True, capture_output=True, text=True
+        ).stdout
         key = re.search(r"API key:\s+(\S+)", boot).group(1)
         self.procs = []
         self.url = f"http://127.0.0.1:{_free_port()}"
-        self.server = self._spawn("server", ["-m", "daphne", "-b", "127.0.0.1", "-p", self.url.rsplit(":", 1)[1],
-                                             "ade.asgi:application"])
+        self.server = self._spawn(
+            "server", ["-m", "daphne", "-b", "127.0.0.1", "-p", self.url.rsplit(":", 1)[1], "ade.asgi:application"]
+        )
         _wait_http(self.url + "/v1/health/", self.server, self.backend.dir / "server.log", "the Engram server")
         for i in range(self.backend.workers):
-            self._spawn(f"worker{i}", ["-m", "celery", "-A", "ade", "worker", "-P", "solo", "-n", f"bench{i}@%h",
-                                       "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "WARNING"])
+            self._spawn(
+                f"worker{i}",
+                [
+                    "-m",
+                    "celery",
+                    "-A",
+                    "ade",
+                    "worker",
+                    "-P",
+                    "solo",
+                    "-n",
+                    f"bench{i}@%h",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--without-heartbeat",
+                    "-l",
+                    "WARNING",
+                ],
+            )
         self.http = httpx.Client(base_url=self.url, timeout=120, headers={"Authorization": f"Bearer {key}"})
         return self
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
         with open(self.backend.dir / f"{name}.log", "wb") as log:
-            proc = subprocess.Popen([sys.executable, *args], env=self.env, cwd=settings.BASE_DIR, stdout=log,
-                                    stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(
+                [sys.executable, *args], env=self.env, cwd=settings.BASE_DIR, stdout=log, stderr=subprocess.STDOUT
+            )
         self.procs.append(proc)
         return proc
 
@@ -312,10 +353,19 @@ def _phase(figures: Figures, name: str, server: EngramServer, measure, *args) ->
 
 
 def _agent(server: EngramServer, embedding: str) -> str:
-    _, body = server.call("POST", "/v1/agents/", json={
-        "name": f"bench-{uuid.uuid4().hex[:6]}", "model": "engram/scripted", "embedding": embedding,
-        "memory_blocks": [{"label": "human", "value": "The user is benchmarking this server."},
-                          {"label": "persona", "value": "I am a helpful assistant who answers briefly."}]})
+    _, body = server.call(
+        "POST",
+        "/v1/agents/",
+        json={
+            "name": f"bench-{uuid.uuid4().hex[:6]}",
+            "model": "engram/scripted",
+            "embedding": embedding,
+            "memory_blocks": [
+                {"label": "human", "value": "The user is benchmarking this server."},
+                {"label": "persona", "value": "I am a helpful assistant who answers briefly."},
+            ],
+        },
+    )
     return body["id"]
 
 
@@ -327,8 +377,9 @@ def _messages(server: EngramServer, model: ScriptedModel, agent: str, count: int
     own = []
     model.reset()
     for i in range(count):
-        wall, body = server.call("POST", f"/v1/agents/{agent}/messages",
-                                 json=_message(f"Tell me one thing about the number {i}."))
+        wall, body = server.call(
+            "POST", f"/v1/agents/{agent}/messages", json=_message(f"Tell me one thing about the number {i}.")
+        )
         if body["stop_reason"]["stop_reason"] != "end_turn":
             raise RuntimeError(f"message {i} ended with {body['stop_reason']}")
         own.append(wall - model.spent_ms())
@@ -340,8 +391,14 @@ def _inserts(server: EngramServer, model: ScriptedModel, agent: str, count: int)
     own = []
     model.reset()
     for i in range(count):
-        wall, _ = server.call("POST", path, json={"text": f"Fact {i}: the benchmark stored passage number {i} "
-                                                          f"about topic {i % 17}.", "tags": [f"t{i % 5}"]})
+        wall, _ = server.call(
+            "POST",
+            path,
+            json={
+                "text": f"Fact {i}: the benchmark stored passage number {i} about topic {i % 17}.",
+                "tags": [f"t{i % 5}"],
+            },
+        )
         own.append(wall - model.spent_ms())
     return own
 
@@ -368,22 +425,44 @@ def report(results: list[Figures], out) -> None:
 
     ms_goal = lambda key: f"< {TARGETS[key]:g} ms"  # noqa: E731
     ms_ref = lambda key: f"~{REFERENCE[key]:g} ms"  # noqa: E731
-    row("message, server's own time        p50", [pct(r.message_ms, .5) for r in results], "ms",
-        ms_goal("message"), ms_ref("message"))
-    row("                                  p95", [pct(r.message_ms, .95) for r in results], "ms")
+    row(
+        "message, server's own time        p50",
+        [pct(r.message_ms, 0.5) for r in results],
+        "ms",
+        ms_goal("message"),
+        ms_ref("message"),
+    )
+    row("                                  p95", [pct(r.message_ms, 0.95) for r in results], "ms")
     row("                        server CPU mean", [r.cpu_ms["message"] for r in results], "ms")
     row("first message after start-up (cold)", [r.first_message_ms for r in results], "ms")
-    row("archival insert, MiniLM (local)   p50", [pct(r.insert_local_ms, .5) for r in results], "ms",
-        ms_goal("insert"), ms_ref("insert"))
-    row("                                  p95", [pct(r.insert_local_ms, .95) for r in results], "ms")
+    row(
+        "archival insert, MiniLM (local)   p50",
+        [pct(r.insert_local_ms, 0.5) for r in results],
+        "ms",
+        ms_goal("insert"),
+        ms_ref("insert"),
+    )
+    row("                                  p95", [pct(r.insert_local_ms, 0.95) for r in results], "ms")
     row("                        server CPU mean", [r.cpu_ms["insert_local"] for r in results], "ms")
-    row("archival insert, scripted embed.  p50", [pct(r.insert_scripted_ms, .5) for r in results], "ms",
-        ms_goal("insert"), ms_ref("insert"))
-    row("                                  p95", [pct(r.insert_scripted_ms, .95) for r in results], "ms")
+    row(
+        "archival insert, scripted embed.  p50",
+        [pct(r.insert_scripted_ms, 0.5) for r in results],
+        "ms",
+        ms_goal("insert"),
+        ms_ref("insert"),
+    )
+    row("                                  p95", [pct(r.insert_scripted_ms, 0.95) for r in results], "ms")
     row("                        server CPU mean", [r.cpu_ms["insert_scripted"] for r in results], "ms")
-    row("RSS idle after start-up", [r.idle_mib for r in results], "MiB",
-        f"< {TARGETS['idle_mib']:g} MiB", f"~{REFERENCE['idle_mib']:g} MiB")
+    row(
+        "RSS idle after start-up",
+        [r.idle_mib for r in results],
+        "MiB",
+        f"< {TARGETS['idle_mib']:g} MiB",
+        f"~{REFERENCE['idle_mib']:g} MiB",
+    )
     row("RSS after the load", [r.loaded_mib for r in results], "MiB")
     out.write("")
-    out.write("Own time = client wall time minus the scripted model's logged time (elapsed_ms) for the same "
-              "requests. RSS = VmRSS of the server process and its children (and workers, if any).")
+    out.write(
+        "Own time = client wall time minus the scripted model's logged time (elapsed_ms) for the same "
+        "requests. RSS = VmRSS of the server process and its children (and workers, if any)."
+    )

@@ -79,8 +79,9 @@ def agent_import(request):
     if form.is_valid():
         try:
             data = form.cleaned_data
-            agent_id = import_agent_file(request.user, data["file"], model=data["model"] or None,
-                                         embedding=data["embedding"] or None)[0]
+            agent_id = import_agent_file(
+                request.user, data["file"], model=data["model"] or None, embedding=data["embedding"] or None
+            )[0]
         except DomainError as exc:
             form.add_error("file", exc.message)
         else:

@@ -43,8 +43,11 @@ def archival_tab(request, agent):
     except DomainError as exc:
         ctx = {**panels.archival_panel(agent), "archival_error": exc.message}
     template = "agents/partials/passages.html" if after else LIST
-    return render(request, template if request.htmx else "agents/workspace.html",
-                  ctx if request.htmx else {**panels.workspace(agent, request.user, right="archival"), **ctx})
+    return render(
+        request,
+        template if request.htmx else "agents/workspace.html",
+        ctx if request.htmx else {**panels.workspace(agent, request.user, right="archival"), **ctx},
+    )
 
 
 @agent_view

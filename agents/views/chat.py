@@ -86,7 +86,11 @@ def send(request, agent):
 @require_POST
 def approve(request, agent):
     approved = request.POST.get("approve") == "1"
-    decision = {"type": "approval", "approve": approved, "approval_request_id": request.POST.get("approval_request_id", "")}
+    decision = {
+        "type": "approval",
+        "approve": approved,
+        "approval_request_id": request.POST.get("approval_request_id", ""),
+    }
     if not approved and request.POST.get("reason", "").strip():
         decision["reason"] = request.POST["reason"].strip()
     return _start(request, agent, [decision])

@@ -21,8 +21,12 @@ LEFT = "agents/panels/left.html"
 def _panel(request, agent, status=200, **extra):
     if request.htmx:
         return render(request, LEFT, {**panels.left_panel(agent, "folders"), **extra}, status=status)
-    return render(request, "agents/workspace.html", {**panels.workspace(agent, request.user, left="folders"),
-                                                    **extra}, status=status)
+    return render(
+        request,
+        "agents/workspace.html",
+        {**panels.workspace(agent, request.user, left="folders"), **extra},
+        status=status,
+    )
 
 
 def _attached_folder(agent, folder_id):
@@ -78,8 +82,14 @@ def file_upload(request, agent, folder_id):
         limit = settings.MAX_UPLOAD_BYTES // (1024 * 1024)
         return _panel(request, agent, 413, upload_error={folder.id: f"{upload.name} is larger than {limit} MB."})
     try:
-        upload_file(agent.organization, get_folder_for(request.user, folder.id), name=upload.name,
-                    data=upload.read(), content_type=upload.content_type or "", created_by=request.user)
+        upload_file(
+            agent.organization,
+            get_folder_for(request.user, folder.id),
+            name=upload.name,
+            data=upload.read(),
+            content_type=upload.content_type or "",
+            created_by=request.user,
+        )
     except DomainError as exc:
         return _panel(request, agent, exc.status, upload_error={folder.id: exc.message})
     return _panel(request, agent)

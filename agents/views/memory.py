@@ -75,14 +75,21 @@ def block_save(request, agent, block_id):
     changes = form.changes(request.POST)
     mine = changes.get("value")
     if request.POST.get("merge"):
-        return _conflict(request, agent, block, block, mine or "", int(request.POST.get("base_version") or 0),
-                         merge=True)
+        return _conflict(
+            request, agent, block, block, mine or "", int(request.POST.get("base_version") or 0), merge=True
+        )
     try:
-        block = update_block(agent.organization, block.id, changes, actor=Actor.user(request.user),
-                             expected_version=form.cleaned_data["version"])
+        block = update_block(
+            agent.organization,
+            block.id,
+            changes,
+            actor=Actor.user(request.user),
+            expected_version=form.cleaned_data["version"],
+        )
     except Conflict as exc:
-        return _conflict(request, agent, block, exc.current, mine if mine is not None else block.value,
-                         form.cleaned_data["version"])
+        return _conflict(
+            request, agent, block, exc.current, mine if mine is not None else block.value, form.cleaned_data["version"]
+        )
     except DomainError as exc:
         return _render_block(request, agent, block, exc.status, mine=mine, error=exc.message, error_field=exc.field)
     return _render_block(request, agent, block, saved=True)
@@ -99,8 +106,9 @@ def block_history(request, agent, block_id):
 def block_undo(request, agent, block_id):
     block = _attached(agent, block_id)
     try:
-        block = undo_block(agent.organization, block.id, int(request.POST.get("version", 0)),
-                           actor=Actor.user(request.user))
+        block = undo_block(
+            agent.organization, block.id, int(request.POST.get("version", 0)), actor=Actor.user(request.user)
+        )
     except (DomainError, ValueError) as exc:
         return _render_block(request, agent, block, getattr(exc, "status", 400), error=str(exc))
     return _render_block(request, agent, block, saved=True)
@@ -114,9 +122,14 @@ def block_create(request, agent):
         data = form.cleaned_data
         try:
             with transaction.atomic():  # a new block is never left unattached
-                block = create_block(agent.organization, label=data["label"], value=data["value"],
-                                     limit=data["limit"], description=data["description"] or None,
-                                     actor=Actor.user(request.user))
+                block = create_block(
+                    agent.organization,
+                    label=data["label"],
+                    value=data["value"],
+                    limit=data["limit"],
+                    description=data["description"] or None,
+                    actor=Actor.user(request.user),
+                )
                 attach_block(request.user, agent.id, block.id)
         except DomainError as exc:
             return _memory(request, agent, exc.status, new_block_form=form, new_block_error=exc.message)

@@ -17,8 +17,11 @@ LEFT = "agents/panels/left.html"
 
 
 def _panel(request, agent, status=200, **extra):
-    ctx = {**panels.workspace(agent, request.user, left="settings"), **extra} if not request.htmx else {
-        **panels.left_panel(agent, "settings"), **extra}
+    ctx = (
+        {**panels.workspace(agent, request.user, left="settings"), **extra}
+        if not request.htmx
+        else {**panels.left_panel(agent, "settings"), **extra}
+    )
     return region(request, LEFT, "agents/workspace.html", ctx, status)
 
 
@@ -37,9 +40,16 @@ def settings_save(request, agent):
         agent = update_agent(request.user, agent.id, form.changes(), expected_version=form.cleaned_data["version"])
     except Conflict:
         fresh = AgentSettingsForm(agent=type(agent).objects.get(id=agent.id))
-        return _panel(request, agent, 409, settings_form=fresh, settings_error=(
-            "Someone else changed these settings meanwhile; the form now shows their version. "
-            "Make your change again and save."))
+        return _panel(
+            request,
+            agent,
+            409,
+            settings_form=fresh,
+            settings_error=(
+                "Someone else changed these settings meanwhile; the form now shows their version. "
+                "Make your change again and save."
+            ),
+        )
     except DomainError as exc:
         form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         return _panel(request, agent, exc.status, settings_form=form)
@@ -48,8 +58,10 @@ def settings_save(request, agent):
 
 @agent_view
 def export(request, agent):
-    response = HttpResponse(json.dumps(export_agent(request.user, agent.id), indent=2, ensure_ascii=False,
-                                       default=str), content_type="application/json")
+    response = HttpResponse(
+        json.dumps(export_agent(request.user, agent.id), indent=2, ensure_ascii=False, default=str),
+        content_type="application/json",
+    )
     filename = "".join(c if c.isalnum() or c in "-_" else "_" for c in agent.name) or "agent"
     response["Content-Disposition"] = f'attachment; filename="{filename}.af"'
     return response

@@ -37,8 +37,12 @@ NEW_TOOL_SOURCE = '''def roll_dice(sides: int = 6, count: int = 1) -> str:
 def _panel(request, agent, status=200, **extra):
     if request.htmx:
         return render(request, LEFT, {**panels.left_panel(agent, "tools"), **extra}, status=status)
-    return render(request, "agents/workspace.html", {**panels.workspace(agent, request.user, left="tools"), **extra},
-                  status=status)
+    return render(
+        request,
+        "agents/workspace.html",
+        {**panels.workspace(agent, request.user, left="tools"), **extra},
+        status=status,
+    )
 
 
 def _tool(request, tool_id):
@@ -77,8 +81,13 @@ def tool_detach(request, agent, tool_id):
 
 def _editor(request, agent, tool, status=200, **extra):
     source = extra.pop("source", None)
-    ctx = {"agent": agent, "tool": tool, "source": tool.source_code if source is None and tool else source,
-           "schema_json": json.dumps(tool.json_schema, indent=2) if tool else "", **extra}
+    ctx = {
+        "agent": agent,
+        "tool": tool,
+        "source": tool.source_code if source is None and tool else source,
+        "schema_json": json.dumps(tool.json_schema, indent=2) if tool else "",
+        **extra,
+    }
     ctx.setdefault("run_args", _example_args(tool))
     return region(request, EDITOR, "agents/tool_editor.html", ctx, status)
 
@@ -96,8 +105,14 @@ def tool_new(request, agent):
         return _editor(request, agent, None, source=NEW_TOOL_SOURCE, run_args='{\n  "sides": 6,\n  "count": 2\n}')
     form = ToolSourceForm(request.POST)
     if not form.is_valid():
-        return _editor(request, agent, None, 400, source=request.POST.get("source_code", ""),
-                       error="Write the tool's Python source first.")
+        return _editor(
+            request,
+            agent,
+            None,
+            400,
+            source=request.POST.get("source_code", ""),
+            error="Write the tool's Python source first.",
+        )
     try:
         tool = create_tool(request.user, form.cleaned_data["source_code"])
         attach_tool(request.user, agent.id, tool.id)
@@ -113,8 +128,9 @@ def tool_edit(request, agent, tool_id):
         return _editor(request, agent, tool)
     form = ToolSourceForm(request.POST)
     if not form.is_valid():
-        return _editor(request, agent, tool, 400, source=request.POST.get("source_code", ""),
-                       error="The source must not be empty.")
+        return _editor(
+            request, agent, tool, 400, source=request.POST.get("source_code", ""), error="The source must not be empty."
+        )
     try:
         tool = update_tool(request.user, tool.id, {"source_code": form.cleaned_data["source_code"]})
     except DomainError as exc:
@@ -130,8 +146,7 @@ def tool_run(request, agent):
     source = request.POST.get("source_code", "")
     ctx = {"agent": agent, "run_args": request.POST.get("args", "")}
     if not form.is_valid():
-        return render(request, "agents/partials/tool_result.html", {**ctx, "error": form.errors["args"][0]},
-                      status=400)
+        return render(request, "agents/partials/tool_result.html", {**ctx, "error": form.errors["args"][0]}, status=400)
     try:
         result = run_tool_from_source(request.user, source, form.cleaned_data["args"], env=agent.secrets or None)
     except DomainError as exc:

@@ -13,12 +13,20 @@ def workspace(request, agent):
 
 @agent_view
 def context(request, agent):
-    return region(request, "agents/partials/context.html", "agents/workspace.html",
-                  {**panels.workspace(agent, request.user), **panels.context_window(agent)})
+    return region(
+        request,
+        "agents/partials/context.html",
+        "agents/workspace.html",
+        {**panels.workspace(agent, request.user), **panels.context_window(agent)},
+    )
 
 
 @agent_view
 def chat_log(request, agent):
     """The conversation alone: a page that lost its websocket for a while catches up with this."""
-    return region(request, "agents/partials/chat_log.html", "agents/workspace.html",
-                  {**panels.workspace(agent, request.user), **panels.chat(agent)})
+    return region(
+        request,
+        "agents/partials/chat_log.html",
+        "agents/workspace.html",
+        {**panels.workspace(agent, request.user), **panels.chat(agent)},
+    )

@@ -67,8 +67,9 @@ def send(page, text: str) -> None:
 
 
 def wait_for_turns(page, count: int) -> None:
-    page.wait_for_function(f"document.querySelectorAll('#chat-inner .turn-footer .badge').length >= {count}",
-                           timeout=TIMEOUT)
+    page.wait_for_function(
+        f"document.querySelectorAll('#chat-inner .turn-footer .badge').length >= {count}", timeout=TIMEOUT
+    )
 
 
 WATCH_REPLY = """() => {
@@ -108,8 +109,9 @@ def test_template_agent_streams_a_reply_and_updates_memory_live(browser, live_se
     assert len(lengths) >= 3 and lengths == sorted(lengths), lengths  # the reply grew in pieces
     expect(page.locator("#chat-inner .msg-assistant .bubble").first).to_contain_text("Ada")
     expect(block_editor(page, "human").locator("textarea[name=value]")).to_have_value(re.compile("Name: Ada"))
-    page.wait_for_function(f"Number(document.querySelector('[data-tokens=core_memory]').textContent"
-                           f".replace(/,/g, '')) !== {before}")
+    page.wait_for_function(
+        f"Number(document.querySelector('[data-tokens=core_memory]').textContent.replace(/,/g, '')) !== {before}"
+    )
     assert page.evaluate("window.__sameDocument") is True  # no reload happened
     expect(page.locator("#chat-inner .step-tool-call")).to_contain_text("memory_replace")
     shot(page, "03-workspace-after-turn")
@@ -130,8 +132,9 @@ def test_template_agent_streams_a_reply_and_updates_memory_live(browser, live_se
     shot(page, "05c-workspace-small-laptop")
 
 
-def test_two_people_edit_memory_together_and_a_stale_save_loses_nothing(browser, live_server_url, scripted_llm, alice,
-                                                                       bob):
+def test_two_people_edit_memory_together_and_a_stale_save_loses_nothing(
+    browser, live_server_url, scripted_llm, alice, bob
+):
     base = live_server_url
     agent = create_agent(alice, BY_KEY["customer_support"].spec("Shared support"))
     alice_page, bob_page = sign_in(browser, base, alice), sign_in(browser, base, bob)
@@ -143,7 +146,8 @@ def test_two_people_edit_memory_together_and_a_stale_save_loses_nothing(browser,
     persona.get_by_role("button", name="Save", exact=True).click()
     expect(persona).to_contain_text("v2")
     expect(block_editor(bob_page, "persona").locator("textarea[name=value]")).to_have_value(
-        "I am Sam. I answer in two sentences at most.")  # pushed to bob, no reload
+        "I am Sam. I answer in two sentences at most."
+    )  # pushed to bob, no reload
 
     bob_human = block_editor(bob_page, "human")
     bob_text = "Customer name: Grace\nPlan: Pro\nOpen issue: login loop\nMood: calm"
@@ -165,7 +169,9 @@ def test_two_people_edit_memory_together_and_a_stale_save_loses_nothing(browser,
     expect(bob_human.locator("textarea[name=value]")).to_have_value(re.compile("<<<<<<< yours"))
     merged = bob_human.locator("textarea[name=value]").input_value()
     assert "Customer name: Grace Hopper" in merged and "Customer name: Grace\n" in merged
-    bob_human.locator("textarea[name=value]").fill("Customer name: Grace Hopper\nPlan: Pro\nOpen issue: login loop\nMood: calm")
+    bob_human.locator("textarea[name=value]").fill(
+        "Customer name: Grace Hopper\nPlan: Pro\nOpen issue: login loop\nMood: calm"
+    )
     bob_human.get_by_role("button", name="Save merged text").click()
     expect(bob_human).to_contain_text("v3")
     expect(block_editor(alice_page, "human").locator("textarea[name=value]")).to_have_value(re.compile("Plan: Pro"))

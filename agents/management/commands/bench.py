@@ -9,8 +9,15 @@ from django.core.management.base import BaseCommand, CommandError
 
 from agents import benchmarks
 
-DJANGO_OPTIONS = ("--settings", "--pythonpath", "--traceback", "--no-color", "--force-color", "--verbosity",
-                  "--skip-checks")
+DJANGO_OPTIONS = (
+    "--settings",
+    "--pythonpath",
+    "--traceback",
+    "--no-color",
+    "--force-color",
+    "--verbosity",
+    "--skip-checks",
+)
 
 
 def available() -> list[str]:
