@@ -14,6 +14,7 @@ eval "$(scripts/services.sh env)"
 
 step "lint (ruff)"
 .venv/bin/ruff check . || status=1
+.venv/bin/ruff format --check . || status=1
 
 step "migrations are up to date"
 $PY manage.py makemigrations --check --dry-run || status=1
