@@ -46,7 +46,9 @@ lint: install-dev
 	.venv/bin/ruff format --check .
 
 bench: install
+	$(PY) manage.py migrate --no-input -v0
 	$(PY) manage.py bench runtime
+	$(PY) manage.py bench server
 
 clean:
 	rm -rf .venv var
