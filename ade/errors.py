@@ -25,6 +25,10 @@ class Unprocessable(DomainError):
     status = 422
 
 
+class PayloadTooLarge(DomainError):
+    status = 413
+
+
 class Conflict(DomainError):
     """A stale write or a state that forbids the action (pending approval, busy agent)."""
 

@@ -76,3 +76,13 @@ def expected_version(request, body_version: int | None) -> int | None:
     if body_version is not None and body_version != from_header:
         raise Invalid("version and If-Match disagree", field="version")
     return from_header
+
+
+def check_upload_size(upload) -> None:
+    """Refuse an uploaded file over settings.MAX_UPLOAD_BYTES (413, naming the `file` field)."""
+    from django.conf import settings
+
+    from .errors import PayloadTooLarge
+
+    if upload.size > settings.MAX_UPLOAD_BYTES:
+        raise PayloadTooLarge(f"file: too large ({upload.size} bytes; the limit is {settings.MAX_UPLOAD_BYTES})")

@@ -12,7 +12,7 @@ from ninja import Field, Form, Query, Router, Schema, UploadedFile
 from ninja import File as FileParam
 from ninja.errors import HttpError
 
-from ade.errors import DomainError, Invalid, NotFound
+from ade.errors import Invalid, NotFound
 from ade.pagination import paginate
 from ade.wire import (
     AgentId,
@@ -22,6 +22,7 @@ from ade.wire import (
     Page,
     RequestSchema,
     ToolId,
+    check_upload_size,
     collection_route,
     expected_version,
 )
@@ -47,10 +48,6 @@ from .schemas import (
 )
 
 router = Router()
-
-
-class PayloadTooLarge(DomainError):
-    status = 413
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -292,12 +289,9 @@ def _secrets(text: str | None) -> dict:
 @router.post("/agents/import", response=ImportedAgents, tags=["agents"], operation_id="import_agent")
 def import_agent(request, file: FileParam[UploadedFile], form: Form[ImportForm]):
     """Create agents from an agent file (.af): `{"agent_ids": [...]}` in the file's order."""
-    from django.conf import settings
-
     from .agentfile import import_agent_file
 
-    if file.size > settings.MAX_UPLOAD_BYTES:
-        raise PayloadTooLarge(f"file: too large ({file.size} bytes; the limit is {settings.MAX_UPLOAD_BYTES})")
+    check_upload_size(file)
     unknown = sorted(set(request.POST) - set(ImportForm.model_fields))
     if unknown:  # form parsing only reads the fields it knows; say so rather than ignore a typo
         raise HttpError(422, f"form.{unknown[0]}: Extra inputs are not permitted")

@@ -7,14 +7,24 @@ overwriting someone else's edit sends the version it read, as `"version": n` in 
 
 from typing import Annotated, Literal
 
-from django.conf import settings
 from django.db.models import Count
 from ninja import Field, Query, Router, Schema, UploadedFile
 from ninja import File as FileParam
 
-from ade.errors import DomainError, NotFound
+from ade.errors import NotFound
 from ade.pagination import paginate
-from ade.wire import AgentId, BlockId, Deleted, FileId, FolderId, Page, PassageId, collection_route, expected_version
+from ade.wire import (
+    AgentId,
+    BlockId,
+    Deleted,
+    FileId,
+    FolderId,
+    Page,
+    PassageId,
+    check_upload_size,
+    collection_route,
+    expected_version,
+)
 
 from . import actions, archival, folders, ingest
 from .models import Block, File
@@ -33,10 +43,6 @@ from .schemas import (
 )
 
 router = Router()
-
-
-class PayloadTooLarge(DomainError):
-    status = 413
 
 
 def _actor(request):
@@ -328,8 +334,7 @@ def upload_file(
     """Store the file and ingest it (parse, chunk, embed); poll the file until `processing_status` is
     `completed` or `error`."""
     folder = folders.get_folder_for(request.auth, folder_id)
-    if file.size > settings.MAX_UPLOAD_BYTES:
-        raise PayloadTooLarge(f"file: too large ({file.size} bytes; the limit is {settings.MAX_UPLOAD_BYTES})")
+    check_upload_size(file)
     stored = ingest.upload_file(
         request.auth.organization,
         folder,
