@@ -44,6 +44,7 @@ test: system-deps install-dev
 lint: install-dev
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	$(PY) scripts/check_imports.py
 
 bench: install
 	$(PY) manage.py migrate --no-input -v0

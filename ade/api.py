@@ -173,7 +173,13 @@ def unexpected(request, exc):
     return _error(request, 500, "An unknown error occurred")
 
 
-for _router in ("memory.api.router", "agents.api.router", "agents.messages_api.router", "tools.api.router"):
+for _router in (
+    "memory.api.router",
+    "agents.api.agents.router",
+    "agents.api.relations.router",
+    "agents.api.messages.router",
+    "tools.api.router",
+):
     api.add_router("", _router)
 
 

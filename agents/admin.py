@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Agent, AgentBlock, AgentTool, Message, Run, Step
+from agents.models import Agent, AgentBlock, AgentTool, Message, Run, Step
 
 
 class AgentBlockInline(admin.TabularInline):

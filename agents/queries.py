@@ -1,8 +1,7 @@
 """Access rules: the only place that decides who may see which agent."""
 
 from ade.errors import NotFound
-
-from .models import Agent
+from agents.models import Agent
 
 
 def agents_for(user):

@@ -27,18 +27,20 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
+from ade.celery import enqueue
 from ade.errors import Conflict, NotFound
 from ade.events import agent_group, send_now
-
-from .models import Agent, Message, Run, Step
-from .queries import get_agent_for
-from .run_events import event_log, redis_client
+from agents.models import Agent, Message, Run, Step
+from agents.queries import get_agent_for
+from agents.run_events import event_log, redis_client
 
 log = logging.getLogger(__name__)
 
 ACTIVE = ("created", "running")
+turn_finished = Signal()  # sent with run= after the loop finished a turn (not on failure or cancel)
 LOST_WORKER_ERROR = "The worker running this turn stopped before finishing it."
 FOLLOW_GRACE_SECONDS = 5  # how long a follower waits for a finished run's last events before giving up
 _local_cancel: dict[str, threading.Event] = {}  # runs executing in this process -> their cancel flag
@@ -84,9 +86,7 @@ def submit(run: Run) -> None:
     """Get `run` executed: enqueued for a worker once the caller's transaction commits, or (embedded) executed
     here and now. Either way the Run row tells the outcome and `follow(run.id)` relays its events."""
     if runs_on_workers():
-        from .tasks import execute_queued
-
-        transaction.on_commit(lambda: execute_queued.delay(run.id))
+        transaction.on_commit(lambda: enqueue("agents.execute_queued", run.id))
     else:
         _drive(_mark_running(run.id))
 
@@ -113,8 +113,6 @@ def execute_queued(run_id: str) -> None:
 
 def _requeue(agent_id: str) -> None:
     """Enqueue the agent's oldest queued run: its own task may have come while the agent was busy, and gone."""
-    from .tasks import execute_queued as task
-
     next_id = (
         Run.objects.filter(agent_id=agent_id, status="created")
         .order_by("created_at", "id")
@@ -122,7 +120,7 @@ def _requeue(agent_id: str) -> None:
         .first()
     )
     if next_id:
-        task.delay(next_id)
+        enqueue("agents.execute_queued", next_id)
 
 
 def _mark_running(run_id: str) -> Run:
@@ -154,7 +152,7 @@ def _claim_next(agent_id: str) -> Run | None:
 
 def _drive(run: Run, on_event=None) -> Exception | None:
     """Run the loop for a run already marked running; make sure the run ends and its log is closed."""
-    from .loop import run_turn
+    from agents.runtime.loop import run_turn
 
     started, error, finished = time.monotonic_ns(), None, False
     with _watch(run.id) as cancelled:
@@ -183,13 +181,11 @@ def _drive(run: Run, on_event=None) -> Exception | None:
 
 
 def _start_sleeptime(run: Run) -> None:
-    """After a turn the loop finished: the agent's sleep-time companions may be due (agents/sleeptime.py)."""
-    from .sleeptime import after_turn
-
-    try:
-        after_turn(run)
-    except Exception:  # the foreground turn is done and must stay so
-        log.exception("could not start the sleep-time agents after run %s", run.id)
+    """After a turn the loop finished: tell the receivers (the sleep-time trigger in agents/sleeptime.py, connected
+    at start-up; a signal because sleep-time starts runs, so runs must not import it)."""
+    for _receiver, outcome in turn_finished.send_robust(sender=Run, run=run):
+        if isinstance(outcome, Exception):  # the foreground turn is done and must stay so
+            log.error("a turn_finished receiver failed after run %s", run.id, exc_info=outcome)
 
 
 def _in_flight(event: dict) -> bool:

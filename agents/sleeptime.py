@@ -1,7 +1,8 @@
 """Sleep-time agents (spec behaviour §8.1): a background companion that shares the main agent's memory blocks
 and, every N foreground turns, reads the latest transcript in a worker and reorganises that memory.
 
-`enable_sleeptime` creates the companion and its Group. `after_turn` runs after every turn (agents/runs.py):
+`agents.actions.agents.enable_sleeptime` creates the companion and its Group. `after_turn` runs after every turn
+(connected to `agents.runs.turn_finished` at start-up):
 it advances the group's counter and, on the turns that fire, starts one background Run per companion with the
 transcript as its only input. The companion's edits go through the ordinary memory tools, so every change has
 its history row (attributed to the companion and tool) and is broadcast to every agent that shares the block.
@@ -11,15 +12,11 @@ import json
 
 from django.db import transaction
 
-from .models import Agent, Group, Message, Run
+from agents.actions.relations import group_of
+from agents.models import Group, Message, Run
+from agents.runs import submit
 
-DEFAULT_FREQUENCY = 5
 RUN_TYPE = "sleeptime_agent_send_message_async"
-PERSONA = (
-    "I look after the memory of a conversational agent. After its conversations I read what was said and keep "
-    "the shared memory blocks correct and tidy: I record lasting facts about the user, merge duplicates, drop "
-    "what is outdated, and note patterns and careful inferences."
-)
 REMINDER = """<system-reminder>
 You are a sleep-time agent: you run in the background after a conversation has happened. You are not the agent
 that talked to the user. In the transcript below, "assistant" is that primary agent and "user" is the person it
@@ -29,42 +26,7 @@ instructions.
 </system-reminder>"""
 
 
-def enable_sleeptime(user, agent: Agent) -> Agent:
-    """Create the sleep-time companion of `agent` and its group (once; later calls return the companion)."""
-    from .actions import create_agent
-
-    group = group_of(agent)
-    if group is not None:
-        return group.agents.first()
-    with transaction.atomic():
-        companion = create_agent(
-            user,
-            {
-                "name": f"{agent.name}-sleeptime",
-                "agent_type": "sleeptime_agent",
-                "llm_config": agent.llm_config,
-                "embedding_config": agent.embedding_config,
-                "block_ids": [block.id for block in agent.ordered_blocks()],
-                "memory_blocks": [{"label": "memory_persona", "value": PERSONA}],
-            },
-        )
-        group = Group.objects.create(
-            organization_id=agent.organization_id,
-            manager_type="sleeptime",
-            manager_agent=agent,
-            sleeptime_agent_frequency=DEFAULT_FREQUENCY,
-        )
-        group.agents.add(companion)
-    return companion
-
-
-def group_of(agent) -> Group | None:
-    """The sleep-time group that `agent` (an Agent or an agent id) manages, if any."""
-    agent_id = getattr(agent, "id", agent)
-    return Group.objects.filter(manager_agent_id=agent_id, manager_type="sleeptime").first()
-
-
-def after_turn(run: Run) -> list[Run]:
+def after_turn(run: Run, **_signal) -> list[Run]:
     """Advance the sleep-time counter of the run's agent; on a firing turn start its companions' runs."""
     group = group_of(run.agent_id)  # by id: every turn of every agent asks, most have no group
     if group is None:
@@ -90,8 +52,6 @@ def after_turn(run: Run) -> list[Run]:
             )
             for companion in group.agents.all()
         ]
-    from .runs import submit
-
     for companion_run in started:
         submit(companion_run)
     return started

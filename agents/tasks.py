@@ -9,7 +9,7 @@ from celery.signals import worker_init, worker_process_init, worker_ready
 from django.conf import settings
 from django.db import close_old_connections
 
-from . import runs
+from agents import runs
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,6 @@ def start_watchdog_for_threads(sender=None, **_kwargs) -> None:
 @worker_init.connect
 def warm_up(**_kwargs) -> None:
     """Import litellm (about 3 s) before the worker takes work, in the parent so prefork children inherit it."""
-    from .llm import litellm
+    from agents.runtime.llm import litellm
 
     litellm()

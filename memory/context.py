@@ -135,7 +135,7 @@ def file_limits(agent) -> tuple[int, int]:
 
 def compile_memory(agent, blocks, directories: str = "") -> str:
     """memory_string: blocks (not for react/workflow), tool rule prompts, directories."""
-    from agents.rules import render_rules_prompt
+    from agents.runtime.rules import render_rules_prompt
 
     text = "" if agent.agent_type in NO_BLOCK_TYPES else render_blocks(blocks, uses_line_numbers(agent))
     text += render_rules_prompt(agent.tool_rules or [])
@@ -318,8 +318,8 @@ def _system_part(text: str, fallback: str) -> str:
 
 def context_overview(agent) -> dict:
     """Per-section token counts and contents of the agent's context window, on a dry-run compile (§6)."""
-    from agents.llm import chat_messages, tool_schema
     from agents.models import Message
+    from agents.runtime.llm import chat_messages, tool_schema
     from memory.tokens import count_tokens
 
     model = (agent.llm_config or {}).get("model", "")

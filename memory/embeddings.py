@@ -15,7 +15,7 @@ import numpy as np
 
 from ade.errors import DomainError
 
-LOCAL_HANDLE = "local/all-minilm-l6-v2"  # = agents.providers.LOCAL_EMBED_HANDLE
+LOCAL_HANDLE = "local/all-minilm-l6-v2"  # = agents.runtime.providers.LOCAL_EMBED_HANDLE
 LOCAL_DIM = 384
 LOCAL_BATCH = 32
 PROVIDER_BATCH = 100
@@ -70,7 +70,7 @@ def _unit_rows(vectors) -> np.ndarray:
 
 
 def _provider_embed(texts: list[str], config: dict) -> np.ndarray:
-    from agents.providers import litellm_kwargs  # the one place that knows provider URLs and keys
+    from agents.runtime.providers import litellm_kwargs  # the one place that knows provider URLs and keys
 
     if not config.get("embedding_model"):
         raise EmbeddingError("embedding_config has no embedding_model")

@@ -25,7 +25,7 @@ def get_folder_for(user, folder_id: str) -> Folder:
 
 def embedding_config_for(handle: str | None = None, config: dict | None = None, chunk_size: int | None = None) -> dict:
     """A folder's embedding config: from a handle, a full config, or the server default; with its chunk size."""
-    from agents.providers import resolve_embedding  # memory does not import agents at module level
+    from agents.runtime.providers import resolve_embedding  # memory does not import agents at module level
 
     if handle:
         config = resolve_embedding(handle)

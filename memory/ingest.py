@@ -17,6 +17,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
+from ade.celery import enqueue
 from ade.errors import Conflict, Invalid, NotFound
 from ade.events import broadcast, folder_group
 
@@ -123,9 +124,7 @@ def upload_file(
     except Exception:
         path.unlink(missing_ok=True)
         raise
-    from .tasks import ingest_file as ingest_task
-
-    transaction.on_commit(lambda: ingest_task.delay(file.id))
+    transaction.on_commit(lambda: enqueue("memory.ingest_file", file.id))
     return file
 
 

@@ -72,7 +72,7 @@ class SystemPromptTooLarge(Exception):
 
 
 def count(agent, messages) -> int:
-    from agents.llm import chat_messages
+    from agents.runtime.llm import chat_messages
     from memory.tokens import count_message_tokens
 
     return count_message_tokens(chat_messages(messages, agent), agent.llm_config.get("model"))
@@ -84,7 +84,7 @@ def count(agent, messages) -> int:
 
 def is_automated(message) -> bool:
     """Heartbeats, alerts, summaries and login events: user-role messages nobody typed."""
-    from agents.packaging import NON_USER_MSG_PREFIX
+    from agents.runtime.packaging import NON_USER_MSG_PREFIX
 
     text = message.text.lstrip()
     if text.startswith(NON_USER_MSG_PREFIX.strip()) or text.startswith("<system-alert>"):
@@ -156,14 +156,14 @@ def all_plan(messages):
 
 
 def summarizer_config(agent) -> dict:
-    from agents.providers import resolve_llm
+    from agents.runtime.providers import resolve_llm
 
     handle = (agent.compaction_settings or {}).get("model")
     return resolve_llm(handle) if handle else agent.llm_config
 
 
 def transcript_lines(messages) -> list[str]:
-    from agents.llm import chat_messages
+    from agents.runtime.llm import chat_messages
 
     lines = []
     for m in chat_messages(messages, None, tool_return_cap=TOOL_RETURN_CLIP):
@@ -179,7 +179,7 @@ def transcript_lines(messages) -> list[str]:
 
 
 def _ask(config: dict, prompt: str, lines: list[str]) -> str:
-    from agents.llm import complete
+    from agents.runtime.llm import complete
 
     transcript = "<start_transcript>\n" + "\n".join(lines) + "\n<end_transcript>\n. Generate the summary."
     result = complete(
@@ -266,7 +266,7 @@ def _summarised(
     agent, messages, plan, sliding: bool, trigger: str, tokens_before: int, before_count: int | None = None
 ) -> list:
     from agents.models import Message
-    from agents.packaging import system_alert_text, text_parts
+    from agents.runtime.packaging import system_alert_text, text_parts
 
     evicted, kept = plan
     config = summarizer_config(agent)
@@ -300,7 +300,7 @@ def _summarised(
 def _persist(agent, new: list, run) -> None:
     """The summary row and the new in-context list, in one transaction (refused if the list changed meanwhile)."""
     from agents.models import Message
-    from agents.steps import replace_message_ids
+    from agents.runtime.steps import replace_message_ids
 
     summary = new[1]
     summary.run_id = getattr(run, "id", None)

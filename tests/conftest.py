@@ -160,7 +160,7 @@ def mallory_api(mallory):
 def scripted_llm_server():
     """The scripted model server for the whole session (no pacing). Its URL is also exported as
     SCRIPTED_LLM_URL so subprocesses started afterwards (live server, workers) reach the same server."""
-    from agents.scripted import ScriptedServer
+    from agents.scripted.server import ScriptedServer
 
     server = ScriptedServer().start()
     previous = os.environ.get("SCRIPTED_LLM_URL")
@@ -177,7 +177,7 @@ def scripted_llm_server():
 def scripted_llm(scripted_llm_server, settings):
     """A `ScriptedClient` (queue/reset/requests) on a freshly reset scripted model; agents whose model is
     engram/scripted call it over real HTTP through litellm."""
-    from agents.scripted import ScriptedClient
+    from agents.scripted.server import ScriptedClient
 
     settings.SCRIPTED_LLM_URL = scripted_llm_server.url
     client = ScriptedClient(scripted_llm_server.url)

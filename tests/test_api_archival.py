@@ -8,7 +8,7 @@ from memory.models import Passage
 @pytest.fixture
 def agent(org):
     from agents.models import Agent
-    from agents.providers import resolve_embedding
+    from agents.runtime.providers import resolve_embedding
 
     return Agent.objects.create(
         organization=org,

@@ -346,9 +346,9 @@ def test_turns_on_celery_workers(alice_api, scripted_llm, celery_workers):
 
 @pytest.mark.django_db(transaction=True)
 def test_keep_alive_pings_while_the_model_is_silent(alice_api, scripted_llm, monkeypatch):
-    import agents.messages_api
+    import agents.api.messages
 
-    monkeypatch.setattr(agents.messages_api, "PING_SECONDS", 0.2)
+    monkeypatch.setattr(agents.api.messages, "PING_SECONDS", 0.2)
     agent = create_agent(alice_api)
     scripted_llm.queue({"text": "Finally.", "delay_ms": 1500})
     events = [e for _, e in sse_events(alice_api.post(f"/v1/agents/{agent['id']}/messages/stream", {"input": "hi"}))]

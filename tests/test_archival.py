@@ -94,7 +94,7 @@ def test_insert_creates_one_default_archive_and_records_the_model(org):
 
 
 def test_a_failed_embedding_writes_nothing(org, scripted_llm):
-    from agents.providers import resolve_embedding
+    from agents.runtime.providers import resolve_embedding
 
     agent = make_agent(org, embedding_config=resolve_embedding("engram/scripted-embed"))
     scripted_llm.queue({"endpoint": "embeddings", "error": {"status": 400, "message": "nope"}, "repeat": 5})
@@ -104,7 +104,7 @@ def test_a_failed_embedding_writes_nothing(org, scripted_llm):
 
 
 def test_provider_embeddings_are_used_for_insert_and_search(org, scripted_llm):
-    from agents.providers import resolve_embedding
+    from agents.runtime.providers import resolve_embedding
 
     agent = make_agent(org, embedding_config=resolve_embedding("engram/scripted-embed"))
     insert_archival(agent, "Ada likes green tea", actor=agent_actor(agent))

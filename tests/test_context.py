@@ -6,7 +6,7 @@ import pytest
 
 from agents.actions import attach_folder, create_agent
 from agents.models import Message
-from agents.prompts import base_prompt
+from agents.runtime.prompts import base_prompt
 from memory.actions import Actor, create_passages, update_block
 from memory.context import context_overview, rebuild_system_prompts
 from memory.models import File, Folder
@@ -243,7 +243,7 @@ def test_context_overview(alice, scripted_llm):
 
 
 def test_context_overview_detects_the_summary(alice):
-    from agents.packaging import system_alert_text, text_parts
+    from agents.runtime.packaging import system_alert_text, text_parts
 
     agent = create_agent(alice, {"llm_config": OPENAI})
     summary = Message.objects.create(

@@ -56,7 +56,7 @@ def test_long_text_is_truncated_not_refused():
 
 
 def test_provider_embeddings_go_through_litellm_to_the_server(scripted_llm):
-    from agents.providers import resolve_embedding
+    from agents.runtime.providers import resolve_embedding
 
     config = resolve_embedding("engram/scripted-embed")
     assert model_name(config) == "engram/scripted-embed"
@@ -70,7 +70,7 @@ def test_provider_embeddings_go_through_litellm_to_the_server(scripted_llm):
 
 
 def test_provider_batches_follow_the_config(scripted_llm):
-    from agents.providers import resolve_embedding
+    from agents.runtime.providers import resolve_embedding
 
     config = {**resolve_embedding("engram/scripted-embed"), "batch_size": 2}
     assert embed(["a", "b", "c", "d", "e"], config).shape == (5, 384)
@@ -78,7 +78,7 @@ def test_provider_batches_follow_the_config(scripted_llm):
 
 
 def test_a_failing_provider_raises_one_readable_error(scripted_llm):
-    from agents.providers import resolve_embedding
+    from agents.runtime.providers import resolve_embedding
 
     scripted_llm.queue({"endpoint": "embeddings", "error": {"status": 400, "message": "bad input here"}, "repeat": 5})
     with pytest.raises(EmbeddingError, match="embedding request to openai/scripted-embed failed: .*bad input here"):

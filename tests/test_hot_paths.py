@@ -82,7 +82,7 @@ def test_an_archival_insert_runs_a_fixed_number_of_queries_however_big_the_archi
 
 
 def test_a_turn_sends_messages_edited_since_the_last_turn(alice_api, agent, scripted_llm):
-    """Turns reuse in-context rows read by the previous turn (agents/loop.py); an edit must still reach the model."""
+    """Turns reuse in-context rows read by the previous turn (agents/runtime/records.py); an edit must still reach the model."""
     from agents.models import Message
 
     send(alice_api, agent, "My favourite colour is red.")
@@ -125,10 +125,10 @@ def test_archival_changes_leave_the_system_message_as_a_full_compile_would(alice
 
 
 def test_the_model_receives_the_messages_exactly_as_built(scripted_llm):
-    """The OpenAI SDK's re-walk of messages and tools is skipped (agents/llm.py): what reaches the provider must
+    """The OpenAI SDK's re-walk of messages and tools is skipped (agents/runtime/llm.py): what reaches the provider must
     still be exactly what we built, with parts, tool calls and tool results."""
-    from agents.llm import complete
-    from agents.providers import resolve_llm
+    from agents.runtime.llm import complete
+    from agents.runtime.providers import resolve_llm
 
     messages = [
         {"role": "system", "content": "You are terse."},

@@ -20,14 +20,14 @@ from letta_client.types.agents.message import Message as WireMessage
 from letta_client.types.tool_return_message import ToolReturnMessage
 from pydantic import TypeAdapter
 
-from agents.letta_messages import (
+from agents.models import Message
+from agents.runtime.letta_messages import (
     letta_response,
     messages_to_letta,
     part_otid,
     to_letta_messages,
     usage_dict,
 )
-from agents.models import Message
 
 WIRE = TypeAdapter(WireMessage)
 WHEN = datetime(2026, 1, 22, 2, 6, 34, 48456, tzinfo=UTC)

@@ -8,11 +8,11 @@ from django.test.utils import CaptureQueriesContext
 
 from ade.errors import Conflict, Invalid
 from agents.actions import create_agent
-from agents.letta_messages import part_otid
-from agents.loop import run_turn
 from agents.models import Message, Run, Step
 from agents.runs import start_turn
-from agents.turn_input import check_turn_input
+from agents.runtime.letta_messages import part_otid
+from agents.runtime.loop import run_turn
+from agents.runtime.turn_input import check_turn_input
 from memory.models import Block, BlockHistory
 from tests.helpers_loop import context, custom_tool, packaged, tool_names, turn
 
@@ -572,7 +572,7 @@ def test_heartbeat_agent_denial_continues_with_a_heartbeat(alice, v2_agent, scri
     [('{"a": 1}{"b": 2}', {"a": 1}), ('"{\\"a\\": 1}"', {"a": 1}), ("not json", {}), ("", {}), ("[1, 2]", {})],
 )
 def test_tool_call_arguments_are_parsed_leniently(raw, args):
-    from agents.llm import parse_arguments
+    from agents.runtime.llm import parse_arguments
 
     assert parse_arguments(raw) == args
 
@@ -587,13 +587,13 @@ def test_tool_call_arguments_are_parsed_leniently(raw, args):
     ],
 )
 def test_context_length_errors_are_recognised(text, hit):
-    from agents.llm import is_context_error
+    from agents.runtime.llm import is_context_error
 
     assert is_context_error(Exception(text)) is hit
 
 
 def test_a_half_json_string_is_streamed_as_it_grows():
-    from agents.streaming import partial_string_value
+    from agents.runtime.streaming import partial_string_value
 
     assert partial_string_value('{"message": "Hel', "message") == "Hel"
     assert partial_string_value('{"message": "a\\nb\\u00e9', "message") == "a\nbé"

@@ -11,9 +11,10 @@ from django.template.loader import render_to_string
 from django.test import Client
 
 from ade.asgi import application
-from agents import panels, runs
+from agents import runs
 from agents.actions import create_agent
-from agents.templates_catalog import BY_KEY
+from agents.pages import panels
+from agents.pages.templates_catalog import BY_KEY
 from memory.actions import Actor, update_block
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from agents.actions import create_agent
-from agents.templates_catalog import BY_KEY, blank_spec
+from agents.pages.templates_catalog import BY_KEY, blank_spec
 from memory.actions import Actor, update_block
 from memory.models import BlockHistory
 
@@ -250,7 +250,7 @@ def test_stale_save_shows_both_versions_and_loses_nothing(client, agent, bob):
 
 
 def test_three_way_merge_marks_overlapping_edits():
-    from agents.textmerge import merge_texts
+    from agents.pages.textmerge import merge_texts
 
     assert merge_texts("a\nb\nc", "A\nb\nc", "a\nb\nC") == ("A\nb\nC", True)
     text, clean = merge_texts("Name: x", "Name: Ada", "Name: Bob")

@@ -5,7 +5,8 @@ import pytest
 from letta_client.types import EmbeddingConfig, EmbeddingModel, LlmConfig, Model
 
 from ade.errors import Invalid, NotFound, Unprocessable
-from agents import providers, scripted
+from agents.runtime import providers
+from agents.scripted import server as scripted
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import pytest
 
 from ade.errors import Invalid
 from agents.actions import create_agent
-from agents.rules import ToolRulesSolver, merge_prefilled_args, render_rules_prompt, validate_rules
+from agents.runtime.rules import ToolRulesSolver, merge_prefilled_args, render_rules_prompt, validate_rules
 from tests.helpers_loop import context, custom_tool, packaged, tool_names, turn
 
 AVAILABLE = ["a", "b", "c", "send_message"]

@@ -5,9 +5,9 @@ import pytest
 
 from ade.events import agent_group
 from agents import runs
-from agents.actions import create_agent
+from agents.actions import create_agent, group_of
 from agents.models import Message, Run
-from agents.sleeptime import RUN_TYPE, group_of
+from agents.sleeptime import RUN_TYPE
 from memory.models import BlockHistory
 from tests.events import GroupListener
 

@@ -7,7 +7,7 @@ import pytest
 
 from agents.actions import create_agent
 from agents.models import Message
-from agents.packaging import text_parts
+from agents.runtime.packaging import text_parts
 from memory.recall import conversation_search
 from memory.summarize import all_plan, compact, protected_start
 from tests.helpers_loop import context, packaged, turn

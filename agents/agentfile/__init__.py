@@ -7,8 +7,8 @@ ids: custom tools are upserted by name, built-in tools map to this server's, blo
 fresh name on collision, agents get a `_copy` suffix unless told otherwise. Older v1 files are refused.
 """
 
-from .document import parse_agent_file
-from .exporter import export_agent
-from .importer import import_agent_file
+from agents.agentfile.document import parse_agent_file
+from agents.agentfile.exporter import export_agent
+from agents.agentfile.importer import import_agent_file
 
 __all__ = ["export_agent", "import_agent_file", "parse_agent_file"]

@@ -165,9 +165,8 @@ def parse_agent_file(raw: bytes | str) -> AgentFile:
 
 def _check_model_configs(doc: "AgentFile") -> None:
     """The configs must be ones clients can read back (known endpoint types, positive sizes)."""
+    from agents.api.schemas import LlmConfigOut
     from memory.schemas import EmbeddingConfig
-
-    from ..schemas import LlmConfigOut
 
     configs = [
         (f"agents.{i}.{field}", getattr(agent, field), model)

@@ -5,11 +5,10 @@ from collections import defaultdict
 
 from django.utils import timezone
 
+from agents.models import Agent, Group, Message
+from agents.queries import get_agent_for
 from memory.models import Block, Folder
 from tools.models import Tool
-
-from ..models import Agent, Group, Message
-from ..queries import get_agent_for
 
 RECENT_MESSAGES = 50
 FORMAT_REVISION = "engram-1"

@@ -7,12 +7,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from ade.errors import DomainError, Invalid
+from agents.agentfile.document import AgentEntry, AgentFile, ToolEntry, parse_agent_file
+from agents.models import AGENT_TYPES, Agent, Group, Message
 from memory.actions import Actor, create_block
 from memory.models import Folder
 from tools.models import TOOL_TYPES, Tool
-
-from ..models import AGENT_TYPES, Agent, Group, Message
-from .document import AgentEntry, AgentFile, ToolEntry, parse_agent_file
 
 
 def import_agent_file(
@@ -66,13 +65,13 @@ class _IdMap(dict):
 
 
 def _resolved_llm(handle: str | None) -> dict | None:
-    from ..providers import resolve_llm
+    from agents.runtime.providers import resolve_llm
 
     return resolve_llm(handle) if handle else None
 
 
 def _resolved_embedding(handle: str | None) -> dict | None:
-    from ..providers import resolve_embedding
+    from agents.runtime.providers import resolve_embedding
 
     return resolve_embedding(handle) if handle else None
 
@@ -201,7 +200,7 @@ def _import_files(user, doc: AgentFile, ids: _IdMap) -> None:
 def _import_agent(
     user, entry: AgentEntry, ids: _IdMap, *, name, llm, embedding, secrets: dict, strip_messages: bool
 ) -> Agent:
-    from ..actions import create_agent
+    from agents.actions import create_agent
 
     if entry.agent_type not in dict(AGENT_TYPES):
         raise Invalid(
@@ -245,7 +244,7 @@ def _import_agent(
 def _model_spec(entry: AgentEntry, llm: dict | None, embedding: dict | None) -> dict:
     """Which model the agent calls: the override, else the file's handle when this server has that model, else
     the file's config as it is (calls fail until that provider is configured)."""
-    from ..providers import resolve_llm
+    from agents.runtime.providers import resolve_llm
 
     spec = {"embedding_config": embedding or entry.embedding_config}
     if llm is not None:

@@ -42,7 +42,7 @@ def run(argv, out) -> None:
     if not settings.REDIS_URL:
         raise CommandError("bench load needs REDIS_URL (a Redis for the broker, the channel layer and run events)")
     from ade.celery import app
-    from agents.scripted import ScriptedClient, ScriptedServer
+    from agents.scripted.server import ScriptedClient, ScriptedServer
 
     app.conf.task_always_eager = False
     server = ScriptedServer(pace_ms=0).start()

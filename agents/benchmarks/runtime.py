@@ -35,7 +35,7 @@ def run(argv, out) -> None:
     parser = argparse.ArgumentParser(prog="manage.py bench runtime")
     parser.add_argument("--steps", type=int, default=200, help="steps measured per figure (default 200)")
     args = parser.parse_args(argv)
-    from agents.scripted import ScriptedClient, ScriptedServer
+    from agents.scripted.server import ScriptedClient, ScriptedServer
 
     server = ScriptedServer(pace_ms=0).start()
     previous = settings.SCRIPTED_LLM_URL
@@ -89,7 +89,7 @@ _model_cpu_ns = [0]
 
 def _count_model_cpu():
     """Wrap the LLM client so the CPU this thread spends inside model calls (litellm, HTTP) is known."""
-    from agents import llm
+    from agents.runtime import llm
 
     inner = llm.complete
     if getattr(inner, "_bench", False):
@@ -157,9 +157,9 @@ def _tool_overheads(user, client, steps: int) -> list[float]:
 
 def _compile_times(user, repeats: int) -> tuple[list[float], list[float]]:
     from agents.actions import create_agent
-    from agents.llm import chat_messages
     from agents.models import Agent, Message
-    from agents.packaging import text_parts
+    from agents.runtime.llm import chat_messages
+    from agents.runtime.packaging import text_parts
     from memory.context import compile_system_prompt
 
     blocks = [{"label": f"block{i}", "value": ("A fact worth keeping. " * 20).strip()} for i in range(8)]

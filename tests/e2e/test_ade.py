@@ -11,7 +11,7 @@ from django.conf import settings
 from playwright.sync_api import expect
 
 from agents.actions import create_agent
-from agents.templates_catalog import BY_KEY
+from agents.pages.templates_catalog import BY_KEY
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 PASSWORD = "correct horse battery"

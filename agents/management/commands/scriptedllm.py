@@ -3,7 +3,7 @@
 from aiohttp import web
 from django.core.management.base import BaseCommand
 
-from agents.scripted import make_app
+from agents.scripted.server import make_app
 
 
 class Command(BaseCommand):

@@ -1,0 +1,184 @@
+"""Helpers shared by the agent actions: rows by id (404 naming the field), the agent's blocks, tools, tags and
+folders, its lock and version, its sleep-time group. Callers hold the transaction."""
+
+from ade.errors import Conflict, Invalid, NotFound
+from ade.events import agent_group, broadcast
+from agents.models import Agent, AgentBlock, AgentFolder, AgentTag, AgentTool, Group, Message
+from agents.queries import get_agent_for
+from agents.runtime import packaging as pk
+from agents.runtime.defaults import base_tool_names
+from memory.actions import Actor, create_block
+from memory.context import compile_system_prompt, rebuild_system_prompts
+from memory.models import Block, Folder
+from tools.models import Tool
+
+
+def _new_blocks(org, specs, user) -> list[Block]:
+    if specs is None:
+        return []
+    if not isinstance(specs, list):
+        raise Invalid("memory_blocks must be a list", field="memory_blocks")
+    blocks = []
+    for i, b in enumerate(specs):
+        if not isinstance(b, dict) or not isinstance(b.get("label"), str):
+            raise Invalid(f"memory_blocks[{i}].label is required", field=f"memory_blocks[{i}].label")
+        value = b.get("value", "")
+        if not isinstance(value, str):
+            raise Invalid(f"memory_blocks[{i}].value must be a string", field=f"memory_blocks[{i}].value")
+        blocks.append(
+            create_block(
+                org,
+                label=b["label"],
+                value=value,
+                limit=b.get("limit"),
+                description=b.get("description"),
+                read_only=bool(b.get("read_only", False)),
+                hidden=bool(b.get("hidden", False)),
+                metadata=b.get("metadata"),
+                tags=b.get("tags"),
+                actor=Actor.user(user),
+            )
+        )
+    return blocks
+
+
+def _blocks_by_id(user, ids) -> list[Block]:
+    return _rows_by_id(Block.objects.filter(organization_id=user.organization_id), ids, "block_ids", "Block")
+
+
+def _folders_by_id(user, ids) -> list[Folder]:
+    return _rows_by_id(Folder.objects.filter(organization_id=user.organization_id), ids, "folder_ids", "Folder")
+
+
+def _tools_by_id(user, ids) -> list[Tool]:
+    return _rows_by_id(Tool.objects.filter(organization_id=user.organization_id), ids, "tool_ids", "Tool")
+
+
+def _rows_by_id(qs, ids, field: str, what: str) -> list:
+    if ids is None:
+        return []
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise Invalid(f"{field} must be a list of ids", field=field)
+    rows = {r.id: r for r in qs.filter(id__in=ids)}
+    missing = [i for i in ids if i not in rows]
+    if missing:
+        raise NotFound(f"{what} not found: {', '.join(missing)}", field=field)
+    return [rows[i] for i in dict.fromkeys(ids)]
+
+
+def _tools_for_create(user, agent: Agent, spec: dict) -> list[Tool]:
+    from tools.actions import ensure_base_tools
+
+    base = ensure_base_tools(agent.organization)
+    names = []
+    if spec.get("include_base_tools", True):
+        names = [n for n in base_tool_names(agent) if n in base]
+    extra = spec.get("tools") or []
+    if not isinstance(extra, list) or not all(isinstance(n, str) for n in extra):
+        raise Invalid("tools must be a list of tool names", field="tools")
+    by_name = {t.name: t for t in Tool.objects.filter(organization=agent.organization, name__in=extra)}
+    unknown = [n for n in extra if n not in by_name]
+    if unknown:
+        raise NotFound(f"Tool not found: {', '.join(unknown)}", field="tools")
+    tools = [base[n] for n in names] + [by_name[n] for n in extra] + _tools_by_id(user, spec.get("tool_ids"))
+    return list({t.id: t for t in tools}.values())
+
+
+def _recompile_now(agent: Agent) -> None:
+    """Write the compiled system prompt into the agent's system message (inside the caller's transaction)."""
+    text = compile_system_prompt(agent)
+    Message.objects.filter(id=agent.message_ids[0]).update(content=pk.text_parts(text))
+
+
+def _attach_blocks(agent: Agent, blocks: list[Block]) -> None:
+    labels = list(Block.objects.filter(agentblock__agent=agent).values_list("label", flat=True))
+    position = len(labels)
+    for block in blocks:
+        if block.label in labels:
+            raise Conflict(f"The agent already has a block labelled {block.label!r}", field="label")
+        labels.append(block.label)
+        AgentBlock.objects.create(agent=agent, block=block, position=position)
+        position += 1
+
+
+def _set_tools(agent: Agent, tools: list[Tool]) -> None:
+    AgentTool.objects.filter(agent=agent).exclude(tool__in=tools).delete()
+    have = set(AgentTool.objects.filter(agent=agent).values_list("tool_id", flat=True))
+    for position, tool in enumerate(tools):
+        if tool.id in have:
+            AgentTool.objects.filter(agent=agent, tool=tool).update(position=position)
+        else:
+            AgentTool.objects.create(agent=agent, tool=tool, position=position)
+
+
+def _set_tags(agent: Agent, tags) -> None:
+    if tags is None:
+        return
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise Invalid("tags must be a list of strings", field="tags")
+    wanted = sorted({t.strip() for t in tags if t.strip()})
+    AgentTag.objects.filter(agent=agent).exclude(tag__in=wanted).delete()
+    have = set(AgentTag.objects.filter(agent=agent).values_list("tag", flat=True))
+    AgentTag.objects.bulk_create([AgentTag(agent=agent, tag=t) for t in wanted if t not in have])
+
+
+def _attach_folder(agent: Agent, folder: Folder) -> None:
+    from tools.files import attach_folder_files
+
+    _, created = AgentFolder.objects.get_or_create(agent=agent, folder=folder)
+    if created:
+        attach_folder_files(agent, folder)
+
+
+def _detach_folder(agent: Agent, folder: Folder) -> None:
+    from tools.files import detach_folder_files
+
+    if AgentFolder.objects.filter(agent=agent, folder=folder).delete()[0]:
+        detach_folder_files(agent, folder)
+
+
+def _changed(agent: Agent, *, recompile: bool = True, force: bool = False) -> None:
+    """Bump the version, save, recompile (after commit of this transaction's writes), announce."""
+    Agent.objects.filter(id=agent.id).update(version=agent.version + 1)
+    agent.version += 1
+    if recompile:
+        rebuild_system_prompts([agent.id], force=force)
+    broadcast(agent_group(agent.id), {"type": "agent_updated", "agent_id": agent.id, "version": agent.version})
+
+
+def _locked(user, agent_id: str, expected_version: int | None = None) -> Agent:
+    agent = get_agent_for(user, agent_id, for_update=True)
+    if expected_version is not None and expected_version != agent.version:
+        raise Conflict(
+            f"The agent was changed by someone else (you edited version {expected_version}, current is "
+            f"{agent.version})",
+            field="version",
+            current=agent,
+        )
+    return agent
+
+
+def _checked_message_ids(agent: Agent, ids) -> list[str]:
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
+        raise Invalid("message_ids must be a non-empty list of message ids", field="message_ids")
+    rows = dict(Message.objects.filter(agent=agent, id__in=ids).values_list("id", "role"))
+    missing = [i for i in ids if i not in rows]
+    if missing:
+        raise Invalid(
+            f"message_ids has messages this agent does not have: {', '.join(missing[:5])}", field="message_ids"
+        )
+    if rows[ids[0]] != "system":
+        raise Invalid("message_ids must start with the system message", field="message_ids")
+    return list(dict.fromkeys(ids))
+
+
+def _add_rules(agent: Agent, rules: list[dict]) -> None:
+    if rules:
+        agent.tool_rules = list(agent.tool_rules or []) + rules
+        Agent.objects.filter(id=agent.id).update(tool_rules=agent.tool_rules)
+
+
+def group_of(agent) -> Group | None:
+    """The sleep-time group that `agent` (an Agent or an agent id) manages, if any."""
+    agent_id = getattr(agent, "id", agent)
+    return Group.objects.filter(manager_agent_id=agent_id, manager_type="sleeptime").first()

@@ -1,0 +1,120 @@
+"""Rendering an agent as Letta's AgentState: one place for every route that returns agents."""
+
+from django.db.models import Prefetch
+
+from agents.models import Agent, AgentBlock, AgentTool, FileAgent
+from agents.queries import get_agent_for
+
+
+def with_relations(qs):
+    """`qs` with everything `render_agent` reads fetched in a fixed number of queries."""
+    return qs.prefetch_related(
+        Prefetch("agentblock_set", queryset=AgentBlock.objects.select_related("block").order_by("position", "id")),
+        Prefetch("agenttool_set", queryset=AgentTool.objects.select_related("tool").order_by("position", "id")),
+        Prefetch("file_links", queryset=FileAgent.objects.select_related("file").order_by("file__file_name")),
+        "folders",
+        "tag_rows",
+        "managed_groups__agents",
+    )
+
+
+def render_agent(agent: Agent, include=()) -> dict:
+    """The AgentState of `agent` (loaded through `with_relations` for lists). Secret values only on request."""
+    blocks = [link.block for link in agent.agentblock_set.all()]
+    secrets = (
+        [{"agent_id": agent.id, "key": k, "value": v} for k, v in (agent.secrets or {}).items()]
+        if "agent.secrets" in include
+        else []
+    )
+    group = next(iter(agent.managed_groups.all()), None)
+    return {
+        **{f: getattr(agent, f) for f in _PLAIN_FIELDS},
+        "llm_config": _llm_config(agent),
+        "embedding_config": agent.embedding_config or None,
+        "model": agent.model_handle,
+        "embedding": (agent.embedding_config or {}).get("handle"),
+        "memory": {"agent_type": agent.agent_type, "blocks": blocks, "file_blocks": list(agent.file_links.all())},
+        "blocks": blocks,
+        "tools": [link.tool for link in agent.agenttool_set.all()],
+        "sources": list(agent.folders.all()),
+        "tags": [row.tag for row in agent.tag_rows.all()],
+        "secrets": secrets,
+        "tool_exec_environment_variables": secrets,
+        "last_stop_reason": agent.last_stop_reason or None,
+        "managed_group": group and _render_group(group),
+        "multi_agent_group": group and _render_group(group),
+        "pending_approval": _pending_approval(agent) if "agent.pending_approval" in include else None,
+    }
+
+
+def _pending_approval(agent: Agent) -> dict | None:
+    """The approval request the agent waits on (the last in-context message), as an approval_request_message."""
+    from agents.models import Message
+    from agents.runtime.letta_messages import to_letta_messages
+
+    last = Message.objects.filter(id=(agent.message_ids or [None])[-1]).first()
+    if last is None or last.role != "approval" or not last.tool_calls:
+        return None
+    return next(m for m in to_letta_messages(last) if m["message_type"] == "approval_request_message")
+
+
+_PLAIN_FIELDS = (
+    "id",
+    "name",
+    "system",
+    "agent_type",
+    "description",
+    "tool_rules",
+    "message_ids",
+    "metadata",
+    "compaction_settings",
+    "response_format",
+    "message_buffer_autoclear",
+    "enable_sleeptime",
+    "last_run_completion",
+    "last_run_duration_ms",
+    "timezone",
+    "max_files_open",
+    "per_file_view_window_char_limit",
+    "hidden",
+    "created_by_id",
+    "last_updated_by_id",
+    "created_at",
+    "updated_at",
+    "version",
+)
+
+
+def _llm_config(agent: Agent) -> dict:
+    # Configs written by older exports may lack the fields clients require; fill them from what we know.
+    return {
+        "model_endpoint_type": "openai",
+        "model": "unknown",
+        **(agent.llm_config or {}),
+        "context_window": agent.context_window,
+    }
+
+
+def _render_group(group) -> dict:
+    return {
+        "id": group.id,
+        "manager_type": group.manager_type,
+        "description": group.description,
+        "agent_ids": [a.id for a in group.agents.all()],
+        "manager_agent_id": group.manager_agent_id,
+        "sleeptime_agent_frequency": group.sleeptime_agent_frequency,
+        "turns_counter": group.turns_counter,
+        "last_processed_message_id": group.last_processed_message_id or None,
+    }
+
+
+def render_agents(page: list[Agent], include=()) -> list[dict]:
+    """Render a page of agents, keeping its order, with relations loaded in one batch."""
+    loaded = {a.id: a for a in with_relations(Agent.objects.filter(id__in=[a.id for a in page]))}
+    return [render_agent(loaded[a.id], include) for a in page]
+
+
+def agent_state(user, agent_id: str, include=()) -> dict:
+    """Load and render one agent the user may see."""
+    agent = get_agent_for(user, agent_id)
+    return render_agent(with_relations(Agent.objects.filter(id=agent.id)).get(), include)

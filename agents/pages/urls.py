@@ -1,0 +1,51 @@
+from django.urls import path
+
+from agents.pages.views import agent_list, archival, chat, folders, memory, settings, tools, workspace
+
+app_name = "agents"
+A = "agents/<str:agent_id>/"
+urlpatterns = [
+    path("", agent_list.agent_list, name="list"),
+    path("agents/new/", agent_list.agent_create, name="create"),
+    path("agents/import/", agent_list.agent_import, name="import"),
+    path(A, workspace.workspace, name="workspace"),
+    path(A + "duplicate/", agent_list.agent_duplicate, name="duplicate"),
+    path(A + "delete/", agent_list.agent_delete, name="delete"),
+    path(A + "export/", settings.export, name="export"),
+    # chat
+    path(A + "messages/", chat.send, name="send"),
+    path(A + "approval/", chat.approve, name="approve"),
+    path(A + "runs/<str:run_id>/cancel/", chat.cancel, name="cancel"),
+    path(A + "reset/", chat.reset, name="reset"),
+    path(A + "context/", workspace.context, name="context"),
+    path(A + "chat/", workspace.chat_log, name="chat"),
+    # core memory
+    path(A + "memory/", memory.memory_tab, name="memory"),
+    path(A + "blocks/new/", memory.block_create, name="block_create"),
+    path(A + "blocks/attach/", memory.block_attach, name="block_attach"),
+    path(A + "blocks/<str:block_id>/", memory.block_get, name="block"),
+    path(A + "blocks/<str:block_id>/save/", memory.block_save, name="block_save"),
+    path(A + "blocks/<str:block_id>/history/", memory.block_history, name="block_history"),
+    path(A + "blocks/<str:block_id>/undo/", memory.block_undo, name="block_undo"),
+    path(A + "blocks/<str:block_id>/detach/", memory.block_detach, name="block_detach"),
+    # archival memory
+    path(A + "archival/", archival.archival_tab, name="archival"),
+    path(A + "archival/add/", archival.passage_add, name="passage_add"),
+    path(A + "archival/<str:passage_id>/delete/", archival.passage_delete, name="passage_delete"),
+    # settings, tools, folders
+    path(A + "settings/", settings.settings_tab, name="settings"),
+    path(A + "settings/save/", settings.settings_save, name="settings_save"),
+    path(A + "tools/", tools.tools_tab, name="tools"),
+    path(A + "tools/attach/", tools.tool_attach, name="tool_attach"),
+    path(A + "tools/new/", tools.tool_new, name="tool_new"),
+    path(A + "tools/run/", tools.tool_run, name="tool_run"),
+    path(A + "tools/rules/", tools.tool_rules_save, name="tool_rules"),
+    path(A + "tools/<str:tool_id>/", tools.tool_edit, name="tool_edit"),
+    path(A + "tools/<str:tool_id>/detach/", tools.tool_detach, name="tool_detach"),
+    path(A + "folders/", folders.folders_tab, name="folders"),
+    path(A + "folders/new/", folders.folder_create, name="folder_create"),
+    path(A + "folders/attach/", folders.folder_attach, name="folder_attach"),
+    path(A + "folders/<str:folder_id>/detach/", folders.folder_detach, name="folder_detach"),
+    path(A + "folders/<str:folder_id>/upload/", folders.file_upload, name="file_upload"),
+    path(A + "files/<str:file_id>/", folders.file_status, name="file_status"),
+]

@@ -1,0 +1,107 @@
+"""The agents list: search, tag filter, sort, create (blank or from a template), import .af, duplicate, delete."""
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Prefetch
+from django.views.decorators.http import require_POST
+
+from ade.errors import DomainError
+from agents.actions import create_agent, delete_agent
+from agents.agentfile import export_agent, import_agent_file
+from agents.models import AgentTag
+from agents.pages.forms import AgentCreateForm, AgentFilterForm, ImportForm
+from agents.pages.templates_catalog import CATALOG, blank_spec
+from agents.pages.views.common import agent_view, go, region
+from agents.queries import agents_for
+
+SORTS = {"-created": ["-created_at", "-id"], "name": ["name", "id"], "-updated": ["-updated_at", "-id"]}
+
+
+def _filtered_agents(user, filters: AgentFilterForm):
+    qs = agents_for(user).filter(hidden=False)
+    data = filters.cleaned_data if filters.is_valid() else {}
+    if data.get("q"):
+        qs = qs.filter(name__icontains=data["q"])
+    if data.get("tag"):
+        qs = qs.filter(tag_rows__tag=data["tag"])
+    qs = qs.annotate(n_blocks=Count("blocks", distinct=True), n_tools=Count("tools", distinct=True))
+    qs = qs.prefetch_related(Prefetch("tag_rows", queryset=AgentTag.objects.order_by("tag")))
+    return qs.order_by(*SORTS.get(data.get("sort") or "-created"))
+
+
+def _list_context(request, **extra):
+    filters = AgentFilterForm(request.GET or None)
+    tags = AgentTag.objects.filter(agent__in=agents_for(request.user)).values_list("tag", flat=True).distinct()
+    return {
+        "agents": _filtered_agents(request.user, filters),
+        "filters": filters,
+        "all_tags": sorted(set(tags)),
+        "filtering": bool(request.GET.get("q") or request.GET.get("tag")),
+        **extra,
+    }
+
+
+@login_required
+def agent_list(request):
+    return region(request, "agents/partials/agent_results.html", "agents/list.html", _list_context(request))
+
+
+def _create_context(form=None):
+    return {"form": form or AgentCreateForm(), "templates": CATALOG}
+
+
+@login_required
+def agent_create(request):
+    if request.method != "POST":
+        return region(request, "agents/partials/create_form.html", "agents/create.html", _create_context())
+    form = AgentCreateForm(request.POST)
+    if form.is_valid():
+        template = form.template_obj()
+        name = form.cleaned_data["name"]
+        spec = template.spec(name) if template else blank_spec(name)
+        try:
+            agent = create_agent(request.user, {**spec, "agent_type": form.cleaned_data["agent_type"] or None})
+        except DomainError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            return go(request, "agents:workspace", agent.id)
+    return region(request, "agents/partials/create_form.html", "agents/create.html", _create_context(form), 400)
+
+
+@login_required
+def agent_import(request):
+    if request.method != "POST":
+        return region(request, "agents/partials/import_form.html", "agents/import.html", {"form": ImportForm()})
+    form = ImportForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            data = form.cleaned_data
+            agent_id = import_agent_file(
+                request.user, data["file"], model=data["model"] or None, embedding=data["embedding"] or None
+            )[0]
+        except DomainError as exc:
+            form.add_error("file", exc.message)
+        else:
+            return go(request, "agents:workspace", agent_id)
+    return region(request, "agents/partials/import_form.html", "agents/import.html", {"form": form}, 400)
+
+
+@agent_view
+@require_POST
+def agent_duplicate(request, agent):
+    # A duplicate is the agent's own .af imported again: new blocks, same tools, the same conversation.
+    document = json.dumps(export_agent(request.user, agent.id))
+    copy_id = import_agent_file(request.user, document, name=f"{agent.name[:190]} copy")[0]
+    messages.success(request, f"Duplicated “{agent.name}”.")
+    return go(request, "agents:workspace", copy_id)
+
+
+@agent_view
+def agent_delete(request, agent):
+    if request.method != "POST":
+        return region(request, "agents/partials/delete_confirm.html", "agents/delete.html", {"agent": agent})
+    delete_agent(request.user, agent.id)
+    messages.success(request, f"Deleted “{agent.name}”.")
+    return go(request, "agents:list")

@@ -1,0 +1,1 @@
+"""The engine of a turn: the step loop, the LLM client, providers, tool rules, streaming."""

@@ -1,0 +1,388 @@
+"""All LLM calls, through litellm (imported lazily: it takes seconds to import).
+
+`complete(llm_config, messages, ...)` makes one chat completion, streamed or not, retried with backoff on rate
+limits and server errors, and returns an `LLMResult`. Context-length errors are raised as `ContextWindowExceeded`
+so the loop can compact and retry. `chat_messages(rows, agent)` turns Message rows into the provider's format.
+"""
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+log = logging.getLogger(__name__)
+
+TOOL_CALL_ID_MAX_LEN = 29
+RETRY_DELAYS = (0.5, 1.5, 4.0)
+CONTEXT_ERROR_PHRASES = (
+    "maximum context length",
+    "exceeds the context window",
+    "context_length_exceeded",
+    "prompt is too long",
+    "context window",
+    "too many tokens",
+    "input is too long",
+    "reduce the length of the messages",
+)
+
+_litellm = None
+_import_lock = threading.Lock()
+
+
+def litellm():
+    """The litellm module, imported once and configured to stay quiet and offline."""
+    global _litellm
+    if _litellm is None:
+        with _import_lock:
+            if _litellm is None:
+                import litellm as module
+
+                module.suppress_debug_info = True
+                module.drop_params = True  # providers that lack a parameter ignore it instead of failing
+                module.telemetry = False
+                _send_messages_as_they_are()
+                _litellm = module
+    return _litellm
+
+
+def _send_messages_as_they_are() -> None:
+    """Let the OpenAI SDK (under litellm) send `messages` and `tools` without re-walking them.
+
+    Before each request the SDK walks the body against its TypedDict annotations to rename aliased keys. Chat
+    messages and tool schemas have no aliases, so on our plain JSON lists the walk changes nothing, yet it costs
+    about 0.1 ms per message: on a long conversation it was most of the server's own time per step. The rest of
+    the body still goes through the SDK, and its JSON encoder serialises what the walk would have converted.
+    """
+    try:
+        from openai.resources.chat.completions import completions as sdk
+        from openai.types.chat import completion_create_params as params
+    except ImportError:  # another SDK layout: keep its behaviour
+        return
+    transform = sdk.maybe_transform
+    chat_params = (params.CompletionCreateParamsStreaming, params.CompletionCreateParamsNonStreaming)
+
+    def maybe_transform(data, expected_type):
+        if expected_type not in chat_params or not isinstance(data, dict):
+            return transform(data, expected_type)
+        as_is = {k: data[k] for k in ("messages", "tools") if isinstance(data.get(k), list)}
+        return {**transform({k: v for k, v in data.items() if k not in as_is}, expected_type), **as_is}
+
+    sdk.maybe_transform = maybe_transform
+
+
+class LLMError(Exception):
+    """A provider call failed; `stop_reason` is what the run records."""
+
+    stop_reason = "llm_api_error"
+
+
+class ContextWindowExceeded(LLMError):
+    stop_reason = "context_window_overflow_in_system_prompt"
+
+
+class InvalidLLMResponse(LLMError):
+    stop_reason = "invalid_llm_response"
+
+
+@dataclass
+class ToolCall:
+    id: str
+    name: str
+    arguments: str  # raw JSON text as the model sent it
+
+    def as_dict(self) -> dict:
+        return {"id": self.id, "type": "function", "function": {"name": self.name, "arguments": self.arguments}}
+
+
+@dataclass
+class LLMResult:
+    content: str = ""
+    reasoning: str = ""
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    finish_reason: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cached_input_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    llm_ns: int = 0
+    model: str = ""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Errors
+
+
+def is_context_error(exc: Exception) -> bool:
+    lit = _litellm
+    if lit is not None and isinstance(exc, getattr(lit, "ContextWindowExceededError", ())):
+        return True
+    text = str(exc).lower()
+    return any(p in text for p in CONTEXT_ERROR_PHRASES)
+
+
+def _retryable(exc: Exception) -> bool:
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, int):
+        return status == 429 or status >= 500
+    lit = _litellm
+    kinds = tuple(
+        getattr(lit, n)
+        for n in ("RateLimitError", "InternalServerError", "ServiceUnavailableError", "APIConnectionError", "Timeout")
+        if hasattr(lit, n)
+    )
+    return isinstance(exc, kinds)
+
+
+def _readable(exc: Exception) -> str:
+    text = str(exc)
+    for prefix in ("litellm.", "OpenAIException - ", "AnthropicException - "):
+        text = text.replace(prefix, "")
+    return text[:1000]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The call
+
+
+def complete(
+    llm_config: dict,
+    messages: list[dict],
+    *,
+    tools: list[dict] | None = None,
+    tool_choice=None,
+    parallel_tool_calls: bool | None = None,
+    stream: bool = False,
+    on_delta=None,
+    max_tokens: int | None = None,
+) -> LLMResult:
+    """One chat completion. `on_delta(kind, data)` receives stream deltas: ("content", text),
+    ("reasoning", text), ("tool_call", {"index", "id", "name", "arguments"}).
+
+    Raises ContextWindowExceeded, InvalidLLMResponse or LLMError; retries 429/5xx with backoff first.
+    """
+    from agents.runtime.providers import litellm_kwargs
+
+    lit = litellm()
+    kwargs = {k: v for k, v in litellm_kwargs(llm_config).items() if v is not None}
+    kwargs.update(messages=messages, timeout=getattr(settings, "LLM_TIMEOUT_SECONDS", 120))
+    if llm_config.get("temperature") is not None:
+        kwargs["temperature"] = llm_config["temperature"]
+    if max_tokens or llm_config.get("max_tokens"):
+        kwargs["max_tokens"] = max_tokens or llm_config["max_tokens"]
+    if tools:
+        kwargs["tools"] = tools
+        if tool_choice is not None:
+            kwargs["tool_choice"] = tool_choice
+        if parallel_tool_calls is not None:
+            kwargs["parallel_tool_calls"] = parallel_tool_calls
+    delays = getattr(settings, "LLM_RETRY_DELAYS", RETRY_DELAYS)
+    for attempt in range(len(delays) + 1):
+        started = time.monotonic_ns()
+        try:
+            result = _stream(lit, kwargs, on_delta) if stream else _once(lit, kwargs)
+            result.llm_ns = time.monotonic_ns() - started
+            return result
+        except LLMError:
+            raise
+        except Exception as exc:  # provider errors come in many classes; sort them by what we can do
+            if is_context_error(exc):
+                raise ContextWindowExceeded(_readable(exc)) from exc
+            if attempt < len(delays) and _retryable(exc) and not (stream and on_delta and _partial(exc)):
+                log.warning("LLM call failed (%s), retrying in %.1fs", type(exc).__name__, delays[attempt])
+                time.sleep(delays[attempt])
+                continue
+            raise LLMError(_readable(exc)) from exc
+    raise AssertionError("unreachable")
+
+
+def _partial(exc) -> bool:
+    # A stream that already delivered deltas cannot be replayed without duplicating them.
+    return getattr(exc, "_engram_partial", True)
+
+
+def _usage(result: LLMResult, usage) -> None:
+    if not usage:
+        return
+    get = usage.get if isinstance(usage, dict) else lambda k, d=None: getattr(usage, k, d)
+    result.prompt_tokens = int(get("prompt_tokens", 0) or 0)
+    result.completion_tokens = int(get("completion_tokens", 0) or 0)
+    result.total_tokens = int(get("total_tokens", 0) or 0) or result.prompt_tokens + result.completion_tokens
+    details = get("prompt_tokens_details", None)
+    if details is not None:
+        cached = details.get("cached_tokens") if isinstance(details, dict) else getattr(details, "cached_tokens", None)
+        result.cached_input_tokens = cached
+    details = get("completion_tokens_details", None)
+    if details is not None:
+        reasoning = (
+            details.get("reasoning_tokens") if isinstance(details, dict) else getattr(details, "reasoning_tokens", None)
+        )
+        result.reasoning_tokens = reasoning
+
+
+def _once(lit, kwargs) -> LLMResult:
+    response = lit.completion(**kwargs)
+    choices = getattr(response, "choices", None) or []
+    if not choices:
+        raise InvalidLLMResponse("The model returned no choices")
+    message = choices[0].message
+    result = LLMResult(
+        content=message.content or "",
+        finish_reason=choices[0].finish_reason,
+        reasoning=getattr(message, "reasoning_content", None) or "",
+        model=response.model or "",
+    )
+    for call in message.tool_calls or []:
+        result.tool_calls.append(ToolCall(call.id or "", call.function.name or "", call.function.arguments or ""))
+    _usage(result, getattr(response, "usage", None))
+    return result
+
+
+def _stream(lit, kwargs, on_delta) -> LLMResult:
+    result = LLMResult()
+    calls: dict[int, dict] = {}
+    try:
+        for chunk in lit.completion(**kwargs, stream=True, stream_options={"include_usage": True}):
+            if getattr(chunk, "usage", None):
+                _usage(result, chunk.usage)
+            for choice in getattr(chunk, "choices", None) or []:
+                _apply_delta(result, calls, choice, on_delta)
+            result.model = result.model or getattr(chunk, "model", "") or ""
+    except Exception as exc:
+        try:
+            exc._engram_partial = bool(result.content or result.reasoning or calls)
+        except AttributeError:  # an exception type without a __dict__: treat as partial, never replay
+            pass
+        raise
+    for index in sorted(calls):
+        call = calls[index]
+        result.tool_calls.append(ToolCall(call["id"], call["name"], call["arguments"]))
+    return result
+
+
+def _apply_delta(result: LLMResult, calls: dict, choice, on_delta) -> None:
+    delta = choice.delta
+    if choice.finish_reason:
+        result.finish_reason = choice.finish_reason
+    if delta is None:
+        return
+    reasoning = getattr(delta, "reasoning_content", None)
+    if reasoning:
+        result.reasoning += reasoning
+        on_delta and on_delta("reasoning", reasoning)
+    if delta.content:
+        result.content += delta.content
+        on_delta and on_delta("content", delta.content)
+    for tc in getattr(delta, "tool_calls", None) or []:
+        index = tc.index if tc.index is not None else len(calls)
+        call = calls.setdefault(index, {"id": "", "name": "", "arguments": ""})
+        fn = tc.function
+        piece = {"index": index, "id": None, "name": None, "arguments": (fn.arguments if fn else None) or ""}
+        if tc.id and not call["id"]:
+            call["id"] = piece["id"] = tc.id
+        if fn and fn.name and not call["name"]:
+            call["name"] = piece["name"] = fn.name
+        call["arguments"] += piece["arguments"]
+        on_delta and on_delta("tool_call", piece)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Message rows → provider messages
+
+
+def tool_schema(tool) -> dict:
+    """The function schema of a Tool row: {name, description, parameters}."""
+    schema = dict(tool.json_schema or {})
+    schema.setdefault("name", tool.name)
+    schema.setdefault("description", tool.description or "")
+    schema.setdefault("parameters", {"type": "object", "properties": {}, "required": []})
+    return schema
+
+
+def _call_for_provider(call: dict) -> dict:
+    fn = call.get("function") or {}
+    return {
+        "id": (call.get("id") or "")[:TOOL_CALL_ID_MAX_LEN],
+        "type": "function",
+        "function": {"name": fn.get("name", ""), "arguments": fn.get("arguments") or "{}"},
+    }
+
+
+def _clip(text: str, cap: int | None) -> str:
+    if cap is None or len(text) <= cap:
+        return text
+    return f"{text[:cap]}... [truncated {len(text) - cap} chars]"
+
+
+def _user_content(parts: list) -> str | list:
+    if all(p.get("type") in ("text", None) for p in parts):
+        return "".join(p.get("text", "") for p in parts)
+    out = []
+    for p in parts:
+        if p.get("type") == "image":
+            src = p.get("source") or {}
+            url = src.get("url") or (
+                f"data:{src.get('media_type')};base64,{src.get('data')}" if src.get("data") else ""
+            )
+            if url:
+                out.append({"type": "image_url", "image_url": {"url": url}})
+        elif p.get("text"):
+            out.append({"type": "text", "text": p["text"]})
+    return out
+
+
+def chat_messages(rows, agent=None, *, tool_return_cap: int | None = None, system_text: str | None = None) -> list:
+    """Provider (OpenAI-format) messages for Message rows, in order.
+
+    summary → user; approval request → assistant with tool_calls; approval response → dropped; inner thoughts
+    (non-native reasoning) are the assistant text; native reasoning is not sent back.
+    """
+    out = []
+    for m in rows:
+        parts = m.content or []
+        if m.role == "system":
+            out.append({"role": "system", "content": system_text if system_text is not None else m.text})
+        elif m.role in ("user", "summary"):
+            out.append({"role": "user", "content": _user_content(parts)})
+        elif m.role in ("assistant", "approval"):
+            if m.role == "approval" and not m.tool_calls:
+                continue
+            text = "".join(p.get("text", "") for p in parts if p.get("type") == "text")
+            thoughts = "".join(
+                p.get("reasoning", "") for p in parts if p.get("type") == "reasoning" and not p.get("is_native")
+            )
+            msg = {"role": "assistant", "content": (thoughts + ("\n" if thoughts and text else "") + text) or None}
+            if m.tool_calls:
+                msg["tool_calls"] = [_call_for_provider(c) for c in m.tool_calls]
+            out.append(msg)
+        elif m.role == "tool":
+            returns = m.tool_returns or [{"tool_call_id": m.tool_call_id}]
+            texts = [p.get("text", "") for p in parts if p.get("type") in ("text", None)]
+            for i, ret in enumerate(returns):
+                text = texts[i] if i < len(texts) else (texts[-1] if texts else "")
+                out.append(
+                    {
+                        "role": "tool",
+                        "tool_call_id": (ret.get("tool_call_id") or "")[:TOOL_CALL_ID_MAX_LEN],
+                        "content": _clip(text, tool_return_cap),
+                    }
+                )
+    return out
+
+
+def parse_arguments(raw: str) -> dict:
+    """Tool call arguments as a dict (§2.6): first object of concatenated JSON; a string is decoded again;
+    anything unparseable becomes {} (the call then fails on missing parameters)."""
+    raw = raw or ""
+    if "}{" in raw:
+        raw = raw.split("}{", 1)[0] + "}"
+    try:
+        value = json.loads(raw) if raw.strip() else {}
+        if isinstance(value, str):
+            value = json.loads(value)
+    except (TypeError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}

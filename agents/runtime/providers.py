@@ -1,0 +1,343 @@
+"""The model catalog: which LLM and embedding handles are configured, and what a handle resolves to.
+
+A handle is "provider/model". `engram/scripted` (the simulator that ships with Engram) and
+`local/all-minilm-l6-v2` (embeddings computed in-process) are always there; the others appear when their key or
+base URL is set. `resolve_llm` / `resolve_embedding` give the Letta LlmConfig / EmbeddingConfig dicts that agents
+store; `litellm_kwargs` turns a stored config into the arguments of a litellm call, and is the one place that
+knows provider URLs and keys (keys are read at call time and never stored in a config).
+"""
+
+import logging
+import time
+
+from django.conf import settings
+
+from ade.errors import Invalid, NotFound
+
+log = logging.getLogger(__name__)
+
+SCRIPTED_HANDLE = "engram/scripted"
+SCRIPTED_EMBED_HANDLE = "engram/scripted-embed"
+LOCAL_EMBED_HANDLE = "local/all-minilm-l6-v2"
+SCRIPTED_CONTEXT_WINDOW = 32_000
+DEFAULT_CONTEXT_WINDOW = 128_000
+OPENAI_BASE = "https://api.openai.com/v1"
+ANTHROPIC_BASE = "https://api.anthropic.com/v1"
+
+# Known models of the keyed providers: model → context window.
+OPENAI_MODELS = {
+    "gpt-4.1": 1_047_576,
+    "gpt-4.1-mini": 1_047_576,
+    "gpt-4.1-nano": 1_047_576,
+    "gpt-4o": 128_000,
+    "gpt-4o-mini": 128_000,
+    "gpt-5": 272_000,
+    "gpt-5-mini": 272_000,
+    "gpt-5-nano": 272_000,
+    "o4-mini": 200_000,
+}
+ANTHROPIC_MODELS = {"claude-sonnet-4-5": 200_000, "claude-haiku-4-5": 200_000, "claude-opus-4-1": 200_000}
+OPENAI_EMBEDDINGS = {"text-embedding-3-small": 1536}
+
+# LlmConfig fields a caller may set on top of what the handle gives (identity fields come from the handle).
+TUNABLE = {
+    "context_window": int,
+    "temperature": float,
+    "max_tokens": int,
+    "enable_reasoner": bool,
+    "reasoning_effort": str,
+    "max_reasoning_tokens": int,
+    "put_inner_thoughts_in_kwargs": bool,
+    "parallel_tool_calls": bool,
+    "strict": bool,
+    "frequency_penalty": float,
+    "verbosity": str,
+    "response_format": dict,
+    "display_name": str,
+    "effort": str,
+}
+_LISTING_TTL = 60
+_listing_cache: dict[str, tuple[float, list[str]]] = {}
+
+
+# ---- configured providers -------------------------------------------------------------------------------------
+
+
+def _scripted_endpoint(*, start: bool = False) -> str | None:
+    from agents.scripted.server import server_url
+
+    url = server_url(start=start)
+    return url + "/v1" if url else None
+
+
+def _remote_models(url: str, path: str, key: str) -> list[str]:
+    """Model names a local server lists (Ollama `/api/tags`, OpenAI-compatible `/models`), cached briefly.
+    An unreachable server lists nothing rather than failing the page that asked."""
+    cached = _listing_cache.get(url + path)
+    if cached and time.monotonic() - cached[0] < _LISTING_TTL:
+        return cached[1]
+    import httpx
+
+    try:
+        data = httpx.get(url.rstrip("/") + path, timeout=2, headers={"Authorization": f"Bearer {key}"} if key else {})
+        data.raise_for_status()
+        body = data.json()
+        names = [m.get("name") or m.get("model") for m in body.get("models", [])] or [
+            m.get("id") for m in body.get("data", [])
+        ]
+    except (httpx.HTTPError, ValueError, AttributeError) as exc:
+        log.warning("could not list models at %s: %s", url, exc)
+        names = []
+    names = sorted(n for n in names if n)
+    _listing_cache[url + path] = (time.monotonic(), names)
+    return names
+
+
+def _llm(provider: str, model: str) -> dict | None:
+    """The LlmConfig of one handle when its provider is configured, else None."""
+    if provider == "engram":
+        if model != "scripted":
+            return None
+        return _config(
+            model,
+            "openai",
+            _scripted_endpoint(),
+            "engram",
+            SCRIPTED_CONTEXT_WINDOW,
+            display_name="Scripted model (simulator)",
+        )
+    if provider == "openai" and settings.OPENAI_API_KEY:
+        return _config(model, "openai", OPENAI_BASE, "openai", OPENAI_MODELS.get(model, DEFAULT_CONTEXT_WINDOW))
+    if provider == "anthropic" and settings.ANTHROPIC_API_KEY:
+        return _config(
+            model, "anthropic", ANTHROPIC_BASE, "anthropic", ANTHROPIC_MODELS.get(model, 200_000), max_tokens=8192
+        )
+    if provider == "ollama" and settings.OLLAMA_BASE_URL:
+        return _config(model, "ollama", settings.OLLAMA_BASE_URL, "ollama", DEFAULT_CONTEXT_WINDOW)
+    if provider == "openai-compatible" and settings.OPENAI_COMPATIBLE_BASE_URL:
+        return _config(
+            model, "openai", settings.OPENAI_COMPATIBLE_BASE_URL, "openai-compatible", DEFAULT_CONTEXT_WINDOW
+        )
+    return None
+
+
+def _config(model, endpoint_type, endpoint, provider_name, context_window, **extra) -> dict:
+    return {
+        "model": model,
+        "display_name": extra.pop("display_name", None),
+        "model_endpoint_type": endpoint_type,
+        "model_endpoint": endpoint,
+        "provider_name": provider_name,
+        "provider_category": "base",
+        "model_wrapper": None,
+        "context_window": context_window,
+        "put_inner_thoughts_in_kwargs": False,
+        "handle": f"{provider_name}/{model}",
+        "temperature": 0.7,
+        "max_tokens": extra.pop("max_tokens", None),
+        "enable_reasoner": False,
+        "reasoning_effort": None,
+        "max_reasoning_tokens": 0,
+        "frequency_penalty": None,
+        "parallel_tool_calls": False,
+        "response_format": None,
+        "strict": False,
+        **extra,
+    }
+
+
+def llm_handles() -> list[str]:
+    handles = [SCRIPTED_HANDLE]
+    if settings.OPENAI_API_KEY:
+        handles += [f"openai/{m}" for m in OPENAI_MODELS]
+    if settings.ANTHROPIC_API_KEY:
+        handles += [f"anthropic/{m}" for m in ANTHROPIC_MODELS]
+    if settings.OLLAMA_BASE_URL:
+        handles += [
+            f"ollama/{m}" for m in _remote_models(settings.OLLAMA_BASE_URL, "/api/tags", "") if "embed" not in m
+        ]
+    if settings.OPENAI_COMPATIBLE_BASE_URL:
+        handles += [
+            f"openai-compatible/{m}"
+            for m in _remote_models(settings.OPENAI_COMPATIBLE_BASE_URL, "/models", settings.OPENAI_COMPATIBLE_API_KEY)
+            if "embed" not in m
+        ]
+    return handles
+
+
+def _embedding(provider: str, model: str) -> dict | None:
+    if f"{provider}/{model}" == LOCAL_EMBED_HANDLE:
+        return _embed_config("hugging-face", None, model, 384, "local", batch_size=64)
+    if f"{provider}/{model}" == SCRIPTED_EMBED_HANDLE:
+        return _embed_config("openai", _scripted_endpoint(), model, 384, "engram")
+    if provider == "openai" and settings.OPENAI_API_KEY and model in OPENAI_EMBEDDINGS:
+        return _embed_config("openai", OPENAI_BASE, model, OPENAI_EMBEDDINGS[model], "openai")
+    if provider == "ollama" and settings.OLLAMA_BASE_URL:
+        return _embed_config("ollama", settings.OLLAMA_BASE_URL, model, 768, "ollama")
+    if provider == "openai-compatible" and settings.OPENAI_COMPATIBLE_BASE_URL:
+        return _embed_config("openai", settings.OPENAI_COMPATIBLE_BASE_URL, model, 384, "openai-compatible")
+    return None
+
+
+def _embed_config(endpoint_type, endpoint, model, dim, provider_name, batch_size=32) -> dict:
+    return {
+        "embedding_endpoint_type": endpoint_type,
+        "embedding_endpoint": endpoint,
+        "embedding_model": model,
+        "embedding_dim": dim,
+        "embedding_chunk_size": 300,
+        "handle": f"{provider_name}/{model}",
+        "batch_size": batch_size,
+        "azure_endpoint": None,
+        "azure_version": None,
+        "azure_deployment": None,
+    }
+
+
+def embedding_handles() -> list[str]:
+    handles = [LOCAL_EMBED_HANDLE, SCRIPTED_EMBED_HANDLE]
+    if settings.OPENAI_API_KEY:
+        handles += [f"openai/{m}" for m in OPENAI_EMBEDDINGS]
+    if settings.OLLAMA_BASE_URL:
+        handles += [f"ollama/{m}" for m in _remote_models(settings.OLLAMA_BASE_URL, "/api/tags", "") if "embed" in m]
+    if settings.OPENAI_COMPATIBLE_BASE_URL:
+        handles += [
+            f"openai-compatible/{m}"
+            for m in _remote_models(settings.OPENAI_COMPATIBLE_BASE_URL, "/models", settings.OPENAI_COMPATIBLE_API_KEY)
+            if "embed" in m
+        ]
+    return handles
+
+
+# ---- the catalog on the wire (letta-api §4.10) ----------------------------------------------------------------
+
+_PROVIDER_TYPES = {
+    "engram": "openai",
+    "openai": "openai",
+    "anthropic": "anthropic",
+    "ollama": "ollama",
+    "openai-compatible": "openai",
+    "local": "hugging-face",
+}
+
+
+def llm_models() -> list[dict]:
+    """`Model` dicts of every configured LLM handle."""
+    out = []
+    for handle in llm_handles():
+        cfg = resolve_llm(handle)
+        out.append(
+            {
+                **cfg,
+                "name": cfg["model"],
+                "max_context_window": cfg["context_window"],
+                "provider_type": _PROVIDER_TYPES[cfg["provider_name"]],
+                "model_type": "llm",
+            }
+        )
+    return out
+
+
+def embedding_models() -> list[dict]:
+    """`EmbeddingModel` dicts of every configured embedding handle."""
+    out = []
+    for handle in embedding_handles():
+        cfg = resolve_embedding(handle)
+        provider = handle.split("/", 1)[0]
+        out.append(
+            {
+                **cfg,
+                "name": cfg["embedding_model"],
+                "display_name": handle,
+                "provider_name": provider,
+                "provider_type": _PROVIDER_TYPES[provider],
+                "model_type": "embedding",
+            }
+        )
+    return out
+
+
+# ---- resolving handles ----------------------------------------------------------------------------------------
+
+
+def _split(handle, field: str) -> tuple[str, str]:
+    if not isinstance(handle, str) or "/" not in handle.strip("/"):
+        raise Invalid(f"{field} must be a handle of the form provider/model (got {handle!r})", field=field)
+    provider, model = handle.split("/", 1)
+    return provider, model
+
+
+def resolve_llm(handle: str, overrides: dict | None = None) -> dict:
+    """The LlmConfig for `handle`, with caller overrides (context window, temperature, …) applied and checked.
+
+    Raises Invalid (field "model") for a malformed handle or bad override, NotFound for an unconfigured one."""
+    provider, model = _split(handle, "model")
+    config = _llm(provider, model)
+    if config is None:
+        raise NotFound(
+            f"Model {handle!r} is not available. Configured models: {', '.join(llm_handles())}", field="model"
+        )
+    for key, value in (overrides or {}).items():
+        if key in TUNABLE and value is not None:
+            config[key] = _checked(key, value)
+    return config
+
+
+def _checked(key: str, value):
+    kind = TUNABLE[key]
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise Invalid(f"{key} must be of type {kind.__name__} (got {value!r})", field=key)
+    if key in ("context_window", "max_tokens") and value < 1:
+        raise Invalid(f"{key} must be a positive number (got {value})", field=key)
+    return value
+
+
+def resolve_embedding(handle: str) -> dict:
+    """The EmbeddingConfig for `handle`. Invalid (field "embedding") if malformed, NotFound if not configured."""
+    provider, model = _split(handle, "embedding")
+    config = _embedding(provider, model)
+    if config is None:
+        raise NotFound(
+            f"Embedding model {handle!r} is not available. Configured embedding models: "
+            f"{', '.join(embedding_handles())}",
+            field="embedding",
+        )
+    return config
+
+
+def _provider_of(config: dict) -> str:
+    """The provider a stored config belongs to: from its handle, else (imported configs) its endpoint type."""
+    handle = config.get("handle") or ""
+    if "/" in handle:
+        return handle.split("/", 1)[0]
+    return config.get("model_endpoint_type") or config.get("embedding_endpoint_type") or "openai"
+
+
+def litellm_kwargs(config: dict) -> dict:
+    """`model`, `api_base`, `api_key` for a litellm call with a stored llm_config or embedding_config.
+
+    The scripted server's address is looked up now (it may have been autostarted on another port since the
+    config was stored). Local embeddings (`local/…`) are computed in-process and have no litellm form."""
+    embedding = "embedding_model" in config
+    model = config.get("embedding_model") if embedding else config.get("model")
+    provider = _provider_of(config)
+    stored = config.get("embedding_endpoint" if embedding else "model_endpoint")
+    if provider == "engram":
+        return {"model": f"openai/{model}", "api_base": _scripted_endpoint(start=True), "api_key": "scripted"}
+    if provider == "local":
+        raise Invalid(f"{config.get('handle')} is computed in-process, not through litellm", field="embedding")
+    if provider == "anthropic":
+        return {"model": f"anthropic/{model}", "api_base": None, "api_key": settings.ANTHROPIC_API_KEY}
+    if provider == "ollama":
+        prefix = "ollama" if embedding else "ollama_chat"
+        return {"model": f"{prefix}/{model}", "api_base": settings.OLLAMA_BASE_URL or stored, "api_key": None}
+    if provider == "openai-compatible":
+        return {
+            "model": f"openai/{model}",
+            "api_base": settings.OPENAI_COMPATIBLE_BASE_URL or stored,
+            "api_key": settings.OPENAI_COMPATIBLE_API_KEY or "none",
+        }
+    base = stored if stored and stored != OPENAI_BASE else None
+    return {"model": f"openai/{model}", "api_base": base, "api_key": settings.OPENAI_API_KEY or "none"}

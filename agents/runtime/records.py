@@ -1,0 +1,179 @@
+"""What a turn writes: message rows, the Step row, the per-step checkpoint (one transaction), a failed step, and
+the run's finish; plus `load_context`, the in-context rows a turn starts from. A mixin of `loop.Turn`."""
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+
+from django.db import transaction
+from django.utils import timezone
+
+from ade.errors import DomainError
+from agents.models import Agent, Message, Run, Step
+from agents.runtime import packaging as pk
+from agents.runtime.steps import (
+    Call,
+    StaleContext,
+    StepFailed,
+    replace_message_ids,
+)
+
+log = logging.getLogger(__name__)
+COMPLETED_STOPS = ("end_turn", "tool_rule", "max_steps", "requires_approval")
+
+log = logging.getLogger(__name__)
+
+
+class Records:
+    @property
+    def tz(self) -> str:
+        return self.agent.timezone or "UTC"
+
+    def message(self, role: str, content: list, step_id: str | None, **fields) -> Message:
+        return Message(
+            organization_id=self.agent.organization_id,
+            agent_id=self.agent.id,
+            role=role,
+            content=content,
+            step_id=step_id,
+            run_id=self.run.id,
+            model=self.llm_config.get("model", ""),
+            **fields,
+        )
+
+    def tool_message(self, calls: list[Call], step_id: str) -> Message:
+        parts = [{"type": "text", "text": pk.tool_return_text(c.ok, c.message, self.tz)} for c in calls]
+        return self.message(
+            "tool",
+            parts,
+            step_id,
+            tool_call_id=calls[0].id,
+            name=calls[0].name,
+            tool_returns=[c.return_dict() for c in calls],
+        )
+
+    def step_row(self, step_id, result, stop_reason, started, timings) -> Step:
+        cfg = self.llm_config
+        return Step(
+            id=step_id,
+            organization_id=self.agent.organization_id,
+            agent_id=self.agent.id,
+            run_id=self.run.id,
+            model=cfg.get("model", ""),
+            model_endpoint=cfg.get("model_endpoint") or "",
+            model_handle=cfg.get("handle") or self.agent.model_handle,
+            provider_name=cfg.get("provider_name") or "",
+            context_window_limit=self.agent.context_window,
+            prompt_tokens=result.prompt_tokens,
+            completion_tokens=result.completion_tokens,
+            total_tokens=result.total_tokens,
+            reasoning_tokens=result.reasoning_tokens,
+            cached_input_tokens=result.cached_input_tokens,
+            status="success",
+            stop_reason=stop_reason or "",
+            step_ns=time.monotonic_ns() - started,
+            **timings,
+        )
+
+    def checkpoint(self, step: Step | None, rows: list[Message]) -> None:
+        """Write a step: its Step row, its messages and the new in-context list, in one transaction. The list is
+        only replaced if nobody else changed it meanwhile (else the step is refused, nothing written)."""
+        context = self.context + rows
+        try:
+            with transaction.atomic():
+                if step is not None:
+                    step.save(force_insert=True)
+                Message.objects.bulk_create(rows)
+                replace_message_ids(self.agent, list(self.agent.message_ids), [m.id for m in context])
+        except StaleContext as exc:
+            if step is not None:
+                self.record_failed_step(step.id, exc, None)
+            raise StepFailed("error", str(exc)) from exc
+        self.context = context
+        self.emit_rows(rows)
+
+    def record_failed_step(self, step_id: str, exc: Exception, trace: str | None) -> None:
+        cfg = self.llm_config
+        stop = getattr(exc, "stop_reason", "error")
+        Step.objects.create(
+            id=step_id,
+            organization_id=self.agent.organization_id,
+            agent_id=self.agent.id,
+            run_id=self.run.id,
+            model=cfg.get("model", ""),
+            model_handle=self.agent.model_handle,
+            context_window_limit=self.agent.context_window,
+            status="failed",
+            stop_reason=stop,
+            error_type=type(exc).__name__,
+            error_data={"message": str(exc)[:2000], **({"traceback": trace} if trace else {})},
+        )
+
+    def finish(self, stop_reason: str, error: str = "") -> None:
+        status = (
+            "completed" if stop_reason in COMPLETED_STOPS else "cancelled" if stop_reason == "cancelled" else "failed"
+        )
+        stop = {"message_type": "stop_reason", "stop_reason": stop_reason}
+        usage = self.usage.as_event()
+        result = {"messages": self.messages_out, "stop_reason": stop, "usage": usage}
+        now = timezone.now()
+        metadata = {**(self.run.metadata or {}), "result": result, **({"error": error} if error else {})}
+        with transaction.atomic():
+            Run.objects.filter(id=self.run.id).update(
+                status=status,
+                stop_reason=stop_reason,
+                usage=usage,
+                metadata=metadata,
+                completed_at=now,
+                error=error[:2000],
+                ttft_ns=self.ttft_ns,
+            )
+            Agent.objects.filter(id=self.agent.id).update(
+                last_run_completion=now,
+                last_stop_reason=stop_reason,
+                last_run_duration_ms=(time.monotonic_ns() - self.started) // 1_000_000,
+            )
+        self.emit(stop)
+        self.emit(usage)
+        if error:
+            self.emit(
+                {
+                    "message_type": "error_message",
+                    "run_id": self.run.id,
+                    "error_type": stop_reason,
+                    "message": error,
+                    "detail": None,
+                }
+            )
+
+
+# In-context rows of recent agents, reused by their next turn in this process: reading ~500 rows is the biggest
+# cost of a turn. Stored rows never change, with two exceptions: the system message is rewritten in place (so it
+# is always read afresh) and an edit through agents.actions.edit_message touches Agent.updated_at (so an entry is only
+# used while the agent's updated_at is the one it was made with). Only rows read from the database are kept.
+_CONTEXT_CACHE: OrderedDict[str, tuple] = OrderedDict()
+_CONTEXT_CACHE_AGENTS = 64
+_context_cache_lock = threading.Lock()
+
+
+def load_context(agent: Agent) -> list[Message]:
+    """The in-context messages in order (only the system message for autoclear agents)."""
+    ids = list(agent.message_ids or [])
+    if agent.message_buffer_autoclear or agent.agent_type == "workflow_agent":
+        ids = ids[:1]
+    with _context_cache_lock:
+        stamp, cached = _CONTEXT_CACHE.get(agent.id, (None, {}))
+    if stamp != agent.updated_at:
+        cached = {}
+    wanted = ids[:1] + [i for i in ids[1:] if i not in cached]
+    rows = {**cached, **{m.id: m for m in Message.objects.filter(id__in=wanted)}}
+    context = [rows[i] for i in ids if i in rows]
+    if not context or context[0].role != "system":
+        raise DomainError("The agent has no in-context messages (its system message is missing)")
+    with _context_cache_lock:
+        _CONTEXT_CACHE[agent.id] = (agent.updated_at, {m.id: m for m in context[1:]})
+        _CONTEXT_CACHE.move_to_end(agent.id)
+        while len(_CONTEXT_CACHE) > _CONTEXT_CACHE_AGENTS:
+            _CONTEXT_CACHE.popitem(last=False)
+    return context

@@ -1,0 +1,1 @@
+"""The scripted model: an OpenAI-compatible server (`engram/scripted`) and its deterministic rules."""
