@@ -25,6 +25,39 @@ TOOL_TYPES = [
 ]
 
 
+class MCPServer(models.Model):
+    """A Model Context Protocol server of an organization. Its auth token, custom headers and (stdio) environment are
+    stored encrypted in `secrets` (ade/secrets.py); `server_url` and `command`/`args` are not secret."""
+
+    TYPES = ("stdio", "sse", "streamable_http")
+
+    id = PrefixedIdField("mcp_server")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="mcp_servers")
+    server_name = models.CharField(max_length=100)
+    server_type = models.CharField(max_length=20, choices=[(t, t) for t in TYPES])
+    server_url = models.CharField(max_length=2000, blank=True, default="")
+    command = models.CharField(max_length=500, blank=True, default="")
+    args = models.JSONField(default=list, blank=True)
+    auth_header = models.CharField(max_length=200, blank=True, null=True)
+    secrets = models.TextField(blank=True, default="")  # encrypted {"auth_token", "custom_headers", "env"}
+    last_error = models.TextField(blank=True, default="")
+    tools_synced_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "server_name"], name="uniq_mcp_server_name_per_org")
+        ]
+
+    def __str__(self):
+        return self.server_name
+
+
 class Tool(models.Model):
     id = PrefixedIdField("tool")
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="tools")
@@ -42,6 +75,8 @@ class Tool(models.Model):
     default_requires_approval = models.BooleanField(default=False)
     enable_parallel_execution = models.BooleanField(default=False)
     metadata = models.JSONField(default=dict, blank=True)
+    # external_mcp tools: the server that offers them (metadata["mcp"] has its name and the tool's remote name).
+    mcp_server = models.ForeignKey(MCPServer, null=True, blank=True, on_delete=models.CASCADE, related_name="tools")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
