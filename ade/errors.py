@@ -15,6 +15,12 @@ class NotFound(DomainError):
     status = 404
 
 
+class Forbidden(DomainError):
+    """The caller may see the object but not do this to it (its role forbids it)."""
+
+    status = 403
+
+
 class Invalid(DomainError):
     """Bad input. `field` names what was wrong."""
 
