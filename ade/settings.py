@@ -136,6 +136,15 @@ ANTHROPIC_API_KEY = os.environ.get("ANTHROPIC_API_KEY", "")
 OLLAMA_BASE_URL = os.environ.get("OLLAMA_BASE_URL", "")
 OPENAI_COMPATIBLE_BASE_URL = os.environ.get("OPENAI_COMPATIBLE_BASE_URL", "")
 OPENAI_COMPATIBLE_API_KEY = os.environ.get("OPENAI_COMPATIBLE_API_KEY", "")
+# Endpoints a tenant names (an agent's model_endpoint, a folder's embedding_endpoint, MCP servers) may not reach
+# internal addresses except these (host names, addresses, CIDR networks; see ade/netguard.py). The embedded
+# default (no DATABASE_URL, no REDIS_URL: one person on a laptop) allows loopback for a local Ollama or vLLM.
+_EMBEDDED = not os.environ.get("DATABASE_URL") and not REDIS_URL
+ALLOWED_MODEL_HOSTS = [
+    h.strip()
+    for h in os.environ.get("ALLOWED_MODEL_HOSTS", "127.0.0.0/8,::1" if _EMBEDDED else "").split(",")
+    if h.strip()
+]
 # The scripted model: an OpenAI-compatible server that ships with Engram. When unset and no
 # provider is configured, the embedded default starts it in-process.
 SCRIPTED_LLM_URL = os.environ.get("SCRIPTED_LLM_URL", "")

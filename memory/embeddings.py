@@ -7,6 +7,7 @@ the offline default. Never call this inside a transaction: providers are network
 
 import importlib.util
 import json
+import logging
 import struct
 import threading
 from pathlib import Path
@@ -14,7 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from ade.errors import DomainError
+from ade.netguard import provider_error_message
 
+log = logging.getLogger(__name__)
 LOCAL_HANDLE = "local/all-minilm-l6-v2"  # = agents.runtime.providers.LOCAL_EMBED_HANDLE
 LOCAL_DIM = 384
 LOCAL_BATCH = 32
@@ -70,11 +73,15 @@ def _unit_rows(vectors) -> np.ndarray:
 
 
 def _provider_embed(texts: list[str], config: dict) -> np.ndarray:
-    from agents.runtime.providers import litellm_kwargs  # the one place that knows provider URLs and keys
+    from agents.runtime.providers import litellm_kwargs, tenant_endpoint  # the one place that knows URLs and keys
 
     if not config.get("embedding_model"):
         raise EmbeddingError("embedding_config has no embedding_model")
-    kwargs = litellm_kwargs(config)
+    try:
+        kwargs = litellm_kwargs(config)
+    except DomainError as exc:  # an endpoint the server may not call
+        raise EmbeddingError(exc.message, field=exc.field) from exc
+    kwargs["_tenant"] = bool(tenant_endpoint(config))
     model = config["embedding_model"]
     if model.startswith("text-embedding-3") and config.get("embedding_dim"):
         kwargs["dimensions"] = int(config["embedding_dim"])
@@ -93,10 +100,16 @@ def _call_litellm(texts: list[str], kwargs: dict) -> list[list[float]]:
     import litellm  # slow to import: only when a provider is used
 
     litellm.suppress_debug_info = True
+    kwargs = dict(kwargs)
+    tenant = kwargs.pop("_tenant", False)
     try:
         response = litellm.embedding(input=texts, num_retries=2, timeout=60, **kwargs)
     except Exception as exc:  # noqa: BLE001 - every provider failure becomes one readable error
-        raise EmbeddingError(f"embedding request to {kwargs['model']} failed: {type(exc).__name__}: {exc}") from exc
+        # From an endpoint a tenant chose (maybe a service inside the host), not its response text.
+        detail = provider_error_message(exc) if tenant else f"{type(exc).__name__}: {exc}"[:1000]
+        if tenant:
+            log.warning("embedding call to a custom endpoint failed: %s", exc)
+        raise EmbeddingError(f"embedding request to {kwargs['model']} failed: {detail}") from exc
     data = sorted(response.data, key=lambda d: d["index"] if isinstance(d, dict) else d.index)
     return [d["embedding"] if isinstance(d, dict) else d.embedding for d in data]
 

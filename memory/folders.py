@@ -31,7 +31,15 @@ def embedding_config_for(handle: str | None = None, config: dict | None = None, 
         config = resolve_embedding(handle)
     elif not config:
         config = resolve_embedding(settings.DEFAULT_EMBEDDING)
+    else:
+        _check_endpoint(config)
     return {**config, **({"embedding_chunk_size": chunk_size} if chunk_size else {})}
+
+
+def _check_endpoint(config: dict) -> None:
+    from agents.runtime.providers import check_endpoints
+
+    check_endpoints(embedding_config=config)
 
 
 def create_folder(
@@ -69,6 +77,8 @@ def update_folder(user, folder_id: str, changes: dict) -> Folder:
         raise Invalid(f"unknown folder field(s): {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
     if "name" in changes and not (changes["name"] or "").strip():
         raise Invalid("name must not be empty", field="name")
+    if changes.get("embedding_config"):
+        _check_endpoint(changes["embedding_config"])
     try:
         with transaction.atomic():
             folder = folders_for(user).select_for_update().filter(id=folder_id).first()

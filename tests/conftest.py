@@ -4,11 +4,16 @@
 import os
 
 import pytest
+from django.conf import settings
 
 from tests.workers import celery_workers  # noqa: F401 (fixture: real Celery workers for `services` tests)
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs a loop in the main thread
 os.environ.setdefault("SCRIPTED_LLM_AUTOSTART", "0")
+# The tests are the laptop case: custom endpoints on loopback (fake providers) are allowed, also on PostgreSQL and
+# in the servers and workers the tests start (pytest-django has read the settings already, hence both).
+os.environ.setdefault("ALLOWED_MODEL_HOSTS", "127.0.0.0/8,::1")
+settings.ALLOWED_MODEL_HOSTS = os.environ["ALLOWED_MODEL_HOSTS"].split(",")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -54,6 +54,7 @@ def create_agent(user, spec: dict) -> Agent:
     network; everything is written in one transaction.
     """
     spec = dict(spec or {})
+    _check_endpoints(spec)
     agent_type = spec.get("agent_type") or "letta_v1_agent"
     if agent_type not in CREATABLE_TYPES:
         raise Invalid(
@@ -127,12 +128,21 @@ def enable_sleeptime(user, agent: Agent) -> Agent:
     return companion
 
 
+def _check_endpoints(spec: dict) -> None:
+    """A custom model or embedding endpoint the server may not call is refused now, naming the field."""
+    from agents.runtime.providers import check_endpoints
+
+    llm, embedding = spec.get("llm_config"), spec.get("embedding_config")
+    check_endpoints(llm if isinstance(llm, dict) else None, embedding if isinstance(embedding, dict) else None)
+
+
 def update_agent(user, agent_id: str, changes: dict, *, expected_version: int | None = None) -> Agent:
     """Apply a partial update (letta-api §2.2 PATCH). `tool_ids`, `block_ids`, `folder_ids` and `tags` replace
     the whole set. A stale `expected_version` is refused with Conflict."""
     changes = dict(changes or {})
     if "agent_type" in changes:
         raise Invalid("agent_type cannot be changed", field="agent_type")
+    _check_endpoints(changes)  # resolves host names: before the transaction
     with transaction.atomic():
         agent = _locked(user, agent_id, expected_version)
         if "name" in changes:

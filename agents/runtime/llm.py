@@ -137,7 +137,14 @@ def _retryable(exc: Exception) -> bool:
     return isinstance(exc, kinds)
 
 
-def _readable(exc: Exception) -> str:
+def _readable(exc: Exception, *, tenant: bool = False) -> str:
+    """What a caller is told about a failed call. From an endpoint a tenant chose (maybe a service inside the
+    host) only the kind of failure and its HTTP status: its response text stays in the server log."""
+    if tenant:
+        from ade.netguard import provider_error_message
+
+        log.warning("LLM call to a custom endpoint failed: %s", exc)
+        return f"the model endpoint failed: {provider_error_message(exc)}"
     text = str(exc)
     for prefix in ("litellm.", "OpenAIException - ", "AnthropicException - "):
         text = text.replace(prefix, "")
@@ -164,10 +171,15 @@ def complete(
 
     Raises ContextWindowExceeded, InvalidLLMResponse or LLMError; retries 429/5xx with backoff first.
     """
-    from agents.runtime.providers import litellm_kwargs
+    from ade.errors import Invalid
+    from agents.runtime.providers import litellm_kwargs, tenant_endpoint
 
     lit = litellm()
-    kwargs = {k: v for k, v in litellm_kwargs(llm_config).items() if v is not None}
+    try:
+        kwargs = {k: v for k, v in litellm_kwargs(llm_config).items() if v is not None}
+    except Invalid as exc:  # an endpoint the server may not call
+        raise LLMError(exc.message) from exc
+    tenant = bool(tenant_endpoint(llm_config))
     kwargs.update(messages=messages, timeout=getattr(settings, "LLM_TIMEOUT_SECONDS", 120))
     if llm_config.get("temperature") is not None:
         kwargs["temperature"] = llm_config["temperature"]
@@ -190,12 +202,12 @@ def complete(
             raise
         except Exception as exc:  # provider errors come in many classes; sort them by what we can do
             if is_context_error(exc):
-                raise ContextWindowExceeded(_readable(exc)) from exc
+                raise ContextWindowExceeded(_readable(exc, tenant=tenant)) from exc
             if attempt < len(delays) and _retryable(exc) and not (stream and on_delta and _partial(exc)):
                 log.warning("LLM call failed (%s), retrying in %.1fs", type(exc).__name__, delays[attempt])
                 time.sleep(delays[attempt])
                 continue
-            raise LLMError(_readable(exc)) from exc
+            raise LLMError(_readable(exc, tenant=tenant)) from exc
     raise AssertionError("unreachable")
 
 

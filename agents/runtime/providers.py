@@ -56,6 +56,7 @@ TUNABLE = {
     "display_name": str,
     "effort": str,
 }
+SELF_HOSTED = ("engram", "local")  # providers Engram itself serves: no endpoint to check
 _LISTING_TTL = 60
 _listing_cache: dict[str, tuple[float, list[str]]] = {}
 
@@ -319,11 +320,21 @@ def litellm_kwargs(config: dict) -> dict:
     """`model`, `api_base`, `api_key` for a litellm call with a stored llm_config or embedding_config.
 
     The scripted server's address is looked up now (it may have been autostarted on another port since the
-    config was stored). Local embeddings (`local/…`) are computed in-process and have no litellm form."""
+    config was stored). Local embeddings (`local/…`) are computed in-process and have no litellm form.
+
+    An operator's key goes only to that provider's own base URL. A config naming another endpoint (set by a
+    tenant, or imported) is called without any key, and only if `ade.netguard` lets it through (checked here,
+    right before the call, so a host that resolves differently since the config was stored is caught)."""
     embedding = "embedding_model" in config
     model = config.get("embedding_model") if embedding else config.get("model")
     provider = _provider_of(config)
-    stored = config.get("embedding_endpoint" if embedding else "model_endpoint")
+    custom = tenant_endpoint(config)
+    if custom:
+        from ade.netguard import check_outbound_url
+
+        check_outbound_url(
+            custom, field="embedding_config.embedding_endpoint" if embedding else "llm_config.model_endpoint"
+        )
     if provider == "engram":
         return {"model": f"openai/{model}", "api_base": _scripted_endpoint(start=True), "api_key": "scripted"}
     if provider == "local":
@@ -332,12 +343,40 @@ def litellm_kwargs(config: dict) -> dict:
         return {"model": f"anthropic/{model}", "api_base": None, "api_key": settings.ANTHROPIC_API_KEY}
     if provider == "ollama":
         prefix = "ollama" if embedding else "ollama_chat"
-        return {"model": f"{prefix}/{model}", "api_base": settings.OLLAMA_BASE_URL or stored, "api_key": None}
+        return {"model": f"{prefix}/{model}", "api_base": custom or settings.OLLAMA_BASE_URL, "api_key": None}
+    if custom:
+        return {"model": f"openai/{model}", "api_base": custom, "api_key": "none"}
     if provider == "openai-compatible":
         return {
             "model": f"openai/{model}",
-            "api_base": settings.OPENAI_COMPATIBLE_BASE_URL or stored,
+            "api_base": settings.OPENAI_COMPATIBLE_BASE_URL,
             "api_key": settings.OPENAI_COMPATIBLE_API_KEY or "none",
         }
-    base = stored if stored and stored != OPENAI_BASE else None
-    return {"model": f"openai/{model}", "api_base": base, "api_key": settings.OPENAI_API_KEY or "none"}
+    return {"model": f"openai/{model}", "api_base": None, "api_key": settings.OPENAI_API_KEY or "none"}
+
+
+def tenant_endpoint(config: dict) -> str | None:
+    """The endpoint a config names when it is not one the operator configured (None: the provider's own, the
+    operator's, or Engram's). Such an endpoint gets no key and must pass `ade.netguard.check_outbound_url`."""
+    provider = _provider_of(config)
+    stored = config.get("embedding_endpoint" if "embedding_model" in config else "model_endpoint")
+    if provider in SELF_HOSTED or provider == "anthropic":
+        return None
+    if provider == "ollama":
+        return None if settings.OLLAMA_BASE_URL else stored or "http://localhost:11434"
+    if provider == "openai-compatible" and settings.OPENAI_COMPATIBLE_BASE_URL:
+        return None
+    if not stored or stored.rstrip("/") == OPENAI_BASE:
+        return None
+    return stored
+
+
+def check_endpoints(llm_config: dict | None = None, embedding_config: dict | None = None) -> None:
+    """Refuse (Invalid, naming the field) a config whose custom endpoint may not be called, when it is set rather
+    than at the first message."""
+    from ade.netguard import check_outbound_url
+
+    if llm_config and tenant_endpoint(llm_config):
+        check_outbound_url(tenant_endpoint(llm_config), field="llm_config.model_endpoint")
+    if embedding_config and tenant_endpoint(embedding_config):
+        check_outbound_url(tenant_endpoint(embedding_config), field="embedding_config.embedding_endpoint")
