@@ -10,12 +10,15 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
+from ade.bodylimit import BodyLimit, install_daphne_limits  # noqa: E402
 from agents.pages.routing import websocket_urlpatterns  # noqa: E402
+
+install_daphne_limits()  # bodies are limited before daphne buffers them (ade/bodylimit.py)
 
 application = ProtocolTypeRouter(
     {
         # The ADE's CSS/JS (and the admin's) straight from the app directories: one process, nothing to collect.
-        "http": ASGIStaticFilesHandler(django_asgi_app),
+        "http": BodyLimit(ASGIStaticFilesHandler(django_asgi_app)),
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

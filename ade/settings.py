@@ -102,6 +102,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("MAX_BODY_BYTES", 10 * 1024 * 1024))
 FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
 MAX_UPLOAD_BYTES = int(os.environ.get("MAX_UPLOAD_BYTES", 25 * 1024 * 1024))
+# Enforced before a body is read (ade/bodylimit.py): a request without an API key or session gets only this much.
+UNAUTHENTICATED_BODY_BYTES = int(os.environ.get("UNAUTHENTICATED_BODY_BYTES", 64 * 1024))
+HTTP_IDLE_TIMEOUT_SECONDS = int(os.environ.get("HTTP_IDLE_TIMEOUT_SECONDS", 60))  # daphne: a silent connection
+HTTP_BODY_TIMEOUT_SECONDS = int(os.environ.get("HTTP_BODY_TIMEOUT_SECONDS", 300))  # daphne: headers to last byte
 
 if REDIS_URL:
     # redis-py 8 reads with a 5 s socket timeout by default, exactly channels-redis's 5 s BZPOPMIN wait: a reply

@@ -1,0 +1,167 @@
+"""Request bodies are limited before anything reads them into memory.
+
+Daphne receives a whole body (into a temporary file) before it starts the application, then queues all of it, in
+8 KB chunks, for the application at once: a 100 MB upload cost ~1 GB of server memory even when Django refused it.
+So the limit is enforced in daphne's request reader (`install_daphne_limits`, called by `ade/asgi.py`): a declared
+`Content-Length` over the limit is answered 413 as soon as the headers arrive, and a chunked body is counted as
+it comes and cut off at the limit. `BodyLimit` does the same in front of Django for any other ASGI server.
+
+The limit depends on what the request could legitimately be: without credentials (no API key, no session cookie)
+only `UNAUTHENTICATED_BODY_BYTES`; with them `MAX_BODY_BYTES` (Django's own parsing limit), or the upload limit on
+the upload paths. Credentials are only looked at, not checked here: Django still refuses a bad key (401).
+
+Daphne also gets idle timeouts: a connection that sends nothing for `HTTP_IDLE_TIMEOUT_SECONDS` is closed, and a
+body must arrive within `HTTP_BODY_TIMEOUT_SECONDS` of its headers (slow-body clients hold no connection for long).
+"""
+
+import io
+import json
+import re
+
+from django.conf import settings
+
+UPLOAD_PATHS = re.compile(
+    r"^/(v1/agents/import|v1/folders/[^/]+/upload|agents/import|agents/[^/]+/folders/[^/]+/upload)/?$"
+)
+MULTIPART_ALLOWANCE = 64 * 1024  # form fields and part headers around an uploaded file
+
+
+def body_limit(path: str, headers) -> int:
+    """The largest body accepted for a request to `path` with these (lower-case name, value) byte headers."""
+    names = dict(headers)
+    cookie = names.get(b"cookie", b"").decode("latin-1")
+    credentials = b"authorization" in names or f"{settings.SESSION_COOKIE_NAME}=" in cookie
+    if not credentials:
+        return settings.UNAUTHENTICATED_BODY_BYTES
+    if UPLOAD_PATHS.match(path):
+        return max(settings.MAX_UPLOAD_BYTES + MULTIPART_ALLOWANCE, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+    return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+
+def refusal(limit: int) -> bytes:
+    return json.dumps({"detail": f"Request body too large (the limit for this request is {limit} bytes)"}).encode()
+
+
+class BodyLimit:
+    """ASGI middleware: 413 for a body over `body_limit`, by its Content-Length or by counting what arrives."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        limit = body_limit(scope["path"], scope["headers"])
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            return await _send_413(send, limit)
+        received = 0
+
+        async def limited_receive():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except BodyTooLarge:
+            await _send_413(send, limit)
+
+
+class BodyTooLarge(Exception):
+    def __init__(self, limit: int):
+        self.limit = limit
+
+
+async def _send_413(send, limit: int) -> None:
+    body = refusal(limit)
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+# ---- daphne ----------------------------------------------------------------------------------------------------
+
+
+def install_daphne_limits() -> None:
+    """Make daphne's request reader enforce `body_limit` and the idle/body timeouts (idempotent)."""
+    from daphne import http_protocol
+
+    if getattr(http_protocol.WebRequest, "engram_limited", False):
+        return
+    http_protocol.WebRequest = _limited_request(http_protocol.WebRequest)
+    build = http_protocol.HTTPFactory.buildProtocol
+
+    def build_protocol(self, addr):
+        protocol = build(self, addr)
+        if protocol is not None:
+            protocol.timeOut = settings.HTTP_IDLE_TIMEOUT_SECONDS
+        return protocol
+
+    http_protocol.HTTPFactory.buildProtocol = build_protocol
+
+
+def _limited_request(base):
+    class LimitedRequest(base):
+        engram_limited = True
+        _refused = False
+        _deadline = None
+
+        def gotLength(self, length):  # noqa: N802 - twisted's name
+            self._limit = body_limit(self.channel._path.split(b"?", 1)[0].decode("latin-1"), self._header_pairs())
+            self._received = 0
+            if length is not None and length > self._limit:
+                return self._refuse(413)
+            super().gotLength(length)
+            from twisted.internet import reactor
+
+            self._deadline = reactor.callLater(settings.HTTP_BODY_TIMEOUT_SECONDS, self._refuse, 408)
+
+        def _header_pairs(self):
+            return [
+                (name.lower(), value) for name, values in self.requestHeaders.getAllRawHeaders() for value in values
+            ]
+
+        def handleContentChunk(self, data):  # noqa: N802 - twisted's name
+            if self._refused:
+                return
+            self._received += len(data)
+            if self._received > self._limit:
+                return self._refuse(413)
+            super().handleContentChunk(data)
+
+        def requestReceived(self, command, path, version):  # noqa: N802 - twisted's name
+            if self._deadline is not None and self._deadline.active():
+                self._deadline.cancel()
+            if self._refused:
+                return
+            super().requestReceived(command, path, version)
+
+        def connectionLost(self, reason):  # noqa: N802 - twisted's name
+            if self._deadline is not None and self._deadline.active():
+                self._deadline.cancel()
+            super().connectionLost(reason)
+
+        def _refuse(self, status: int):
+            """Answer at once and close, without reading the rest of the body."""
+            if self._refused:
+                return
+            self._refused = True
+            self.content = io.BytesIO()  # twisted may still look at it while the connection closes
+            if status == 413:
+                body, reason = refusal(self._limit), b"Content Too Large"
+            else:
+                body, reason = b'{"detail": "The request body was not sent in time"}', b"Request Timeout"
+            head = (
+                b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+            )
+            transport = self.channel.transport
+            if transport is not None:
+                transport.write(head % (status, reason, len(body)) + body)
+                transport.loseConnection()
+
+    return LimitedRequest
