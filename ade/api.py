@@ -178,7 +178,9 @@ for _router in (
     "agents.api.agents.router",
     "agents.api.relations.router",
     "agents.api.messages.router",
+    "tools.mcp_api.legacy",
     "tools.api.router",
+    "tools.mcp_api.router",
 ):
     api.add_router("", _router)
 

@@ -163,6 +163,9 @@ TOOL_MEMORY_MB = int(os.environ.get("TOOL_MEMORY_MB", 512))
 TOOL_SANDBOX_USER = os.environ.get("TOOL_SANDBOX_USER", "nobody")
 TOOL_SANDBOX_PYTHON = os.environ.get("TOOL_SANDBOX_PYTHON", "")
 TOOL_ALLOW_NETWORK = os.environ.get("TOOL_ALLOW_NETWORK", "0") == "1"
+MCP_TOOL_TIMEOUT_SECONDS = float(os.environ.get("MCP_TOOL_TIMEOUT_SECONDS", 60))
+# stdio MCP servers run in the tool sandbox; they get network access only when the operator allows it.
+MCP_STDIO_ALLOW_NETWORK = os.environ.get("MCP_STDIO_ALLOW_NETWORK", "0") == "1"
 
 LOGGING = {
     "version": 1,

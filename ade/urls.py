@@ -8,5 +8,6 @@ urlpatterns = [
     path("v1/", api.urls),
     re_path(r"^v1/", unknown_route),  # JSON 404 (and no slash-appending redirects) under /v1
     path("", include("accounts.urls")),
+    path("", include("tools.urls")),
     path("", include("agents.pages.urls")),
 ]

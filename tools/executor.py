@@ -4,6 +4,7 @@ import logging
 
 from ade.errors import DomainError
 
+from . import mcp
 from .registry import ToolContext, ToolError, base_tools
 from .results import ToolResult, error_text, finish
 from .sandbox import run_python_tool
@@ -30,6 +31,8 @@ def execute_tool(agent, tool, args: dict, *, run=None, step_id=None, timeout: fl
         return ToolResult.error(error_text(tool.name, "TypeError", problem))
     if tool.tool_type == "custom":
         result = _run_custom(agent, tool, args, timeout)
+    elif tool.tool_type == "external_mcp":
+        result = _run_mcp(tool, args, timeout)
     else:
         result = _run_base(agent, tool, args, run=run, step_id=step_id)
     return finish(result, tool.return_char_limit)
@@ -60,6 +63,16 @@ def _run_base(agent, tool, args: dict, *, run, step_id) -> ToolResult:
             log.warning("base tool %s failed for agent %s", tool.name, agent.id, exc_info=True)
         message = str(exc) or type(exc).__name__
         return ToolResult.error(message, stderr=[error_text(tool.name, type(exc).__name__, message)])
+
+
+def _run_mcp(tool, args: dict, timeout: float | None) -> ToolResult:
+    info = (tool.metadata or {}).get("mcp", {})
+    if tool.mcp_server_id is None or info.get("missing"):
+        return ToolResult.error(
+            f"Error executing MCP tool {tool.name}: the MCP server {info.get('server_name', '')!r} no longer offers "
+            "this tool (refresh the server, or detach the tool)"
+        )
+    return mcp.call_tool(tool.mcp_server, info.get("tool_name", tool.name), args, timeout=timeout)
 
 
 def _run_custom(agent, tool, args: dict, timeout: float | None) -> ToolResult:

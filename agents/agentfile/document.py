@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ade.errors import Invalid
 
@@ -122,6 +122,13 @@ class GroupEntry(_Entry):
     manager_config: dict[str, Any] = {}
 
 
+class MCPServerEntry(_Entry):
+    server_type: Literal["stdio", "sse", "streamable_http"] = "streamable_http"
+    server_name: str = Field(..., min_length=1, max_length=100)
+    server_url: str | None = Field(None, max_length=2000)
+    stdio_config: dict[str, Any] | None = None
+
+
 class AgentFile(BaseModel):
     model_config = ConfigDict(extra="ignore")
     agents: list[AgentEntry]
@@ -130,7 +137,7 @@ class AgentFile(BaseModel):
     files: list[FileEntry] = []
     sources: list[SourceEntry] = []
     tools: list[ToolEntry] = []
-    mcp_servers: list[_Entry] = []
+    mcp_servers: list[MCPServerEntry] = []
 
 
 def parse_agent_file(raw: bytes | str) -> AgentFile:

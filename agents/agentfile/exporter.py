@@ -49,7 +49,7 @@ def export_agent(user, agent_id: str, *, scrub_messages: bool = False) -> dict:
         "files": [_export_file(f, local) for f in files],
         "sources": [_export_source(f, local) for f in folders.values()],
         "tools": [_export_tool(t, local) for t in tools.values()],
-        "mcp_servers": [],
+        "mcp_servers": [_export_mcp_server(t.mcp_server, local) for t in _mcp_tools_by_server(tools)],
         "skills": [],
         "metadata": {"revision_id": FORMAT_REVISION},
         "created_at": timezone.now().isoformat(),
@@ -194,8 +194,35 @@ def _export_tool(t: Tool, local: _LocalIds) -> dict:
         "enable_parallel_execution": t.enable_parallel_execution,
         "created_by_id": None,
         "last_updated_by_id": None,
-        "metadata_": t.metadata or {},
+        "metadata_": _local_mcp_ids(t.metadata or {}, local),
         "project_id": None,
+    }
+
+
+def _mcp_tools_by_server(tools: dict) -> list[Tool]:
+    """One exported tool per MCP server its agents use (the server rows come along with them)."""
+    return list({t.mcp_server_id: t for t in tools.values() if t.mcp_server_id}.values())
+
+
+def _local_mcp_ids(metadata: dict, local: _LocalIds) -> dict:
+    mcp = metadata.get("mcp")
+    if not mcp or not mcp.get("server_id"):
+        return metadata
+    return {**metadata, "mcp": {**mcp, "server_id": local(mcp["server_id"])}}
+
+
+def _export_mcp_server(server, local: _LocalIds) -> dict:
+    """Where the server is and what it runs; never its token, headers or environment values."""
+    stdio = server.server_type == "stdio"
+    return {
+        "id": local(server.id),
+        "server_type": server.server_type,
+        "server_name": server.server_name,
+        "server_url": None if stdio else server.server_url,
+        "stdio_config": {"server_name": server.server_name, "command": server.command, "args": server.args}
+        if stdio
+        else None,
+        "metadata_": {},
     }
 
 

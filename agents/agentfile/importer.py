@@ -82,10 +82,12 @@ def _copy_name(name: str | None, suffix: bool) -> str | None:
 
 def _import_tools(user, doc: AgentFile, ids: _IdMap, override_existing: bool) -> None:
     from tools.actions import ensure_base_tools, upsert_tool
+    from tools.mcp_servers import import_mcp_server, import_mcp_tool
     from tools.registry import base_tools
 
     base = ensure_base_tools(user.organization)
     known = set(base_tools())
+    servers = {entry.id: import_mcp_server(user, entry.model_dump()) for entry in doc.mcp_servers}
     longest = Tool._meta.get_field("name").max_length
     for entry in doc.tools:
         if len(entry.name) > longest:
@@ -94,6 +96,8 @@ def _import_tools(user, doc: AgentFile, ids: _IdMap, override_existing: bool) ->
             )
         if entry.name in known:
             tool = base[entry.name]
+        elif entry.tool_type == "external_mcp" and servers.get((entry.metadata_ or {}).get("mcp", {}).get("server_id")):
+            tool = import_mcp_tool(servers[entry.metadata_["mcp"]["server_id"]], entry.model_dump())
         elif entry.tool_type == "custom" and entry.source_code:
             existing = Tool.objects.filter(organization_id=user.organization_id, name=entry.name).first()
             tool = existing if existing is not None and not override_existing else _upsert(user, upsert_tool, entry)

@@ -287,9 +287,23 @@ def tools_panel(agent) -> dict:
         "agent": agent,
         "attached_tools": attached,
         "attachable_tools": attachable,
+        "attachable_groups": _tool_groups(attachable),
         "tool_rules": rules,
         "rules_json": json.dumps(rules, indent=2),
     }
+
+
+def _tool_groups(tools) -> list[tuple[str, list]]:
+    """Attachable tools grouped for the picker: custom, built-in, then one group per MCP server."""
+    groups: dict[str, list] = {}
+    for tool in tools:
+        if tool.tool_type == "external_mcp":
+            label = f"MCP · {(tool.metadata or {}).get('mcp', {}).get('server_name', 'server')}"
+        else:
+            label = "Custom" if tool.tool_type == "custom" else "Built-in"
+        groups.setdefault(label, []).append(tool)
+    order = {"Custom": 0, "Built-in": 1}
+    return sorted(groups.items(), key=lambda item: (order.get(item[0], 2), item[0]))
 
 
 # ---- archival memory -------------------------------------------------------------------------------------------

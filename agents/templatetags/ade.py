@@ -83,6 +83,14 @@ def packaged_kind(text):
     return kind.replace("_", " ") if kind in ("heartbeat", "system_alert", "login") else ""
 
 
+@register.filter
+def mcp_served(stdout):
+    """Which MCP server answered a tool call and how fast ({"server", "ms"}), or None."""
+    from tools.mcp import served_by
+
+    return served_by(stdout)
+
+
 @register.simple_tag
 def render_stamp() -> int:
     """When this region was rendered (µs, exact in a JS number). The page drops a live push of a region that

@@ -201,6 +201,23 @@
     scrollChat();
     document.querySelectorAll("textarea[data-limit]").forEach(updateCounter);
   });
+  /* A search box that narrows a <select>'s options (e.g. the tool picker), hiding empty groups. */
+  document.addEventListener("input", function (e) {
+    var select = e.target.matches("[data-filter-options]") && document.querySelector(e.target.dataset.filterOptions);
+    if (!select) return;
+    var words = e.target.value.trim().toLowerCase();
+    var first = null;
+    select.querySelectorAll("option").forEach(function (option) {
+      var group = option.parentElement.label || "";
+      option.hidden = words && (option.textContent + " " + group).toLowerCase().indexOf(words) < 0;
+      if (!option.hidden && !first) first = option;
+    });
+    select.querySelectorAll("optgroup").forEach(function (g) {
+      g.hidden = !g.querySelector("option:not([hidden])");
+    });
+    if (first && select.selectedOptions[0] && select.selectedOptions[0].hidden) select.value = first.value;
+  });
+
   document.addEventListener("htmx:load", function (e) {
     var el = e.detail.elt;
     if (el.querySelectorAll) el.querySelectorAll("textarea[data-limit]").forEach(updateCounter);
