@@ -14,6 +14,9 @@ os.environ.setdefault("SCRIPTED_LLM_AUTOSTART", "0")
 # in the servers and workers the tests start (pytest-django has read the settings already, hence both).
 os.environ.setdefault("ALLOWED_MODEL_HOSTS", "127.0.0.0/8,::1")
 settings.ALLOWED_MODEL_HOSTS = os.environ["ALLOWED_MODEL_HOSTS"].split(",")
+# In-process tests ingest uploads in the uploading thread (their rows live in the test's transaction); servers and
+# workers the tests start ingest off the request thread as deployed (tests/test_sec_ingest.py checks that path).
+settings.INGEST_INLINE = True
 
 
 def pytest_collection_modifyitems(config, items):
@@ -93,6 +96,8 @@ def live_server_url(django_db_setup, scripted_llm_server, tmp_path_factory):
         "DATABASE_NAME": str(settings.DATABASES["default"]["NAME"]),
         "CELERY_EAGER": os.environ.get("CELERY_EAGER", "1"),
         "PYTHONUNBUFFERED": "1",
+        # The tests' own servers (MCP) listen on loopback: allowed here as an operator of one machine would.
+        "ALLOWED_MODEL_HOSTS": os.environ.get("ALLOWED_MODEL_HOSTS", "127.0.0.1"),
     }
     connections.close_all()
     with open(log_path, "wb") as log:

@@ -278,3 +278,31 @@ def test_mcp_servers_page_tests_adds_refreshes_and_removes(client, alice, http_s
 
     removed = client.post(f"/mcp-servers/{server.id}/delete/", HTTP_HX_REQUEST="true")
     assert b"No MCP servers yet" in removed.content and not MCPServer.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_mcp_servers_operation_through_the_sdk(live_server_url, alice_key, http_server):
+    """letta-client's mcp_servers.* against a live server, with strict response validation."""
+    from letta_client import Letta, NotFoundError
+
+    with Letta(base_url=live_server_url, api_key=alice_key, _strict_response_validation=True, max_retries=0) as sdk:
+        created = sdk.mcp_servers.create(server_name="sdk-calc", config=_remote_config(http_server.url))
+        assert created.server_name == "sdk-calc" and created.auth_token == "****" + TOKEN[-4:]
+        assert [s.id for s in sdk.mcp_servers.list()] == [created.id]
+        assert sdk.mcp_servers.retrieve(created.id).server_url == http_server.url
+        updated = sdk.mcp_servers.update(
+            created.id,
+            server_name="sdk-calc-2",
+            config={"mcp_server_type": "streamable_http", "server_url": http_server.url},
+        )
+        assert updated.server_name == "sdk-calc-2" and updated.auth_token == "****" + TOKEN[-4:]
+        tools = {t.name: t for t in sdk.mcp_servers.tools.list(created.id)}
+        assert tools["add"].tool_type == "external_mcp"
+        assert sdk.mcp_servers.tools.retrieve(tools["add"].id, mcp_server_id=created.id).name == "add"
+        result = sdk.mcp_servers.tools.run(tools["add"].id, mcp_server_id=created.id, args={"a": 3, "b": 4})
+        assert result.status == "success" and result.func_return == "7"
+        summary = sdk.mcp_servers.refresh(created.id)
+        assert summary["added"] == [] and summary["error"] is None
+        sdk.mcp_servers.delete(created.id)
+        with pytest.raises(NotFoundError):
+            sdk.mcp_servers.retrieve(created.id)

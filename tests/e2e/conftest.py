@@ -1,12 +1,6 @@
 """Browser tests: Playwright driving Debian's Chromium (never a downloaded browser), headless."""
 
-import os
-
 import pytest
-
-# The browser tests' MCP server runs on this machine: let the live server (started later, with this environment)
-# reach loopback, as an operator of a single-machine setup would.
-os.environ.setdefault("ALLOWED_MODEL_HOSTS", "127.0.0.1")
 
 
 @pytest.fixture(scope="session")
