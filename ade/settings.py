@@ -104,6 +104,12 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
 MAX_UPLOAD_BYTES = int(os.environ.get("MAX_UPLOAD_BYTES", 25 * 1024 * 1024))
 # Enforced before a body is read (ade/bodylimit.py): a request without an API key or session gets only this much.
 UNAUTHENTICATED_BODY_BYTES = int(os.environ.get("UNAUTHENTICATED_BODY_BYTES", 64 * 1024))
+# Ingestion limits per file (memory/ingest.py): what a document may unpack to, its text, its chunks; a file that
+# makes no progress for INGEST_STALE_SECONDS was interrupted and is marked as an error.
+INGEST_MAX_UNPACKED_BYTES = int(os.environ.get("INGEST_MAX_UNPACKED_BYTES", 100 * 1024 * 1024))
+INGEST_MAX_CHARS = int(os.environ.get("INGEST_MAX_CHARS", 10_000_000))
+INGEST_MAX_CHUNKS = int(os.environ.get("INGEST_MAX_CHUNKS", 10_000))
+INGEST_STALE_SECONDS = int(os.environ.get("INGEST_STALE_SECONDS", 600))
 HTTP_IDLE_TIMEOUT_SECONDS = int(os.environ.get("HTTP_IDLE_TIMEOUT_SECONDS", 60))  # daphne: a silent connection
 HTTP_BODY_TIMEOUT_SECONDS = int(os.environ.get("HTTP_BODY_TIMEOUT_SECONDS", 300))  # daphne: headers to last byte
 

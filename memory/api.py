@@ -348,7 +348,9 @@ def upload_file(
 
 
 def _files(request, folder_id: str, include_content: bool):
-    qs = folders.get_folder_for(request.auth, folder_id).files.all()
+    folder = folders.get_folder_for(request.auth, folder_id)
+    ingest.fail_interrupted_files(folder.id)  # a reader sees an interrupted ingestion as the error it is
+    qs = folder.files.all()
     return qs if include_content else qs.defer("content")
 
 

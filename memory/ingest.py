@@ -8,64 +8,34 @@ All passages of a file are written in the same transaction that marks it complet
 worker leaves none behind, and a retried ingestion replaces them rather than adding duplicates.
 """
 
-import html.parser
-import io
 import logging
+import queue
 import re
+import threading
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db import close_old_connections, transaction
+from django.utils import timezone
 
 from ade.celery import enqueue
 from ade.errors import Conflict, Invalid, NotFound
 from ade.events import broadcast, folder_group
 
 from .models import File, Folder, Passage
+from .parsing import (
+    SUPPORTED_TYPES,
+    TEXT_TYPES,  # noqa: F401 - read by the agent-file importer
+    IngestError,
+    parse,
+)
 
 log = logging.getLogger(__name__)
 
-TEXT_TYPES = {
-    ".txt": "text/plain",
-    ".md": "text/markdown",
-    ".markdown": "text/markdown",
-    ".rst": "text/x-rst",
-    ".csv": "text/csv",
-    ".tsv": "text/tab-separated-values",
-    ".json": "application/json",
-    ".jsonl": "application/jsonl",
-    ".yaml": "application/x-yaml",
-    ".yml": "application/x-yaml",
-    ".xml": "application/xml",
-    ".log": "text/plain",
-    ".py": "text/x-python",
-    ".js": "text/javascript",
-    ".ts": "text/x-typescript",
-    ".java": "text/x-java",
-    ".c": "text/x-c",
-    ".h": "text/x-c",
-    ".cpp": "text/x-c++",
-    ".go": "text/x-go",
-    ".rs": "text/x-rust",
-    ".rb": "text/x-ruby",
-    ".sh": "text/x-shellscript",
-    ".sql": "application/sql",
-    ".toml": "application/toml",
-}
-DOCUMENT_TYPES = {
-    ".html": "text/html",
-    ".htm": "text/html",
-    ".pdf": "application/pdf",
-    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-}
-SUPPORTED_TYPES = {**TEXT_TYPES, **DOCUMENT_TYPES}
 CHARS_PER_TOKEN = 4  # chunk sizes are given in tokens; characters are what we can count without a tokenizer
 EMBED_BATCH = 64
 DUPLICATE_HANDLING = ("suffix", "skip", "error", "replace")
-
-
-class IngestError(Exception):
-    """A problem with the file itself; the message is shown on the file."""
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -124,8 +94,59 @@ def upload_file(
     except Exception:
         path.unlink(missing_ok=True)
         raise
-    transaction.on_commit(lambda: enqueue("memory.ingest_file", file.id))
+    transaction.on_commit(lambda: start_ingestion(file.id))
     return file
+
+
+def start_ingestion(file_id: str) -> None:
+    """Ingest on a Celery worker, or, where Celery runs eagerly (the embedded default), on this process's
+    background ingestion thread: never in the request thread that uploaded the file. `INGEST_INLINE` (tests)
+    runs it right here."""
+    if getattr(settings, "INGEST_INLINE", False) or not settings.CELERY_TASK_ALWAYS_EAGER:
+        enqueue("memory.ingest_file", file_id)
+    else:
+        _background().put(file_id)
+
+
+_queue: queue.Queue | None = None
+_queue_lock = threading.Lock()
+
+
+def _background() -> queue.Queue:
+    """One daemon thread per process takes files in order (a daemon: a shutdown does not wait for a long file;
+    what it leaves half done is failed as interrupted by `fail_interrupted_files`)."""
+    global _queue
+    with _queue_lock:
+        if _queue is None:
+            _queue = queue.Queue()
+            threading.Thread(target=_ingest_forever, args=(_queue,), name="ingest", daemon=True).start()
+    return _queue
+
+
+def _ingest_forever(files: queue.Queue) -> None:
+    while True:
+        file_id = files.get()
+        try:
+            close_old_connections()
+            ingest_file(file_id)
+        except Exception:  # the thread must survive a database hiccup
+            log.exception("background ingestion of %s failed", file_id)
+        finally:
+            close_old_connections()
+            files.task_done()
+
+
+INTERRUPTED = "Ingestion was interrupted (the server stopped). Upload the file again or delete it."
+
+
+def fail_interrupted_files(folder_id: str | None = None) -> int:
+    """Files whose ingestion has made no progress for `INGEST_STALE_SECONDS` were interrupted (a killed worker, a
+    restarted server): they end as errors that can be deleted or uploaded again. Returns how many."""
+    stale = timezone.now() - timedelta(seconds=settings.INGEST_STALE_SECONDS)
+    files = File.objects.filter(processing_status__in=("parsing", "embedding"), updated_at__lt=stale)
+    if folder_id:
+        files = files.filter(folder_id=folder_id)
+    return files.update(processing_status="error", error_message=INTERRUPTED, updated_at=timezone.now())
 
 
 def _upload_problem(suffix: str, size: int) -> str:
@@ -180,6 +201,10 @@ def ingest_file(file_id: str) -> File | None:
         text = parse(_read(file), Path(file.file_name).suffix.lower())
         File.objects.filter(id=file.id).update(content=text)
         chunks = chunk_text(text, _chunk_chars(file.folder))
+        if len(chunks) > settings.INGEST_MAX_CHUNKS:
+            raise IngestError(
+                f"The document makes {len(chunks):,} chunks; the limit is {settings.INGEST_MAX_CHUNKS:,} per file"
+            )
         _progress(file, "embedding", 10, total_chunks=len(chunks), chunks_embedded=0)
         vectors = _embed_with_progress(file, chunks)
         _store(file, chunks, vectors)
@@ -253,7 +278,9 @@ def _fail(file: File, message: str) -> None:
 
 def _progress(file: File, status: str, percent: int, **fields) -> None:
     """Save status and percent on the row; tell the folder's watchers once it is committed."""
-    File.objects.filter(id=file.id).update(processing_status=status, progress=percent, **fields)
+    File.objects.filter(id=file.id).update(
+        processing_status=status, progress=percent, updated_at=timezone.now(), **fields
+    )
     file.processing_status, file.progress = status, percent
     broadcast(
         folder_group(file.folder_id),
@@ -269,121 +296,7 @@ def _progress(file: File, status: str, percent: int, **fields) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Parsing and chunking
-
-
-def parse(data: bytes, suffix: str) -> str:
-    """The text of a document. Raises IngestError with a reason a person can act on."""
-    if suffix == ".pdf":
-        text = _pdf_text(data)
-    elif suffix == ".docx":
-        text = _docx_text(data)
-    elif suffix in (".html", ".htm"):
-        text = _html_text(_decode(data))
-    elif suffix in TEXT_TYPES:
-        text = _decode(data)
-    else:
-        raise IngestError(f"Unsupported file type {suffix or '(no extension)'}")
-    text = re.sub(r"[ \t]+\n", "\n", text.replace("\r\n", "\n").replace("\x00", "")).strip()
-    if not text:
-        raise IngestError("No text could be extracted from the file (is it a scanned image?)")
-    return text
-
-
-def _decode(data: bytes) -> str:
-    if b"\x00" in data[:8192]:
-        raise IngestError("The file is not text (it contains binary data)")
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return data.decode("latin-1")
-
-
-def _pdf_text(data: bytes) -> str:
-    from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
-
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted:
-            raise IngestError("The PDF is encrypted")
-        pages = [page.extract_text() or "" for page in reader.pages]
-    except IngestError:
-        raise
-    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise IngestError(f"The PDF could not be read; it may be corrupt ({type(exc).__name__}: {exc})") from exc
-    return "\n\n".join(p.strip() for p in pages if p.strip())
-
-
-def _docx_text(data: bytes) -> str:
-    import zipfile
-
-    import docx
-
-    try:
-        document = docx.Document(io.BytesIO(data))
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise IngestError(f"The Word document could not be read; it may be corrupt ({type(exc).__name__})") from exc
-    parts = [p.text for p in document.paragraphs]
-    for table in document.tables:
-        parts.extend(" | ".join(cell.text.strip() for cell in row.cells) for row in table.rows)
-    return "\n\n".join(p for p in parts if p.strip())
-
-
-class _HtmlText(html.parser.HTMLParser):
-    BLOCKS = {
-        "p",
-        "div",
-        "br",
-        "li",
-        "tr",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "section",
-        "article",
-        "pre",
-        "blockquote",
-        "table",
-        "ul",
-        "ol",
-        "header",
-        "footer",
-    }
-    SKIP = {"script", "style", "noscript", "template", "head"}
-
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.parts, self._skipping = [], 0
-
-    def handle_starttag(self, tag, attrs):
-        if tag in self.SKIP:
-            self._skipping += 1
-        elif tag in self.BLOCKS:
-            self.parts.append("\n\n")
-
-    def handle_endtag(self, tag):
-        if tag in self.SKIP:
-            self._skipping = max(0, self._skipping - 1)
-        elif tag in self.BLOCKS:
-            self.parts.append("\n\n")
-
-    def handle_data(self, data):
-        if not self._skipping:
-            self.parts.append(re.sub(r"\s+", " ", data))
-
-
-def _html_text(source: str) -> str:
-    parser = _HtmlText()
-    parser.feed(source)
-    parser.close()
-    text = "".join(parser.parts)
-    return re.sub(r"\n\s*\n\s*", "\n\n", re.sub(r"[ \t]+", " ", text))
+# Chunking
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
