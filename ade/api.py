@@ -11,6 +11,7 @@ import logging
 from django.core.exceptions import RequestDataTooBig
 from django.db import DataError
 from django.http import Http404, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -28,14 +29,22 @@ class StrictJsonParser(Parser):
     """JSON bodies and query strings, refusing NUL characters (no database stores them)."""
 
     def parse_body(self, request):
-        data = json.loads(request.body)
-        _refuse_nul(data, "body")
+        try:
+            data = json.loads(request.body, parse_constant=_refuse_constant)
+            _refuse_nul(data, "body")
+        except RecursionError:
+            raise Invalid("body: JSON nested too deeply", field="body") from None
         return data
 
     def parse_querydict(self, data, list_fields, request):
         for key, values in data.lists():
             _refuse_nul([key, *values], f"query.{key}")
         return super().parse_querydict(data, list_fields, request)
+
+
+def _refuse_constant(name: str):
+    # Python's json reads NaN and Infinity, which are not JSON and no database or client stores faithfully.
+    raise Invalid(f"body: {name} is not a JSON number (non-finite numbers are refused)", field="body")
 
 
 def _refuse_nul(value, where: str) -> None:
@@ -152,6 +161,16 @@ def body_too_big(request, exc):
     from django.conf import settings
 
     return _error(request, 413, f"Request body too large (limit {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes)")
+
+
+@api.exception_handler(MultiPartParserError)
+def bad_multipart(request, exc):
+    return _error(request, 400, f"Malformed multipart body: {exc}")
+
+
+@api.exception_handler(RecursionError)
+def too_deep(request, exc):
+    return _error(request, 400, "The request holds data nested too deeply")
 
 
 @api.exception_handler(Http404)

@@ -1,6 +1,7 @@
 """A tool call's outcome, and how its return value becomes what the model sees (spec behaviour §2.10)."""
 
 import json
+import math
 from dataclasses import dataclass, field
 
 MAX_ERROR_MESSAGE_CHARS = 1000
@@ -36,10 +37,21 @@ def error_text(function_name: str, exc_type: str, message: str) -> str:
 
 
 def format_return(value) -> str | dict:
-    """Dicts stay objects (packaged as JSON), None becomes "None", everything else its str()."""
+    """Dicts stay objects (packaged as JSON), None becomes "None", everything else its str(). NaN and infinities
+    inside a dict become the strings "NaN", "Infinity", "-Infinity": JSON has no such numbers."""
     if isinstance(value, dict):
-        return value
+        return _finite(value)
     return "None" if value is None else str(value)
+
+
+def _finite(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def clip_return(value: str | dict, limit: int) -> str | dict:
