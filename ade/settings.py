@@ -80,6 +80,16 @@ TEMPLATES = [
 WSGI_APPLICATION = "ade.wsgi.application"
 ASGI_APPLICATION = "ade.asgi.application"
 
+# A public instance (compose sets HTTPS=1; TLS is terminated in front of daphne): cookies only over HTTPS, HSTS,
+# a working-day session. Off by default so `make run` works over plain http://127.0.0.1.
+HTTPS = os.environ.get("HTTPS", "0") == "1"
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+SESSION_COOKIE_AGE = int(os.environ.get("SESSION_COOKIE_AGE", 8 * 3600 if HTTPS else 14 * 24 * 3600))
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if HTTPS else 0))
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
 AUTH_USER_MODEL = "accounts.User"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
