@@ -188,3 +188,17 @@ def test_a_slow_body_and_an_idle_connection_are_dropped(server):
     assert idle.recv(100) == b""  # closed by the server
     assert time.monotonic() - started < 9
     idle.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_long_search_query_gets_an_answer(server):
+    """A 6,000-character query, percent-encoded to 36,000 bytes, used to get the connection dropped unanswered."""
+    from urllib.parse import quote
+
+    port, _ = server
+    for query, status in [("é" * 6000, b"401"), ("x" * 100_000, b"431")]:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        path = "/v1/agents/agent-1/archival-memory/search?query=" + quote(query)
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        assert sock.recv(65536).startswith(b"HTTP/1.1 " + status)
+        sock.close()
