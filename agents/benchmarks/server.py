@@ -2,18 +2,11 @@
 
 For each database (the embedded default: SQLite in a throwaway var dir, no Redis; and PostgreSQL when
 `--database-url` or DATABASE_URL is given, with Celery workers when `--redis-url` is given) it starts daphne in a
-subprocess, bootstraps a user and an API key, and through the REST API measures:
-
-* per message: wall time of `POST /v1/agents/{id}/messages` minus the time the scripted model spent answering
-  (it logs `elapsed_ms` per request), i.e. the server's own time per message;
-* per archival insert: wall time of `POST /v1/agents/{id}/archival-memory`, with the offline MiniLM embedder
-  (all of it is the server's time) and with the scripted embedding endpoint (its `elapsed_ms` subtracted);
-* memory: RSS (VmRSS of the server and its child processes, plus workers) idle after start-up and after the load.
-
-It also prints the server's CPU time per request (utime + stime of the same processes over each phase, divided
-by the number of requests): unlike wall time, it hardly moves when other programs share the machine.
-
-The goals beside the figures come from the brief, as do the reference Letta server's figures.
+subprocess, bootstraps a user and an API key, and measures through the REST API (agents/benchmarks/server_ops.py):
+messages with one and with two model calls, the first SSE event and token, agent create, GET an agent, a page of
+60 messages, archival inserts with an external and an in-server embedder, the first message after start-up, the
+time from start to healthy, and RSS idle and after the load. Own time = wall time minus the time the scripted model
+logged for the same requests; the server's CPU time per request is printed beside it.
 """
 
 import argparse
@@ -26,29 +19,13 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
 import httpx
 from django.conf import settings
 
-TARGETS = {"message": 20.0, "insert": 10.0, "idle_mib": 150.0}
-REFERENCE = {"message": 340.0, "insert": 100.0, "idle_mib": 490.0}  # the reference Letta server, same model
-WARM_UP = 5  # messages and inserts before measuring (the first ones import litellm and load MiniLM)
-SETTLE_SECONDS = 2.0  # let start-up or load finish before reading RSS
-
-
-@dataclass
-class Figures:
-    label: str
-    first_message_ms: float = 0.0
-    message_ms: list[float] = field(default_factory=list)
-    insert_local_ms: list[float] = field(default_factory=list)
-    insert_scripted_ms: list[float] = field(default_factory=list)
-    cpu_ms: dict[str, float] = field(default_factory=dict)  # phase -> server CPU ms per request
-    idle_mib: float = 0.0
-    loaded_mib: float = 0.0
+from agents.benchmarks.server_ops import Figures, measure_all, report
 
 
 def run(argv, out) -> None:
@@ -227,10 +204,12 @@ class EngramServer:
         key = re.search(r"API key:\s+(\S+)", boot).group(1)
         self.procs = []
         self.url = f"http://127.0.0.1:{_free_port()}"
+        started = time.perf_counter()
         self.server = self._spawn(
             "server", ["-m", "daphne", "-b", "127.0.0.1", "-p", self.url.rsplit(":", 1)[1], "ade.asgi:application"]
         )
         _wait_http(self.url + "/v1/health/", self.server, self.backend.dir / "server.log", "the Engram server")
+        self.startup_ms = (time.perf_counter() - started) * 1000
         for i in range(self.backend.workers):
             self._spawn(
                 f"worker{i}",
@@ -316,153 +295,12 @@ def _tree_sum(pid: int, measure) -> float:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# The measurements
+# The measurements (agents/benchmarks/server_ops.py)
 
 
 def measure(backend, model: ScriptedModel, args, out) -> Figures:
     figures = Figures(backend.label)
     with backend, EngramServer(backend, model) as server:
-        time.sleep(SETTLE_SECONDS)
-        figures.idle_mib = server.rss_mib()
-        out.write(f"  {backend.label}: server up, idle RSS {figures.idle_mib:.0f} MiB; measuring…")
-        agent = _agent(server, "local/all-minilm-l6-v2")
-        model.reset()
-        wall, _ = server.call("POST", f"/v1/agents/{agent}/messages", json=_message("Hello!"))
-        figures.first_message_ms = wall - model.spent_ms()
-        for i in range(WARM_UP):
-            server.call("POST", f"/v1/agents/{agent}/messages", json=_message(f"Warming up, message {i}."))
-        figures.message_ms = _phase(figures, "message", server, _messages, model, agent, args.messages)
-        for i in range(WARM_UP):
-            server.call("POST", f"/v1/agents/{agent}/archival-memory", json={"text": f"Warm-up fact {i}."})
-        figures.insert_local_ms = _phase(figures, "insert_local", server, _inserts, model, agent, args.inserts)
-        other = _agent(server, "engram/scripted-embed")
-        for i in range(WARM_UP):
-            server.call("POST", f"/v1/agents/{other}/archival-memory", json={"text": f"Warm-up fact {i}."})
-        figures.insert_scripted_ms = _phase(figures, "insert_scripted", server, _inserts, model, other, args.inserts)
-        time.sleep(SETTLE_SECONDS)
-        figures.loaded_mib = server.rss_mib()
+        figures.startup_ms = server.startup_ms
+        measure_all(server, model, figures, args, out)
     return figures
-
-
-def _phase(figures: Figures, name: str, server: EngramServer, measure, *args) -> list[float]:
-    """Run one measured phase, `measure(server, *args)`; note the server's CPU time per request in it."""
-    before = server.cpu_ms()
-    own = measure(server, *args)
-    figures.cpu_ms[name] = (server.cpu_ms() - before) / len(own)
-    return own
-
-
-def _agent(server: EngramServer, embedding: str) -> str:
-    _, body = server.call(
-        "POST",
-        "/v1/agents/",
-        json={
-            "name": f"bench-{uuid.uuid4().hex[:6]}",
-            "model": "engram/scripted",
-            "embedding": embedding,
-            "memory_blocks": [
-                {"label": "human", "value": "The user is benchmarking this server."},
-                {"label": "persona", "value": "I am a helpful assistant who answers briefly."},
-            ],
-        },
-    )
-    return body["id"]
-
-
-def _message(text: str) -> dict:
-    return {"messages": [{"role": "user", "content": text}]}
-
-
-def _messages(server: EngramServer, model: ScriptedModel, agent: str, count: int) -> list[float]:
-    own = []
-    model.reset()
-    for i in range(count):
-        wall, body = server.call(
-            "POST", f"/v1/agents/{agent}/messages", json=_message(f"Tell me one thing about the number {i}.")
-        )
-        if body["stop_reason"]["stop_reason"] != "end_turn":
-            raise RuntimeError(f"message {i} ended with {body['stop_reason']}")
-        own.append(wall - model.spent_ms())
-    return own
-
-
-def _inserts(server: EngramServer, model: ScriptedModel, agent: str, count: int) -> list[float]:
-    path = f"/v1/agents/{agent}/archival-memory"
-    own = []
-    model.reset()
-    for i in range(count):
-        wall, _ = server.call(
-            "POST",
-            path,
-            json={
-                "text": f"Fact {i}: the benchmark stored passage number {i} about topic {i % 17}.",
-                "tags": [f"t{i % 5}"],
-            },
-        )
-        own.append(wall - model.spent_ms())
-    return own
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# The table
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
-
-
-def report(results: list[Figures], out) -> None:
-    width = max([22] + [len(r.label) + 4 for r in results])
-    head = f"{'':<44}" + "".join(f"{r.label:>{width}}" for r in results) + f"{'goal':>12}{'Letta ref.':>12}"
-    out.write("")
-    out.write(head)
-    out.write("-" * len(head))
-
-    def row(label, values, unit, goal="", ref=""):
-        cells = "".join(f"{v:>{width - len(unit) - 1}.1f} {unit}" for v in values)
-        out.write(f"{label:<44}{cells}{goal:>12}{ref:>12}")
-
-    ms_goal = lambda key: f"< {TARGETS[key]:g} ms"  # noqa: E731
-    ms_ref = lambda key: f"~{REFERENCE[key]:g} ms"  # noqa: E731
-    row(
-        "message, server's own time        p50",
-        [pct(r.message_ms, 0.5) for r in results],
-        "ms",
-        ms_goal("message"),
-        ms_ref("message"),
-    )
-    row("                                  p95", [pct(r.message_ms, 0.95) for r in results], "ms")
-    row("                        server CPU mean", [r.cpu_ms["message"] for r in results], "ms")
-    row("first message after start-up (cold)", [r.first_message_ms for r in results], "ms")
-    row(
-        "archival insert, MiniLM (local)   p50",
-        [pct(r.insert_local_ms, 0.5) for r in results],
-        "ms",
-        ms_goal("insert"),
-        ms_ref("insert"),
-    )
-    row("                                  p95", [pct(r.insert_local_ms, 0.95) for r in results], "ms")
-    row("                        server CPU mean", [r.cpu_ms["insert_local"] for r in results], "ms")
-    row(
-        "archival insert, scripted embed.  p50",
-        [pct(r.insert_scripted_ms, 0.5) for r in results],
-        "ms",
-        ms_goal("insert"),
-        ms_ref("insert"),
-    )
-    row("                                  p95", [pct(r.insert_scripted_ms, 0.95) for r in results], "ms")
-    row("                        server CPU mean", [r.cpu_ms["insert_scripted"] for r in results], "ms")
-    row(
-        "RSS idle after start-up",
-        [r.idle_mib for r in results],
-        "MiB",
-        f"< {TARGETS['idle_mib']:g} MiB",
-        f"~{REFERENCE['idle_mib']:g} MiB",
-    )
-    row("RSS after the load", [r.loaded_mib for r in results], "MiB")
-    out.write("")
-    out.write(
-        "Own time = client wall time minus the scripted model's logged time (elapsed_ms) for the same "
-        "requests. RSS = VmRSS of the server process and its children (and workers, if any)."
-    )
