@@ -7,10 +7,11 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
+from django.urls import re_path  # noqa: E402
 
 from ade.bodylimit import BodyLimit, install_daphne_limits  # noqa: E402
+from ade.websockets import NoRoute, SameOrigin  # noqa: E402
 from agents.pages.routing import websocket_urlpatterns  # noqa: E402
 
 install_daphne_limits()  # bodies are limited before daphne buffers them (ade/bodylimit.py)
@@ -19,6 +20,8 @@ application = ProtocolTypeRouter(
     {
         # The ADE's CSS/JS (and the admin's) straight from the app directories: one process, nothing to collect.
         "http": BodyLimit(ASGIStaticFilesHandler(django_asgi_app)),
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": SameOrigin(
+            AuthMiddlewareStack(URLRouter([*websocket_urlpatterns, re_path(r"", NoRoute.as_asgi())]))
+        ),
     }
 )

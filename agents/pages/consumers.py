@@ -7,10 +7,12 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from ade.errors import NotFound
 from ade.events import agent_group
+from ade.websockets import still_signed_in
 from agents.pages.live import PageStream
 from agents.queries import get_agent_for
 
 CLOSE_NOT_FOUND = 4404
+CLOSE_SIGNED_OUT = 4401
 
 
 @database_sync_to_async
@@ -45,6 +47,9 @@ class AgentConsumer(AsyncWebsocketConsumer):
         """Pages only listen; anything they send is ignored (writes go through the HTTP views)."""
 
     async def engram_event(self, message):
+        if not await still_signed_in(self.scope):  # logged out, expired, password changed or deactivated since
+            await self.close(code=CLOSE_SIGNED_OUT)
+            return
         html = await database_sync_to_async(self.page.render)(message["event"])
         if html:
             await self.send(text_data=html)
