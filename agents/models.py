@@ -203,6 +203,11 @@ class Step(models.Model):
     llm_request_ns = models.BigIntegerField(null=True, blank=True)
     tool_execution_ns = models.BigIntegerField(null=True, blank=True)
     step_ns = models.BigIntegerField(null=True, blank=True)
+    feedback = models.CharField(max_length=10, blank=True, default="", help_text="positive, negative or empty.")
+    tags = models.JSONField(default=list, blank=True)
+    trace = models.JSONField(
+        null=True, blank=True, help_text="What the step sent to the model and got back: bounded, secrets redacted."
+    )
     created_at = models.DateTimeField(default=now, db_index=True)
 
     class Meta:
@@ -263,3 +268,28 @@ class Group(models.Model):
     turns_counter = models.IntegerField(default=-1)
     last_processed_message_id = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(default=now)
+
+
+class Identity(models.Model):
+    """Someone (a user, an organization, anything) whom agents and blocks belong to, by an app's own key."""
+
+    TYPES = [(t, t) for t in ("org", "user", "other")]
+
+    id = PrefixedIdField("identity")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="identities")
+    identifier_key = models.CharField(max_length=200, help_text="The app's own id for this identity.")
+    name = models.CharField(max_length=200)
+    identity_type = models.CharField(max_length=8, choices=TYPES)
+    project_id = models.CharField(max_length=100, blank=True, default="")
+    properties = models.JSONField(default=list, blank=True, help_text="[{key, value, type}]")
+    agents = models.ManyToManyField(Agent, related_name="identities", blank=True)
+    blocks = models.ManyToManyField(Block, related_name="identities", blank=True)
+    created_at = models.DateTimeField(default=now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["organization", "identifier_key"], name="uniq_identity_key")]
+
+    def __str__(self):
+        return f"{self.name} ({self.identifier_key})"
