@@ -1,3 +1,4 @@
+from axes.backends import AxesStandaloneBackend
 from ninja.security import HttpBearer
 
 from accounts.actions import user_for_key
@@ -11,3 +12,14 @@ class ApiKeyAuth(HttpBearer):
         if user is not None:
             request.user = user
         return user
+
+
+class LoginThrottle(AxesStandaloneBackend):
+    """django-axes on every password login made from a request (`/login/`, `/admin/login/`): after
+    AXES_FAILURE_LIMIT failures for one user name from one address, logins are refused for AXES_COOLOFF_TIME.
+    Logins without a request (the shell, test clients) are not throttled."""
+
+    def authenticate(self, request, *args, **kwargs):
+        if request is None:
+            return None
+        return super().authenticate(request, *args, **kwargs)
