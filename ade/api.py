@@ -200,6 +200,7 @@ for _router in (
     "tools.mcp_api.legacy",
     "tools.api.router",
     "tools.mcp_api.router",
+    "memory.archives_api.router",
 ):
     api.add_router("", _router)
 

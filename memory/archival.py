@@ -40,7 +40,10 @@ def default_archive(agent) -> Archive:
     # Lock the agent row so two first inserts cannot create two default archives (and concurrent inserts of one
     # agent take turns, so each one's recount of the passages in the system prompt sees the others).
     type(agent).objects.select_for_update().filter(pk=agent.pk).first()
-    archive = agent.archives.order_by("created_at", "id").first()
+    # The first archive attached is the agent's own; shared archives attached later never receive its inserts.
+    links = type(agent).archives.through.objects.filter(agent_id=agent.pk).select_related("archive")
+    first = links.order_by("id").first()
+    archive = first.archive if first else None
     if archive is None:
         archive = Archive.objects.create(
             organization_id=agent.organization_id,

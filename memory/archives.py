@@ -1,0 +1,200 @@
+"""Shared archival memory: archives of an organization that several agents attach and search like their own.
+
+An archive embeds with one embedding config, fixed at creation; an agent may attach it only when it embeds with
+the same model (vectors of different models are never compared). Every agent keeps its own default archive too:
+its own archival inserts never land in a shared one (see `archival.default_archive`).
+"""
+
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+
+from ade.errors import Invalid, NotFound
+
+from .actions import create_passages, delete_passage
+from .dates import parse_bound
+from .embeddings import embed, model_name
+from .models import Archive, Passage
+from .queries import search_passages
+
+MAX_BATCH = 1000
+MAX_SEARCH = 1000
+_UTC = ZoneInfo("UTC")
+
+
+def archives_for(user):
+    return Archive.objects.filter(organization_id=user.organization_id)
+
+
+def get_archive_for(user, archive_id: str, *, for_update: bool = False) -> Archive:
+    """An archive of the user's organization, else 404 (existence elsewhere does not leak)."""
+    qs = archives_for(user).select_for_update() if for_update else archives_for(user)
+    archive = qs.filter(id=archive_id).first()
+    if archive is None:
+        raise NotFound(f"Archive {archive_id} not found")
+    return archive
+
+
+def create_archive(user, *, name: str, description=None, embedding=None, embedding_config=None) -> Archive:
+    from .folders import embedding_config_for
+
+    if not isinstance(name, str) or not name.strip():
+        raise Invalid("name must not be empty", field="name")
+    config = embedding_config_for(embedding, embedding_config)
+    return Archive.objects.create(
+        organization_id=user.organization_id,
+        name=name.strip(),
+        description=description or "",
+        embedding_config=config,
+        metadata={"created_by_id": user.id},
+    )
+
+
+def update_archive(user, archive_id: str, changes: dict) -> Archive:
+    with transaction.atomic():
+        archive = get_archive_for(user, archive_id, for_update=True)
+        if "name" in changes and changes["name"] is not None:
+            if not changes["name"].strip():
+                raise Invalid("name must not be empty", field="name")
+            archive.name = changes["name"].strip()
+        if changes.get("description") is not None:
+            archive.description = changes["description"]
+        archive.save()
+    return archive
+
+
+def delete_archive(user, archive_id: str) -> None:
+    with transaction.atomic():
+        archive = get_archive_for(user, archive_id, for_update=True)
+        agents = list(archive.agents.all())
+        archive.delete()
+        _refresh(agents)
+
+
+def attach_archive(agent, archive: Archive) -> None:
+    """Let the agent search the archive (idempotent). The agent row must belong to the archive's organization."""
+    from .archival import default_archive
+
+    if model_name(agent.embedding_config or {}) != model_name(archive.embedding_config or {}):
+        raise Invalid(
+            f"archive {archive.id} embeds with {model_name(archive.embedding_config)} but the agent embeds with "
+            f"{model_name(agent.embedding_config)}: their vectors cannot be compared",
+            field="archive_id",
+        )
+    with transaction.atomic():
+        default_archive(agent)  # the agent's own archive exists first, so its inserts never go to a shared one
+        agent.archives.add(archive)
+        _refresh([agent])
+
+
+def detach_archive(agent, archive: Archive) -> None:
+    from .archival import default_archive
+
+    with transaction.atomic():
+        if default_archive(agent).id == archive.id:
+            raise Invalid("an agent cannot detach its own default archive", field="archive_id")
+        agent.archives.remove(archive)
+        _refresh([agent])
+
+
+def insert_passages(user, archive: Archive, items: list[dict]) -> list[Passage]:
+    """Store passages `[{text, tags?, metadata?, created_at?}]` in the archive; embeddings before the transaction."""
+    if not items:
+        raise Invalid("passages must not be empty", field="passages")
+    if len(items) > MAX_BATCH:
+        raise Invalid(f"at most {MAX_BATCH} passages per request", field="passages")
+    for i, item in enumerate(items):
+        if not isinstance(item.get("text"), str) or not item["text"].strip():
+            raise Invalid(f"passages[{i}].text must not be empty", field="text")
+    vectors = embed([item["text"] for item in items], archive.embedding_config or {})
+    created = []
+    with transaction.atomic():
+        for item, vector in zip(items, vectors, strict=True):
+            when = parse_bound(item.get("created_at"), "created_at", _UTC) if item.get("created_at") else None
+            created += create_passages(
+                user.organization_id,
+                [item["text"]],
+                [vector],
+                embedding_model=model_name(archive.embedding_config or {}),
+                archive=archive,
+                tags=item.get("tags") or [],
+                metadata=item.get("metadata") or {},
+                created_by=user.id,
+                created_at=when,
+            )
+        _refresh(list(archive.agents.all()))
+    return created
+
+
+def delete_archive_passage(user, archive: Archive, passage_id: str) -> None:
+    with transaction.atomic():
+        if not archive.passages.filter(id=passage_id).exists():
+            raise NotFound(f"Passage {passage_id} not found in archive {archive.id}")
+        delete_passage(user.organization_id, passage_id)
+        _refresh(list(archive.agents.all()))
+
+
+def search_shared(
+    user,
+    query: str | None,
+    *,
+    agent=None,
+    archive: Archive | None = None,
+    tags=None,
+    tag_match_mode: str = "any",
+    limit: int = 50,
+    start_date=None,
+    end_date=None,
+) -> list[tuple[Passage, float]]:
+    """Passages nearest to `query` in one archive, an agent's archives, or every archive of the organization:
+    [(passage, score)] with score = cosine similarity. Each archive is searched with its own embedding model."""
+    from .archival import clean_tags
+
+    if tag_match_mode not in ("any", "all"):
+        raise Invalid("tag_match_mode must be 'any' or 'all'", field="tag_match_mode")
+    if not 1 <= limit <= MAX_SEARCH:
+        raise Invalid(f"limit must be between 1 and {MAX_SEARCH}", field="limit")
+    if archive is not None:
+        archives = [archive]
+    elif agent is not None:
+        archives = list(agent.archives.all())
+    else:
+        archives = list(archives_for(user))
+    filters = {
+        "tags": clean_tags(tags),
+        "tag_match_mode": tag_match_mode,
+        "start": parse_bound(start_date, "start_date", _UTC),
+        "end": parse_bound(end_date, "end_date", _UTC, end=True),
+    }
+    if not query or not query.strip():
+        return _newest(archives, limit, filters)
+    found = []
+    for model, configs in _by_model(archives).items():
+        config, ids = configs[0], [a.id for a in configs]
+        vector = embed([query], config.embedding_config or {})[0]
+        qs = Passage.objects.filter(archive_id__in=ids)
+        found += search_passages(qs, vector, top_k=limit, embedding_model=model, **filters)
+    found.sort(key=lambda pair: pair[1])
+    return [(p, 1.0 - distance) for p, distance in found[:limit]]
+
+
+def _by_model(archives: list[Archive]) -> dict[str, list[Archive]]:
+    groups: dict[str, list[Archive]] = {}
+    for archive in archives:
+        groups.setdefault(model_name(archive.embedding_config or {}), []).append(archive)
+    return groups
+
+
+def _newest(archives, limit, filters) -> list[tuple[Passage, float]]:
+    from .queries import filter_passages
+
+    qs = filter_passages(Passage.objects.filter(archive__in=archives), **filters)
+    return [(p, 0.0) for p in qs.order_by("-created_at", "-id")[:limit]]
+
+
+def _refresh(agents) -> None:
+    # The compiled context counts the agent's archival passages (its <memory_metadata> section).
+    from .context import refresh_memory_metadata
+
+    for agent in agents:
+        refresh_memory_metadata(agent)
