@@ -23,6 +23,15 @@ class User(AbstractUser):
     id = PrefixedIdField("user")
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="users", null=True)
 
+    def save(self, *args, **kwargs):
+        # Every user works inside an organization; `createsuperuser` and the admin's "add user" leave it empty, and
+        # such a user's first create failed with a 500. They get one of their own (also on their next login).
+        if self.organization_id is None:
+            self.organization = Organization.objects.create(name=f"{self.username}'s organization")
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "organization"}
+        super().save(*args, **kwargs)
+
 
 def hash_key(raw: str) -> str:
     # Keys are 256-bit random strings, so a fast hash is safe; no salt needed.

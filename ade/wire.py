@@ -1,10 +1,13 @@
 """Letta wire conventions shared by every app's API router: path ids, list parameters, request bodies that refuse
 unknown fields, deletions that answer JSON, collection routes that work with and without the trailing slash."""
 
+import types
+import typing
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from ninja import Field, Path, Schema
-from pydantic import ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from .errors import Invalid
 from .ids import _UUID4
@@ -25,7 +28,46 @@ FolderId = id_path("source")
 FileId = id_path("file")
 
 
-class RequestSchema(Schema):
+class StrictScalars(BaseModel):
+    """No lax coercion between JSON kinds: `true` is not the number 1, `0` is not false, and a number is not a
+    date-time (pydantic would read -2438 as 1969-12-31T23:19:22). Refused with 422 naming the field."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_lax_scalars(cls, data):
+        if isinstance(data, dict):
+            for name, field in cls.model_fields.items():
+                key = field.alias or name
+                if key in data:
+                    problem = _lax(_kinds(field.annotation), data[key])
+                    if problem:
+                        raise ValueError(f"{key} must be {problem} (got {data[key]!r})")
+        return data
+
+
+def _kinds(annotation) -> set:
+    """The plain types an annotation accepts (through Optional, unions and Annotated)."""
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _kinds(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return set().union(*(_kinds(arg) for arg in typing.get_args(annotation)))
+    return {annotation}
+
+
+def _lax(kinds: set, value) -> str:
+    numeric = bool(kinds & {int, float})
+    if isinstance(value, bool):
+        return "a number" if numeric and bool not in kinds else ""
+    if isinstance(value, int | float):
+        if bool in kinds and not numeric:
+            return "true or false"
+        if kinds & {datetime, date} and not numeric:
+            return "an ISO 8601 date-time string"
+    return ""
+
+
+class RequestSchema(Schema, StrictScalars):
     """A request body: fields a client may send; anything else is refused with 422 naming the field."""
 
     model_config = ConfigDict(extra="forbid")

@@ -4,9 +4,9 @@ from datetime import datetime
 from typing import Any, Literal
 
 from ninja import Field, Schema
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
-from ade.wire import RequestSchema
+from ade.wire import RequestSchema, StrictScalars
 
 from .models import DEFAULT_BLOCK_LIMIT
 
@@ -36,7 +36,7 @@ EMBEDDING_ENDPOINT_TYPES = Literal[
 ]
 
 
-class EmbeddingConfig(BaseModel):
+class EmbeddingConfig(StrictScalars):
     """How text is embedded. Unknown keys are kept, as Letta's configs carry provider extras."""
 
     model_config = ConfigDict(extra="allow")

@@ -61,3 +61,73 @@ def test_non_finite_floats_returned_by_a_tool_give_valid_json(alice_api):
         {"nan": "NaN", "inf": ["Infinity", "-Infinity"], "ok": 1.5},
         json.dumps({"nan": "NaN", "inf": ["Infinity", "-Infinity"], "ok": 1.5}),
     ), body
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [
+        ("post", "/v1/agents/", {"name": "a", "max_files_open": True}, "max_files_open"),
+        ("post", "/v1/agents/", {"name": "a", "hidden": 0}, "hidden"),
+        (
+            "post",
+            "/v1/agents/",
+            {"name": "a", "llm_config": {"model": "m", "model_endpoint_type": "openai", "context_window": True}},
+            "context_window",
+        ),  # fmt: skip
+        ("post", "{agent}/archival-memory", {"text": "t", "created_at": -2438}, "created_at"),
+        (
+            "patch",
+            "{folder}",
+            {"embedding_config": {"embedding_endpoint_type": "openai", "embedding_model": "x", "embedding_dim": True}},
+            "embedding_dim",
+        ),  # fmt: skip
+    ],
+)
+def test_no_coercion_between_json_kinds(alice_api, method, path, body, field):
+    agent = alice_api.post("/v1/agents/", {"name": "target"}).json()
+    folder = alice_api.post("/v1/folders/", {"name": "target"}).json()
+    path = path.format(agent=f"/v1/agents/{agent['id']}", folder=f"/v1/folders/{folder['id']}")
+    r = getattr(alice_api, method)(path, body)
+    assert r.status_code == 422 and field in r.json()["detail"], r.content
+    assert alice_api.get(f"/v1/folders/{folder['id']}").json()["embedding_config"] == folder["embedding_config"]
+
+
+def test_a_superuser_from_createsuperuser_can_create_things(db, monkeypatch):
+    from django.core.management import call_command
+
+    from accounts.actions import create_api_key
+    from accounts.models import User
+    from tests.apiclient import ApiClient
+
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a long password 123")
+    call_command("createsuperuser", "--noinput", username="root", email="root@example.com", verbosity=0)
+    root = User.objects.get(username="root")
+    assert root.organization_id is not None
+    api = ApiClient(create_api_key(root, "k")[1])
+    for path, body in [("/v1/blocks/", {"label": "x", "value": "v"}), ("/v1/agents/", {"name": "a"}),
+                       ("/v1/folders/", {"name": "f"}), ("/v1/tools/", {"source_code": "def f() -> str:\n    \"\"\"F.\"\"\"\n    return 'x'\n"})]:  # fmt: skip
+        assert api.post(path, body).status_code == 200, (path, api.post(path, body).content)
+
+
+def test_a_user_left_without_an_organization_gets_one_at_login(db):
+    from accounts.models import User
+
+    User.objects.create_user("legacy", password="a long password 123")
+    User.objects.filter(username="legacy").update(organization=None)  # as an older database may hold
+    client = Client()
+    assert client.post("/login/", {"username": "legacy", "password": "a long password 123"}).status_code == 302
+    assert User.objects.get(username="legacy").organization_id is not None
+
+
+def test_the_block_history_page_renders_without_htmx(alice):
+    from django.urls import reverse
+
+    from agents.actions import create_agent
+
+    agent = create_agent(alice, {"name": "a", "memory_blocks": [{"label": "human", "value": "Name: Ada"}]})
+    block = agent.blocks.get(label="human")
+    client = Client()
+    client.force_login(alice)
+    r = client.get(reverse("agents:block_history", args=[agent.id, block.id]))  # a plain link, no HX-Request
+    assert r.status_code == 200 and "<title>History of human" in r.content.decode()
+    assert "History of <code>human</code>" in r.content.decode()  # the partial got the block, not a template tag

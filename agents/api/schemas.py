@@ -6,7 +6,7 @@ from typing import Any, Literal
 from ninja import Field, Schema
 from pydantic import BaseModel, ConfigDict
 
-from ade.wire import RequestSchema
+from ade.wire import RequestSchema, StrictScalars
 from memory.schemas import INT32, BlockIn, BlockOut, EmbeddingConfig, FileBlockOut, FolderOut
 from tools.schemas import ToolOut
 
@@ -98,7 +98,7 @@ class LlmConfigOut(BaseModel):
     context_window: int
 
 
-class LlmConfig(LlmConfigOut):
+class LlmConfig(LlmConfigOut, StrictScalars):
     """An `llm_config` sent by a client. An `openai` endpoint type with a `model_endpoint` base URL makes the agent
     call that OpenAI-compatible server."""
 

@@ -78,7 +78,8 @@ def memory(agent) -> dict:
 
 def history(agent, block: Block) -> dict:
     rows = list(block.history.order_by("-version")[:100])
-    return {"agent": agent, "block": block, "rows": [{"row": r, "who": _who(r)} for r in rows]}
+    # `memory_block` too: in a page template `{% block %}` tags shadow a variable named `block`.
+    return {"agent": agent, "block": block, "memory_block": block, "rows": [{"row": r, "who": _who(r)} for r in rows]}
 
 
 # ---- context window --------------------------------------------------------------------------------------------
