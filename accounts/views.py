@@ -3,6 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from ade.errors import NotFound
@@ -14,6 +15,18 @@ from .forms import ApiKeyForm
 class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Every user can change their own password (this session stays signed in; the others end)."""
+
+    template_name = "accounts/password_change.html"
+
+    def get_success_url(self):
+        return reverse("accounts:password_change") + "?done=1"
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "done": self.request.GET.get("done") == "1"}
 
 
 def _keys_page(request, *, form=None, new_key=None, status=200):

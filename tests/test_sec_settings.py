@@ -38,3 +38,25 @@ def test_public_instance_settings():
 def test_compose_turns_hardening_on():
     compose = (settings.BASE_DIR / "docker-compose.yml").read_text()
     assert "HTTPS: ${HTTPS:-1}" in compose and "ALLOWED_MODEL_HOSTS: ${ALLOWED_MODEL_HOSTS:-}" in compose
+
+
+def test_every_user_can_change_their_password(alice, bob):
+    from django.test import Client
+
+    other_session = Client()
+    other_session.force_login(alice)
+    client = Client()
+    client.force_login(alice)
+    page = client.get("/account/password/")
+    assert page.status_code == 200 and 'name="new_password1"' in page.content.decode()
+    assert "/account/password/" in client.get("/account/api-keys/").content.decode()  # linked from the menu
+    r = client.post("/account/password/", {"old_password": "wrong", "new_password1": "x", "new_password2": "x"})
+    assert r.status_code == 200 and "has-error" in r.content.decode()
+    new = "a completely new passphrase 7"
+    r = client.post("/account/password/", {"old_password": "correct horse battery", "new_password1": new,
+                                           "new_password2": new})  # fmt: skip
+    assert r.status_code == 302 and r["Location"].endswith("?done=1")
+    alice.refresh_from_db()
+    assert alice.check_password(new)
+    assert client.get("/account/password/?done=1").status_code == 200  # this session stays signed in
+    assert other_session.get("/account/password/").status_code == 302  # the other one ended
