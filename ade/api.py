@@ -201,6 +201,7 @@ for _router in (
     "tools.api.router",
     "tools.mcp_api.router",
     "memory.archives_api.router",
+    "agents.api.identities.router",
 ):
     api.add_router("", _router)
 

@@ -116,6 +116,10 @@ def _filtered_blocks(user, f: BlockFilters):
             qs = qs.filter(_agents__in=f.connected_to_agents_count_eq)
     if f.tags:
         qs = qs.filter(id__in=_ids_with_tags(qs, f.tags, f.match_all_tags))
+    if f.identity_id or f.identifier_keys:
+        from agents.identities import scope_by_identity  # memory does not import agents at module level
+
+        qs = scope_by_identity(qs, user, identity_id=f.identity_id, identifier_keys=f.identifier_keys)
     return qs
 
 

@@ -33,6 +33,7 @@ from agents.actions.specs import (
     embedding_config_from,
     llm_config_from,
 )
+from agents.identities import set_agent_identities
 from agents.models import Agent, AgentBlock, Group
 from agents.queries import get_agent_for
 from agents.runtime.defaults import approval_rules, base_rules, initial_messages
@@ -87,6 +88,7 @@ def create_agent(user, spec: dict) -> Agent:
         _set_tools(agent, tools)
         agent.tool_rules = user_rules + base_rules(agent, spec, tools, user_rules) + approval_rules(tools, user_rules)
         _set_tags(agent, spec.get("tags"))
+        set_agent_identities(user, agent, spec.get("identity_ids"))
         archive = Archive.objects.create(
             organization=org, name=f"{agent.name} archive", embedding_config=agent.embedding_config or {}
         )
@@ -194,6 +196,7 @@ def _update_relations(user, agent: Agent, changes: dict) -> None:
         for folder in folders:
             _attach_folder(agent, folder)
     _set_tags(agent, changes.get("tags"))
+    set_agent_identities(user, agent, changes.get("identity_ids"))
 
 
 def delete_agent(user, agent_id: str) -> None:

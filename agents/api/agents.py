@@ -37,6 +37,7 @@ from agents.api.schemas import (
     ModelOut,
     ResetIn,
 )
+from agents.identities import scope_by_identity
 from agents.queries import agents_for, get_agent_for
 
 router = Router()
@@ -95,7 +96,7 @@ def _filtered(user, f: AgentFilters):
             qs = qs.filter(tag_rows__tag=tag)
     elif tags:
         qs = qs.filter(id__in=agents_for(user).filter(tag_rows__tag__in=tags).values("id"))
-    return qs
+    return scope_by_identity(qs, user, identity_id=f.identity_id, identifier_keys=f.identifier_keys)
 
 
 class AgentPage(Page, AgentFilters, IncludeParams):

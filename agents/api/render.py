@@ -2,6 +2,7 @@
 
 from django.db.models import Prefetch
 
+from agents.identities import render_identity
 from agents.models import Agent, AgentBlock, AgentTool, FileAgent
 from agents.queries import get_agent_for
 
@@ -15,6 +16,8 @@ def with_relations(qs):
         "folders",
         "tag_rows",
         "managed_groups__agents",
+        "identities__agents",
+        "identities__blocks",
     )
 
 
@@ -41,6 +44,8 @@ def render_agent(agent: Agent, include=()) -> dict:
         "secrets": secrets,
         "tool_exec_environment_variables": secrets,
         "last_stop_reason": agent.last_stop_reason or None,
+        "identity_ids": [i.id for i in agent.identities.all()],
+        "identities": [render_identity(i) for i in agent.identities.all()],
         "managed_group": group and _render_group(group),
         "multi_agent_group": group and _render_group(group),
         "pending_approval": _pending_approval(agent) if "agent.pending_approval" in include else None,
