@@ -7,6 +7,8 @@ REDIS_URL unset -> in-memory channel layer and eager Celery; set -> Redis layer,
 import os
 from pathlib import Path
 
+import csp.constants
+
 from .config import ConfigError, configure_tiktoken_offline, database_from_url, fail, redis_url, secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -62,6 +64,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",  # answers a locked-out login with 429
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "ade.urls"
@@ -90,6 +93,22 @@ SESSION_COOKIE_AGE = int(os.environ.get("SESSION_COOKIE_AGE", 8 * 3600 if HTTPS 
 SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if HTTPS else 0))
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# Content-Security-Policy (django-csp): scripts only from this server (plus the one nonced inline script that applies
+# the theme before first paint), no inline handlers, no plugins, no framing; inline styles stay allowed (templates and
+# htmx's indicator styles use them). Websockets to this origin are covered by 'self'.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", csp.constants.NONCE],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 SECURE_REFERRER_POLICY = "same-origin"
 
 AUTH_USER_MODEL = "accounts.User"

@@ -60,3 +60,24 @@ def test_every_user_can_change_their_password(alice, bob):
     assert alice.check_password(new)
     assert client.get("/account/password/?done=1").status_code == 200  # this session stays signed in
     assert other_session.get("/account/password/").status_code == 302  # the other one ended
+
+
+def test_pages_send_a_content_security_policy_their_scripts_satisfy(alice):
+    import re
+
+    from django.test import Client
+
+    client = Client()
+    client.force_login(alice)
+    r = client.get("/")
+    policy = r["Content-Security-Policy"]
+    assert (
+        "script-src 'self' 'nonce-" in policy and "frame-ancestors 'none'" in policy and "object-src 'none'" in policy
+    )
+    nonce = re.search(r"'nonce-([^']+)'", policy).group(1)
+    html = r.content.decode()
+    inline = re.findall(r"<script(?![^>]*\bsrc=)([^>]*)>", html)
+    assert inline and all(f'nonce="{nonce}"' in attrs for attrs in inline), inline
+    templates = settings.BASE_DIR / "templates"
+    handlers = [p for p in templates.rglob("*.html") if re.search(r"\son[a-z]+=[\"']", p.read_text())]
+    assert handlers == [], handlers  # inline event handlers would be blocked

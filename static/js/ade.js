@@ -264,4 +264,11 @@
       bar.style.width = Math.round((e.detail.loaded / e.detail.total) * 100) + "%";
     }
   });
+
+  /* A link to a closed <details> on the page opens it (no inline handlers: the Content-Security-Policy forbids them). */
+  document.addEventListener("click", function (e) {
+    var link = e.target.closest('a[href^="#"]');
+    var target = link && link.getAttribute("href").length > 1 && document.getElementById(link.getAttribute("href").slice(1));
+    if (target && target.tagName === "DETAILS") target.open = true;
+  });
 })();
