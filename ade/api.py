@@ -202,6 +202,7 @@ for _router in (
     "tools.mcp_api.router",
     "memory.archives_api.router",
     "agents.api.identities.router",
+    "agents.api.steps.router",
 ):
     api.add_router("", _router)
 

@@ -20,6 +20,7 @@ from ade.ids import new_id
 from agents.models import Agent, Message, Run
 from agents.runtime import llm as llm_client
 from agents.runtime import packaging as pk
+from agents.runtime import traces
 from agents.runtime.records import Records, load_context
 from agents.runtime.rules import ToolRulesSolver
 from agents.runtime.steps import (
@@ -144,6 +145,7 @@ class Turn(ToolPhase, Records):
             raise StepFailed("error", f"{type(exc).__name__}: {exc}") from exc
         self.usage.add(result)
         step = self.step_row(step_id, result, self.stop if not cont else "", started, timings)
+        step.trace = traces.build_trace(self.sent, traces.response_record(result), secrets=self.agent.secrets)
         self.checkpoint(step, inputs + rows)
         if result.total_tokens > int(self.agent.context_window * 0.9):
             self.compact("post_step_context_check")
@@ -168,6 +170,9 @@ class Turn(ToolPhase, Records):
                 self.agent,
                 system_text=self.system_override,
                 tool_return_cap=self.tool_return_cap(),
+            )
+            self.sent = traces.request_record(
+                self.llm_config, messages, tools, choice, parallel, stream=streamer is not None
             )
             try:
                 return llm_client.complete(

@@ -1,0 +1,73 @@
+"""A step's provider trace: what it sent to the model and what came back, kept on the Step row for debugging.
+
+Bounded (long strings clipped, oldest middle messages dropped past the cap) and never holding secrets: the
+request is our own message list and tool schemas (never the litellm kwargs, which carry keys and headers), any
+value of the agent's secrets is replaced, and fields named like credentials are masked.
+"""
+
+import json
+
+MAX_STRING = 20_000
+MAX_TRACE_CHARS = 200_000
+REDACTED = "[redacted]"
+SECRET_NAMES = ("api_key", "apikey", "authorization", "token", "password", "secret")
+
+
+def request_record(llm_config: dict, messages, tools, tool_choice, parallel_tool_calls, stream: bool) -> dict:
+    return {
+        "model": llm_config.get("model"),
+        "model_endpoint_type": llm_config.get("model_endpoint_type"),
+        "messages": messages,
+        "tools": tools,
+        "tool_choice": tool_choice,
+        "parallel_tool_calls": parallel_tool_calls,
+        "stream": stream,
+    }
+
+
+def response_record(result) -> dict:
+    return {
+        "model": result.model or None,
+        "content": result.content,
+        "reasoning": result.reasoning or None,
+        "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in result.tool_calls],
+        "finish_reason": result.finish_reason,
+        "usage": {
+            "prompt_tokens": result.prompt_tokens,
+            "completion_tokens": result.completion_tokens,
+            "total_tokens": result.total_tokens,
+        },
+    }
+
+
+def build_trace(request: dict, response: dict, *, secrets: dict | None = None) -> dict:
+    """{request_json, response_json}, secrets redacted, at most about MAX_TRACE_CHARS of JSON."""
+    values = [v for v in (secrets or {}).values() if isinstance(v, str) and len(v) >= 4]
+    trace = {"request_json": _clean(request, values), "response_json": _clean(response, values)}
+    messages = trace["request_json"].get("messages")
+    dropped = 0
+    while isinstance(messages, list) and len(messages) > 2 and _size(trace) > MAX_TRACE_CHARS:
+        messages.pop(1)  # keep the system message and the newest ones
+        dropped += 1
+    if dropped:
+        trace["request_json"]["messages_omitted"] = dropped
+    return trace
+
+
+def _clean(value, secrets: list[str], key: str = ""):
+    if isinstance(value, dict):
+        return {k: _clean(v, secrets, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v, secrets) for v in value]
+    if isinstance(value, str):
+        if key and any(name in key.lower() for name in SECRET_NAMES) and value:
+            return REDACTED
+        for secret in secrets:
+            value = value.replace(secret, REDACTED)
+        if len(value) > MAX_STRING:
+            return value[:MAX_STRING] + f"… [{len(value) - MAX_STRING} characters clipped]"
+    return value
+
+
+def _size(trace: dict) -> int:
+    return len(json.dumps(trace, default=str))
