@@ -16,10 +16,12 @@ body must arrive within `HTTP_BODY_TIMEOUT_SECONDS` of its headers (slow-body cl
 
 import io
 import json
+import logging
 import re
 
 from django.conf import settings
 
+log = logging.getLogger(__name__)
 UPLOAD_PATHS = re.compile(
     r"^/(v1/agents/import|v1/folders/[^/]+/upload|agents/import|agents/[^/]+/folders/[^/]+/upload)/?$"
 )
@@ -113,6 +115,12 @@ def install_daphne_limits() -> None:
 HEADER_BYTES = 64 * 1024
 
 
+def _unsent(transport) -> int:
+    """Bytes written to a twisted TCP transport and not yet taken by the kernel."""
+    buffered = getattr(transport, "dataBuffer", b"")
+    return len(buffered) - getattr(transport, "offset", 0) + getattr(transport, "_tempDataLen", 0)
+
+
 def _too_long(protocol) -> None:
     body = b'{"detail": "The request line or headers are too long (the limit is 64 KB)"}'
     head = b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: application/json\r\n"
@@ -125,6 +133,7 @@ def _limited_request(base):
         engram_limited = True
         _refused = False
         _deadline = None
+        _watch = None
 
         def gotLength(self, length):  # noqa: N802 - twisted's name
             self._limit = body_limit(self.channel._path.split(b"?", 1)[0].decode("latin-1"), self._header_pairs())
@@ -156,9 +165,42 @@ def _limited_request(base):
                 return
             super().requestReceived(command, path, version)
 
+        def handle_reply(self, message):
+            """A response (an SSE stream) to a client that stops reading piles up in the server's send buffer,
+            as daphne has no back-pressure. Past HTTP_MAX_UNSENT_BYTES unsent, a client that takes nothing more
+            for HTTP_IDLE_TIMEOUT_SECONDS is dropped (a run goes on and can be followed again); a slow reader
+            that keeps reading is not."""
+            super().handle_reply(message)
+            if self._watch is None and self._unsent() > settings.HTTP_MAX_UNSENT_BYTES:
+                self._watch_progress(self._taken())
+
+        def _unsent(self) -> int:
+            transport = self.channel.transport if self.channel is not None else None
+            return _unsent(transport) if transport is not None else 0
+
+        def _taken(self) -> int:
+            return self.sentLength - self._unsent()
+
+        def _watch_progress(self, taken: int) -> None:
+            from twisted.internet import reactor
+
+            self._watch = reactor.callLater(settings.HTTP_IDLE_TIMEOUT_SECONDS, self._check_progress, taken)
+
+        def _check_progress(self, taken_before: int) -> None:
+            self._watch = None
+            transport = self.channel.transport if self.channel is not None else None
+            if transport is None or self._unsent() <= settings.HTTP_MAX_UNSENT_BYTES:
+                return
+            if self._taken() <= taken_before:
+                log.warning("dropping a connection that stopped reading its response (%s)", self.uri[:200])
+                transport.abortConnection()
+            else:
+                self._watch_progress(self._taken())
+
         def connectionLost(self, reason):  # noqa: N802 - twisted's name
-            if self._deadline is not None and self._deadline.active():
-                self._deadline.cancel()
+            for timer in (self._deadline, self._watch):
+                if timer is not None and timer.active():
+                    timer.cancel()
             super().connectionLost(reason)
 
         def _refuse(self, status: int):

@@ -150,6 +150,8 @@ INGEST_MAX_CHUNKS = int(os.environ.get("INGEST_MAX_CHUNKS", 10_000))
 INGEST_STALE_SECONDS = int(os.environ.get("INGEST_STALE_SECONDS", 600))
 HTTP_IDLE_TIMEOUT_SECONDS = int(os.environ.get("HTTP_IDLE_TIMEOUT_SECONDS", 60))  # daphne: a silent connection
 HTTP_BODY_TIMEOUT_SECONDS = int(os.environ.get("HTTP_BODY_TIMEOUT_SECONDS", 300))  # daphne: headers to last byte
+# daphne: a response the client does not read (an SSE stream) may wait in the send buffer up to this much.
+HTTP_MAX_UNSENT_BYTES = int(os.environ.get("HTTP_MAX_UNSENT_BYTES", 8 * 1024 * 1024))
 
 if REDIS_URL:
     # redis-py 8 reads with a 5 s socket timeout by default, exactly channels-redis's 5 s BZPOPMIN wait: a reply

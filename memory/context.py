@@ -316,6 +316,9 @@ def _system_part(text: str, fallback: str) -> str:
     return text[: min(cuts)].rstrip() if cuts else fallback
 
 
+CONTEXT_MESSAGES_SHOWN = 500
+
+
 def context_overview(agent) -> dict:
     """Per-section token counts and contents of the agent's context window, on a dry-run compile (§6)."""
     from agents.models import Message
@@ -373,5 +376,7 @@ def context_overview(agent) -> dict:
         "num_tokens_functions_definitions": num_functions_tokens,
         "functions_definitions": functions or None,
         "num_tokens_messages": num_messages_tokens,
-        "messages": messages,
+        # The most recent ones only: an agent with 100k messages in context made a 31 MB answer. The counts above
+        # cover them all.
+        "messages": messages[-CONTEXT_MESSAGES_SHOWN:],
     }

@@ -25,7 +25,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(django_db_setup, tmp_path_factory):
+def server(django_db_setup, scripted_llm_server, tmp_path_factory):
     from django.conf import settings
 
     port = _free_port()
@@ -35,6 +35,8 @@ def server(django_db_setup, tmp_path_factory):
         "DATABASE_NAME": str(settings.DATABASES["default"]["NAME"]),
         "HTTP_BODY_TIMEOUT_SECONDS": "2",
         "HTTP_IDLE_TIMEOUT_SECONDS": "2",
+        "HTTP_MAX_UNSENT_BYTES": str(1024 * 1024),
+        "CELERY_EAGER": "1",
         "PYTHONUNBUFFERED": "1",
     }
     with open(log_path, "wb") as log:
@@ -202,3 +204,39 @@ def test_a_long_search_query_gets_an_answer(server):
         sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
         assert sock.recv(65536).startswith(b"HTTP/1.1 " + status)
         sock.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stream_nobody_reads_is_dropped_not_buffered(server, alice, alice_key, scripted_llm):
+    """An SSE stream whose client stops reading used to pile up in the server (+65 MB over 300 steps). Past
+    HTTP_MAX_UNSENT_BYTES (1 MB here) of unsent response the server drops the connection; the run still ends."""
+    from agents.actions import create_agent
+    from agents.models import Run
+
+    port, _ = server
+    agent = create_agent(alice, {"name": "talker"})
+    reply = " ".join(f"{i:07d}" + "y" * 10_000 for i in range(1000))  # 10 MB of tokens, no two alike
+    scripted_llm.queue_text(reply)
+    body = b'{"input": "talk", "stream_tokens": true}'
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # the kernel holds little for us either
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(
+        b"POST /v1/agents/%s/messages/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Authorization: Bearer %s\r\nContent-Length: %d\r\n\r\n%s"
+        % (agent.id.encode(), alice_key.encode(), len(body), body)
+    )
+    deadline = time.monotonic() + 60
+    while not Run.objects.filter(agent=agent, status__in=("completed", "failed", "cancelled")).exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    received = 0
+    sock.settimeout(5)
+    try:
+        while chunk := sock.recv(1 << 20):
+            received += len(chunk)
+    except (ConnectionResetError, TimeoutError):
+        pass
+    sock.close()
+    assert Run.objects.get(agent=agent).status == "completed"
+    assert 0 < received < len(reply) // 2, received  # cut off, not delivered whole from a server-side buffer
