@@ -1,41 +1,79 @@
 """Organizations, users and API keys."""
 
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from ade.errors import Invalid, NotFound
 
-from .models import ApiKey, Organization, User, hash_key
+from . import audit
+from .models import ApiKey, Membership, Organization, Role, User, hash_key
+from .permissions import allows, remember_role
 
 
-def create_api_key(user: User, name: str = "") -> tuple[ApiKey, str]:
-    """Create a key; the raw key is returned once and never stored."""
+def create_api_key(user: User, name: str = "", *, read_only: bool = False) -> tuple[ApiKey, str]:
+    """Create a key acting in the user's current organization with their role there (or read-only); the raw key
+    is returned once and never stored."""
     raw = ApiKey.generate()
-    key = ApiKey.objects.create(user=user, name=name[:200], prefix=raw[:16], hashed_key=hash_key(raw))
+    with transaction.atomic():
+        key = ApiKey.objects.create(
+            user=user,
+            organization_id=user.organization_id,
+            read_only=read_only,
+            name=name[:200],
+            prefix=raw[:16],
+            hashed_key=hash_key(raw),
+        )
+        summary = f"{key.name or key.prefix} for {user.username}" + (" (read-only)" if read_only else "")
+        audit.record(user.organization_id, user, "api_key.create", object_id=key.id, summary=summary)
     return key, raw
 
 
 def revoke_api_key(user: User, key_id: str) -> ApiKey:
-    key = ApiKey.objects.filter(id=key_id, user=user).first()
-    if key is None:
-        raise NotFound("API key not found")
-    if key.revoked_at is None:
-        key.revoked_at = timezone.now()
-        key.save(update_fields=["revoked_at"])
+    """Revoke one of the user's own keys, or, for admins, any key acting in their current organization."""
+    with transaction.atomic():
+        key = ApiKey.objects.select_for_update().filter(id=key_id).select_related("user").first()
+        mine = key is not None and key.user_id == user.pk
+        theirs = key is not None and key.organization_id == user.organization_id and allows(user, "manage")
+        if not (mine or theirs):
+            raise NotFound("API key not found")
+        if key.revoked_at is None:
+            key.revoked_at = timezone.now()
+            key.save(update_fields=["revoked_at"])
+            audit.record(
+                key.organization_id or user.organization_id,
+                user,
+                "api_key.revoke",
+                object_id=key.id,
+                summary=f"{key.name or key.prefix} of {key.user.username}",
+            )
     return key
 
 
 def user_for_key(raw: str) -> User | None:
-    """The active user behind a raw key, or None."""
+    """The active user behind a raw key, acting in the key's organization (`user.organization` is set to it for
+    this request and `user.api_key` to the key), or None when the key is unknown, revoked, or its user is no longer
+    a member of that organization."""
     if not raw:
         return None
-    key = ApiKey.objects.select_related("user__organization").filter(hashed_key=hash_key(raw), revoked_at=None).first()
-    if key is None or not key.user.is_active:
+    role = Membership.objects.filter(user=OuterRef("user"), organization=OuterRef("organization")).values("role")
+    key = (
+        ApiKey.objects.select_related("user")
+        .annotate(role=Subquery(role[:1]))
+        .filter(hashed_key=hash_key(raw), revoked_at=None)
+        .first()
+    )
+    if key is None or not key.user.is_active or key.role is None:
         return None
+    user = key.user
+    user.organization_id = key.organization_id  # not saved: the key's organization, for this request only
+    user.api_key = key
+    remember_role(user, key.organization_id, key.role)  # read in the same query as the key
     now = timezone.now()
     if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
-    return key.user
+        Membership.objects.filter(user=user, organization_id=user.organization_id).update(last_active_at=now)
+    return user
 
 
 @transaction.atomic
@@ -46,12 +84,18 @@ def create_user(
     organization: Organization | None = None,
     org_name: str = "",
     is_staff: bool = False,
+    role: str | None = None,
+    email: str = "",
 ) -> User:
+    """A user in `organization` with `role` (default admin), or the owner of a new organization. People joining
+    through the ADE come in by invitation (accounts.members)."""
     if User.objects.filter(username=username).exists():
         raise Invalid(f"username {username!r} is taken", field="username")
     if organization is None:
         organization = Organization.objects.create(name=org_name or f"{username}'s organization")
-    user = User(username=username, organization=organization, is_staff=is_staff, is_superuser=is_staff)
+        role = role or Role.OWNER
+    user = User(username=username, email=email, organization=organization, is_staff=is_staff, is_superuser=is_staff)
     user.set_password(password)
     user.save()
+    Membership.objects.get_or_create(organization=organization, user=user, defaults={"role": role or Role.ADMIN})
     return user
