@@ -1,5 +1,11 @@
 """Import: an agent file becomes new agents (and their tools, blocks, folders, files, messages, groups) of the
-importing user's organization, in one transaction."""
+importing user's organization.
+
+Everything but the messages is written in one transaction. Messages (a big file holds hundreds of thousands) follow
+in transactions of IMPORT_BATCH rows, so the import never holds the database for long (on SQLite one long write
+transaction locked every other organization out), and each batch reports progress to `import_group(import_id)`:
+`{"type": "import_progress", "import_id", "done", "total"}` (messages written of all to write). The agents' message
+lists are set last; if a batch fails, the agents, blocks, folders and groups made by the import are deleted again."""
 
 import uuid
 
@@ -25,9 +31,11 @@ def import_agent_file(
     strip_messages: bool = False,
     secrets: dict | None = None,
     append_copy_suffix: bool = True,
+    import_id: str | None = None,
 ) -> list[str]:
     """Create the file's agents (and their tools, blocks, folders, files, messages, groups) for `user`'s
-    organization in one transaction; return the new agent ids in file order. Nothing is written on error."""
+    organization; return the new agent ids in file order. Nothing is left behind on error. Progress goes to
+    `import_group(import_id)` when an id is given."""
     doc = parse_agent_file(raw)
     llm_override = _resolved_llm(model)
     embedding_override = _resolved_embedding(embedding)
@@ -47,13 +55,34 @@ def import_agent_file(
                 llm=llm_override,
                 embedding=embedding_override,
                 secrets=secrets or {},
-                strip_messages=strip_messages,
             )
             ids.set(entry.id, agent.id)
             agent_ids.append(agent.id)
         _import_groups(user, doc, ids)
         _import_files(user, doc, ids)
+    if not strip_messages:
+        try:
+            _import_all_messages(doc, ids, agent_ids, import_id)
+        except BaseException:
+            _undo(ids)
+            raise
     return agent_ids
+
+
+def import_group(import_id: str) -> str:
+    return f"import.{import_id}"
+
+
+def _undo(ids: "_IdMap") -> None:
+    """Delete what the import made (tools it updated in place stay as they are now)."""
+    made = set(ids.values())
+    with transaction.atomic():
+        Agent.objects.filter(id__in=made).delete()
+        Group.objects.filter(id__in=made).delete()
+        Folder.objects.filter(id__in=made).delete()
+        from memory.models import Block
+
+        Block.objects.filter(id__in=made).delete()
 
 
 class _IdMap(dict):
@@ -201,9 +230,7 @@ def _import_files(user, doc: AgentFile, ids: _IdMap) -> None:
         ids.set(entry.id, file.id)
 
 
-def _import_agent(
-    user, entry: AgentEntry, ids: _IdMap, *, name, llm, embedding, secrets: dict, strip_messages: bool
-) -> Agent:
+def _import_agent(user, entry: AgentEntry, ids: _IdMap, *, name, llm, embedding, secrets: dict) -> Agent:
     from agents.actions import create_agent
 
     if entry.agent_type not in dict(AGENT_TYPES):
@@ -240,8 +267,6 @@ def _import_agent(
     Agent.objects.filter(id=agent.id).update(
         enable_sleeptime=bool(entry.enable_sleeptime), llm_config={**agent.llm_config, **_kept_handle(entry, llm)}
     )
-    if not strip_messages:
-        _import_messages(agent, entry, ids)
     return agent
 
 
@@ -271,9 +296,38 @@ def _kept_handle(entry: AgentEntry, llm: dict | None) -> dict:
     return {"handle": handle} if llm is None and handle else {}
 
 
-def _import_messages(agent: Agent, entry: AgentEntry, ids: _IdMap) -> None:
-    """The file's messages as new rows, in order, and its in-context list. The agent's fresh system message stands
-    in for the file's in-context one, and is recompiled for this server."""
+IMPORT_BATCH = 2000  # message rows per transaction
+
+
+def _import_all_messages(doc: AgentFile, ids: _IdMap, agent_ids: list[str], import_id: str | None) -> None:
+    agents = Agent.objects.in_bulk(agent_ids)
+    total = sum(len(entry.messages) for entry in doc.agents)
+    progress = _Progress(import_id, total)
+    for entry, agent_id in zip(doc.agents, agent_ids, strict=True):
+        _import_messages(agents[agent_id], entry, ids, progress)
+    progress.report(final=True)
+
+
+class _Progress:
+    def __init__(self, import_id: str | None, total: int):
+        self.import_id, self.total, self.done = import_id, total, 0
+
+    def add(self, count: int) -> None:
+        self.done += count
+        self.report()
+
+    def report(self, *, final: bool = False) -> None:
+        if self.import_id:
+            from ade.events import send_now
+
+            event = {"type": "import_progress", "import_id": self.import_id, "done": self.done, "total": self.total}
+            send_now(import_group(self.import_id), {**event, "finished": final})
+
+
+def _import_messages(agent: Agent, entry: AgentEntry, ids: _IdMap, progress: _Progress) -> None:
+    """The file's messages as new rows, in order, in transactions of IMPORT_BATCH rows; then, in one more, the
+    in-context list. The agent's fresh system message stands in for the file's in-context one, and is recompiled
+    for this server."""
     context = list(entry.in_context_message_ids)
     roles = {m.id: m.role for m in entry.messages}
     if context and roles[context[0]] == "system":
@@ -304,12 +358,16 @@ def _import_messages(agent: Agent, entry: AgentEntry, ids: _IdMap) -> None:
         rows.append((m, row))
     for m, row in rows:
         row.approval_request_id = ids.get(m.approval_request_id, "") if m.approval_request_id else ""
-    Message.objects.bulk_create([row for _, row in rows])
-    Agent.objects.filter(id=agent.id).update(message_ids=[agent.message_ids[0], *ids.many(context)])
-
+    progress.add(len(entry.messages) - len(rows))  # the file's system message: replaced, not written
+    for start in range(0, len(rows), IMPORT_BATCH):
+        with transaction.atomic():
+            Message.objects.bulk_create([row for _, row in rows[start : start + IMPORT_BATCH]])
+        progress.add(len(rows[start : start + IMPORT_BATCH]))
     from memory.context import rebuild_system_prompts
 
-    rebuild_system_prompts([agent.id], force=True)
+    with transaction.atomic():
+        Agent.objects.filter(id=agent.id).update(message_ids=[agent.message_ids[0], *ids.many(context)])
+        rebuild_system_prompts([agent.id], force=True)
 
 
 def _parts(content) -> list[dict]:
