@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ade.errors import Conflict, Invalid, NotFound
+from ade.events import broadcast, user_group
 
 from . import audit
 from .models import Invitation, Membership, Organization, Role, User, hash_key
@@ -34,6 +35,11 @@ def members_of(user):
     return Membership.objects.filter(organization_id=user.organization_id).select_related("user")
 
 
+def invitations_of(user):
+    check(user, "manage")
+    return Invitation.objects.filter(organization_id=user.organization_id).select_related("invited_by")
+
+
 def invite(user, email: str, role: str, *, base_url: str = "") -> tuple[Invitation, str]:
     """Invite `email` to the user's current organization; returns the invitation and its one-time link (the raw
     token is never stored). The link is emailed after commit through Django's email backend."""
@@ -55,7 +61,7 @@ def invite(user, email: str, role: str, *, base_url: str = "") -> tuple[Invitati
         audit.record(
             user.organization_id, user, "invitation.create", object_id=invitation.id, summary=f"{email} as {role}"
         )
-    link = f"{base_url.rstrip('/')}/invitations/{token}/"
+    link = f"{base_url.rstrip('/')}/join/{token}/"
     org_name = Organization.objects.get(id=user.organization_id).name
     transaction.on_commit(lambda: _send_invitation(email, org_name, role, link, days))
     return invitation, link
@@ -148,6 +154,7 @@ def change_role(user, member_id: str, role: str) -> Membership:
             old, membership.role = membership.role, role
             membership.save(update_fields=["role"])
             name = membership.user.username
+            broadcast(user_group(membership.user_id), {"type": "access_changed"})
             audit.record(
                 user.organization_id, user, "member.role", object_id=membership.id, summary=f"{name}: {old} → {role}"
             )
@@ -167,6 +174,7 @@ def remove_member(user, member_id: str) -> None:
             other = Membership.objects.filter(user=member).order_by("created_at").first()
             member.organization_id = other.organization_id if other else None
             member.save(update_fields=["organization"])  # None: User.save gives them an organization of their own
+        broadcast(user_group(member.pk), {"type": "access_changed"})  # their open pages close at once
         audit.record(
             user.organization_id,
             user,

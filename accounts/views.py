@@ -42,7 +42,7 @@ def api_keys(request):
     form = ApiKeyForm(request.POST)
     if not form.is_valid():
         return _keys_page(request, form=form, status=400)
-    key, raw = create_api_key(request.user, form.cleaned_data["name"])
+    key, raw = create_api_key(request.user, form.cleaned_data["name"], read_only=form.cleaned_data["read_only"])
     # The raw key is rendered once in this response and never stored.
     return _keys_page(request, new_key={"key": key, "raw": raw})
 

@@ -9,6 +9,11 @@ def agent_group(agent_id: str) -> str:
     return f"agent.{agent_id}"
 
 
+def user_group(user_id: str) -> str:
+    """Every page socket of one user (told `{"type": "access_changed"}` when their membership changes)."""
+    return f"user.{user_id}"
+
+
 def folder_group(folder_id: str) -> str:
     return f"folder.{folder_id}"
 

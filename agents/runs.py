@@ -30,6 +30,7 @@ from django.db import connection, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
+from accounts.permissions import allows
 from ade.celery import enqueue
 from ade.errors import Conflict, NotFound
 from ade.events import agent_group, send_now
@@ -69,8 +70,8 @@ def start_turn(
     request_config: dict | None = None,
     background: bool = False,
 ) -> Run:
-    """Record a new turn for the agent. Nothing runs yet: call `submit` (or `execute`)."""
-    agent = get_agent_for(user, agent_id)
+    """Record a new turn for the agent (the user's role must allow `chat`). Nothing runs yet: call `submit`."""
+    agent = get_agent_for(user, agent_id, action="chat")
     return Run.objects.create(
         organization_id=agent.organization_id,
         agent=agent,
@@ -107,8 +108,17 @@ def execute_queued(run_id: str) -> None:
     agent_id = Run.objects.filter(id=run_id).values_list("agent_id", flat=True).first()
     run = _claim_next(agent_id) if agent_id else None
     if run is not None:
-        _drive(run)
+        if _starter_may_chat(run):
+            _drive(run)
+        else:
+            _end(run, "failed", "error", error="the person who sent this may no longer chat here", from_statuses=ACTIVE)
+            _close(run)
         _requeue(agent_id)
+
+
+def _starter_may_chat(run: Run) -> bool:
+    """A queued turn runs only while its sender may still chat with the agent (they may have been removed since)."""
+    return run.created_by is None or allows(run.created_by, "chat", run.organization_id)
 
 
 def _requeue(agent_id: str) -> None:

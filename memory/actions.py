@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 
+from accounts import audit
 from ade.errors import Invalid, NotFound
 from ade.events import agent_group, broadcast
 
@@ -26,10 +27,12 @@ class Actor:
     id: str = ""
     name: str = ""
     tool_name: str = ""
+    key_id: str = ""  # the API key the person used, for the audit log
 
     @classmethod
     def user(cls, user, via: str = "user") -> "Actor":
-        return cls(via, getattr(user, "id", "") or "", getattr(user, "username", "") or "")
+        key_id = getattr(getattr(user, "api_key", None), "id", "") or ""
+        return cls(via, getattr(user, "id", "") or "", getattr(user, "username", "") or "", key_id=key_id)
 
     @classmethod
     def agent(cls, agent, tool_name: str) -> "Actor":
@@ -41,6 +44,10 @@ class Actor:
 
 
 def _record(block: Block, diff: dict, actor: Actor) -> BlockHistory:
+    """The block's history row and its audit entry (inside the change's transaction)."""
+    verb = "create" if block.version == 1 and all(old is None for old, _new in diff.values()) else "update"
+    summary = f"{block.label} v{block.version}: {', '.join(sorted(diff))}"
+    audit.record(block.organization_id, actor, f"block.{verb}", object_id=block.id, summary=summary)
     return BlockHistory.objects.create(
         block=block,
         version=block.version,
@@ -140,11 +147,12 @@ def undo_block(organization, block_id: str, to_version: int, *, actor: Actor) ->
         return update_block(organization, block_id, changes, actor=actor, expected_version=block.version)
 
 
-def delete_block(organization, block_id: str) -> None:
+def delete_block(organization, block_id: str, *, actor: Actor | None = None) -> None:
     with transaction.atomic():
         block = Block.objects.select_for_update().filter(id=block_id, organization=organization).first()
         if block is None:
             raise NotFound("Block not found")
+        audit.record(block.organization_id, actor, "block.delete", object_id=block.id, summary=block.label)
         agent_ids = list(block.agents.values_list("id", flat=True))
         block.delete()
         for agent_id in agent_ids:

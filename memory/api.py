@@ -158,7 +158,7 @@ def modify_block(request, block_id: BlockId, payload: BlockPatch):
 
 @router.delete("/blocks/{block_id}", response=Deleted, tags=["blocks"], operation_id="delete_block")
 def delete_block(request, block_id: BlockId):
-    actions.delete_block(_org(request), block_id)
+    actions.delete_block(_org(request), block_id, actor=_actor(request))
     return {"message": f"Block id={block_id} successfully deleted"}
 
 
@@ -388,5 +388,5 @@ def delete_file(request, folder_id: FolderId, file_id: FileId):
     folder = folders.get_folder_for(request.auth, folder_id)
     if not folder.files.filter(id=file_id).exists():
         raise NotFound("File not found")
-    ingest.delete_file(request.auth.organization, file_id)
+    ingest.delete_file(request.auth.organization, file_id, actor=request.auth)
     return {"message": f"File id={file_id} successfully deleted"}

@@ -5,6 +5,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from accounts import audit
 from ade.errors import Conflict, Invalid, NotFound
 
 from .models import Folder
@@ -66,6 +67,7 @@ def create_folder(
     try:
         with transaction.atomic():
             folder.save()
+            audit.record(folder.organization_id, user, "folder.create", object_id=folder.id, summary=name)
     except IntegrityError:
         raise Conflict(f"A folder named {name!r} already exists", field="name") from None
     return folder
@@ -87,6 +89,8 @@ def update_folder(user, folder_id: str, changes: dict) -> Folder:
             for field, value in changes.items():
                 setattr(folder, field, value.strip() if field == "name" else value)
             folder.save()
+            summary = f"{folder.name}: {', '.join(sorted(changes))}"
+            audit.record(folder.organization_id, user, "folder.update", object_id=folder.id, summary=summary)
     except IntegrityError:
         raise Conflict(f"A folder named {changes['name']!r} already exists", field="name") from None
     if {"name", "description", "instructions"} & set(changes):
@@ -108,6 +112,7 @@ def delete_folder(user, folder_id: str) -> None:
             Path(settings.MEDIA_ROOT) / p
             for p in folder.files.exclude(file_path="").values_list("file_path", flat=True)
         ]
+        audit.record(folder.organization_id, user, "folder.delete", object_id=folder.id, summary=folder.name)
         folder.delete()
         transaction.on_commit(lambda: [p.unlink(missing_ok=True) for p in paths])
 

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.utils import timezone
 
+from accounts import audit
 from ade.celery import enqueue
 from ade.errors import Conflict, Invalid, NotFound
 from ade.events import broadcast, folder_group
@@ -90,7 +91,10 @@ def upload_file(
     path.write_bytes(data)
     file.file_path = str(path.relative_to(settings.MEDIA_ROOT))
     try:
-        file.save()
+        with transaction.atomic():
+            file.save()
+            summary = f"{folder.name}/{name} ({len(data)} bytes)"
+            audit.record(organization.id, created_by, "file.upload", object_id=file.id, summary=summary)
     except Exception:
         path.unlink(missing_ok=True)
         raise
@@ -169,7 +173,7 @@ def _free_name(folder: Folder, name: str) -> str:
     return f"{stem} ({n}){suffix}"
 
 
-def delete_file(organization, file_id: str) -> None:
+def delete_file(organization, file_id: str, *, actor=None) -> None:
     """Delete a file, its passages (cascade) and its stored bytes."""
     file = File.objects.filter(id=file_id, organization=organization).first()
     if file is None:
@@ -177,7 +181,9 @@ def delete_file(organization, file_id: str) -> None:
     path = Path(settings.MEDIA_ROOT) / file.file_path if file.file_path else None
     agent_ids = list(file.agent_links.values_list("agent_id", flat=True))
     folder_id = file.folder_id
-    file.delete()
+    with transaction.atomic():
+        audit.record(organization.id, actor, "file.delete", object_id=file.id, summary=file.file_name)
+        file.delete()
     if path is not None:
         transaction.on_commit(lambda: path.unlink(missing_ok=True))
     broadcast(folder_group(folder_id), {"type": "file_deleted", "file_id": file_id, "folder_id": folder_id})

@@ -6,6 +6,7 @@ Custom tool names are unique per organization; a base tool's name is reserved. B
 
 from django.db import IntegrityError, transaction
 
+from accounts import audit
 from ade.errors import Conflict, Invalid
 
 from .models import Tool
@@ -112,6 +113,7 @@ def create_tool(
     try:
         with transaction.atomic():
             tool.save()
+            audit.record(tool.organization_id, user, "tool.create", object_id=tool.id, summary=tool.name)
     except IntegrityError:
         raise Conflict(f"A tool named {tool.name!r} already exists", field="name") from None
     return tool
@@ -171,6 +173,13 @@ def update_tool(user, tool_id: str, changes: dict) -> Tool:
                 setattr(tool, flag, bool(changes[flag]))
         tool.last_updated_by = user
         tool.save()
+        audit.record(
+            tool.organization_id,
+            user,
+            "tool.update",
+            object_id=tool.id,
+            summary=f"{tool.name}: {', '.join(sorted(changes))}",
+        )
     return tool
 
 
@@ -178,6 +187,7 @@ def delete_tool(user, tool_id: str) -> None:
     with transaction.atomic():
         tool = get_tool_for(user, tool_id, for_update=True)
         _refuse_builtin(tool)
+        audit.record(tool.organization_id, user, "tool.delete", object_id=tool.id, summary=tool.name)
         tool.delete()
 
 

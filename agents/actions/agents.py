@@ -2,12 +2,14 @@
 
 from django.db import transaction
 
+from accounts.permissions import check
 from ade.errors import Invalid
 from ade.events import agent_group, broadcast
 from agents.actions.relations import (
     _add_rules,
     _attach_blocks,
     _attach_folder,
+    _audit,
     _blocks_by_id,
     _changed,
     _checked_message_ids,
@@ -79,6 +81,7 @@ def create_agent(user, spec: dict) -> Agent:
     agent.message_buffer_autoclear = agent.message_buffer_autoclear or agent_type == "workflow_agent"
     agent.enable_sleeptime = bool(spec.get("enable_sleeptime"))
     user_rules = validate_rules(spec.get("tool_rules"))
+    check(user, "edit")
     with transaction.atomic():
         agent.save()
         _attach_blocks(
@@ -98,6 +101,7 @@ def create_agent(user, spec: dict) -> Agent:
         agent.message_ids = initial_messages(agent, spec.get("initial_message_sequence"))
         agent.save()
         _recompile_now(agent)
+        _audit(user, agent, "create")
     if agent.enable_sleeptime and agent_type != "sleeptime_agent":
         enable_sleeptime(user, agent)
     return agent
@@ -176,6 +180,7 @@ def update_agent(user, agent_id: str, changes: dict, *, expected_version: int | 
         if changes.get("enable_sleeptime"):
             enable_sleeptime(user, agent)  # creates the companion once; later calls find it
         _changed(agent, force=any(k in changes for k in ("system", "timezone", "message_ids")))
+        _audit(user, agent, "update", f"{agent.name}: {', '.join(sorted(changes)) or 'nothing'}")
     return agent
 
 
@@ -203,7 +208,8 @@ def delete_agent(user, agent_id: str) -> None:
     """Delete the agent, its messages, runs and steps, and the archives no other agent uses. Blocks stay (they
     may be shared); their links to this agent go."""
     with transaction.atomic():
-        agent = get_agent_for(user, agent_id, for_update=True)
+        agent = get_agent_for(user, agent_id, for_update=True, action="edit")
+        _audit(user, agent, "delete")
         only_here = [a.id for a in agent.archives.all() if a.agents.count() == 1]
         agent.delete()
         Archive.objects.filter(id__in=only_here).delete()

@@ -7,6 +7,7 @@ from agents.actions.relations import (
     _add_rules,
     _attach_blocks,
     _attach_folder,
+    _audit,
     _blocks_by_id,
     _changed,
     _detach_folder,
@@ -27,6 +28,7 @@ def attach_block(user, agent_id: str, block_id: str) -> Agent:
         if not AgentBlock.objects.filter(agent=agent, block=block).exists():
             _attach_blocks(agent, [block])
             _changed(agent)
+            _audit(user, agent, "attach_block", f"{agent.name}: block {block.label}")
             group = group_of(agent)
             for companion in group.agents.all() if group else []:
                 if not companion.blocks.filter(label=block.label).exists():
@@ -41,6 +43,7 @@ def detach_block(user, agent_id: str, block_id: str) -> Agent:
         if not AgentBlock.objects.filter(agent=agent, block_id=block_id).delete()[0]:
             raise NotFound("Block not attached to this agent", field="block_id")
         _changed(agent)
+        _audit(user, agent, "detach_block", f"{agent.name}: block {block_id}")
     return agent
 
 
@@ -54,6 +57,7 @@ def attach_tool(user, agent_id: str, tool_id: str) -> Agent:
             return agent  # already attached
         _add_rules(agent, approval_rules([tool], agent.tool_rules))
         _changed(agent)
+        _audit(user, agent, "attach_tool", f"{agent.name}: tool {tool.name}")
     return agent
 
 
@@ -63,6 +67,7 @@ def detach_tool(user, agent_id: str, tool_id: str) -> Agent:
         if not AgentTool.objects.filter(agent=agent, tool_id=tool_id).delete()[0]:
             raise NotFound("Tool not attached to this agent", field="tool_id")
         _changed(agent)
+        _audit(user, agent, "detach_tool", f"{agent.name}: tool {tool_id}")
     return agent
 
 
@@ -82,6 +87,7 @@ def set_tool_approval(user, agent_id: str, tool_name: str, required: bool) -> Ag
         agent.tool_rules = rules
         Agent.objects.filter(id=agent.id).update(tool_rules=rules)
         _changed(agent)
+        _audit(user, agent, "tool_approval", f"{agent.name}: {tool_name} needs approval: {required}")
     return agent
 
 
@@ -90,6 +96,7 @@ def attach_folder(user, agent_id: str, folder_id: str) -> Agent:
         agent = _locked(user, agent_id)
         _attach_folder(agent, _folders_by_id(user, [folder_id])[0])
         _changed(agent)
+        _audit(user, agent, "attach_folder", f"{agent.name}: folder {folder_id}")
     return agent
 
 
@@ -101,4 +108,5 @@ def detach_folder(user, agent_id: str, folder_id: str) -> Agent:
             raise NotFound("Folder not attached to this agent", field="folder_id")
         _detach_folder(agent, folder)
         _changed(agent)
+        _audit(user, agent, "detach_folder", f"{agent.name}: folder {folder.name}")
     return agent

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from ade.errors import Conflict, Invalid, NotFound
 from ade.events import agent_group, broadcast
-from agents.actions.relations import _changed, _locked
+from agents.actions.relations import _audit, _changed, _locked
 from agents.models import Agent, Message
 from agents.queries import get_agent_for
 from agents.runtime import packaging as pk
@@ -28,6 +28,7 @@ def reset_messages(user, agent_id: str, *, add_default_initial_messages: bool = 
         agent.message_ids = [system_id] + [r.id for r in rows]
         Agent.objects.filter(id=agent.id).update(message_ids=agent.message_ids)
         _changed(agent, force=True)
+        _audit(user, agent, "reset_messages")
     return agent
 
 
@@ -46,7 +47,7 @@ def edit_message(user, agent_id: str, message_id: str, change: dict) -> Message:
         raise Invalid(f"message_type must be one of {', '.join(ROLE_OF)}", field="message_type")
     text = _new_text(change, kind)
     with transaction.atomic():
-        agent = get_agent_for(user, agent_id)
+        agent = get_agent_for(user, agent_id, action="edit")
         message = Message.objects.select_for_update().filter(id=message_id, agent=agent).first()
         if message is None:
             raise NotFound("Message not found")
@@ -57,6 +58,7 @@ def edit_message(user, agent_id: str, message_id: str, change: dict) -> Message:
         # Turns keep in-context rows in memory while the agent's updated_at stays the same (agents/runtime/records.py).
         Agent.objects.filter(id=agent.id).update(updated_at=timezone.now())
         broadcast(agent_group(agent.id), {"type": "message_updated", "agent_id": agent.id, "message_id": message.id})
+        _audit(user, agent, "edit_message", f"{agent.name}: {kind} {message.id}")
     message.agent = agent
     return message
 

@@ -1,6 +1,7 @@
 """Helpers shared by the agent actions: rows by id (404 naming the field), the agent's blocks, tools, tags and
 folders, its lock and version, its sleep-time group. Callers hold the transaction."""
 
+from accounts.audit import record
 from ade.errors import Conflict, Invalid, NotFound
 from ade.events import agent_group, broadcast
 from agents.models import Agent, AgentBlock, AgentFolder, AgentTag, AgentTool, Group, Message
@@ -147,7 +148,8 @@ def _changed(agent: Agent, *, recompile: bool = True, force: bool = False) -> No
 
 
 def _locked(user, agent_id: str, expected_version: int | None = None) -> Agent:
-    agent = get_agent_for(user, agent_id, for_update=True)
+    """The agent, row-locked, if the user may edit it (404 / 403), at `expected_version` (409 otherwise)."""
+    agent = get_agent_for(user, agent_id, for_update=True, action="edit")
     if expected_version is not None and expected_version != agent.version:
         raise Conflict(
             f"The agent was changed by someone else (you edited version {expected_version}, current is "
@@ -182,3 +184,8 @@ def group_of(agent) -> Group | None:
     """The sleep-time group that `agent` (an Agent or an agent id) manages, if any."""
     agent_id = getattr(agent, "id", agent)
     return Group.objects.filter(manager_agent_id=agent_id, manager_type="sleeptime").first()
+
+
+def _audit(user, agent: Agent, verb: str, summary: str = "") -> None:
+    """The audit entry of a change to `agent` (call inside the change's atomic block)."""
+    record(agent.organization_id, user, f"agent.{verb}", object_id=agent.id, summary=summary or agent.name)
