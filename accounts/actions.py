@@ -87,7 +87,8 @@ def create_user(
     role: str | None = None,
     email: str = "",
 ) -> User:
-    """A user in `organization` with `role` (default admin), or the owner of a new organization. People joining
+    """A user in `organization` with `role` (default: owner if it has none yet, else admin), or the owner of a new
+    organization. People joining
     through the ADE come in by invitation (accounts.members)."""
     if User.objects.filter(username=username).exists():
         raise Invalid(f"username {username!r} is taken", field="username")
@@ -97,5 +98,9 @@ def create_user(
     user = User(username=username, email=email, organization=organization, is_staff=is_staff, is_superuser=is_staff)
     user.set_password(password)
     user.save()
-    Membership.objects.get_or_create(organization=organization, user=user, defaults={"role": role or Role.ADMIN})
+    if role is None:  # the first member of an organization owns it
+        role = (
+            Role.ADMIN if Membership.objects.filter(organization=organization, role=Role.OWNER).exists() else Role.OWNER
+        )
+    Membership.objects.get_or_create(organization=organization, user=user, defaults={"role": role})
     return user

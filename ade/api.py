@@ -203,6 +203,7 @@ for _router in (
     "memory.archives_api.router",
     "agents.api.identities.router",
     "agents.api.steps.router",
+    "accounts.api.router",
 ):
     api.add_router("", _router)
 

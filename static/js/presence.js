@@ -13,7 +13,7 @@
   function editedBlock() {
     var el = document.activeElement;
     var editor = el && el.closest ? el.closest(".block-editor") : null;
-    return editor && !editor.hasAttribute("data-readonly") ? editor.id : "";
+    return editor && !document.querySelector("main[data-readonly]") ? editor.id : "";
   }
 
   function track() {
@@ -37,6 +37,29 @@
     });
   }
 
+  /* A page its user may only read: every control that would write is disabled (the server refuses it anyway),
+     except the chat box when the role may chat. */
+  function lockReadOnly() {
+    var main = document.querySelector("main[data-readonly]");
+    if (!main) return;
+    var chat = main.hasAttribute("data-can-chat");
+    main.querySelectorAll("form").forEach(function (form) {
+      var writes = (form.getAttribute("method") || "").toLowerCase() === "post" || form.hasAttribute("hx-post");
+      if (!writes || (chat && form.closest("#composer-form, .composer, .approval"))) return;
+      form.querySelectorAll("input, textarea, select, button").forEach(function (control) {
+        if (control.tagName === "TEXTAREA") control.readOnly = true;
+        else if (control.type !== "hidden") control.disabled = true;
+      });
+    });
+    main.querySelectorAll("button[hx-post], a[hx-post]").forEach(function (control) {
+      control.setAttribute("disabled", "");
+      control.removeAttribute("hx-post");
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", lockReadOnly);
+  document.addEventListener("htmx:afterSwap", lockReadOnly);
+  document.addEventListener("htmx:wsAfterMessage", function () { setTimeout(lockReadOnly, 0); });
   document.addEventListener("htmx:wsOpen", function (event) {
     socket = event.detail.socketWrapper;
     if (current) send();
