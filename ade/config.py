@@ -91,3 +91,39 @@ def configure_tiktoken_offline():
         os.environ.setdefault("CUSTOM_TIKTOKEN_CACHE_DIR", bundled)
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def email_settings(env) -> dict:
+    """Django email settings: SMTP from EMAIL_URL (`smtp://user:password@host:587` with STARTTLS, `smtps://` for
+    implicit TLS) or from EMAIL_HOST (+ EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS); otherwise
+    the console backend, which prints each message (invitation links) to the server's output."""
+    from urllib.parse import unquote, urlsplit
+
+    sender = {"DEFAULT_FROM_EMAIL": env.get("DEFAULT_FROM_EMAIL", "Engram <engram@localhost>")}
+    url = env.get("EMAIL_URL", "")
+    if url:
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            fail(f"EMAIL_URL must look like smtp://user:password@host:587 (got scheme {parts.scheme!r})")
+        implicit = parts.scheme == "smtps"
+        return {
+            **sender,
+            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "EMAIL_HOST": parts.hostname,
+            "EMAIL_PORT": parts.port or (465 if implicit else 587),
+            "EMAIL_HOST_USER": unquote(parts.username or ""),
+            "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
+            "EMAIL_USE_SSL": implicit,
+            "EMAIL_USE_TLS": not implicit,
+        }
+    if env.get("EMAIL_HOST"):
+        return {
+            **sender,
+            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "EMAIL_HOST": env["EMAIL_HOST"],
+            "EMAIL_PORT": int(env.get("EMAIL_PORT", 587)),
+            "EMAIL_HOST_USER": env.get("EMAIL_HOST_USER", ""),
+            "EMAIL_HOST_PASSWORD": env.get("EMAIL_HOST_PASSWORD", ""),
+            "EMAIL_USE_TLS": env.get("EMAIL_USE_TLS", "1") == "1",
+        }
+    return {**sender, "EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}

@@ -9,7 +9,15 @@ from pathlib import Path
 
 import csp.constants
 
-from .config import ConfigError, configure_tiktoken_offline, database_from_url, fail, redis_url, secret_key
+from .config import (
+    ConfigError,
+    configure_tiktoken_offline,
+    database_from_url,
+    email_settings,
+    fail,
+    redis_url,
+    secret_key,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("ENGRAM_VAR_DIR", BASE_DIR / "var"))
@@ -214,6 +222,10 @@ TOOL_ALLOW_NETWORK = os.environ.get("TOOL_ALLOW_NETWORK", "0") == "1"
 MCP_TOOL_TIMEOUT_SECONDS = float(os.environ.get("MCP_TOOL_TIMEOUT_SECONDS", 60))
 # stdio MCP servers run in the tool sandbox; they get network access only when the operator allows it.
 MCP_STDIO_ALLOW_NETWORK = os.environ.get("MCP_STDIO_ALLOW_NETWORK", "0") == "1"
+
+# Email (invitation links): SMTP from EMAIL_URL or EMAIL_HOST, else printed to the console (ade.config).
+globals().update(email_settings(os.environ))
+INVITATION_DAYS = int(os.environ.get("INVITATION_DAYS", 7))
 
 LOGGING = {
     "version": 1,
