@@ -175,7 +175,8 @@ def _limited_request(base):
                 self._watch_progress(self._taken())
 
         def _unsent(self) -> int:
-            transport = self.channel.transport if self.channel is not None else None
+            channel = getattr(self, "channel", None)  # twisted deletes it once the response is finished
+            transport = channel.transport if channel is not None else None
             return _unsent(transport) if transport is not None else 0
 
         def _taken(self) -> int:
@@ -188,7 +189,8 @@ def _limited_request(base):
 
         def _check_progress(self, taken_before: int) -> None:
             self._watch = None
-            transport = self.channel.transport if self.channel is not None else None
+            channel = getattr(self, "channel", None)  # twisted deletes it once the response is finished
+            transport = channel.transport if channel is not None else None
             if transport is None or self._unsent() <= settings.HTTP_MAX_UNSENT_BYTES:
                 return
             if self._taken() <= taken_before:
