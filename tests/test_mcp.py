@@ -306,3 +306,32 @@ def test_every_mcp_servers_operation_through_the_sdk(live_server_url, alice_key,
         sdk.mcp_servers.delete(created.id)
         with pytest.raises(NotFoundError):
             sdk.mcp_servers.retrieve(created.id)
+
+
+def test_only_admins_manage_servers_and_every_change_is_audited(alice, alice_api, org, http_server):
+    from accounts.actions import create_api_key, create_user
+    from accounts.models import AuditEntry
+    from tests.apiclient import ApiClient
+
+    editor = ApiClient(
+        create_api_key(create_user("eddie", "correct horse battery", organization=org, role="editor"), "t")[1]
+    )
+    refused = editor.post("/v1/mcp-servers/", {"server_name": "calc", "config": _remote_config(http_server.url)})
+    assert refused.status_code == 403 and not MCPServer.objects.exists()
+
+    server = _create(alice_api, "calc", _remote_config(http_server.url))
+    assert editor.get(f"/v1/mcp-servers/{server['id']}").status_code == 200  # reading is for every member
+    assert editor.delete(f"/v1/mcp-servers/{server['id']}").status_code == 403
+    alice_api.patch(f"/v1/mcp-servers/{server['id']}", {"server_name": "calc2"})
+    alice_api.delete(f"/v1/mcp-servers/{server['id']}")
+    entries = list(
+        AuditEntry.objects.filter(object_id=server["id"]).order_by("created_at").values_list("action", "actor_name")
+    )
+    assert [a for a, _ in entries] == [
+        "mcp_server.create",
+        "mcp_server.refresh",
+        "mcp_server.update",
+        "mcp_server.delete",
+    ]
+    assert all(name.startswith("alice") for _, name in entries)
+    assert not any(TOKEN in e.summary for e in AuditEntry.objects.all())

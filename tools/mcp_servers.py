@@ -61,6 +61,7 @@ def create_server(user, server_name: str, config: dict) -> MCPServer:
     try:
         with transaction.atomic():
             server.save()
+            _audit(user, server, "create", f"{server.server_name} ({kind})")
     except IntegrityError as exc:
         raise Conflict(f"An MCP server named {server_name!r} already exists", field="server_name") from exc
     refresh_tools(user, server.id)
@@ -85,9 +86,16 @@ def update_server(user, server_id: str, changes: dict) -> MCPServer:
             _rename_tools(server)
         _apply(server, fields)
         try:
-            server.save()
+            with transaction.atomic():
+                server.save()
         except IntegrityError as exc:
             raise Conflict(f"An MCP server named {server.server_name!r} already exists", field="server_name") from exc
+        _audit(
+            user,
+            server,
+            "update",
+            ", ".join(sorted(set(fields) | ({"server_name"} if changes.get("server_name") else set()))),
+        )
     return server
 
 
@@ -96,7 +104,9 @@ def delete_server(user, server_id: str) -> None:
     server = get_server_for(user, server_id)
     _may_manage(user, server.server_type)
     with transaction.atomic():
-        get_server_for(user, server.id, for_update=True).delete()
+        locked = get_server_for(user, server.id, for_update=True)
+        _audit(user, locked, "delete", locked.server_name)
+        locked.delete()
 
 
 def refresh_tools(user, server_id: str, agent_id: str | None = None) -> dict:
@@ -114,6 +124,9 @@ def refresh_tools(user, server_id: str, agent_id: str | None = None) -> dict:
         summary = _sync(server, remote, agent_id)
         server.last_error, server.tools_synced_at = "", timezone.now()
         server.save(update_fields=["last_error", "tools_synced_at", "updated_at"])
+        changed = {k: v for k, v in summary.items() if k in ("added", "deleted", "missing") and v}
+        if changed:
+            _audit(user, server, "refresh", "; ".join(f"{k}: {', '.join(v)}" for k, v in changed.items()))
     return summary
 
 
@@ -193,9 +206,19 @@ def _kind(config) -> str:
 
 
 def _may_manage(user, kind: str) -> None:
-    """A stdio server is a command run on this host: only an admin may add, change or remove one."""
+    """Organization admins manage MCP servers. A stdio server is a command run on this host: until it runs in the
+    tool sandbox, only an administrator of this instance (staff) may add, change or remove one."""
+    from accounts.permissions import check
+
+    check(user, "manage")
     if kind == "stdio" and not (getattr(user, "is_staff", False) or getattr(user, "is_superuser", False)):
-        raise Forbidden("Only an administrator may add, change or remove a stdio MCP server (it runs on this host)")
+        raise Forbidden("Only an administrator of this server may add, change or remove a stdio MCP server")
+
+
+def _audit(user, server: MCPServer, verb: str, summary: str = "") -> None:
+    from accounts import audit
+
+    audit.record(server.organization_id, user, f"mcp_server.{verb}", object_id=server.id, summary=summary)
 
 
 def _check_name(name) -> None:
@@ -331,11 +354,11 @@ def import_mcp_server(user, entry: dict) -> MCPServer | None:
     if existing is not None:
         return existing
     kind, stdio = entry.get("server_type") or "streamable_http", entry.get("stdio_config") or {}
+    try:
+        _may_manage(user, kind)
+    except Forbidden:  # an editor's import: the tools come in unavailable until an admin adds the server
+        return None
     if kind == "stdio":
-        try:
-            _may_manage(user, kind)
-        except Forbidden:
-            return None
         config = {"mcp_server_type": kind, "command": stdio.get("command"), "args": stdio.get("args") or []}
     else:
         config = {"mcp_server_type": kind, "server_url": entry.get("server_url")}
