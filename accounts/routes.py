@@ -10,7 +10,7 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 _AGENT = r"(?:/v1)?/agents/[^/]+"
 
 # Writes that only read (searches, resuming a stream).
-READ = re.compile(r"^/v1/(tools/search|passages/search|runs/[^/]+/stream)/?$")
+READ = re.compile(r"^/v1/(tools/search|passages/search|messages/search|runs/[^/]+/stream)/?$")
 # Talking to an agent (the simulator).
 CHAT = re.compile(rf"^{_AGENT}/(messages(/stream|/async|/cancel)?|approval|runs/[^/]+/cancel)/?$")
 # Organization-wide settings and people.

@@ -196,6 +196,7 @@ for _router in (
     "memory.api.router",
     "agents.api.agents.router",
     "agents.api.relations.router",
+    "agents.api.search.router",  # before messages: "/messages/search" is not a message id
     "agents.api.messages.router",
     "tools.mcp_api.legacy",
     "tools.api.router",
@@ -204,6 +205,7 @@ for _router in (
     "agents.api.identities.router",
     "agents.api.steps.router",
     "accounts.api.router",
+    "agents.api.windows.router",
 ):
     api.add_router("", _router)
 

@@ -8,6 +8,8 @@ import json
 
 from django.db import IntegrityError, transaction
 
+from accounts import audit
+from accounts.permissions import check
 from ade.errors import Conflict, Invalid, NotFound
 from agents.models import Agent, Identity
 from memory.models import Block
@@ -30,20 +32,24 @@ def get_identity_for(user, identity_id: str, *, for_update: bool = False) -> Ide
 
 
 def create_identity(user, spec: dict) -> Identity:
+    check(user, "edit")
     spec = _clean(spec, creating=True)
     with transaction.atomic():
         identity = Identity(organization_id=user.organization_id)
         _apply(user, identity, spec)
+        _audit(user, identity, "create")
     return identity
 
 
 def update_identity(user, identity_id: str, changes: dict, *, replace_properties: bool = True) -> Identity:
+    check(user, "edit")
     changes = _clean(changes, creating=False)
     with transaction.atomic():
         identity = get_identity_for(user, identity_id, for_update=True)
         if not replace_properties and "properties" in changes:
             changes["properties"] = _merge(identity.properties, changes["properties"])
         _apply(user, identity, changes)
+        _audit(user, identity, "update", ", ".join(sorted(changes)))
     return identity
 
 
@@ -62,16 +68,32 @@ def set_properties(user, identity_id: str, properties: list) -> Identity:
 
 
 def delete_identity(user, identity_id: str) -> None:
+    check(user, "edit")
     with transaction.atomic():
-        get_identity_for(user, identity_id, for_update=True).delete()
+        identity = get_identity_for(user, identity_id, for_update=True)
+        _audit(user, identity, "delete")
+        identity.delete()
 
 
 def attach_identity(user, agent: Agent, identity_id: str) -> None:
-    get_identity_for(user, identity_id).agents.add(agent)
+    """Link the agent (got through get_agent_for with action="edit") to the identity."""
+    with transaction.atomic():
+        identity = get_identity_for(user, identity_id)
+        identity.agents.add(agent)
+        _audit(user, identity, "attach_agent", agent.id)
 
 
 def detach_identity(user, agent: Agent, identity_id: str) -> None:
-    get_identity_for(user, identity_id).agents.remove(agent)
+    with transaction.atomic():
+        identity = get_identity_for(user, identity_id)
+        identity.agents.remove(agent)
+        _audit(user, identity, "detach_agent", agent.id)
+
+
+def _audit(user, identity: Identity, verb: str, summary: str = "") -> None:
+    audit.record(
+        identity.organization_id, user, f"identity.{verb}", object_id=identity.id, summary=summary or identity.name
+    )
 
 
 def set_agent_identities(user, agent: Agent, identity_ids) -> None:

@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 
 from django.db import transaction
 
+from accounts import audit
+from accounts.permissions import check
 from ade.errors import Invalid, NotFound
 
 from .actions import create_passages, delete_passage
@@ -38,19 +40,24 @@ def get_archive_for(user, archive_id: str, *, for_update: bool = False) -> Archi
 def create_archive(user, *, name: str, description=None, embedding=None, embedding_config=None) -> Archive:
     from .folders import embedding_config_for
 
+    check(user, "edit")
     if not isinstance(name, str) or not name.strip():
         raise Invalid("name must not be empty", field="name")
     config = embedding_config_for(embedding, embedding_config)
-    return Archive.objects.create(
-        organization_id=user.organization_id,
-        name=name.strip(),
-        description=description or "",
-        embedding_config=config,
-        metadata={"created_by_id": user.id},
-    )
+    with transaction.atomic():
+        archive = Archive.objects.create(
+            organization_id=user.organization_id,
+            name=name.strip(),
+            description=description or "",
+            embedding_config=config,
+            metadata={"created_by_id": user.id},
+        )
+        audit.record(user.organization_id, user, "archive.create", object_id=archive.id, summary=archive.name)
+    return archive
 
 
 def update_archive(user, archive_id: str, changes: dict) -> Archive:
+    check(user, "edit")
     with transaction.atomic():
         archive = get_archive_for(user, archive_id, for_update=True)
         if "name" in changes and changes["name"] is not None:
@@ -60,19 +67,23 @@ def update_archive(user, archive_id: str, changes: dict) -> Archive:
         if changes.get("description") is not None:
             archive.description = changes["description"]
         archive.save()
+        audit.record(user.organization_id, user, "archive.update", object_id=archive.id, summary=", ".join(changes))
     return archive
 
 
 def delete_archive(user, archive_id: str) -> None:
+    check(user, "edit")
     with transaction.atomic():
         archive = get_archive_for(user, archive_id, for_update=True)
         agents = list(archive.agents.all())
+        audit.record(user.organization_id, user, "archive.delete", object_id=archive.id, summary=archive.name)
         archive.delete()
         _refresh(agents)
 
 
-def attach_archive(agent, archive: Archive) -> None:
-    """Let the agent search the archive (idempotent). The agent row must belong to the archive's organization."""
+def attach_archive(user, agent, archive: Archive) -> None:
+    """Let the agent search the archive (idempotent). The agent row must belong to the archive's organization
+    (the caller got it through get_agent_for with action="edit")."""
     from .archival import default_archive
 
     if model_name(agent.embedding_config or {}) != model_name(archive.embedding_config or {}):
@@ -84,21 +95,24 @@ def attach_archive(agent, archive: Archive) -> None:
     with transaction.atomic():
         default_archive(agent)  # the agent's own archive exists first, so its inserts never go to a shared one
         agent.archives.add(archive)
+        audit.record(agent.organization_id, user, "agent.attach_archive", object_id=agent.id, summary=archive.id)
         _refresh([agent])
 
 
-def detach_archive(agent, archive: Archive) -> None:
+def detach_archive(user, agent, archive: Archive) -> None:
     from .archival import default_archive
 
     with transaction.atomic():
         if default_archive(agent).id == archive.id:
             raise Invalid("an agent cannot detach its own default archive", field="archive_id")
         agent.archives.remove(archive)
+        audit.record(agent.organization_id, user, "agent.detach_archive", object_id=agent.id, summary=archive.id)
         _refresh([agent])
 
 
 def insert_passages(user, archive: Archive, items: list[dict]) -> list[Passage]:
     """Store passages `[{text, tags?, metadata?, created_at?}]` in the archive; embeddings before the transaction."""
+    check(user, "edit")
     if not items:
         raise Invalid("passages must not be empty", field="passages")
     if len(items) > MAX_BATCH:
@@ -122,15 +136,20 @@ def insert_passages(user, archive: Archive, items: list[dict]) -> list[Passage]:
                 created_by=user.id,
                 created_at=when,
             )
+        audit.record(
+            user.organization_id, user, "archive.insert", object_id=archive.id, summary=f"{len(created)} passages"
+        )
         _refresh(list(archive.agents.all()))
     return created
 
 
 def delete_archive_passage(user, archive: Archive, passage_id: str) -> None:
+    check(user, "edit")
     with transaction.atomic():
         if not archive.passages.filter(id=passage_id).exists():
             raise NotFound(f"Passage {passage_id} not found in archive {archive.id}")
         delete_passage(user.organization_id, passage_id)
+        audit.record(user.organization_id, user, "archive.delete_passage", object_id=archive.id, summary=passage_id)
         _refresh(list(archive.agents.all()))
 
 

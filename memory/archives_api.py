@@ -78,10 +78,10 @@ class ArchiveFilters(Page):
     agent_id: str | None = None
 
 
-def _agent(request, agent_id: str):
+def _agent(request, agent_id: str, action: str = "read"):
     from agents.queries import get_agent_for  # memory does not import agents at module level
 
-    return get_agent_for(request.auth, agent_id)
+    return get_agent_for(request.auth, agent_id, action=action)
 
 
 @collection_route(router, "post", "/archives/", response=ArchiveOut, tags=["archives"], operation_id="create_archive")
@@ -163,7 +163,7 @@ def delete_passage(request, archive_id: ArchiveId, passage_id: PassageId):
 )
 def attach_archive(request, agent_id: AgentId, archive_id: ArchiveId):
     archive = archives.get_archive_for(request.auth, archive_id)
-    archives.attach_archive(_agent(request, agent_id), archive)
+    archives.attach_archive(request.auth, _agent(request, agent_id, "edit"), archive)
 
 
 @router.patch(
@@ -171,7 +171,7 @@ def attach_archive(request, agent_id: AgentId, archive_id: ArchiveId):
 )
 def detach_archive(request, agent_id: AgentId, archive_id: ArchiveId):
     archive = archives.get_archive_for(request.auth, archive_id)
-    archives.detach_archive(_agent(request, agent_id), archive)
+    archives.detach_archive(request.auth, _agent(request, agent_id, "edit"), archive)
 
 
 @router.post("/passages/search", response=list[PassageSearchResult], tags=["passages"], operation_id="search_passages")

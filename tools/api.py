@@ -7,12 +7,13 @@ time limit and none of the server's secrets.
 
 import json
 import uuid
+from typing import Literal
 
 from django.utils import timezone
-from ninja import Query, Router, Schema
+from ninja import Field, Query, Router, Schema
 
 from ade.pagination import paginate
-from ade.wire import Deleted, Page, ToolId, collection_route
+from ade.wire import Deleted, Page, RequestSchema, ToolId, collection_route
 
 from . import actions
 from .queries import get_tool_for, tools_for
@@ -95,6 +96,31 @@ def run_tool_from_source(request, payload: ToolRunIn):
         "stdout": result.stdout,
         "stderr": result.stderr,
     }
+
+
+class ToolSearchIn(RequestSchema):
+    query: str | None = Field(None, max_length=10_000)
+    search_mode: Literal["vector", "fts", "hybrid"] = "hybrid"
+    tool_types: list[str] | None = None
+    tags: list[str] | None = None
+    limit: int = Field(50, ge=1, le=1000)
+
+
+class ToolSearchResultOut(Schema):
+    tool: ToolOut
+    embedded_text: str | None
+    fts_rank: int | None
+    vector_rank: int | None
+    combined_score: float
+
+
+# Before /tools/{tool_id}: Django would otherwise match "search" as a tool id (and answer 405).
+@router.post("/tools/search", response=list[ToolSearchResultOut], operation_id="search_tools")
+def search_tools(request, payload: ToolSearchIn):
+    """Tools of your organization by words (fts), meaning (vector) or both (hybrid)."""
+    from .search import search_tools as search
+
+    return search(request.auth, payload.query, **payload.dict(exclude={"query"}))
 
 
 @router.get("/tools/{tool_id}", response=ToolOut, operation_id="retrieve_tool")

@@ -16,7 +16,7 @@ from memory.actions import Actor
 from .schema import generate_schema
 
 # Add a module here to register its tools (e.g. "tools.files" for open_files / grep_files / semantic_search_files).
-BASE_TOOL_MODULES = ("tools.base", "tools.files")
+BASE_TOOL_MODULES = ("tools.base", "tools.files", "tools.builtin_web", "tools.multi_agent")
 
 _registry: dict[str, "BaseTool"] = {}
 

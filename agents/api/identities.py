@@ -137,11 +137,11 @@ def identity_blocks(request, identity_id: IdentityId, page: Query[Page]):
     "/agents/{agent_id}/identities/attach/{identity_id}", tags=["agents"], operation_id="attach_identity_to_agent"
 )
 def attach_identity(request, agent_id: AgentId, identity_id: IdentityId):
-    identities.attach_identity(request.auth, get_agent_for(request.auth, agent_id), identity_id)
+    identities.attach_identity(request.auth, get_agent_for(request.auth, agent_id, action="edit"), identity_id)
 
 
 @router.patch(
     "/agents/{agent_id}/identities/detach/{identity_id}", tags=["agents"], operation_id="detach_identity_from_agent"
 )
 def detach_identity(request, agent_id: AgentId, identity_id: IdentityId):
-    identities.detach_identity(request.auth, get_agent_for(request.auth, agent_id), identity_id)
+    identities.detach_identity(request.auth, get_agent_for(request.auth, agent_id, action="edit"), identity_id)

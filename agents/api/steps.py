@@ -7,6 +7,8 @@ from typing import Any, Literal
 from django.db import transaction
 from ninja import Field, Query, Router, Schema
 
+from accounts.audit import record
+from accounts.permissions import check
 from ade.errors import NotFound
 from ade.pagination import paginate
 from ade.wire import Page, RequestSchema, RunId, collection_route, id_path
@@ -150,6 +152,7 @@ def step_metrics(request, step_id: StepId):
 )
 def step_feedback(request, step_id: StepId, payload: FeedbackIn):
     """Record a thumbs up or down (and tags) on a step; `feedback: null` clears it."""
+    check(request.auth, "edit")
     changes = payload.dict(exclude_unset=True)
     with transaction.atomic():
         step = steps_for(request.auth).select_for_update().filter(id=step_id).first()
@@ -160,6 +163,9 @@ def step_feedback(request, step_id: StepId, payload: FeedbackIn):
         if changes.get("tags") is not None:
             step.tags = sorted({str(t) for t in changes["tags"]})
         step.save(update_fields=["feedback", "tags"])
+        record(
+            step.organization_id, request.auth, "step.feedback", object_id=step.id, summary=step.feedback or "cleared"
+        )
     return step
 
 
