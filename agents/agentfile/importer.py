@@ -309,12 +309,17 @@ def _import_all_messages(doc: AgentFile, ids: _IdMap, agent_ids: list[str], impo
 
 
 class _Progress:
+    STEP = 5  # percent: a page needs no more, and a channel holds a limited number of unread events
+
     def __init__(self, import_id: str | None, total: int):
-        self.import_id, self.total, self.done = import_id, total, 0
+        self.import_id, self.total, self.done, self.shown = import_id, total, 0, -1
 
     def add(self, count: int) -> None:
         self.done += count
-        self.report()
+        percent = 100 * self.done // max(self.total, 1) // self.STEP
+        if percent > self.shown:
+            self.shown = percent
+            self.report()
 
     def report(self, *, final: bool = False) -> None:
         if self.import_id:
