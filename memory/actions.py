@@ -8,7 +8,7 @@ from accounts import audit
 from ade.errors import Invalid, NotFound
 from ade.events import agent_group, broadcast
 
-from .models import Archive, Block, BlockHistory, Passage, PassageTag
+from .models import Archive, Block, BlockHistory, Passage, PassageTag, normalize_newlines
 from .vectors import ensure_vector_index
 
 DEFAULT_DESCRIPTIONS = {
@@ -83,9 +83,10 @@ def create_block(
     tags: list | None = None,
     actor: Actor,
 ) -> Block:
-    label = (label or "").strip()
+    label = normalize_newlines(label or "").strip()
     if not label:
         raise Invalid("label must not be empty", field="label")
+    value, description = normalize_newlines(value), normalize_newlines(description)
     block = Block(
         organization=organization,
         label=label,

@@ -7,7 +7,7 @@ from django.utils.html import format_html
 from ade.errors import DomainError
 
 from .actions import Actor, create_block, update_block
-from .models import Archive, Block, BlockHistory, File, Folder, Passage
+from .models import TEXT_FIELDS, Archive, Block, BlockHistory, File, Folder, Passage, normalize_newlines
 
 
 class BlockForm(forms.ModelForm):
@@ -30,6 +30,9 @@ class BlockForm(forms.ModelForm):
             raise forms.ValidationError(
                 f"Someone else changed this block (now version {self.instance.version}). Reload to see their edit."
             )
+        for field in TEXT_FIELDS:  # the browser's CRLF would count twice against the limit
+            if field in data:
+                data[field] = normalize_newlines(data[field])
         value, limit = data.get("value") or "", data.get("limit") or self.instance.limit
         if len(value) > limit:
             self.add_error("value", f"{len(value)} characters is over the limit of {limit}.")

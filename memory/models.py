@@ -10,6 +10,17 @@ from .fields import EmbeddingField
 
 DEFAULT_BLOCK_LIMIT = 100_000
 READ_ONLY_ERROR = "Error This block is read-only and cannot be edited."
+TEXT_FIELDS = ("value", "description", "label")
+
+
+def normalize_newlines(text):
+    """Browsers submit textareas with CRLF: stored text uses LF only, so counts, diffs and prompts agree."""
+    return text.replace("\r\n", "\n").replace("\r", "\n") if isinstance(text, str) else text
+
+
+def normalize_text_fields(fields: dict) -> dict:
+    """The one place every block write (pages, API, admin, tools) passes its text through."""
+    return {k: normalize_newlines(v) if k in TEXT_FIELDS else v for k, v in fields.items()}
 
 
 class Block(models.Model):
@@ -67,6 +78,7 @@ class Block(models.Model):
                 field="version",
                 current=self,
             )
+        changes = normalize_text_fields(changes)
         unknown = set(changes) - set(self.EDITABLE)
         if unknown:
             raise Unprocessable(f"unknown block field(s): {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
