@@ -55,6 +55,8 @@ def link_for(entry: AuditEntry) -> str:
         return reverse("agents:workspace", args=[entry.object_id])
     if entry.object_type in ("member", "invitation"):
         return reverse("accounts:members")
+    if entry.object_type == "organization":
+        return reverse("accounts:members")
     if entry.object_type == "api_key":
         return reverse("accounts:api_keys")
     if entry.object_type == "mcp_server":

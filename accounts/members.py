@@ -13,7 +13,7 @@ from ade.errors import Conflict, Invalid, NotFound
 from ade.events import broadcast, user_group
 
 from . import audit
-from .models import Invitation, Membership, Organization, Role, User, hash_key
+from .models import ApiKey, Invitation, Membership, Organization, Role, User, hash_key
 from .permissions import RANK, check, forget_roles
 
 STRONG_ROLES = (Role.ADMIN, Role.OWNER)  # only owners grant, change or remove these
@@ -192,6 +192,25 @@ def switch_organization(user: User, org_id: str) -> Organization:
     user.organization = membership.organization
     user.save(update_fields=["organization"])
     return membership.organization
+
+
+def update_organization(user, *, viewers_can_chat: bool) -> Organization:
+    """Organization settings (admins): whether viewers may chat with agents in the simulator."""
+    check(user, "manage")
+    with transaction.atomic():
+        organization = Organization.objects.select_for_update().get(id=user.organization_id)
+        if organization.viewers_can_chat != viewers_can_chat:
+            organization.viewers_can_chat = viewers_can_chat
+            organization.save(update_fields=["viewers_can_chat"])
+            summary = f"viewers may chat: {'yes' if viewers_can_chat else 'no'}"
+            audit.record(organization.id, user, "organization.update", object_id=organization.id, summary=summary)
+    return organization
+
+
+def keys_in_organization(user):
+    """Every active API key acting in the current organization (admins see and revoke other people's keys)."""
+    check(user, "manage")
+    return ApiKey.objects.filter(organization_id=user.organization_id, revoked_at=None).select_related("user")
 
 
 def organizations_of(user: User):

@@ -31,6 +31,7 @@ def _members_page(request, *, form=None, new_link=None, status=200):
         "form": form or InviteForm(),
         "new_link": new_link,
         "org_id": org_id,
+        "keys": members.keys_in_organization(request.user) if allows(request.user, "manage") else [],
     }
     return render(request, "accounts/members.html", context, status=status)
 
@@ -109,6 +110,16 @@ def join(request, token):
         messages.success(request, f"You joined {invitation.organization.name} as {invitation.role}.")
         return redirect("agents:list")
     return render(request, "accounts/join.html", {"invitation": invitation, "form": form})
+
+
+@login_required
+@require_POST
+def organization_settings(request):
+    try:
+        members.update_organization(request.user, viewers_can_chat=request.POST.get("viewers_can_chat") == "on")
+    except DomainError as exc:
+        return _refusal(exc)
+    return redirect("accounts:members")
 
 
 @login_required

@@ -15,6 +15,7 @@ urlpatterns = [
     path("members/<str:member_id>/remove/", team_views.member_remove, name="member_remove"),
     path("invitations/<str:invitation_id>/revoke/", team_views.invitation_revoke, name="invitation_revoke"),
     path("join/<str:token>/", team_views.join, name="join"),
+    path("organization/settings/", team_views.organization_settings, name="organization_settings"),
     path("orgs/switch/", team_views.switch_organization, name="switch_organization"),
     path("audit/", team_views.audit_page, name="audit"),
 ]

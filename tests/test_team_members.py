@@ -2,6 +2,7 @@
 roles and the one-owner rule, the organization switcher, `manage.py invite`, removal taking effect at once, and
 audit rows committing with their change or not at all."""
 
+import json
 import re
 from datetime import timedelta
 from io import StringIO
@@ -172,3 +173,49 @@ def test_audit_entries_are_append_only(alice):
         entry.save()
     with pytest.raises(ValueError):
         entry.delete()
+
+
+def test_admins_see_and_revoke_other_peoples_keys_and_editors_do_not(alice, bob, org, client):
+    editor = create_user("ed", PASSWORD, organization=org, role="editor")
+    key_id = create_api_key(editor, "ed's laptop")[0].id
+    client.force_login(editor)
+    assert client.post(reverse("accounts:revoke_key", args=[create_api_key(bob)[0].id])).status_code == 404
+    client.force_login(bob)  # an admin
+    assert f'id="org-key-{key_id}"' in client.get(reverse("accounts:members")).content.decode()
+    client.post(reverse("accounts:revoke_key", args=[key_id]))
+    entry = AuditEntry.objects.get(action="api_key.revoke")
+    assert entry.actor_name == "bob" and "ed's laptop of ed" == entry.summary
+
+
+def test_admins_let_viewers_chat(alice, org, client):
+    editor = create_user("ed", PASSWORD, organization=org, role="editor")
+    client.force_login(editor)
+    url = reverse("accounts:organization_settings")
+    assert client.post(url, {"viewers_can_chat": "on"}).status_code == 403
+    client.force_login(alice)
+    client.post(url, {"viewers_can_chat": "on"})
+    org.refresh_from_db()
+    assert org.viewers_can_chat
+    assert AuditEntry.objects.get(action="organization.update").summary == "viewers may chat: yes"
+
+
+def test_a_queued_turn_of_a_removed_member_does_not_run(alice, bob):
+    from agents import runs
+
+    agent = create_agent(alice, {"name": "a"})
+    run = runs.start_turn(bob, agent.id, [{"role": "user", "content": "hi"}], background=True)
+    members.remove_member(alice, Membership.objects.get(user=bob, organization=alice.organization).id)
+    runs.execute_queued(run.id)  # what the Celery task runs
+    run.refresh_from_db()
+    assert run.status == "failed" and "no longer" in run.error
+
+
+def test_imports_and_exports_are_audited(alice):
+    from agents.agentfile import export_agent, import_agent_file
+
+    agent = create_agent(alice, {"name": "original"})
+    document = export_agent(alice, agent.id)
+    new_ids = import_agent_file(alice, json.dumps(document, default=str))
+    exported = AuditEntry.objects.get(action="agent.export")
+    imported = AuditEntry.objects.get(action="agent.import")
+    assert exported.object_id == agent.id and imported.object_id == new_ids[0] and "original" in imported.summary

@@ -3,8 +3,10 @@ values."""
 
 from collections import defaultdict
 
+from django.db import transaction
 from django.utils import timezone
 
+from accounts import audit
 from agents.models import Agent, Group, Message
 from agents.queries import get_agent_for
 from memory.models import Block, Folder
@@ -32,6 +34,9 @@ class _LocalIds:
 def export_agent(user, agent_id: str, *, scrub_messages: bool = False) -> dict:
     """The agent file of an agent and, when it manages a group (sleep-time), the group's agents."""
     agent = get_agent_for(user, agent_id)
+    with transaction.atomic():  # exports are recorded too: an agent file carries the agent's memory and messages
+        summary = f"{agent.name} as an agent file" + (" (messages scrubbed)" if scrub_messages else "")
+        audit.record(agent.organization_id, user, "agent.export", object_id=agent.id, summary=summary)
     groups = list(Group.objects.filter(manager_agent=agent).prefetch_related("agents"))
     agents = [agent] + [a for g in groups for a in g.agents.all() if a.id != agent.id]
     local = _LocalIds()

@@ -12,6 +12,7 @@ import uuid
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import audit
 from ade.errors import DomainError, Invalid
 from agents.agentfile.document import AgentEntry, AgentFile, ToolEntry, parse_agent_file
 from agents.models import AGENT_TYPES, Agent, Group, Message
@@ -60,6 +61,11 @@ def import_agent_file(
             agent_ids.append(agent.id)
         _import_groups(user, doc, ids)
         _import_files(user, doc, ids)
+        names = ", ".join(entry.name or "?" for entry in doc.agents)
+        summary = f"{len(agent_ids)} agent(s) from an agent file: {names}"
+        audit.record(
+            user.organization_id, user, "agent.import", object_id=agent_ids[0] if agent_ids else "", summary=summary
+        )
     if not strip_messages:
         try:
             _import_all_messages(doc, ids, agent_ids, import_id)
