@@ -106,7 +106,9 @@ def start_ingestion(file_id: str) -> None:
     """Ingest on a Celery worker, or, where Celery runs eagerly (the embedded default), on this process's
     background ingestion thread: never in the request thread that uploaded the file. `INGEST_INLINE` (tests)
     runs it right here."""
-    if getattr(settings, "INGEST_INLINE", False) or not settings.CELERY_TASK_ALWAYS_EAGER:
+    from ade.celery import app
+
+    if getattr(settings, "INGEST_INLINE", False) or not app.conf.task_always_eager:
         enqueue("memory.ingest_file", file_id)
     else:
         _background().put(file_id)
@@ -191,6 +193,26 @@ def delete_file(organization, file_id: str, *, actor=None) -> None:
         from .context import rebuild_system_prompts
 
         rebuild_system_prompts(agent_ids)
+
+
+def retry_file(organization, file_id: str, *, actor=None) -> File:
+    """Ingest a failed file again from its stored bytes. A file refused at upload was never stored: upload it
+    again instead."""
+    file = File.objects.filter(id=file_id, organization=organization).first()
+    if file is None:
+        raise NotFound("File not found")
+    if file.processing_status != "error":
+        raise Conflict(f"{file.file_name} has not failed ({file.processing_status}): nothing to retry", field="file")
+    if not file.file_path or not (Path(settings.MEDIA_ROOT) / file.file_path).exists():
+        raise Conflict(f"{file.file_name} was refused at upload and not kept: delete it and upload again", field="file")
+    with transaction.atomic():
+        audit.record(organization.id, actor, "file.retry", object_id=file.id, summary=file.file_name)
+        File.objects.filter(id=file.id).update(
+            processing_status="pending", progress=0, error_message="", updated_at=timezone.now()
+        )
+    file.processing_status, file.progress, file.error_message = "pending", 0, ""
+    transaction.on_commit(lambda: start_ingestion(file.id))
+    return file
 
 
 # ---------------------------------------------------------------------------------------------------------------

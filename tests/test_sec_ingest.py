@@ -80,8 +80,10 @@ def test_too_many_chunks_or_characters_are_refused_with_a_clear_error(
 
 @pytest.mark.django_db(transaction=True)
 def test_ingestion_does_not_run_in_the_request_thread(alice_api, scripted_llm, settings):
+    from ade.celery import app
+
     settings.INGEST_INLINE = False  # as deployed on the embedded default: eager Celery, background thread
-    assert settings.CELERY_TASK_ALWAYS_EAGER
+    assert app.conf.task_always_eager
     config = {"embedding_endpoint_type": "openai", "embedding_endpoint": scripted_llm.api_base,
               "embedding_model": "scripted-embed", "embedding_dim": 384}  # fmt: skip
     folder = alice_api.post("/v1/folders/", {"name": "slow", "embedding_config": config}).json()
