@@ -8,6 +8,7 @@ from ninja import Field, Query, Router, Schema
 from ade.pagination import paginate
 from ade.wire import AgentId, Page, RequestSchema, collection_route, id_path
 from agents import identities
+from agents.api.agents import IncludePage
 from agents.api.render import render_agents
 from agents.api.schemas import AgentOut
 from agents.queries import get_agent_for
@@ -117,9 +118,9 @@ def delete_identity(request, identity_id: IdentityId):
     tags=["identities"],
     operation_id="list_agents_for_identity",
 )
-def identity_agents(request, identity_id: IdentityId, page: Query[Page]):
+def identity_agents(request, identity_id: IdentityId, page: Query[IncludePage]):
     identity = identities.get_identity_for(request.auth, identity_id)
-    return render_agents(paginate(identity.agents.all(), page, default_limit=50, default_order="desc"))
+    return render_agents(paginate(identity.agents.all(), page, default_limit=50, default_order="desc"), page.include)
 
 
 @router.get(
