@@ -9,6 +9,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     ENGRAM_VAR_DIR=/var/lib/engram
 
 WORKDIR /app
+# bubblewrap isolates custom tools (tools/sandbox.py); the compose file lets it create its namespaces.
+RUN apt-get update && apt-get install -y --no-install-recommends bubblewrap && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --uid 10001 --home-dir /app engram
 
 COPY requirements.txt requirements-model.txt ./

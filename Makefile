@@ -6,7 +6,7 @@ PORT ?= 8000
 STAMP := .venv/.installed
 DEVSTAMP := .venv/.installed-dev
 
-.PHONY: run test lint install install-dev system-deps bench clean
+.PHONY: run test lint install install-dev sandbox-deps system-deps bench clean
 
 $(STAMP): requirements.txt requirements-model.txt
 	test -x $(PY) || python3 -m venv .venv
@@ -22,14 +22,19 @@ $(DEVSTAMP): $(STAMP) requirements-dev.txt
 install: $(STAMP)
 install-dev: $(DEVSTAMP)
 
-run: install
+run: sandbox-deps install
 	env -u DATABASE_URL -u REDIS_URL $(PY) manage.py migrate --no-input -v0
 	env -u DATABASE_URL -u REDIS_URL $(PY) manage.py collectstatic --no-input -v0
 	env -u DATABASE_URL -u REDIS_URL $(PY) manage.py bootstrap
 	env -u DATABASE_URL -u REDIS_URL .venv/bin/daphne -b 127.0.0.1 -p $(PORT) ade.asgi:application
 
-# Debian packages the tests need (Redis server, Chromium for the browser tests).
-system-deps:
+# Debian packages: bubblewrap isolates custom tools (run and test); Redis server and Chromium for the tests.
+sandbox-deps:
+	@command -v bwrap >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq bubblewrap >/dev/null; }
+
+system-deps: sandbox-deps
 	@missing=""; command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	  test -x /usr/bin/chromium || missing="$$missing chromium"; \
 	  if [ -n "$$missing" ]; then \

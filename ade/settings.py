@@ -189,6 +189,10 @@ CELERY_BEAT_SCHEDULE = {"reap-lost-runs": {"task": "agents.reap_lost_runs", "sch
 # RUN_LEASE_SECONDS is taken for dead and its run is failed.
 RUN_EVENTS_TTL_SECONDS = int(os.environ.get("RUN_EVENTS_TTL_SECONDS", 24 * 3600))
 RUN_LEASE_SECONDS = int(os.environ.get("RUN_LEASE_SECONDS", 30))
+# A run still queued after RUN_QUEUE_STALE_SECONDS with nothing of its conversation running lost its task: the
+# watchdog enqueues it again, up to RUN_QUEUE_RETRIES times, then fails it (agents.runs._sweep_queued).
+RUN_QUEUE_STALE_SECONDS = int(os.environ.get("RUN_QUEUE_STALE_SECONDS", 60))
+RUN_QUEUE_RETRIES = int(os.environ.get("RUN_QUEUE_RETRIES", 3))
 
 # LLM providers: read from the environment (never logged or exported).
 OPENAI_API_KEY = os.environ.get("OPENAI_API_KEY", "")
@@ -215,7 +219,11 @@ DEFAULT_EMBEDDING = os.environ.get("ENGRAM_DEFAULT_EMBEDDING", "local/all-minilm
 
 TOOL_TIMEOUT_SECONDS = float(os.environ.get("TOOL_TIMEOUT_SECONDS", 10))
 TOOL_MEMORY_MB = int(os.environ.get("TOOL_MEMORY_MB", 512))
-# When the server runs as root, tools run as this user in a namespace without network (see tools/sandbox.py).
+# Custom tools run isolated under bubblewrap ("bwrap"; see tools/sandbox.py) or are refused when it cannot start.
+# "unsafe-local" runs them as plain subprocesses of the server's user: only for a single-user machine.
+TOOL_SANDBOX = os.environ.get("TOOL_SANDBOX", "bwrap")
+TOOL_MAX_PROCESSES = int(os.environ.get("TOOL_MAX_PROCESSES", 32))  # per execution, threads included
+# When the server runs as root, bwrap itself is started as this unprivileged user.
 TOOL_SANDBOX_USER = os.environ.get("TOOL_SANDBOX_USER", "nobody")
 TOOL_SANDBOX_PYTHON = os.environ.get("TOOL_SANDBOX_PYTHON", "")
 TOOL_ALLOW_NETWORK = os.environ.get("TOOL_ALLOW_NETWORK", "0") == "1"

