@@ -190,7 +190,7 @@ def scripted_llm(scripted_llm_server, settings):
     from agents.scripted.server import ScriptedClient
 
     settings.SCRIPTED_LLM_URL = scripted_llm_server.url
-    client = ScriptedClient(scripted_llm_server.url)
+    client = ScriptedClient(scripted_llm_server.url, scripted_llm_server.control_token)
     client.reset()
     yield client
     client.close()

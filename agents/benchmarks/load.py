@@ -46,7 +46,7 @@ def run(argv, out) -> None:
 
     app.conf.task_always_eager = False
     server = ScriptedServer(pace_ms=0).start()
-    model = ScriptedClient(server.url)
+    model = ScriptedClient(server.url, server.control_token)
     model.queue(*[{"text": REPLY, "delay_ms": args.model_latency_ms}] * (args.agents * args.messages + args.workers))
     user = _owner()
     workers = _start_workers(args, server.url)

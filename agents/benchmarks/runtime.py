@@ -40,7 +40,7 @@ def run(argv, out) -> None:
     server = ScriptedServer(pace_ms=0).start()
     previous = settings.SCRIPTED_LLM_URL
     settings.SCRIPTED_LLM_URL = server.url
-    client = ScriptedClient(server.url)
+    client = ScriptedClient(server.url, server.control_token)
     user, org = _owner()
     vendor = connection.vendor
     out.write(

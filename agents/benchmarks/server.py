@@ -12,6 +12,7 @@ logged for the same requests; the server's CPU time per request is printed besid
 import argparse
 import os
 import re
+import secrets
 import shutil
 import socket
 import subprocess
@@ -26,6 +27,7 @@ import httpx
 from django.conf import settings
 
 from agents.benchmarks.server_ops import Figures, measure_all, report
+from agents.scripted.server import CONTROL_HEADER
 
 
 def run(argv, out) -> None:
@@ -104,15 +106,17 @@ class ScriptedModel:
         self.dir = Path(tempfile.mkdtemp(prefix="engram-bench-model-"))
         self.url = f"http://127.0.0.1:{_free_port()}"
         log = self.dir / "model.log"
+        token = secrets.token_urlsafe(32)  # its control routes answer only us
         with open(log, "wb") as f:
             self.proc = subprocess.Popen(
                 [sys.executable, "manage.py", "scriptedllm", "--port", self.url.rsplit(":", 1)[1], "--pace-ms", "0"],
                 cwd=settings.BASE_DIR,
+                env={**os.environ, "SCRIPTED_LLM_CONTROL_TOKEN": token},
                 stdout=f,
                 stderr=subprocess.STDOUT,
             )
         _wait_http(self.url + "/v1/models", self.proc, log, "the scripted model")
-        self.http = httpx.Client(base_url=self.url, timeout=30)
+        self.http = httpx.Client(base_url=self.url, timeout=30, headers={CONTROL_HEADER: token})
         return self
 
     def __exit__(self, *exc):

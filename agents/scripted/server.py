@@ -17,15 +17,22 @@ control routes:
   (`elapsed_ms`: how long the model took to answer it, so benchmarks can subtract the model's own time).
 * `POST /_control/config` `{"pace_ms": N}`.
 
+The control routes exist only when the server is given a control token, and answer 403 unless a request carries it
+in the `X-Control-Token` header: they reveal every tenant's prompts and can put words in the model's mouth, so only
+the process that started the server (a test, a benchmark) may use them. `ScriptedServer` makes a fresh random token
+(`.control_token`); `manage.py scriptedllm` takes it from SCRIPTED_LLM_CONTROL_TOKEN in its environment.
+
 `ScriptedServer` runs it on a background thread (tests, the embedded default); `server_url()` finds or autostarts
 the server the `engram/scripted` handle points at. `ScriptedClient` is the small test client for the control routes.
 """
 
 import asyncio
 import base64
+import hmac
 import json
 import os
 import re
+import secrets
 import struct
 import threading
 import time
@@ -330,16 +337,30 @@ async def control_config(request: web.Request) -> web.Response:
     return web.json_response({"pace_ms": state.pace_ms})
 
 
-def make_app(pace_ms: int = 0) -> web.Application:
+CONTROL_HEADER = "X-Control-Token"
+
+
+def _guarded(handler, token: str):
+    async def check(request: web.Request):
+        if not hmac.compare_digest(request.headers.get(CONTROL_HEADER, "").encode(), token.encode()):
+            return web.json_response({"error": f"the control routes need the {CONTROL_HEADER} header"}, status=403)
+        return await handler(request)
+
+    return check
+
+
+def make_app(pace_ms: int = 0, control_token: str | None = None) -> web.Application:
+    """The server's routes; the /_control ones only with a `control_token` (required on each call)."""
     app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[timed])
     app[STATE] = ScriptState(pace_ms)
     app.router.add_get("/v1/models", list_models)
     app.router.add_post("/v1/chat/completions", chat_completions)
     app.router.add_post("/v1/embeddings", embeddings)
-    app.router.add_post("/_control/queue", control_queue)
-    app.router.add_post("/_control/reset", control_reset)
-    app.router.add_get("/_control/requests", control_requests)
-    app.router.add_post("/_control/config", control_config)
+    if control_token:
+        app.router.add_post("/_control/queue", _guarded(control_queue, control_token))
+        app.router.add_post("/_control/reset", _guarded(control_reset, control_token))
+        app.router.add_get("/_control/requests", _guarded(control_requests, control_token))
+        app.router.add_post("/_control/config", _guarded(control_config, control_token))
     return app
 
 
@@ -351,6 +372,7 @@ class ScriptedServer:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, pace_ms: int = 0):
         self.host, self.port, self.pace_ms = host, port, pace_ms
+        self.control_token = secrets.token_urlsafe(32)  # known to this process only: see the module doc
         self.pid = os.getpid()
         self._loop = asyncio.new_event_loop()
         self._runner = None
@@ -371,7 +393,7 @@ class ScriptedServer:
     def _run(self):
         asyncio.set_event_loop(self._loop)
         try:
-            self._runner = web.AppRunner(make_app(self.pace_ms), access_log=None)
+            self._runner = web.AppRunner(make_app(self.pace_ms, self.control_token), access_log=None)
             self._loop.run_until_complete(self._runner.setup())
             site = web.TCPSite(self._runner, self.host, self.port)
             self._loop.run_until_complete(site.start())
@@ -416,14 +438,14 @@ def server_url(*, start: bool = True) -> str | None:
 
 
 class ScriptedClient:
-    """Test client for the control routes of a running scripted server."""
+    """Test client for the control routes of a running scripted server (`control_token`: the one it was given)."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, control_token: str):
         import httpx
 
         self.url = url.rstrip("/")
         self.api_base = self.url + "/v1"
-        self._http = httpx.Client(base_url=self.url, timeout=10)
+        self._http = httpx.Client(base_url=self.url, timeout=10, headers={CONTROL_HEADER: control_token})
 
     def queue(self, *responses: dict) -> None:
         self._http.post("/_control/queue", json={"responses": list(responses)}).raise_for_status()

@@ -1,5 +1,7 @@
 """Run the scripted OpenAI-compatible model server in the foreground."""
 
+import os
+
 from aiohttp import web
 from django.core.management.base import BaseCommand
 
@@ -16,5 +18,8 @@ class Command(BaseCommand):
         parser.add_argument("--pace-ms", type=int, default=0, help="delay between streamed words (0 for tests)")
 
     def handle(self, *args, host, port, pace_ms, **options):
+        # The control routes only for whoever started us with a token in our environment (never on the command
+        # line, which every local user can read).
+        token = os.environ.pop("SCRIPTED_LLM_CONTROL_TOKEN", "") or None
         self.stdout.write(f"scripted model on http://{host}:{port}/v1 (pace {pace_ms} ms/word)")
-        web.run_app(make_app(pace_ms), host=host, port=port, print=None, access_log=None)
+        web.run_app(make_app(pace_ms, token), host=host, port=port, print=None, access_log=None)
