@@ -1,11 +1,14 @@
 """Custom tools run in a separate, limited process that knows nothing of the server."""
 
+import json
 import os
+import signal
+import socket
 import time
 
 import pytest
 
-from tools.sandbox import OUTPUT_CAP_BYTES, run_python_tool
+from tools.sandbox import OUTPUT_CAP_BYTES, run_isolated, run_python_tool, sandbox_python, start_isolated
 
 
 def run(source: str, args: dict | None = None, **kwargs):
@@ -209,3 +212,56 @@ def test_bad_environment_variables_are_refused(env):
     with pytest.raises(Invalid) as info:
         run("def f():\n    return 1", env=env)
     assert info.value.field == "env"
+
+
+# run_isolated / start_isolated: any program, isolated the same way (run_code and stdio MCP servers use them).
+
+ECHO_AND_LOOK = (
+    "import os, socket, sys\n"
+    "print(sys.stdin.read().upper(), os.environ.get('GREETING'), os.environ.get('SECRET_KEY'))\n"
+    "print(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))\n"
+    "try:\n"
+    "    socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=2).close()\n"
+    "    print('connected')\n"
+    "except OSError as exc:\n"
+    "    print(type(exc).__name__)\n"
+)
+
+
+@pytest.mark.parametrize("network", [False, True])
+def test_run_isolated_runs_any_program_with_only_its_input_and_environment(monkeypatch, network):
+    monkeypatch.setenv("SECRET_KEY", "server-secret")
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        done = run_isolated(
+            [sandbox_python(), "-c", ECHO_AND_LOOK, str(port)],
+            env={"GREETING": "hi"},
+            stdin=b"from stdin",
+            timeout=10,
+            network=network,
+        )
+    lines = done.stdout.decode().splitlines()
+    assert done.returncode == 0 and not done.timed_out, done.stderr
+    assert lines[0] == "FROM STDIN hi None"
+    assert os.getpid() not in json.loads(lines[1])  # its own PID namespace: a handful of its own processes
+    assert len(json.loads(lines[1])) < 5
+    assert lines[2] == ("connected" if network else "ConnectionRefusedError")
+
+
+def test_run_isolated_stops_a_program_at_the_timeout():
+    started = time.monotonic()
+    done = run_isolated([sandbox_python(), "-c", "import time; time.sleep(60)"], timeout=1)
+    assert done.timed_out and time.monotonic() - started < 10
+
+
+def test_start_isolated_gives_a_long_lived_program_pipes():
+    proc = start_isolated(
+        [sandbox_python(), "-c", "import sys\nfor line in sys.stdin:\n    print(line.strip()[::-1], flush=True)"]
+    )
+    try:
+        proc.stdin.write(b"olleh\n")
+        proc.stdin.flush()
+        assert proc.stdout.readline() == b"hello\n"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
