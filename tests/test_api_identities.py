@@ -4,7 +4,7 @@ identity is a 404, never silently dropped. (The SDK has attach/detach only; CRUD
 from typing import Any
 
 import pytest
-from letta_client import ConflictError, Letta, NotFoundError, UnprocessableEntityError
+from letta_client import BadRequestError, ConflictError, Letta, NotFoundError, UnprocessableEntityError
 
 from tests.test_sdk import letta, make_agent  # noqa: F401 (fixture)
 
@@ -61,7 +61,7 @@ def test_identity_crud_upsert_and_properties(letta):  # noqa: F811
     assert letta.get(f"/v1/identities/{ada['id']}", cast_to=OBJ)["properties"] == [
         {"key": "age", "value": 36, "type": "number"}
     ]
-    with pytest.raises(Exception, match="not a number"):
+    with pytest.raises(BadRequestError, match="not a number"):
         letta.put(
             f"/v1/identities/{ada['id']}/properties",
             body=[{"key": "age", "value": "old", "type": "number"}],

@@ -131,8 +131,8 @@ class MessageIn(RequestSchema):
 
 
 class _CloudFields(RequestSchema):
-    """Letta Cloud fields (projects, templates, identities): accepted so SDK calls that set them work;
-    Engram has none of these and ignores them."""
+    """Projects, templates and identities. `identity_ids` replaces the agent's identities (an unknown id is a
+    404, see agents.identities); project and template fields are accepted so SDK calls that set them work."""
 
     project_id: str | None = None
     template_id: str | None = None
