@@ -8,7 +8,7 @@ from ade.errors import Invalid, NotFound
 
 from . import audit
 from .models import ApiKey, Membership, Organization, Role, User, hash_key
-from .permissions import allows, remember_role
+from .permissions import allows, remember_role, touch_membership
 
 
 def create_api_key(user: User, name: str = "", *, read_only: bool = False) -> tuple[ApiKey, str]:
@@ -72,7 +72,7 @@ def user_for_key(raw: str) -> User | None:
     now = timezone.now()
     if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
-        Membership.objects.filter(user=user, organization_id=user.organization_id).update(last_active_at=now)
+        touch_membership(user)
     return user
 
 

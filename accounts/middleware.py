@@ -3,7 +3,7 @@ organization allows the route's action (accounts.routes). The API applies the sa
 
 from django.http import HttpResponseForbidden
 
-from .permissions import allows, role_in
+from .permissions import allows, role_in, touch_membership
 from .routes import SAFE_METHODS, action_for
 
 
@@ -23,4 +23,5 @@ class RoleGate:
             return None
         if not allows(user, action):
             return HttpResponseForbidden(f"Your role ({role_in(user) or 'none'}) may not {action} here.")
+        touch_membership(user)
         return None

@@ -39,6 +39,20 @@ def remember_role(user, org_id: str, role: str | None) -> None:
     user.__dict__.setdefault(_CACHE, {})[org_id] = role
 
 
+def touch_membership(user, org_id: str | None = None) -> None:
+    """Record activity for the members page ("last activity"), at most once a minute per member."""
+    from datetime import timedelta
+
+    from django.db.models import Q
+    from django.utils import timezone
+
+    now = timezone.now()
+    stale = Q(last_active_at=None) | Q(last_active_at__lt=now - timedelta(seconds=60))
+    Membership.objects.filter(stale, user_id=user.pk, organization_id=org_id or user.organization_id).update(
+        last_active_at=now
+    )
+
+
 def forget_roles(user) -> None:
     user.__dict__.pop(_CACHE, None)
 

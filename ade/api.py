@@ -198,6 +198,7 @@ for _router in (
     "agents.api.relations.router",
     "agents.api.search.router",  # before messages: "/messages/search" is not a message id
     "agents.api.messages.router",
+    "agents.api.conversations.router",
     "tools.mcp_api.legacy",
     "tools.api.router",
     "tools.mcp_api.router",

@@ -144,12 +144,40 @@ class FileAgent(models.Model):
         constraints = [models.UniqueConstraint(fields=["agent", "file"], name="uniq_file_agent")]
 
 
+class Conversation(models.Model):
+    """A thread of an agent with its own in-context message list; blocks, tools and recall are the agent's.
+    The agent's own `message_ids` is the "default" conversation. Deleting one only hides it (its messages stay
+    searchable, as the agent's history)."""
+
+    id = PrefixedIdField("conv")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="conversations")
+    summary = models.TextField(blank=True, default="")
+    message_ids = models.JSONField(default=list, blank=True, help_text="In-context ids; [0] is the agent's system.")
+    model = models.CharField(max_length=200, blank=True, default="", help_text="A model handle overriding the agent's.")
+    model_settings = models.JSONField(null=True, blank=True)
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    deleted = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+
 class Run(models.Model):
     STATUSES = [(s, s) for s in ("created", "running", "completed", "failed", "cancelled")]
 
     id = PrefixedIdField("run")
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="runs")
     agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="runs")
+    conversation = models.ForeignKey(Conversation, null=True, blank=True, on_delete=models.CASCADE, related_name="runs")
     status = models.CharField(max_length=12, choices=STATUSES, default="created", db_index=True)
     stop_reason = models.CharField(max_length=64, blank=True, default="")
     background = models.BooleanField(default=False)
@@ -222,6 +250,9 @@ class Message(models.Model):
     id = PrefixedIdField("message")
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="messages")
+    conversation = models.ForeignKey(
+        Conversation, null=True, blank=True, on_delete=models.CASCADE, related_name="messages"
+    )  # null: the agent's default conversation
     seq = models.BigIntegerField(default=next_seq, db_index=True, help_text="Ordering key.")
     role = models.CharField(max_length=10, choices=ROLES)
     content = models.JSONField(default=list, blank=True, help_text="Content parts: [{type, text, ...}].")

@@ -7,9 +7,10 @@ the run's event log (agents/run_events.py) and live to the agent's channel group
 to a stream and resumes after `starting_after`.
 
 On workers three promises hold:
-- One turn at a time per agent. A worker claims the agent's oldest queued run under the agent's row lock, and
-  only when none of its runs is running; when it is done it re-enqueues the agent's next queued run (a task that
-  arrived while the agent was busy did nothing). Other agents run in parallel, and take turns fairly.
+- One turn at a time per conversation (the agent's default one or a `Conversation`). A worker claims the
+  conversation's oldest queued run under the agent's row lock, and only when none of its runs is running; when it
+  is done it re-enqueues the conversation's next queued run (a task that arrived while it was busy did nothing).
+  Other conversations and agents run in parallel, and take turns fairly.
 - Cancel. `cancel` flags the run (in the database, in Redis and in the executing process). The loop stops
   between steps; a model call that is streaming is aborted by RunCancelled, raised from `emit` at its next token.
 - Crash safety. The executing worker holds a lease in Redis, renewed by a watcher thread. A run whose lease has
@@ -69,6 +70,7 @@ def start_turn(
     options: dict | None = None,
     request_config: dict | None = None,
     background: bool = False,
+    conversation=None,
 ) -> Run:
     """Record a new turn for the agent (the user's role must allow `chat`). Nothing runs yet: call `submit`."""
     agent = get_agent_for(user, agent_id, action="chat")
@@ -79,6 +81,7 @@ def start_turn(
         options=options or {},
         request_config=request_config or {},
         background=background,
+        conversation=conversation,
         created_by=user if getattr(user, "pk", None) else None,
     )
 
@@ -102,18 +105,18 @@ def execute(run_id: str, *, on_event=None) -> Run:
 
 
 def execute_queued(run_id: str) -> None:
-    """Worker entry: run the oldest queued turn of `run_id`'s agent, unless a worker is running one of its turns.
-    Afterwards the agent's next queued turn goes to the back of the task queue, so busy agents take turns with
+    """Worker entry: run the oldest queued turn of `run_id`'s conversation, unless a worker is running one of its
+    turns. Afterwards its next queued turn goes to the back of the task queue, so busy agents take turns with
     the others instead of holding a worker."""
-    agent_id = Run.objects.filter(id=run_id).values_list("agent_id", flat=True).first()
-    run = _claim_next(agent_id) if agent_id else None
+    agent_id, thread = Run.objects.filter(id=run_id).values_list("agent_id", "conversation_id").first() or (None, None)
+    run = _claim_next(agent_id, thread) if agent_id else None
     if run is not None:
         if _starter_may_chat(run):
             _drive(run)
         else:
             _end(run, "failed", "error", error="the person who sent this may no longer chat here", from_statuses=ACTIVE)
             _close(run)
-        _requeue(agent_id)
+        _requeue(agent_id, thread)
 
 
 def _starter_may_chat(run: Run) -> bool:
@@ -121,10 +124,11 @@ def _starter_may_chat(run: Run) -> bool:
     return run.created_by is None or allows(run.created_by, "chat", run.organization_id)
 
 
-def _requeue(agent_id: str) -> None:
-    """Enqueue the agent's oldest queued run: its own task may have come while the agent was busy, and gone."""
+def _requeue(agent_id: str, conversation_id: str | None) -> None:
+    """Enqueue the conversation's oldest queued run: its own task may have come while the conversation was busy,
+    and gone."""
     next_id = (
-        Run.objects.filter(agent_id=agent_id, status="created")
+        Run.objects.filter(agent_id=agent_id, conversation_id=conversation_id, status="created")
         .order_by("created_at", "id")
         .values_list("id", flat=True)
         .first()
@@ -143,16 +147,18 @@ def _mark_running(run_id: str) -> Run:
     return run
 
 
-def _claim_next(agent_id: str) -> Run | None:
-    """The agent's oldest queued run, now marked running; None while another of its runs is running.
-    Claimers of one agent are serialised by the agent's row lock."""
+def _claim_next(agent_id: str, conversation_id: str | None) -> Run | None:
+    """The conversation's oldest queued run, now marked running; None while another run of the same conversation
+    is running (conversation None: the agent's default one). Claimers of one agent are serialised by the agent's
+    row lock."""
     with transaction.atomic():
         if not list(Agent.objects.select_for_update().filter(id=agent_id).values_list("id", flat=True)):
             return None
-        running = Run.objects.filter(agent_id=agent_id, status="running").first()
+        same = Run.objects.filter(agent_id=agent_id, conversation_id=conversation_id)
+        running = same.filter(status="running").first()
         if running is not None and not _fail_if_lost(running):
             return None
-        run = Run.objects.filter(agent_id=agent_id, status="created").order_by("created_at", "id").first()
+        run = same.filter(status="created").order_by("created_at", "id").first()
         if run is None:
             return None
         run.status, run.started_at = "running", timezone.now()
@@ -369,7 +375,7 @@ def reap_lost_runs() -> list[str]:
     cutoff = timezone.now() - timedelta(seconds=settings.RUN_LEASE_SECONDS)
     reaped = [run for run in Run.objects.filter(status="running", started_at__lt=cutoff) if _fail_if_lost(run)]
     for run in reaped:
-        _requeue(run.agent_id)  # whatever the agent has queued behind it can run now
+        _requeue(run.agent_id, run.conversation_id)  # whatever the agent has queued behind it can run now
     return [run.id for run in reaped]
 
 
@@ -384,12 +390,15 @@ def _signal_cancel(run_id: str) -> None:
 
 def cancel(user, agent_id: str, run_ids: list[str] | None = None) -> dict:
     """Cancel active runs of the agent: queued ones never start, running ones stop at their next event.
-    Returns {run_id: "cancelled"}."""
+    Returns {run_id: "cancelled"}. Named runs that have already finished are left as they are (a no-op, as
+    Letta does: the SDK would retry a 409); 409 only when no run is named and none is active."""
     agent = get_agent_for(user, agent_id)
     qs = Run.objects.filter(agent=agent, status__in=ACTIVE)
     if run_ids:
         qs = qs.filter(id__in=run_ids)
     runs = list(qs)
+    if not runs and run_ids:
+        return {}
     if not runs:
         raise Conflict("No active runs to cancel")
     Run.objects.filter(id__in=[r.id for r in runs]).update(cancel_requested=True)

@@ -304,6 +304,7 @@ def _persist(agent, new: list, run) -> None:
 
     summary = new[1]
     summary.run_id = getattr(run, "id", None)
+    summary.conversation = getattr(agent, "thread", None)  # compacting a conversation's list
     with transaction.atomic():
         Message.objects.bulk_create([summary])
         replace_message_ids(agent, list(agent.message_ids or []), [m.id for m in new])

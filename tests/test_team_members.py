@@ -219,3 +219,14 @@ def test_imports_and_exports_are_audited(alice):
     exported = AuditEntry.objects.get(action="agent.export")
     imported = AuditEntry.objects.get(action="agent.import")
     assert exported.object_id == agent.id and imported.object_id == new_ids[0] and "original" in imported.summary
+
+
+def test_the_members_page_shows_last_activity(alice, bob, client):
+    agent = create_agent(alice, {"name": "a"})
+    assert membership(bob).last_active_at is None
+    ApiClient(create_api_key(bob)[1]).get(f"/v1/agents/{agent.id}")
+    client.force_login(alice)
+    client.post(reverse("agents:block_create", args=[agent.id]), {"label": "p", "value": "x", "limit": 50})
+    assert membership(bob).last_active_at is not None and membership(alice).last_active_at is not None
+    row = re.search(r'id="member-bob">(.*?)</tr>', client.get(reverse("accounts:members")).content.decode(), re.S)
+    assert " ago" in row.group(1)

@@ -94,14 +94,28 @@ def _refuse_unsupported(payload) -> None:
             raise Invalid(f"{field} is not supported by this server", field=field)
 
 
-def _start(request, agent_id: str, payload, *, background: bool = False) -> Run:
-    """Check the input against the agent (bad input → 4xx, pending approval → 409) and record the Run."""
+def _start(request, agent_id: str, payload, *, background: bool = False, conversation=None) -> Run:
+    """Check the input against the agent's (or `conversation`'s) messages (bad input → 4xx, pending approval →
+    409) and record the Run."""
     _refuse_unsupported(payload)
     items = _turn_items(payload)
-    check_turn_input(get_agent_for(request.auth, agent_id), items)
+    agent = get_agent_for(request.auth, agent_id)
+    if conversation is not None:
+        from agents.conversations import use_thread
+
+        use_thread(agent, conversation.id)
+    check_turn_input(agent, items)
     options = payload.dict(include=set(OPTION_FIELDS), exclude_none=True)
     config = payload.dict(include=set(REQUEST_CONFIG_FIELDS))
-    return runs.start_turn(request.auth, agent_id, items, options=options, request_config=config, background=background)
+    return runs.start_turn(
+        request.auth,
+        agent_id,
+        items,
+        options=options,
+        request_config=config,
+        background=background,
+        conversation=conversation,
+    )
 
 
 def _launch(run: Run) -> None:
@@ -356,16 +370,20 @@ class RunFilters(Page):
 
 @collection_route(router, "get", "/runs/", response=list[RunOut], tags=["runs"], operation_id="list_runs")
 def list_runs(request, f: Query[RunFilters]):
+    """The organization's runs. As in Letta: `agent_id` wins over `agent_ids`, and `active=false` filters
+    nothing (only `active=true` narrows to created/running runs)."""
     qs = Run.objects.filter(organization_id=request.auth.organization_id)
-    agent_ids = [*(f.agent_ids or []), *([f.agent_id] if f.agent_id else [])]
+    agent_ids = [f.agent_id] if f.agent_id else f.agent_ids
     if agent_ids:
         qs = qs.filter(agent_id__in=agent_ids)
+    if f.conversation_id:
+        qs = qs.filter(conversation_id=f.conversation_id)
     if f.statuses:
         qs = qs.filter(status__in=f.statuses)
     if f.stop_reason:
         qs = qs.filter(stop_reason=f.stop_reason)
-    if f.active is not None:
-        qs = qs.filter(status__in=runs.ACTIVE) if f.active else qs.exclude(status__in=runs.ACTIVE)
+    if f.active:
+        qs = qs.filter(status__in=runs.ACTIVE)
     if f.background is not None:
         qs = qs.filter(background=f.background)
     return paginate(qs, f, default_limit=100, default_order="desc")

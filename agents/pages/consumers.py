@@ -9,7 +9,7 @@ import json
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from accounts.permissions import allows, forget_roles
+from accounts.permissions import allows, forget_roles, touch_membership
 from ade.errors import NotFound
 from ade.events import agent_group, user_group
 from ade.websockets import still_signed_in
@@ -31,6 +31,7 @@ def _can(user, agent_id: str, action: str = "read") -> bool:
         agent = get_agent_for(user, agent_id)
     except NotFound:
         return False
+    touch_membership(user, agent.organization_id)
     return allows(user, action, agent.organization_id)
 
 

@@ -65,6 +65,10 @@ class Turn(ToolPhase, Records):
         self.run, self._emit = run, emit
         self.started = time.monotonic_ns()
         self.agent = Agent.objects.get(id=run.agent_id)
+        if run.conversation_id:
+            from agents.conversations import use_thread
+
+            use_thread(self.agent, run.conversation_id)
         self.options = run.options or {}
         self.style = style_for(self.agent.agent_type)
         self.max_steps = max(int(self.options.get("max_steps") or DEFAULT_MAX_STEPS), 1)

@@ -84,6 +84,9 @@ class Records:
             with transaction.atomic():
                 if step is not None:
                     step.save(force_insert=True)
+                thread = getattr(self.agent, "thread", None)
+                for row in rows:
+                    row.conversation = thread
                 Message.objects.bulk_create(rows)
                 replace_message_ids(self.agent, list(self.agent.message_ids), [m.id for m in context])
         except StaleContext as exc:
@@ -162,8 +165,10 @@ def load_context(agent: Agent) -> list[Message]:
     ids = list(agent.message_ids or [])
     if agent.message_buffer_autoclear or agent.agent_type == "workflow_agent":
         ids = ids[:1]
+    thread = getattr(agent, "thread", None)
+    key = f"{agent.id}/{thread.id}" if thread else agent.id  # each conversation has its own list
     with _context_cache_lock:
-        stamp, cached = _CONTEXT_CACHE.get(agent.id, (None, {}))
+        stamp, cached = _CONTEXT_CACHE.get(key, (None, {}))
     if stamp != agent.updated_at:
         cached = {}
     wanted = ids[:1] + [i for i in ids[1:] if i not in cached]
@@ -172,8 +177,8 @@ def load_context(agent: Agent) -> list[Message]:
     if not context or context[0].role != "system":
         raise DomainError("The agent has no in-context messages (its system message is missing)")
     with _context_cache_lock:
-        _CONTEXT_CACHE[agent.id] = (agent.updated_at, {m.id: m for m in context[1:]})
-        _CONTEXT_CACHE.move_to_end(agent.id)
+        _CONTEXT_CACHE[key] = (agent.updated_at, {m.id: m for m in context[1:]})
+        _CONTEXT_CACHE.move_to_end(key)
         while len(_CONTEXT_CACHE) > _CONTEXT_CACHE_AGENTS:
             _CONTEXT_CACHE.popitem(last=False)
     return context

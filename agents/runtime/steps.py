@@ -132,11 +132,14 @@ class StaleContext(Exception):
 
 
 def replace_message_ids(agent, old: list[str], new: list[str]) -> None:
-    """Set the agent's in-context list to `new` if it is still `old`; else StaleContext. Call inside the
-    transaction that writes the messages, so a refused write leaves nothing behind."""
-    from agents.models import Agent
+    """Set the agent's in-context list (its conversation's, during a conversation's turn) to `new` if it is still
+    `old`; else StaleContext. Call inside the transaction that writes the messages, so a refused write leaves
+    nothing behind."""
+    from agents.models import Agent, Conversation
 
-    if not Agent.objects.filter(id=agent.id, message_ids=old).update(message_ids=new):
+    thread = getattr(agent, "thread", None)  # set by agents.conversations.use_thread for a conversation's turn
+    rows = Conversation.objects.filter(id=thread.id) if thread else Agent.objects.filter(id=agent.id)
+    if not rows.filter(message_ids=old).update(message_ids=new):
         raise StaleContext(
             "The agent's messages were changed by someone else while this turn ran (another turn, "
             "an edit or a reset); this step was not saved."
