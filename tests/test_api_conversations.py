@@ -188,5 +188,9 @@ def test_streaming_false_answers_a_letta_response(alice_api, scripted_llm):
     assert run["conversation_id"] == conv["id"]
     listed = alice_api.get(f"/v1/runs/?conversation_id={conv['id']}").json()
     assert [r["id"] for r in listed] == [run["id"]]
-    assert alice_api.post(f"/v1/conversations/{conv['id']}/messages", {"input": "x", "stream_tokens": True,
-                                                                       "streaming": False}).status_code == 422
+    assert (
+        alice_api.post(
+            f"/v1/conversations/{conv['id']}/messages", {"input": "x", "stream_tokens": True, "streaming": False}
+        ).status_code
+        == 422
+    )
