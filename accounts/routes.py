@@ -10,9 +10,14 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 _AGENT = r"(?:/v1)?/agents/[^/]+"
 
 # Writes that only read (searches, resuming a stream).
-READ = re.compile(r"^/v1/(tools/search|passages/search|messages/search|runs/[^/]+/stream)/?$")
-# Talking to an agent (the simulator).
-CHAT = re.compile(rf"^{_AGENT}/(messages(/stream|/async|/cancel)?|approval|runs/[^/]+/cancel)/?$")
+READ = re.compile(
+    r"^/v1/(tools/search|passages/search|messages/search|runs/[^/]+/stream|conversations/[^/]+/stream)/?$"
+)
+# Talking to an agent (the simulator), also within a conversation.
+CHAT = re.compile(
+    rf"^({_AGENT}/(messages(/stream|/async|/cancel)?|approval|runs/[^/]+/cancel)"
+    r"|/v1/conversations/[^/]+/(messages|cancel))/?$"
+)
 # Organization-wide settings and people.
 MANAGE = re.compile(r"^(/v1)?/(mcp-servers|tools/mcp|providers|members|invitations|organization)(/|$)")
 # Pages every signed-in user may post to, whatever their role (their own account, joining, switching).
