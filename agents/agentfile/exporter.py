@@ -46,7 +46,12 @@ def export_agent(user, agent_id: str, *, scrub_messages: bool = False) -> dict:
     tools = {t.id: t for a in agents for t in a.tools.order_by("agenttool__position", "agenttool__id")}
     folders = {f.id: f for a in agents for f in a.folders.all()}
     blocks = {b.id: b for a in agents for b in a.ordered_blocks()}
-    files = [f for folder in folders.values() for f in folder.files.order_by("created_at", "id")]
+    # a failed upload has no text to carry: it is not part of the agent
+    files = [
+        f
+        for folder in folders.values()
+        for f in folder.files.exclude(processing_status="error").order_by("created_at", "id")
+    ]
     return {
         "agents": exported,
         "groups": [_export_group(g, local, agent) for g in groups],

@@ -11,7 +11,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from accounts.permissions import allows, forget_roles, touch_membership
 from ade.errors import NotFound
-from ade.events import agent_group, user_group
+from ade.events import agent_group, folder_group, user_group
 from ade.websockets import still_signed_in
 from agents.pages.live import PageStream
 from agents.pages.presence import Presence
@@ -20,6 +20,13 @@ from agents.queries import get_agent_for
 CLOSE_NOT_FOUND = 4404
 CLOSE_SIGNED_OUT = 4401
 CLOSE_NO_ACCESS = 4403
+
+
+@database_sync_to_async
+def _folder_groups(agent_id: str) -> set[str]:
+    from memory.models import Folder
+
+    return {folder_group(f) for f in Folder.objects.filter(agentfolder__agent_id=agent_id).values_list("id", flat=True)}
 
 
 @database_sync_to_async
@@ -37,6 +44,7 @@ def _can(user, agent_id: str, action: str = "read") -> bool:
 
 class AgentConsumer(AsyncWebsocketConsumer):
     group = None
+    folders: set[str] = frozenset()
 
     async def connect(self):
         agent_id = self.scope["url_route"]["kwargs"]["agent_id"]
@@ -49,6 +57,7 @@ class AgentConsumer(AsyncWebsocketConsumer):
         self.presence = Presence(self.channel_name, user)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
+        await self._follow_folders()
         await self.accept()
         await self._announce("hello")
 
@@ -57,6 +66,17 @@ class AgentConsumer(AsyncWebsocketConsumer):
             await self._announce("bye")
             await self.channel_layer.group_discard(self.group, self.channel_name)
             await self.channel_layer.group_discard(user_group(self.scope["user"].pk), self.channel_name)
+            for group in self.folders:
+                await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def _follow_folders(self):
+        """Ingestion progress is sent to each folder's group: follow the folders attached to this agent."""
+        wanted = await _folder_groups(self.agent_id)
+        for group in wanted - self.folders:
+            await self.channel_layer.group_add(group, self.channel_name)
+        for group in self.folders - wanted:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        self.folders = wanted
 
     async def receive(self, text_data=None, bytes_data=None):
         """Pages send only presence: `{"presence": "editing", "block_id": ...}` or `{"presence": "idle"}`. Every
@@ -96,6 +116,8 @@ class AgentConsumer(AsyncWebsocketConsumer):
             if not await _can(self.scope["user"], self.agent_id):
                 await self.close(code=CLOSE_NO_ACCESS)
             return
+        if message["event"].get("type") == "agent_updated":  # a folder may have been attached or detached
+            await self._follow_folders()
         html = await database_sync_to_async(self.page.render)(message["event"])
         if html:
             await self.send(text_data=html)

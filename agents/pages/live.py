@@ -10,6 +10,7 @@ from django.utils.html import escape, format_html
 from agents.models import Agent, Run
 from agents.pages import panels
 from agents.templatetags.ade import message_dom_id
+from memory.models import File
 
 TERMINAL = ("stop_reason", "usage_statistics", "error_message", "ping")
 DELTA_FIELDS = {
@@ -135,6 +136,24 @@ class PageStream:
             self.parts.clear()
             out.append(render_to_string("agents/partials/chat_log.html", {**panels.chat(agent), "oob": True}))
         return "".join(out)
+
+    # ---- files (the consumer follows the folder groups of the agent's folders) ----
+
+    def on_file_updated(self, event: dict) -> str:
+        """Ingestion progress, live: the file's row as the folders panel draws it."""
+        file = File.objects.filter(id=event["file_id"], folder__agents__id=self.agent_id).first()
+        agent = file and self.agent()
+        if agent is None:
+            return ""
+        if file.processing_status not in ("completed", "error"):  # each step as it was, not a later one read now
+            file.processing_status, file.progress = (
+                event.get("status", file.processing_status),
+                event.get("progress", 0),
+            )
+        return render_to_string("agents/partials/file_row.html", {"agent": agent, "file": file, "oob": True})
+
+    def on_file_deleted(self, event: dict) -> str:
+        return format_html('<li id="{}" hx-swap-oob="delete"></li>', event["file_id"])
 
     def on_agent_deleted(self, event: dict) -> str:
         return render_to_string("agents/partials/agent_gone.html", {})

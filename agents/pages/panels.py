@@ -6,6 +6,7 @@ import json
 from django.db.models import Count, F
 
 from memory.models import Block, BlockHistory
+from memory.parsing import SUPPORTED_TYPES
 
 LEFT_TABS = [("settings", "Settings"), ("tools", "Tools"), ("folders", "Folders")]
 RIGHT_TABS = [("memory", "Core memory"), ("archival", "Archival")]
@@ -167,10 +168,22 @@ def _parts(rows) -> list[dict]:
     parts = [p for row in rows for p in to_letta_messages(row) if p["message_type"] not in HIDDEN_TYPES]
     # From the rows, not the parts: a send_message call is shown as the reply, yet its return still needs a name.
     names = {c.get("id"): (c.get("function") or {}).get("name", "") for row in rows for c in row.tool_calls or []}
+    names.update(_approved_call_names(rows, names))
     for p in parts:
         if p["message_type"] == "tool_return_message":
             p["tool_name"] = names.get(p.get("tool_call_id"), "")
     return parts
+
+
+def _approved_call_names(rows, known: dict) -> dict:
+    """Calls run after an approval were requested in an earlier turn: their names come from that request."""
+    from agents.models import Message
+
+    request_ids = {r.approval_request_id for r in rows if r.role == "approval" and r.approval_request_id}
+    if not request_ids or all(r.tool_call_id in known for r in rows if r.role == "tool"):
+        return {}
+    requests = Message.objects.filter(id__in=request_ids).only("tool_calls")
+    return {c.get("id"): (c.get("function") or {}).get("name", "") for m in requests for c in m.tool_calls or []}
 
 
 def turn(agent, run, rows, *, pending_approval_id: str = "") -> dict:
@@ -339,6 +352,9 @@ def archival_panel(agent, *, query: str = "", after: str | None = None) -> dict:
 FILE_DONE = ("completed", "error")
 
 
+UPLOAD_ACCEPT = ",".join(sorted(SUPPORTED_TYPES))  # the picker offers exactly what the server ingests
+
+
 def folders_panel(agent) -> dict:
     from memory.models import Folder
 
@@ -348,7 +364,7 @@ def folders_panel(agent) -> dict:
         .exclude(id__in=[f.id for f in attached])
         .order_by("name")
     )
-    return {"agent": agent, "folders": attached, "attachable_folders": attachable}
+    return {"agent": agent, "folders": attached, "attachable_folders": attachable, "upload_accept": UPLOAD_ACCEPT}
 
 
 LEFT_PANELS = {"settings": settings_panel, "tools": tools_panel, "folders": folders_panel}

@@ -48,4 +48,7 @@ urlpatterns = [
     path(A + "folders/<str:folder_id>/detach/", folders.folder_detach, name="folder_detach"),
     path(A + "folders/<str:folder_id>/upload/", folders.file_upload, name="file_upload"),
     path(A + "files/<str:file_id>/", folders.file_status, name="file_status"),
+    path(A + "files/<str:file_id>/view/", folders.file_view, name="file_view"),
+    path(A + "files/<str:file_id>/delete/", folders.file_delete, name="file_delete"),
+    path(A + "files/<str:file_id>/retry/", folders.file_retry, name="file_retry"),
 ]

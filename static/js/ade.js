@@ -44,6 +44,10 @@
       d.shouldSwap = false;  /* rendered before what is on screen: stale */
       return;
     }
+    if (existing && existing.matches(".block-editor") && keepsSavedNote(existing, incoming)) {
+      d.shouldSwap = false;  /* the push of the version just saved: keep "Saved" on screen */
+      return;
+    }
     if (existing && existing.matches(".block-editor") && isDirty(existing)) {
       d.shouldSwap = false;
       markRemoteChange(existing, incoming);
@@ -59,6 +63,10 @@
         fresh.replaceWith(editor);
       }
     });
+    existing.querySelectorAll(".block-editor").forEach(function (editor) {
+      var fresh = incoming.querySelector("#" + CSS.escape(editor.id));
+      if (fresh && keepsSavedNote(editor, fresh)) fresh.replaceWith(editor);
+    });
     var held = false;
     existing.querySelectorAll("form[data-dirty='1']").forEach(function (form) {
       if (form.closest(".block-editor")) return;
@@ -71,6 +79,11 @@
       if (fresh) fresh.open = true;
     });
   });
+
+  function keepsSavedNote(editor, fresh) {
+    var note = editor.querySelector("[data-saved-note]");
+    return !!note && note.style.visibility !== "hidden" && fresh.dataset.version === editor.dataset.version;
+  }
 
   function isOlder(incoming, existing, key) {
     var a = Number(incoming.dataset[key]), b = Number(existing.dataset[key]);
@@ -233,6 +246,21 @@
     }
   });
 
+  /* An answered approval stays answered: its buttons never come back for a second click. */
+  document.addEventListener("click", function (e) {
+    var button = e.target.closest(".approval-form button[type=submit]");
+    if (button) button.form.dataset.choice = button.value === "1" ? "Approved" : "Denied";
+  });
+  document.addEventListener("htmx:afterRequest", function (e) {
+    var form = e.detail.elt;
+    if (!(form.matches && form.matches(".approval-form")) || !e.detail.successful) return;
+    var note = document.createElement("div");
+    note.className = "small muted approval-sent";
+    note.setAttribute("role", "status");
+    note.textContent = (form.dataset.choice || "Answered") + " · the agent continues";
+    form.replaceWith(note);
+  });
+
   /* ---- websocket status dot ---- */
   function wsStatus(cls, title) {
     var el = document.getElementById("ws-status");
@@ -261,7 +289,10 @@
     var bar = e.detail.elt.querySelector && e.detail.elt.querySelector("[data-upload-progress]");
     if (bar && e.detail.lengthComputable) {
       bar.parentElement.hidden = false;
-      bar.style.width = Math.round((e.detail.loaded / e.detail.total) * 100) + "%";
+      var percent = Math.round((e.detail.loaded / e.detail.total) * 100) + "%";
+      bar.style.width = percent;
+      var label = e.detail.elt.querySelector("[data-upload-percent]");
+      if (label) { label.hidden = false; label.textContent = "Uploading " + percent; }
     }
   });
 

@@ -11,10 +11,11 @@ from agents.actions import attach_folder, detach_folder
 from agents.pages import panels
 from agents.pages.views.common import agent_view
 from memory.folders import create_folder, embedding_config_for, get_folder_for
-from memory.ingest import upload_file
+from memory.ingest import delete_file, retry_file, upload_file
 from memory.models import File
 
 LEFT = "agents/panels/left.html"
+VIEW_CHARS = 50_000  # what the viewer shows of a file's text; the agent reads it in windows anyway
 
 
 def _panel(request, agent, status=200, **extra):
@@ -94,9 +95,41 @@ def file_upload(request, agent, folder_id):
     return _panel(request, agent)
 
 
-@agent_view
-def file_status(request, agent, file_id):
+def _file(agent, file_id) -> File:
     file = File.objects.filter(id=file_id, folder__agents=agent).first()
     if file is None:
         raise Http404("File not found")
-    return render(request, "agents/partials/file_row.html", {"agent": agent, "file": file})
+    return file
+
+
+@agent_view
+def file_status(request, agent, file_id):
+    return render(request, "agents/partials/file_row.html", {"agent": agent, "file": _file(agent, file_id)})
+
+
+@agent_view
+def file_view(request, agent, file_id):
+    """The text extracted from a file, as the agent's file tools read it."""
+    file = _file(agent, file_id)
+    shown = file.content[:VIEW_CHARS]
+    context = {"agent": agent, "file": file, "text": shown, "clipped": len(file.content) > len(shown)}
+    return render(request, "agents/partials/file_view.html", context)
+
+
+@agent_view
+@require_POST
+def file_delete(request, agent, file_id):
+    file = _file(agent, file_id)
+    delete_file(agent.organization, file.id, actor=request.user)
+    return _panel(request, agent)
+
+
+@agent_view
+@require_POST
+def file_retry(request, agent, file_id):
+    file = _file(agent, file_id)
+    try:
+        retry_file(agent.organization, file.id, actor=request.user)
+    except DomainError as exc:
+        return _panel(request, agent, exc.status, upload_error={file.folder_id: exc.message})
+    return _panel(request, agent)
