@@ -13,6 +13,7 @@ SORT_CHOICES = [("-created", "Newest first"), ("name", "Name A–Z"), ("-updated
 class AgentFilterForm(forms.Form):
     q = forms.CharField(required=False, max_length=200)
     tag = forms.CharField(required=False, max_length=200)
+    identity = forms.CharField(required=False, max_length=64)
     sort = forms.ChoiceField(required=False, choices=SORT_CHOICES)
 
 

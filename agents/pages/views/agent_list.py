@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 from ade.errors import DomainError
 from agents.actions import create_agent, delete_agent
 from agents.agentfile import export_agent, import_agent_file
+from agents.identities import identities_for, scope_by_identity
 from agents.models import AgentTag
 from agents.pages.forms import AgentCreateForm, AgentFilterForm, ImportForm
 from agents.pages.templates_catalog import CATALOG, blank_spec
@@ -26,6 +27,8 @@ def _filtered_agents(user, filters: AgentFilterForm):
         qs = qs.filter(name__icontains=data["q"])
     if data.get("tag"):
         qs = qs.filter(tag_rows__tag=data["tag"])
+    if data.get("identity"):
+        qs = scope_by_identity(qs, user, identity_id=data["identity"])
     qs = qs.annotate(n_blocks=Count("blocks", distinct=True), n_tools=Count("tools", distinct=True))
     qs = qs.prefetch_related(Prefetch("tag_rows", queryset=AgentTag.objects.order_by("tag")))
     return qs.order_by(*SORTS.get(data.get("sort") or "-created"))
@@ -38,7 +41,8 @@ def _list_context(request, **extra):
         "agents": _filtered_agents(request.user, filters),
         "filters": filters,
         "all_tags": sorted(set(tags)),
-        "filtering": bool(request.GET.get("q") or request.GET.get("tag")),
+        "identities": identities_for(request.user).order_by("name", "id"),
+        "filtering": bool(request.GET.get("q") or request.GET.get("tag") or request.GET.get("identity")),
         **extra,
     }
 
