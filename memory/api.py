@@ -390,3 +390,14 @@ def delete_file(request, folder_id: FolderId, file_id: FileId):
         raise NotFound("File not found")
     ingest.delete_file(request.auth.organization, file_id, actor=request.auth)
     return {"message": f"File id={file_id} successfully deleted"}
+
+
+@router.post(
+    "/folders/{folder_id}/files/{file_id}/retry", response=FileOut, tags=["folders"], operation_id="retry_file"
+)
+def retry_file(request, folder_id: FolderId, file_id: FileId):
+    """Engram: ingest a failed file again from its stored bytes (409 when it has not failed or was not kept)."""
+    folder = folders.get_folder_for(request.auth, folder_id)
+    if not folder.files.filter(id=file_id).exists():
+        raise NotFound("File not found")
+    return ingest.retry_file(request.auth.organization, file_id, actor=request.auth)
