@@ -1,6 +1,6 @@
 from django.urls import path
 
-from agents.pages.views import agent_list, archival, chat, folders, memory, settings, tools, workspace
+from agents.pages.views import agent_list, archival, chat, folders, memory, settings, steps, tools, workspace
 
 app_name = "agents"
 A = "agents/<str:agent_id>/"
@@ -16,6 +16,7 @@ urlpatterns = [
     path(A + "messages/", chat.send, name="send"),
     path(A + "approval/", chat.approve, name="approve"),
     path(A + "runs/<str:run_id>/cancel/", chat.cancel, name="cancel"),
+    path(A + "runs/<str:run_id>/trace/", steps.run_trace, name="trace"),
     path(A + "reset/", chat.reset, name="reset"),
     path(A + "context/", workspace.context, name="context"),
     path(A + "chat/", workspace.chat_log, name="chat"),
