@@ -35,6 +35,12 @@ class PayloadTooLarge(DomainError):
     status = 413
 
 
+class ServiceUnavailable(DomainError):
+    """A service this needs (the task queue) is down; nothing was left half-done, and the request may be retried."""
+
+    status = 503
+
+
 class Conflict(DomainError):
     """A stale write or a state that forbids the action (pending approval, busy agent)."""
 

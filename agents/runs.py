@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from accounts.permissions import allows
 from ade.celery import enqueue
-from ade.errors import Conflict, NotFound
+from ade.errors import Conflict, NotFound, ServiceUnavailable
 from ade.events import agent_group, send_now
 from agents.models import Agent, Message, Run, Step
 from agents.queries import get_agent_for
@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 ACTIVE = ("created", "running")
 turn_finished = Signal()  # sent with run= after the loop finished a turn (not on failure or cancel)
 LOST_WORKER_ERROR = "The worker running this turn stopped before finishing it."
+QUEUE_DOWN_ERROR = "The task queue (Redis) is unavailable: this turn was not started and will not run."
+NEVER_PICKED_ERROR = "No worker picked this turn up; it was given up and will not run."
 FOLLOW_GRACE_SECONDS = 5  # how long a follower waits for a finished run's last events before giving up
 _local_cancel: dict[str, threading.Event] = {}  # runs executing in this process -> their cancel flag
 
@@ -71,28 +73,71 @@ def start_turn(
     request_config: dict | None = None,
     background: bool = False,
     conversation=None,
+    idempotency_key: str | None = None,
 ) -> Run:
-    """Record a new turn for the agent (the user's role must allow `chat`). Nothing runs yet: call `submit`."""
+    """Record a new turn for the agent (the user's role must allow `chat`). Nothing runs yet: call `submit`.
+
+    Idempotent: a turn sent again with the same `idempotency_key`, or whose messages carry the same `otid`, to
+    the same agent (a client retrying a request that timed out) gets the first one's Run back, marked
+    `replayed` (`submit` then does nothing; following it streams the first one's events)."""
     agent = get_agent_for(user, agent_id, action="chat")
-    return Run.objects.create(
-        organization_id=agent.organization_id,
-        agent=agent,
-        input=messages,
-        options=options or {},
-        request_config=request_config or {},
-        background=background,
-        conversation=conversation,
-        created_by=user if getattr(user, "pk", None) else None,
-    )
+    key = _idempotency_key(messages, idempotency_key)
+    with transaction.atomic():
+        if key:  # the agent's row lock serialises two retries arriving together
+            list(Agent.objects.select_for_update().filter(id=agent.id).values_list("id", flat=True))
+            earlier = Run.objects.filter(agent=agent, metadata__idempotency_key=key).order_by("created_at").first()
+            if earlier is not None:
+                earlier.replayed = True
+                return earlier
+        return Run.objects.create(
+            organization_id=agent.organization_id,
+            agent=agent,
+            input=messages,
+            options=options or {},
+            request_config=request_config or {},
+            background=background,
+            conversation=conversation,
+            metadata={"idempotency_key": key} if key else {},
+            created_by=user if getattr(user, "pk", None) else None,
+        )
+
+
+def _idempotency_key(messages: list[dict], header: str | None) -> str:
+    """The client's Idempotency-Key, else the first `otid` of its messages (Letta clients set one per message)."""
+    if header:
+        return f"key:{header[:200]}"
+    otid = next((m.get("otid") for m in messages if isinstance(m, dict) and m.get("otid")), None)
+    return f"otid:{str(otid)[:200]}" if otid else ""
 
 
 def submit(run: Run) -> None:
     """Get `run` executed: enqueued for a worker once the caller's transaction commits, or (embedded) executed
     here and now. Either way the Run row tells the outcome and `follow(run.id)` relays its events."""
+    if getattr(run, "replayed", False):
+        return  # a retry of a turn already submitted: it runs (or ran) once
     if runs_on_workers():
-        transaction.on_commit(lambda: enqueue("agents.execute_queued", run.id))
+        transaction.on_commit(lambda: _enqueue_or_fail(run))
     else:
         _drive(_mark_running(run.id))
+
+
+def _enqueue_or_fail(run: Run) -> None:
+    """Enqueue the run's task. When the broker refuses, the run is failed at once and the caller gets a 503:
+    a turn the client was told failed must never run later by surprise (a `created` run would, at the agent's
+    next message)."""
+    try:
+        enqueue("agents.execute_queued", run.id)
+    except Exception as exc:
+        log.warning("could not enqueue run %s: %s", run.id, exc)
+        metadata = {k: v for k, v in (run.metadata or {}).items() if k != "idempotency_key"}  # a retry may run
+        Run.objects.filter(id=run.id, status="created").update(
+            status="failed",
+            stop_reason="error",
+            error=QUEUE_DOWN_ERROR,
+            completed_at=timezone.now(),
+            metadata={**metadata, "error": QUEUE_DOWN_ERROR},
+        )
+        raise ServiceUnavailable(QUEUE_DOWN_ERROR) from exc
 
 
 def execute(run_id: str, *, on_event=None) -> Run:
@@ -329,7 +374,7 @@ def _watch(run_id: str):
 
 def _keep_lease(client, run_id: str, cancelled: threading.Event, stop: threading.Event) -> None:
     lease = settings.RUN_LEASE_SECONDS
-    renew_at = time.monotonic() + lease / 3
+    renew_at, failing = time.monotonic() + lease / 3, False
     while True:
         try:
             if client.exists(_cancel_key(run_id)):
@@ -337,8 +382,11 @@ def _keep_lease(client, run_id: str, cancelled: threading.Event, stop: threading
             if time.monotonic() >= renew_at:
                 client.set(_lease_key(run_id), _holder(), ex=lease)
                 renew_at = time.monotonic() + lease / 3
-        except Exception:  # a Redis hiccup must not kill the turn; the lease has slack
-            log.warning("could not renew the lease of run %s", run_id, exc_info=True)
+            failing = False
+        except Exception as exc:  # a Redis hiccup must not kill the turn; the lease has slack
+            if not failing:  # once per outage, not every 0.2 s
+                log.warning("could not renew the lease of run %s: %s", run_id, exc)
+            failing = True
         if stop.wait(0.2):
             return
 
@@ -376,7 +424,40 @@ def reap_lost_runs() -> list[str]:
     reaped = [run for run in Run.objects.filter(status="running", started_at__lt=cutoff) if _fail_if_lost(run)]
     for run in reaped:
         _requeue(run.agent_id, run.conversation_id)  # whatever the agent has queued behind it can run now
+    _sweep_queued()
     return [run.id for run in reaped]
+
+
+def _sweep_queued() -> None:
+    """Queued runs whose task was lost (a broker that lost its data, an enqueue that failed half-way): a run
+    `created` for RUN_QUEUE_STALE_SECONDS while nothing of its conversation runs is enqueued again, at most
+    RUN_QUEUE_RETRIES times, RUN_QUEUE_STALE_SECONDS apart; after that it is failed. So no run waits forever,
+    and none runs later than about (RUN_QUEUE_RETRIES + 1) x RUN_QUEUE_STALE_SECONDS after it was sent.
+    A duplicate task is harmless: claims take the oldest queued run, one per conversation."""
+    stale = timezone.now() - timedelta(seconds=settings.RUN_QUEUE_STALE_SECONDS)
+    for run_id in Run.objects.filter(status="created", created_at__lt=stale).values_list("id", flat=True)[:100]:
+        with transaction.atomic():
+            run = Run.objects.select_for_update().filter(id=run_id, status="created").first()
+            same = Run.objects.filter(agent_id=run.agent_id, conversation_id=run.conversation_id) if run else None
+            if run is None or same.filter(status="running").exists():
+                continue  # taken meanwhile, or waiting its turn behind a running one
+            meta = dict(run.metadata or {})
+            last = meta.get("requeued_at")
+            if last and timezone.now().timestamp() - last < settings.RUN_QUEUE_STALE_SECONDS:
+                continue  # another watchdog just did it
+            tries = int(meta.get("requeued", 0))
+            if tries >= settings.RUN_QUEUE_RETRIES:
+                run.status, run.stop_reason, run.error = "failed", "error", NEVER_PICKED_ERROR
+                run.completed_at, meta["error"] = timezone.now(), NEVER_PICKED_ERROR
+            meta.update(requeued=tries + 1, requeued_at=timezone.now().timestamp())
+            run.metadata = meta
+            run.save(update_fields=["status", "stop_reason", "error", "completed_at", "metadata"])
+        if run.status == "failed":
+            log.warning("run %s was never picked up; marked failed", run.id)
+            _close(run)
+        else:
+            log.warning("run %s waited %s s without a worker; enqueued again", run.id, settings.RUN_QUEUE_STALE_SECONDS)
+            enqueue("agents.execute_queued", run.id)
 
 
 def _signal_cancel(run_id: str) -> None:

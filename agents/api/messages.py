@@ -115,6 +115,7 @@ def _start(request, agent_id: str, payload, *, background: bool = False, convers
         request_config=config,
         background=background,
         conversation=conversation,
+        idempotency_key=request.headers.get("Idempotency-Key"),
     )
 
 

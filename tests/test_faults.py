@@ -1,0 +1,206 @@
+"""Faults on the production shape (tests/faultkit.py: own Redis with AOF, prefork workers with concurrency 2,
+daphne over HTTP, the SDK as the client). After each fault the invariants of `assert_invariants` hold: what the
+client was told succeeded is stored once, what it was told failed is absent or visibly failed and never runs
+later, no run stays queued or running, memory changes have their step, and the next message runs normally."""
+
+import signal
+import time
+import uuid
+
+import httpx
+import pytest
+from letta_client import APIStatusError, Letta
+
+from agents.models import Block, Message, Run, Step
+from tests.faultkit import LEASE_SECONDS, QUEUE_STALE_SECONDS, Stack, wait_for
+
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+
+SETTLE_SECONDS = 60  # generous: a loaded 2-core machine; every wait polls and ends as soon as it may
+
+
+@pytest.fixture(scope="module")
+def stack(django_db_setup, scripted_llm_server, tmp_path_factory):
+    from django.db import connections
+
+    connections.close_all()
+    running = Stack(tmp_path_factory.mktemp("faults")).start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def letta(stack, alice_key, scripted_llm):
+    with Letta(base_url=stack.web.url, api_key=alice_key, max_retries=0, timeout=60) as client:
+        yield client
+
+
+@pytest.fixture
+def agent(letta):
+    return letta.agents.create(
+        name=f"faults-{uuid.uuid4().hex[:6]}",
+        model="engram/scripted",
+        embedding="local/all-minilm-l6-v2",
+        memory_blocks=[
+            {"label": "human", "value": "Name: unknown"},
+            {"label": "persona", "value": "I am a helpful assistant."},
+        ],
+    )
+
+
+def user_texts(agent_id: str) -> list[str]:
+    texts = []
+    for message in Message.objects.filter(agent_id=agent_id, role="user"):
+        texts.extend(part.get("text", "") for part in message.content if isinstance(part, dict))
+    return texts
+
+
+def stored(agent_id: str, text: str) -> int:
+    return sum(text in t for t in user_texts(agent_id))
+
+
+def assert_invariants(letta, agent_id: str, *, succeeded=(), failed=()) -> None:
+    """The issue's invariants after a fault, ending with a normal turn."""
+    wait_for(
+        lambda: not Run.objects.filter(agent_id=agent_id, status__in=("created", "running")).exists(),
+        SETTLE_SECONDS,
+        "every run of the agent to end",
+    )
+    for text in succeeded:
+        assert stored(agent_id, text) == 1, f"{text!r} should be stored exactly once"
+    for text in failed:
+        runs = [r for r in Run.objects.filter(agent_id=agent_id) if any(text in str(m) for m in r.input)]
+        assert stored(agent_id, text) == 0 or all(r.status == "failed" for r in runs), f"{text!r} ran after failing"
+    for block in Block.objects.filter(agents__id=agent_id, version__gt=1):
+        assert Step.objects.filter(agent_id=agent_id).exists(), f"block {block.label} changed without a step"
+    marker = f"next-{uuid.uuid4().hex[:6]}"
+    response = letta.agents.messages.create(agent_id, messages=[{"role": "user", "content": marker}])
+    assert any(m.message_type == "assistant_message" for m in response.messages)
+    assert stored(agent_id, marker) == 1
+
+
+def test_redis_outage_answers_503_fails_the_run_and_it_never_runs_later(stack, letta, agent, scripted_llm):
+    stack.redis.stop()
+    try:
+        with pytest.raises(APIStatusError) as blocking:
+            letta.agents.messages.create(agent.id, messages=[{"role": "user", "content": "sent-while-down-1"}])
+        with pytest.raises(APIStatusError) as background:
+            letta.agents.messages.create_async(agent.id, messages=[{"role": "user", "content": "sent-while-down-2"}])
+    finally:
+        stack.redis.start()
+    for raised in (blocking.value, background.value):
+        assert raised.status_code == 503 and "task queue" in raised.message
+    down = Run.objects.filter(agent_id=agent.id)
+    assert [r.status for r in down] == ["failed", "failed"] and all("Redis" in r.metadata["error"] for r in down)
+
+    # Both workers lived through the restart (kombu reconnects) and take the next message.
+    assert len(stack.workers.alive()) == 2, stack.workers.logs()
+    assert_invariants(letta, agent.id, failed=["sent-while-down-1", "sent-while-down-2"])
+    time.sleep(QUEUE_STALE_SECONDS + 2)  # past the sweeper's threshold: the failed turns stay failed
+    assert stored(agent.id, "sent-while-down") == 0
+    assert Run.objects.filter(agent_id=agent.id, status="failed").count() == 2
+
+
+def test_a_queued_run_whose_task_was_lost_is_enqueued_again(stack, letta, agent, alice):
+    """A broker that lost its data (no AOF, a failover): the run is in the database, its task is not."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    lost = Run.objects.create(
+        organization_id=alice.organization_id,
+        agent_id=agent.id,
+        input=[{"role": "user", "content": "task-lost"}],
+        created_by=alice,
+        created_at=timezone.now() - timedelta(seconds=QUEUE_STALE_SECONDS + 1),
+    )
+    wait_for(lambda: Run.objects.get(id=lost.id).status == "completed", SETTLE_SECONDS, "the lost run to complete")
+    assert Run.objects.get(id=lost.id).metadata["requeued"] >= 1
+    assert_invariants(letta, agent.id, succeeded=["task-lost"])
+
+
+def kill_executing_worker(stack, run_id: str) -> None:
+    pid = wait_for(lambda: stack.lease_holder_pid(run_id), SETTLE_SECONDS, "the run's lease")
+    import os
+
+    os.kill(pid, signal.SIGKILL)
+
+
+def test_worker_killed_before_the_model_answers(stack, letta, agent, scripted_llm):
+    scripted_llm.queue({"text": "too late", "delay_ms": 15_000})
+    run = letta.agents.messages.create_async(agent.id, messages=[{"role": "user", "content": "killed-early"}])
+    kill_executing_worker(stack, run.id)
+    scripted_llm.reset()
+    failed = wait_for(
+        lambda: Run.objects.filter(id=run.id, status="failed").first(), 30 + 4 * LEASE_SECONDS, "the run to fail"
+    )
+    assert "stopped before finishing" in failed.error
+    # The client was told the turn was accepted: its message is stored once, on a visibly failed run.
+    assert stored(agent.id, "killed-early") <= 1
+    assert_invariants(letta, agent.id)
+
+
+def test_worker_killed_after_a_memory_edit(stack, letta, agent, scripted_llm):
+    scripted_llm.queue(
+        {
+            "tool_calls": [
+                {
+                    "name": "memory_replace",
+                    "arguments": {"label": "persona", "old_string": "helpful", "new_string": "careful"},
+                }
+            ]
+        },
+        {"text": "too late", "delay_ms": 15_000},
+    )
+    run = letta.agents.messages.create_async(agent.id, messages=[{"role": "user", "content": "edit-then-die"}])
+    wait_for(
+        lambda: "careful" in Block.objects.get(agents__id=agent.id, label="persona").value,
+        SETTLE_SECONDS,
+        "the memory edit",
+    )
+    kill_executing_worker(stack, run.id)
+    scripted_llm.reset()
+    wait_for(lambda: Run.objects.filter(id=run.id, status="failed").exists(), SETTLE_SECONDS, "the run to fail")
+    # The edit's step and the user's message are recorded: the change has its explanation.
+    edit_steps = Step.objects.filter(run_id=run.id)
+    assert edit_steps.exists()
+    assert stored(agent.id, "edit-then-die") == 1
+    assert_invariants(letta, agent.id)
+
+
+def test_sdk_retries_of_a_slow_turn_run_it_once(stack, alice_key, agent, scripted_llm):
+    """The SDK's timeout (2 s) is shorter than the turn (5 s): it retries the POST, with the same otid."""
+    scripted_llm.queue({"text": "slow but once", "delay_ms": 5_000})
+    otid = str(uuid.uuid4())
+    with Letta(base_url=stack.web.url, api_key=alice_key, max_retries=4, timeout=2) as impatient:
+        try:
+            impatient.agents.messages.create(
+                agent.id, messages=[{"role": "user", "content": "retried-turn", "otid": otid}]
+            )
+        except Exception:  # it may still give up: the invariant is about the server
+            pass
+    wait_for(lambda: stored(agent.id, "retried-turn"), SETTLE_SECONDS, "the turn to be stored")
+    assert Run.objects.filter(agent_id=agent.id).count() == 1
+    with Letta(base_url=stack.web.url, api_key=alice_key, max_retries=0, timeout=60) as letta:
+        assert_invariants(letta, agent.id, succeeded=["retried-turn"])
+
+
+def test_idempotency_key_gives_the_same_run_back(stack, alice_key, agent):
+    url = f"{stack.web.url}/v1/agents/{agent.id}/messages/async"
+    headers = {"Authorization": f"Bearer {alice_key}", "Idempotency-Key": str(uuid.uuid4())}
+    body = {"messages": [{"role": "user", "content": "keyed-turn"}]}
+    first = httpx.post(url, json=body, headers=headers, timeout=30).json()
+    again = httpx.post(url, json=body, headers=headers, timeout=30).json()
+    assert first["id"] == again["id"]
+    other = httpx.post(url, json=body, headers={**headers, "Idempotency-Key": "another"}, timeout=30).json()
+    assert other["id"] != first["id"]
+    with Letta(base_url=stack.web.url, api_key=alice_key, max_retries=0, timeout=60) as letta:
+        wait_for(
+            lambda: not Run.objects.filter(agent_id=agent.id, status__in=("created", "running")).exists(),
+            SETTLE_SECONDS,
+            "both turns to end",
+        )
+        assert stored(agent.id, "keyed-turn") == 2  # the two distinct keys, each once
+        assert_invariants(letta, agent.id)
