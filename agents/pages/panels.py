@@ -10,11 +10,13 @@ from memory.parsing import SUPPORTED_TYPES
 
 LEFT_TABS = [("settings", "Settings"), ("tools", "Tools"), ("folders", "Folders")]
 RIGHT_TABS = [("memory", "Core memory"), ("archival", "Archival")]
+MOBILE_TABS = [("chat", "Chat"), ("memory", "Memory"), ("context", "Context"), ("settings", "Settings")]  # phones
 
 
 def workspace(agent, user, *, left: str = "settings", right: str = "memory") -> dict:
     """Everything the full workspace screen shows."""
     ctx = {"agent": agent, "left": left, "right": right, "left_tabs": LEFT_TABS, "right_tabs": RIGHT_TABS}
+    ctx["mobile_tabs"] = MOBILE_TABS
     ctx.update(context_window(agent))
     ctx.update(chat(agent))
     ctx.update(LEFT_PANELS[left](agent))
@@ -344,7 +346,18 @@ def archival_panel(agent, *, query: str = "", after: str | None = None) -> dict:
         "archival_more": more,
         "archival_after": after,
         "archival_total": agent_passages(agent).count(),
+        **shared_archives(agent),
     }
+
+
+def shared_archives(agent) -> dict:
+    """The shared archives the agent searches (all but its own, first-attached one) and those it could attach."""
+    from memory.archives import compatible, own_archive_id
+    from memory.models import Archive
+
+    attached = list(agent.archives.exclude(id=own_archive_id(agent)).order_by("name", "id"))
+    others = Archive.objects.filter(organization_id=agent.organization_id).exclude(agents=agent).order_by("name", "id")
+    return {"shared_archives": attached, "attachable_archives": [a for a in others if compatible(agent, a)]}
 
 
 # ---- folders ---------------------------------------------------------------------------------------------------

@@ -261,6 +261,18 @@
     form.replaceWith(note);
   });
 
+  /* ---- phones: one section of the workspace at a time (Chat / Memory / Context / Settings) ---- */
+  document.addEventListener("click", function (e) {
+    var tab = e.target.closest("[data-mobile-tab]");
+    if (!tab) return;
+    var workspace = tab.closest(".workspace");
+    workspace.dataset.mobile = tab.dataset.mobileTab;
+    tab.parentElement.querySelectorAll("[data-mobile-tab]").forEach(function (t) {
+      t.setAttribute("aria-selected", t === tab ? "true" : "false");
+    });
+    if (tab.dataset.mobileTab === "chat") scrollChat();
+  });
+
   /* ---- websocket status dot ---- */
   function wsStatus(cls, title) {
     var el = document.getElementById("ws-status");
