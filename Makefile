@@ -22,11 +22,17 @@ $(DEVSTAMP): $(STAMP) requirements-dev.txt
 install: $(STAMP)
 install-dev: $(DEVSTAMP)
 
+# The embedded default unless DATABASE_URL / REDIS_URL are set (README, Configuration). With REDIS_URL turns run on
+# Celery: one worker starts beside daphne in this foreground process group, both log here, Ctrl-C stops both.
 run: sandbox-deps install
-	env -u DATABASE_URL -u REDIS_URL $(PY) manage.py migrate --no-input -v0
-	env -u DATABASE_URL -u REDIS_URL $(PY) manage.py collectstatic --no-input -v0
-	env -u DATABASE_URL -u REDIS_URL $(PY) manage.py bootstrap
-	env -u DATABASE_URL -u REDIS_URL .venv/bin/daphne -b 127.0.0.1 -p $(PORT) ade.asgi:application
+	$(PY) manage.py migrate --no-input -v0
+	$(PY) manage.py collectstatic --no-input -v0
+	PORT=$(PORT) $(PY) manage.py bootstrap
+	@if [ -z "$$REDIS_URL" ]; then exec .venv/bin/daphne -b 127.0.0.1 -p $(PORT) ade.asgi:application; fi; \
+	  echo "REDIS_URL is set: turns run on a Celery worker started beside the web server (Ctrl-C stops both)"; \
+	  .venv/bin/celery -A ade worker -l INFO --concurrency 2 -n worker@%h & worker=$$!; \
+	  trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT; \
+	  .venv/bin/daphne -b 127.0.0.1 -p $(PORT) ade.asgi:application
 
 # Debian packages: bubblewrap isolates custom tools (run and test); Redis server and Chromium for the tests.
 sandbox-deps:
