@@ -218,7 +218,8 @@ def _limited_request(base):
             head = (
                 b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
             )
-            transport = self.channel.transport
+            channel = getattr(self, "channel", None)
+            transport = channel.transport if channel is not None else None
             if transport is not None:
                 transport.write(head % (status, reason, len(body)) + body)
                 transport.loseConnection()
