@@ -81,12 +81,23 @@ def delete_archive(user, archive_id: str) -> None:
         _refresh(agents)
 
 
+def own_archive_id(agent) -> str | None:
+    """The agent's own archive: the first one attached to it (read only; see archival.default_archive)."""
+    links = type(agent).archives.through.objects.filter(agent_id=agent.pk)
+    return links.order_by("id").values_list("archive_id", flat=True).first()
+
+
+def compatible(agent, archive: Archive) -> bool:
+    """Whether the agent embeds with the archive's model (else their vectors cannot be compared)."""
+    return model_name(agent.embedding_config or {}) == model_name(archive.embedding_config or {})
+
+
 def attach_archive(user, agent, archive: Archive) -> None:
     """Let the agent search the archive (idempotent). The agent row must belong to the archive's organization
     (the caller got it through get_agent_for with action="edit")."""
     from .archival import default_archive
 
-    if model_name(agent.embedding_config or {}) != model_name(archive.embedding_config or {}):
+    if not compatible(agent, archive):
         raise Invalid(
             f"archive {archive.id} embeds with {model_name(archive.embedding_config)} but the agent embeds with "
             f"{model_name(agent.embedding_config)}: their vectors cannot be compared",

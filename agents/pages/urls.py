@@ -33,6 +33,8 @@ urlpatterns = [
     path(A + "archival/", archival.archival_tab, name="archival"),
     path(A + "archival/add/", archival.passage_add, name="passage_add"),
     path(A + "archival/<str:passage_id>/delete/", archival.passage_delete, name="passage_delete"),
+    path(A + "archives/attach/", archival.archive_attach, name="archive_attach"),
+    path(A + "archives/<str:archive_id>/detach/", archival.archive_detach, name="archive_detach"),
     # settings, tools, folders
     path(A + "settings/", settings.settings_tab, name="settings"),
     path(A + "settings/save/", settings.settings_save, name="settings_save"),

@@ -1,4 +1,5 @@
-"""Archival memory: semantic search, browse newest first, add and delete passages (memory.archival)."""
+"""Archival memory: semantic search, browse newest first, add and delete passages (memory.archival), attach and
+detach shared archives (memory.archives)."""
 
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -8,6 +9,7 @@ from ade.errors import DomainError
 from agents.pages import panels
 from agents.pages.forms import PassageForm
 from agents.pages.views.common import agent_view
+from agents.queries import get_agent_for
 from memory.actions import Actor
 from memory.archival import delete_archival, insert_archival
 
@@ -67,6 +69,33 @@ def passage_add(request, agent):
 def passage_delete(request, agent, passage_id):
     try:
         delete_archival(agent, passage_id)
+    except DomainError as exc:
+        return _render(request, agent, LIST, exc.status, archival_error=exc.message)
+    return _changed(request, agent)
+
+
+@agent_view
+@require_POST
+def archive_attach(request, agent):
+    """Attach a shared archive of the organization (the agent then searches it like its own)."""
+    from memory.archives import attach_archive, get_archive_for
+
+    try:
+        editable = get_agent_for(request.user, agent.id, action="edit")
+        attach_archive(request.user, editable, get_archive_for(request.user, request.POST.get("archive_id", "")))
+    except DomainError as exc:
+        return _render(request, agent, LIST, exc.status, archival_error=exc.message)
+    return _changed(request, agent)
+
+
+@agent_view
+@require_POST
+def archive_detach(request, agent, archive_id):
+    from memory.archives import detach_archive, get_archive_for
+
+    try:
+        editable = get_agent_for(request.user, agent.id, action="edit")
+        detach_archive(request.user, editable, get_archive_for(request.user, archive_id))
     except DomainError as exc:
         return _render(request, agent, LIST, exc.status, archival_error=exc.message)
     return _changed(request, agent)
