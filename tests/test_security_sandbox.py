@@ -378,3 +378,131 @@ def test_without_isolation_custom_tools_are_refused_with_one_error_naming_the_se
     settings.TOOL_SANDBOX = "unsafe-local"  # the operator's explicit choice on a single-user laptop
     r = alice_api.post("/v1/tools/run", {"source_code": source, "args": {}})
     assert r.status_code == 200 and r.json()["tool_return"] == "hello", r.content
+
+
+# The whole path of the issue's reproduction: a real daphne running as an unprivileged user (like the Docker image's
+# `engram`), its own SQLite database and secrets in its var/, and a tenant's POST /v1/tools/run.
+
+PEEK = '''
+def peek(paths: list, pids: list, ports: list) -> dict:
+    """Look for the server's secrets."""
+    import os, socket
+    seen = {}
+    for path in paths + [f"/proc/{pid}/environ" for pid in pids]:
+        try:
+            with open(path, "rb") as f:
+                seen[path] = f.read(4096).decode(errors="replace")
+        except OSError as exc:
+            seen[path] = type(exc).__name__
+    for port in ports:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+            seen[str(port)] = "connected"
+        except OSError as exc:
+            seen[str(port)] = type(exc).__name__
+    seen["visible"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+    return seen
+'''
+
+
+@pytest.fixture(scope="module")
+def unprivileged_daphne():
+    if os.geteuid() != 0:
+        pytest.skip("starting a server as another user needs root")
+    var = Path(tempfile.mkdtemp(prefix="engram-unprivileged-var-"))
+    os.chown(var, UNPRIVILEGED_UID, UNPRIVILEGED_UID)
+    var.chmod(0o700)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "HOME": str(var),
+        "PYTHONPATH": f"{ROOT}:{site_packages()}",
+        "DJANGO_SETTINGS_MODULE": "ade.settings",
+        "ENGRAM_VAR_DIR": str(var),
+        "SECRET_KEY": "unprivileged-server-secret-key",
+        "OPENAI_API_KEY": "sk-operator-unprivileged",
+        "SCRIPTED_LLM_AUTOSTART": "0",
+        "PORT": str(port),
+    }
+    drop = ["setpriv", f"--reuid={UNPRIVILEGED_UID}", f"--regid={UNPRIVILEGED_UID}", "--clear-groups", "--"]
+    manage = [*drop, "/usr/bin/python3", str(ROOT / "manage.py")]
+    subprocess.run([*manage, "migrate", "--no-input", "-v0"], env=env, cwd=ROOT, check=True, timeout=300)  # noqa: S603
+    first_run = subprocess.run(  # noqa: S603
+        [*manage, "bootstrap"], env=env, cwd=ROOT, check=True, timeout=120, capture_output=True, text=True
+    ).stdout
+    key = next(line.split()[-1] for line in first_run.splitlines() if "API key" in line)
+    log = open(var / "daphne.log", "wb")  # noqa: SIM115 - closed below
+    daphne = subprocess.Popen(  # noqa: S603
+        [*drop, "/usr/bin/python3", "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "ade.asgi:application"],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        assert wait_until(lambda: _healthy(url) or daphne.poll() is not None, 120), "daphne did not start"
+        assert daphne.poll() is None, (var / "daphne.log").read_text()
+        yield {"url": url, "key": key, "pid": daphne.pid, "var": var, "port": port}
+    finally:
+        daphne.terminate()
+        daphne.wait(15)
+        log.close()
+        subprocess.run(["rm", "-rf", str(var)], check=False)  # noqa: S603, S607
+
+
+def _healthy(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(url + "/v1/health/", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_a_tenants_tool_on_an_unprivileged_server_reaches_none_of_its_secrets(unprivileged_daphne):
+    import httpx
+
+    server = unprivileged_daphne
+    var = server["var"]
+    secret_file = var / "secret_key"
+    subprocess.run(  # noqa: S603 - as the server's user, like settings would write it
+        [
+            "setpriv",
+            f"--reuid={UNPRIVILEGED_UID}",
+            f"--regid={UNPRIVILEGED_UID}",
+            "--clear-groups",
+            "--",
+            "/bin/sh",
+            "-c",
+            f"umask 077; printf unprivileged-secret-file > {secret_file}",
+        ],
+        check=True,
+    )
+    args = {
+        "paths": [str(var / "engram.sqlite3"), str(secret_file)],
+        "pids": [server["pid"], "self"],
+        "ports": [server["port"], 55432, 6390],
+    }
+    r = httpx.post(
+        server["url"] + "/v1/tools/run",
+        json={"source_code": PEEK, "args": args},
+        headers={"Authorization": f"Bearer {server['key']}"},
+        timeout=60,
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "success", r.text
+    seen = json.loads(r.json()["tool_return"]) if isinstance(r.json()["tool_return"], str) else r.json()["tool_return"]
+    leaked = json.dumps(seen)
+    for secret in (
+        "unprivileged-server-secret-key",
+        "sk-operator-unprivileged",
+        "SQLite format",
+        "unprivileged-secret",
+    ):
+        assert secret not in leaked, seen
+    assert all(seen[str(port)] != "connected" for port in args["ports"]), seen
+    assert server["pid"] not in seen["visible"] and len(seen["visible"]) < 5, seen

@@ -148,6 +148,7 @@ def isolated_command(
     memory_mb: int | None = None,
     cpu_seconds: int | None = None,
     processes: int | None = None,
+    read_only_paths: tuple[str, ...] = (),
 ) -> list[str]:
     """The command line that runs `argv` isolated with rlimits (for long-lived programs such as stdio MCP servers).
 
@@ -156,7 +157,7 @@ def isolated_command(
     """
     limits = _limits(memory_mb=memory_mb, cpu_seconds=cpu_seconds, processes=processes)
     launcher = [sandbox_python(), "-I", "-S", "-c", LAUNCHER_SOURCE, json.dumps(limits), *argv]
-    return _wrap(launcher, network=network)
+    return _wrap(launcher, network=network, read_only_paths=read_only_paths)
 
 
 def start_isolated(argv: list[str], *, env: dict | None = None, **limits) -> subprocess.Popen:
@@ -258,11 +259,11 @@ def _limits(*, memory_mb: int | None, cpu_seconds: int | None = None, processes:
     }
 
 
-def _wrap(argv: list[str], *, network: bool) -> list[str]:
+def _wrap(argv: list[str], *, network: bool, read_only_paths: tuple[str, ...] = ()) -> list[str]:
     """`argv` inside bwrap (started as the unprivileged sandbox user when we are root), or as is for unsafe-local."""
     if mode() == "unsafe-local":
         return argv
-    return [*_drop_to(), *_bwrap_args(network), "--", *argv]
+    return [*_drop_to(), *_bwrap_args(network, read_only_paths), "--", *argv]
 
 
 def _drop_to() -> list[str]:
@@ -277,7 +278,7 @@ def _drop_to() -> list[str]:
     return ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups", "--"]
 
 
-def _bwrap_args(network: bool) -> list[str]:
+def _bwrap_args(network: bool, read_only_paths: tuple[str, ...] = ()) -> list[str]:
     args = ["bwrap", "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session"]
     args += ["--uid", "65534", "--gid", "65534", "--hostname", "sandbox"]
     if network:
@@ -291,6 +292,8 @@ def _bwrap_args(network: bool) -> list[str]:
             args += ["--ro-bind", path, path]
     for path in ETC_FILES + (ETC_NETWORK_FILES if network else ()):
         args += ["--ro-bind-try", path, path]
+    for path in read_only_paths:  # e.g. where the operator installed stdio MCP servers (MCP_STDIO_PATHS)
+        args += ["--ro-bind", path, path]
     args += ["--proc", "/proc", "--dev", "/dev"]
     mb = 1024 * 1024
     tmpfs = (("/tmp", TMP_MB), ("/var/tmp", TMP_MB // 4), ("/dev/shm", TMP_MB // 4))  # noqa: S108 - fresh, its own
@@ -391,7 +394,7 @@ def _send(proc, payload: bytes) -> None:
 
 def _collect(proc, fds: dict, deadline: float, info: _Capture, memory_mb: int) -> str | None:
     """Read every pipe until they close or the process exits; "timeout" or "memory" when it had to be stopped."""
-    next_check = time.monotonic() + MEMORY_CHECK_SECONDS
+    next_check = time.monotonic() + 2 * MEMORY_CHECK_SECONDS  # most tools are done by then; RLIMIT_AS holds meanwhile
     with selectors.DefaultSelector() as selector:
         for fd, capture in fds.items():
             selector.register(fd, selectors.EVENT_READ, capture)
