@@ -261,6 +261,29 @@
     form.replaceWith(note);
   });
 
+  /* The agent's name and existence arrive live: the tab title and the composer follow a rename, and a page whose
+     agent was deleted in another tab stops taking edits. */
+  function syncAgent() {
+    var title = document.getElementById("agent-title");
+    var composer = document.getElementById("composer-text");
+    if (title && document.querySelector(".workspace")) {
+      var name = title.textContent.trim();
+      document.title = name + " · Engram ADE";
+      if (composer) composer.placeholder = "Message " + name + "…";
+    }
+    if (document.getElementById("agent-gone")) {
+      document.querySelectorAll(".workspace input, .workspace textarea, .workspace select, .workspace button, .topbar form button")
+        .forEach(function (el) { if (!el.closest("[data-mobile-tab]")) el.disabled = true; });
+      document.querySelectorAll(".workspace [hx-post], .topbar [hx-get*='/delete/']").forEach(function (el) {
+        el.removeAttribute("hx-post"); el.removeAttribute("hx-get"); el.setAttribute("aria-disabled", "true");
+        htmx.process(el);
+      });
+      var ws = document.querySelector(".workspace");
+      if (ws) ws.dataset.gone = "1";
+    }
+  }
+  document.addEventListener("htmx:wsAfterMessage", syncAgent);
+
   /* ---- phones: one section of the workspace at a time (Chat / Memory / Context / Settings) ---- */
   document.addEventListener("click", function (e) {
     var tab = e.target.closest("[data-mobile-tab]");

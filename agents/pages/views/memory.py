@@ -70,7 +70,8 @@ def block_save(request, agent, block_id):
     form = BlockForm(request.POST)
     if not form.is_valid():
         error = "; ".join(f"{f}: {' '.join(e)}" for f, e in form.errors.items())
-        return _render_block(request, agent, block, 400, mine=request.POST.get("value"), error=error)
+        field = next(iter(form.errors))  # opens the section that holds the field
+        return _render_block(request, agent, block, 400, mine=request.POST.get("value"), error=error, error_field=field)
     changes = form.changes(request.POST)
     mine = changes.get("value")
     if request.POST.get("merge"):
@@ -90,7 +91,9 @@ def block_save(request, agent, block_id):
             request, agent, block, exc.current, mine if mine is not None else block.value, form.cleaned_data["version"]
         )
     except DomainError as exc:
-        return _render_block(request, agent, block, exc.status, mine=mine, error=exc.message, error_field=exc.field)
+        # a value over a lowered limit is the limit's problem: show that field, not a collapsed section
+        field = "limit" if exc.field == "value" and "limit" in changes else exc.field
+        return _render_block(request, agent, block, exc.status, mine=mine, error=exc.message, error_field=field)
     return _render_block(request, agent, block, saved=True)
 
 
