@@ -228,8 +228,11 @@ TOOL_SANDBOX_USER = os.environ.get("TOOL_SANDBOX_USER", "nobody")
 TOOL_SANDBOX_PYTHON = os.environ.get("TOOL_SANDBOX_PYTHON", "")
 TOOL_ALLOW_NETWORK = os.environ.get("TOOL_ALLOW_NETWORK", "0") == "1"
 MCP_TOOL_TIMEOUT_SECONDS = float(os.environ.get("MCP_TOOL_TIMEOUT_SECONDS", 60))
-# stdio MCP servers run in the tool sandbox; they get network access only when the operator allows it.
+# stdio MCP servers run in the tool sandbox; they get network access only when the operator allows it, and see
+# /usr plus these read-only directories (colon-separated: where the operator installed them).
 MCP_STDIO_ALLOW_NETWORK = os.environ.get("MCP_STDIO_ALLOW_NETWORK", "0") == "1"
+MCP_STDIO_PATHS = [p for p in os.environ.get("MCP_STDIO_PATHS", "").split(":") if p]
+MCP_STDIO_MEMORY_MB = int(os.environ.get("MCP_STDIO_MEMORY_MB", 1024))
 
 # Email (invitation links): SMTP from EMAIL_URL or EMAIL_HOST, else printed to the console (ade.config).
 globals().update(email_settings(os.environ))

@@ -4,8 +4,10 @@ and secrets that never leave masked."""
 
 import json
 import logging
-import sys
+import os
+from pathlib import Path
 
+import mcp as mcp_package
 import pytest
 
 from tests.servers.remote import SCRIPT, TOKEN, MCPTestServer
@@ -181,26 +183,34 @@ def test_refresh_picks_up_new_tools_and_reports_vanished_attached_ones(alice_api
     assert failed["status"] == "error" and "no longer offers" in failed["tool_return"]
 
 
-def test_stdio_server_is_for_admins_and_gets_no_server_secrets(alice, alice_api, monkeypatch):
+def test_stdio_server_runs_in_the_tool_sandbox(alice_api, monkeypatch, settings, tmp_path):
+    """The server's code and packages are shown read-only (MCP_STDIO_PATHS); nothing else of this host is."""
+    site_packages = str(Path(mcp_package.__file__).parents[1])
+    settings.MCP_STDIO_PATHS = [site_packages, str(Path(SCRIPT).parent)]
     monkeypatch.setenv("ENGRAM_TEST_SERVER_SECRET", "do-not-leak-this")
-    config = {
-        "mcp_server_type": "stdio",
-        "command": sys.executable,
-        "args": [SERVER, "stdio"],
-        "env": {"GREETING": "hi"},
-    }
-    refused = alice_api.post("/v1/mcp-servers/", {"server_name": "local", "config": config})
-    assert refused.status_code == 403 and not MCPServer.objects.exists()
-
-    alice.is_staff = True
-    alice.save()
+    secret_file = Path(settings.BASE_DIR) / "var" / "secret_key"
+    env = {"GREETING": "hi", "PYTHONPATH": site_packages}
+    config = {"mcp_server_type": "stdio", "command": "/usr/bin/python3", "args": [SCRIPT, "stdio"], "env": env}
     server = _create(alice_api, "local", config)
-    assert server["env"] == {"GREETING": "****"}
+    assert server["env"] == {"GREETING": "****", "PYTHONPATH": "****" + site_packages[-4:]}
     tools = _tools(alice_api, server["id"])
-    run = f"/v1/mcp-servers/{server['id']}/tools/{tools['secret_env']['id']}/run"
-    assert alice_api.post(run, {"args": {"name": "GREETING"}}).json()["func_return"] == "hi"
-    assert alice_api.post(run, {"args": {"name": "ENGRAM_TEST_SERVER_SECRET"}}).json()["func_return"] == "<unset>"
-    assert alice_api.post(run, {"args": {"name": "SECRET_KEY"}}).json()["func_return"] == "<unset>"
+    assert {"add", "secret_env", "read_path", "connect"} <= set(tools), server
+
+    def run(tool, **args):
+        response = alice_api.post(f"/v1/mcp-servers/{server['id']}/tools/{tools[tool]['id']}/run", {"args": args})
+        return response.json()["func_return"]
+
+    assert run("add", a=2, b=2) == "4"
+    assert run("secret_env", name="GREETING") == "hi"
+    assert run("secret_env", name="ENGRAM_TEST_SERVER_SECRET") == "<unset>"
+    assert run("secret_env", name="SECRET_KEY") == "<unset>"
+    assert run("read_path", path=str(secret_file)) == "<FileNotFoundError>"
+    assert run("read_path", path=str(Path(settings.BASE_DIR) / "manage.py")) == "<FileNotFoundError>"
+    # Its own PID namespace: this (server) process does not exist in there.
+    assert run("read_path", path=f"/proc/{os.getpid()}/environ") in ("<FileNotFoundError>", "<PermissionError>")
+    db = settings.DATABASES["default"]
+    port = int(db.get("PORT") or 0) or 6390
+    assert run("connect", host="127.0.0.1", port=port).startswith("<")
 
 
 def test_legacy_routes_by_server_name(alice_api, http_server):
@@ -261,20 +271,25 @@ def test_mcp_servers_page_tests_adds_refreshes_and_removes(client, alice, http_s
     form |= {"auth_token": TOKEN, "custom_headers": "X-Team: blue-secret-header-value"}
 
     tested = client.post("/mcp-servers/", {**form, "test": "1"}, HTTP_HX_REQUEST="true")
-    assert b"Connected: 6 tools" in tested.content and not MCPServer.objects.exists()
+    assert b"Connected: 8 tools" in tested.content and not MCPServer.objects.exists()
     bad = client.post("/mcp-servers/", {**form, "custom_headers": "no separator"}, HTTP_HX_REQUEST="true")
     assert bad.status_code == 400 and b"Line 1" in bad.content
 
     added = client.post("/mcp-servers/", form, HTTP_HX_REQUEST="true")
-    assert b"Added calc with 6 tools" in added.content
+    assert b"Added calc with 8 tools" in added.content
     server = MCPServer.objects.get()
     assert b'<code class="item-title">add</code>' in added.content and b"Add two integers." in added.content
     refreshed = client.post(f"/mcp-servers/{server.id}/refresh/", HTTP_HX_REQUEST="true")
     assert b"Refreshed: 0 added" in refreshed.content
     for html in (added.content, refreshed.content, client.get("/mcp-servers/").content):
         assert TOKEN.encode() not in html and b"blue-secret-header-value" not in html
-    # stdio is not offered to a member who is not an administrator.
-    assert b'value="stdio"' not in added.content
+    # A member who is not an admin sees the servers but no form to change them.
+    from accounts.actions import create_user
+
+    client.force_login(create_user("eve", "correct horse battery", organization=alice.organization, role="editor"))
+    seen = client.get("/mcp-servers/").content
+    assert b"calc" in seen and b'id="mcp-add-form"' not in seen and b"Remove</button>" not in seen
+    client.force_login(alice)
 
     removed = client.post(f"/mcp-servers/{server.id}/delete/", HTTP_HX_REQUEST="true")
     assert b"No MCP servers yet" in removed.content and not MCPServer.objects.exists()

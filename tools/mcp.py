@@ -117,8 +117,8 @@ def _with_client(server, action, timeout: float):
         return _run(limited)
     except TimeoutError as exc:
         raise MCPUnavailable(f"MCP server {server.server_name!r} did not answer within {timeout:g} s") from exc
-    except DomainError:
-        raise
+    except DomainError as exc:  # no sandbox, unreadable secrets...: the same readable failure
+        raise MCPUnavailable(f"MCP server {server.server_name!r}: {exc.message}") from None
     except BaseException as exc:  # noqa: BLE001 - anyio wraps transport faults in exception groups
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
@@ -143,13 +143,26 @@ def _reason(exc: BaseException) -> str:
     return message.splitlines()[0][:300]
 
 
+def _stdio(server, env: dict):
+    """A stdio server runs in the tool sandbox (tools/sandbox.py): no server secrets, no database, no network unless
+    MCP_STDIO_ALLOW_NETWORK; it sees /usr and the read-only MCP_STDIO_PATHS where the operator installed servers."""
+    from mcp.client.stdio import StdioServerParameters, stdio_client
+
+    from tools.sandbox import isolated_command
+
+    argv = isolated_command(
+        [server.command, *(server.args or [])],
+        network=settings.MCP_STDIO_ALLOW_NETWORK,
+        memory_mb=settings.MCP_STDIO_MEMORY_MB,
+        read_only_paths=tuple(settings.MCP_STDIO_PATHS),
+    )
+    return stdio_client(StdioServerParameters(command=argv[0], args=argv[1:], env=env, cwd="/"))
+
+
 def _transport(server):
     data = server_secrets(server)
     if server.server_type == "stdio":
-        from mcp.client.stdio import StdioServerParameters, stdio_client
-
-        params = StdioServerParameters(command=server.command, args=list(server.args or []), env=data.get("env"))
-        return stdio_client(params)
+        return _stdio(server, data.get("env") or {})
     headers = dict(data.get("custom_headers") or {})
     if data.get("auth_token"):
         header = server.auth_header or "Authorization"

@@ -53,7 +53,7 @@ def create_server(user, server_name: str, config: dict) -> MCPServer:
     (a server that cannot be reached is still added, with `last_error` saying why)."""
     _check_name(server_name)
     kind = _kind(config)
-    _may_manage(user, kind)
+    _may_manage(user)
     fields = _config_fields(kind, config, partial=False)
     server = MCPServer(organization_id=user.organization_id, server_name=server_name, server_type=kind)
     server.created_by = user if getattr(user, "pk", None) else None
@@ -76,7 +76,7 @@ def update_server(user, server_id: str, changes: dict) -> MCPServer:
     kind = config.get("mcp_server_type") or server.server_type
     if kind != server.server_type:
         raise Invalid("config.mcp_server_type cannot change; add a new server instead", field="config")
-    _may_manage(user, kind)
+    _may_manage(user)
     fields = _config_fields(kind, config, partial=True)
     with transaction.atomic():
         server = get_server_for(user, server.id, for_update=True)
@@ -102,7 +102,7 @@ def update_server(user, server_id: str, changes: dict) -> MCPServer:
 def delete_server(user, server_id: str) -> None:
     """Remove a server and its tools (agents using them lose them)."""
     server = get_server_for(user, server_id)
-    _may_manage(user, server.server_type)
+    _may_manage(user)
     with transaction.atomic():
         locked = get_server_for(user, server.id, for_update=True)
         _audit(user, locked, "delete", locked.server_name)
@@ -133,7 +133,7 @@ def refresh_tools(user, server_id: str, agent_id: str | None = None) -> dict:
 def probe(user, config: dict) -> dict:
     """Connect to a server described by `config` without saving it: {"status", "tools", "error"}."""
     kind = _kind(config)
-    _may_manage(user, kind)
+    _may_manage(user)
     server = MCPServer(organization_id=user.organization_id, server_name="(test)", server_type=kind)
     _apply(server, _config_fields(kind, config, partial=False))
     try:
@@ -205,14 +205,11 @@ def _kind(config) -> str:
     return kind
 
 
-def _may_manage(user, kind: str) -> None:
-    """Organization admins manage MCP servers. A stdio server is a command run on this host: until it runs in the
-    tool sandbox, only an administrator of this instance (staff) may add, change or remove one."""
+def _may_manage(user) -> None:
+    """Organization admins manage MCP servers, stdio ones included: those run in the tool sandbox."""
     from accounts.permissions import check
 
     check(user, "manage")
-    if kind == "stdio" and not (getattr(user, "is_staff", False) or getattr(user, "is_superuser", False)):
-        raise Forbidden("Only an administrator of this server may add, change or remove a stdio MCP server")
 
 
 def _audit(user, server: MCPServer, verb: str, summary: str = "") -> None:
@@ -355,7 +352,7 @@ def import_mcp_server(user, entry: dict) -> MCPServer | None:
         return existing
     kind, stdio = entry.get("server_type") or "streamable_http", entry.get("stdio_config") or {}
     try:
-        _may_manage(user, kind)
+        _may_manage(user)
     except Forbidden:  # an editor's import: the tools come in unavailable until an admin adds the server
         return None
     if kind == "stdio":

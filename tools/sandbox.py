@@ -299,8 +299,20 @@ def _bwrap_args(network: bool, read_only_paths: tuple[str, ...] = ()) -> list[st
     tmpfs = (("/tmp", TMP_MB), ("/var/tmp", TMP_MB // 4), ("/dev/shm", TMP_MB // 4))  # noqa: S108 - fresh, its own
     for path, size in tmpfs:
         args += ["--size", str(size * mb), "--tmpfs", path]
-    args += ["--remount-ro", "/dev", "--chdir", SANDBOX_HOME]
+    # The root itself is an unbounded tmpfs: read-only, so only the capped ones above take writes.
+    args += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", SANDBOX_HOME]
+    if _bwrap_can_disable_userns():
+        args.append("--disable-userns")  # no nested namespaces: no capabilities to poke the kernel with
     return args
+
+
+@lru_cache(maxsize=1)
+def _bwrap_can_disable_userns() -> bool:
+    try:
+        shown = subprocess.run(["bwrap", "--help"], capture_output=True, text=True, timeout=10)  # noqa: S607
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return "--disable-userns" in shown.stdout + shown.stderr
 
 
 @lru_cache(maxsize=4)

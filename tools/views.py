@@ -8,6 +8,7 @@ from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
+from accounts.permissions import allows
 from ade.errors import DomainError, NotFound
 
 from . import mcp_servers as servers
@@ -63,7 +64,7 @@ def _page(request, *, form=None, status=200, **extra):
     context = {
         "servers": [{"row": s, "shown": servers.render(s), "tools": _with_schema_text(s.tools.all())} for s in rows],
         "form": form or MCPServerForm(initial={"server_type": "streamable_http"}),
-        "may_add_stdio": request.user.is_staff or request.user.is_superuser,
+        "may_manage": allows(request.user, "manage"),
         **extra,
     }
     template = "tools/_mcp_servers.html" if request.htmx else "tools/mcp_servers.html"

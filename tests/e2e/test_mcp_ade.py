@@ -32,10 +32,10 @@ def test_add_an_mcp_server_attach_its_tool_and_see_the_agent_call_it(
     page.fill("#mcp-url", mcp_server.url)
     page.fill("#mcp-token", TOKEN)
     page.get_by_role("button", name="Test connection").click()
-    expect(page.locator("#mcp-probe")).to_contain_text("Connected: 6 tools")
+    expect(page.locator("#mcp-probe")).to_contain_text("Connected: 8 tools")
     page.fill("#mcp-token", TOKEN)  # a password field is never sent back filled
     page.get_by_role("button", name="Add server").click()
-    expect(page.locator("#mcp-servers")).to_contain_text("Added calc with 6 tools")
+    expect(page.locator("#mcp-servers")).to_contain_text("Added calc with 8 tools")
     assert TOKEN not in page.content()
     shot(page, "30-mcp-servers")
 

@@ -1,7 +1,7 @@
 """A real MCP server for the tests, written with the `mcp` package's own server API.
 
 Run: python tests/servers/mcp_test_server.py stdio | http PORT | sse PORT [--token TOKEN]
-Tools: add(a, b), echo(text), secret_env(name) (reads the server's environment: isolation tests),
+Tools: add(a, b), echo(text), secret_env(name), read_path(path), connect(host, port) (isolation tests),
 learn_more() (registers `multiply`; refresh tests), crash() (the process dies mid-call), slow(seconds).
 With --token, HTTP requests without `Authorization: Bearer TOKEN` get 401.
 """
@@ -32,6 +32,28 @@ def echo(text: str) -> str:
 def secret_env(name: str) -> str:
     """The value of an environment variable of the server process (or '<unset>')."""
     return os.environ.get(name, "<unset>")
+
+
+@server.tool()
+def read_path(path: str) -> str:
+    """The start of a file the server can read (or why it cannot): isolation tests."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(200).decode(errors="replace")
+    except OSError as exc:
+        return f"<{type(exc).__name__}>"
+
+
+@server.tool()
+def connect(host: str, port: int) -> str:
+    """Whether the server can open a TCP connection: isolation tests."""
+    import socket
+
+    try:
+        socket.create_connection((host, port), timeout=2).close()
+        return "connected"
+    except OSError as exc:
+        return f"<{type(exc).__name__}>"
 
 
 def multiply(a: int, b: int) -> int:
