@@ -233,7 +233,8 @@ def test_modify_reset_and_cancel(alice_api, scripted_llm):
 
     r = alice_api.patch(f"/v1/agents/{agent['id']}/reset-messages", {"add_default_initial_messages": False})
     assert r.status_code == 200 and len(r.json()["message_ids"]) == 1
-    assert [m["message_type"] for m in alice_api.get(f"/v1/agents/{agent['id']}/messages").json()] == ["system_message"]
+    kept = [m["message_type"] for m in alice_api.get(f"/v1/agents/{agent['id']}/messages").json()]
+    assert "system_message" in kept and len(kept) > 1  # only the in-context list was reset
 
 
 def test_messages_and_runs_of_other_organizations_are_404(alice_api, mallory_api, scripted_llm):

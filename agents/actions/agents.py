@@ -158,7 +158,15 @@ def update_agent(user, agent_id: str, changes: dict, *, expected_version: int | 
         if "timezone" in changes:
             agent.timezone = _timezone(changes["timezone"])
         if any(
-            k in changes for k in ("model", "llm_config", "context_window_limit", "max_tokens", "parallel_tool_calls")
+            k in changes
+            for k in (
+                "model",
+                "llm_config",
+                "context_window_limit",
+                "max_tokens",
+                "parallel_tool_calls",
+                "model_settings",
+            )
         ):
             agent.llm_config = llm_config_from(changes, agent.llm_config)
         if "embedding" in changes or "embedding_config" in changes:
@@ -205,12 +213,17 @@ def _update_relations(user, agent: Agent, changes: dict) -> None:
 
 
 def delete_agent(user, agent_id: str) -> None:
-    """Delete the agent, its messages, runs and steps, and the archives no other agent uses. Blocks stay (they
-    may be shared); their links to this agent go."""
+    """Delete the agent, its messages, runs and steps, its sleep-time companion and their group, and the archives
+    no other agent uses. Blocks stay (they may be shared); their links to these agents go."""
     with transaction.atomic():
         agent = get_agent_for(user, agent_id, for_update=True, action="edit")
         _audit(user, agent, "delete")
-        only_here = [a.id for a in agent.archives.all() if a.agents.count() == 1]
-        agent.delete()
+        companions = list(Agent.objects.filter(groups__manager_agent=agent, groups__manager_type="sleeptime"))
+        doomed = [agent, *companions]
+        doomed_ids = [d.id for d in doomed]
+        only_here = {a.id for d in doomed for a in d.archives.all() if not a.agents.exclude(id__in=doomed_ids).exists()}
+        for gone in doomed:
+            gone.delete()  # the group goes with its manager agent (cascade)
         Archive.objects.filter(id__in=only_here).delete()
-        broadcast(agent_group(agent_id), {"type": "agent_deleted", "agent_id": agent_id})
+        for gone_id in [agent_id, *(c.id for c in companions)]:
+            broadcast(agent_group(gone_id), {"type": "agent_deleted", "agent_id": gone_id})

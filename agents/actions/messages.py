@@ -16,13 +16,14 @@ from agents.runtime.defaults import starting_rows
 
 
 def reset_messages(user, agent_id: str, *, add_default_initial_messages: bool = False) -> Agent:
-    """Start the conversation over: every message but the system one is deleted (recall included)."""
+    """Start the agent's (default) conversation over: its in-context list keeps only the system message. The
+    messages stay stored, as in Letta: the message list and conversation_search still find them."""
     with transaction.atomic():
         agent = _locked(user, agent_id)
-        if Agent.objects.filter(id=agent.id, runs__status__in=("created", "running")).exists():
+        active = ("created", "running")
+        if Agent.objects.filter(id=agent.id, runs__status__in=active, runs__conversation__isnull=True).exists():
             raise Conflict("The agent is running a turn; cancel it before resetting its messages")
         system_id = agent.message_ids[0]
-        Message.objects.filter(agent=agent).exclude(id=system_id).delete()
         rows = starting_rows(agent, None) if add_default_initial_messages else []
         Message.objects.bulk_create(rows)
         agent.message_ids = [system_id] + [r.id for r in rows]

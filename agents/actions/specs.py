@@ -36,6 +36,9 @@ SIMPLE_FIELDS = {
     "max_files_open": int,
     "per_file_view_window_char_limit": int,
     "response_format": dict,
+    "project_id": str,  # Engram has no projects or templates: the ids are kept so list filters can use them
+    "template_id": str,
+    "base_template_id": str,
 }
 
 
@@ -120,6 +123,7 @@ def llm_config_from(spec: dict, current: dict | None = None) -> dict:
     for key in ("max_tokens", "parallel_tool_calls"):
         if spec.get(key) is not None:
             overrides[key] = spec[key]
+    overrides.update(model_settings_overrides(spec.get("model_settings")))
     handle = spec.get("model") or (given or {}).get("handle")
     if handle:
         return resolve_llm(handle, overrides)
@@ -135,6 +139,37 @@ def llm_config_from(spec: dict, current: dict | None = None) -> dict:
             else {**current, **overrides}
         )
     return resolve_llm(settings.DEFAULT_MODEL, overrides)
+
+
+# ModelSettings fields (SDK 1.x, one shape per provider_type) -> llm_config keys.
+_MODEL_SETTINGS = {
+    "temperature": "temperature",
+    "max_output_tokens": "max_tokens",
+    "parallel_tool_calls": "parallel_tool_calls",
+    "strict": "strict",
+    "verbosity": "verbosity",
+    "effort": "effort",
+    "frequency_penalty": "frequency_penalty",
+}
+
+
+def model_settings_overrides(settings_in) -> dict:
+    """llm_config overrides from a `model_settings` object (temperature, max_output_tokens, reasoning, thinking…);
+    resolve_llm checks their types and ranges. Unknown provider-specific fields are ignored."""
+    if settings_in is None:
+        return {}
+    if not isinstance(settings_in, dict):
+        raise Invalid("model_settings must be an object", field="model_settings")
+    out = {key: settings_in[name] for name, key in _MODEL_SETTINGS.items() if settings_in.get(name) is not None}
+    reasoning = settings_in.get("reasoning")
+    if isinstance(reasoning, dict) and reasoning.get("reasoning_effort"):
+        out["reasoning_effort"] = reasoning["reasoning_effort"]
+    thinking = settings_in.get("thinking")
+    if isinstance(thinking, dict) and thinking.get("type"):
+        out["enable_reasoner"] = thinking["type"] == "enabled"
+        if thinking.get("budget_tokens") is not None:
+            out["max_reasoning_tokens"] = thinking["budget_tokens"]
+    return out
 
 
 def embedding_config_from(spec: dict) -> dict:

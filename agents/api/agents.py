@@ -90,6 +90,11 @@ def _filtered(user, f: AgentFilters):
         qs = qs.filter(last_stop_reason=f.last_stop_reason)
     if f.created_by_id:
         qs = qs.filter(created_by_id=f.created_by_id)
+    for field in ("project_id", "template_id", "base_template_id"):
+        if getattr(f, field):
+            qs = qs.filter(**{field: getattr(f, field)})
+    if f.exclude_hidden:
+        qs = qs.filter(hidden=False)
     tags = sorted(set(f.tags or []))
     if tags and f.match_all_tags:
         for tag in tags:

@@ -35,6 +35,10 @@ def render_agent(agent: Agent, include=()) -> dict:
         "llm_config": _llm_config(agent),
         "embedding_config": agent.embedding_config or None,
         "model": agent.model_handle,
+        "model_settings": model_settings(agent.llm_config or {}),
+        "project_id": agent.project_id or None,
+        "template_id": agent.template_id or None,
+        "base_template_id": agent.base_template_id or None,
         "embedding": (agent.embedding_config or {}).get("handle"),
         "memory": {"agent_type": agent.agent_type, "blocks": blocks, "file_blocks": list(agent.file_links.all())},
         "blocks": blocks,
@@ -88,6 +92,44 @@ _PLAIN_FIELDS = (
     "updated_at",
     "version",
 )
+
+
+MODEL_SETTINGS_PROVIDERS = (
+    "anthropic",
+    "azure",
+    "baseten",
+    "bedrock",
+    "deepseek",
+    "google_ai",
+    "google_vertex",
+    "groq",
+    "openai",
+    "openrouter",
+    "sglang",
+    "together",
+    "xai",
+    "zai",
+)
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
+
+
+def model_settings(cfg: dict) -> dict:
+    """The SDK 1.x ModelSettings of an llm_config, in the shape of its provider_type (OpenAI-compatible endpoints
+    are "openai"); the inverse of agents.actions.specs.model_settings_overrides."""
+    provider = cfg.get("model_endpoint_type") or "openai"
+    provider = provider if provider in MODEL_SETTINGS_PROVIDERS else "openai"
+    out = {
+        "provider_type": provider,
+        "temperature": cfg["temperature"] if cfg.get("temperature") is not None else 0.7,
+        "max_output_tokens": cfg.get("max_tokens") or 4096,
+        "parallel_tool_calls": bool(cfg.get("parallel_tool_calls", False)),
+    }
+    if provider == "anthropic":
+        budget = cfg.get("max_reasoning_tokens") or 1024
+        out["thinking"] = {"type": "enabled" if cfg.get("enable_reasoner") else "disabled", "budget_tokens": budget}
+    elif provider == "openai" and cfg.get("reasoning_effort") in REASONING_EFFORTS:
+        out["reasoning"] = {"reasoning_effort": cfg["reasoning_effort"]}
+    return out
 
 
 def _llm_config(agent: Agent) -> dict:

@@ -291,7 +291,8 @@ class AgentOut(Schema):
 
 
 class AgentFilters(Schema):
-    """GET /v1/agents/ and /v1/agents/count filters (cloud-only ones are accepted and ignored)."""
+    """GET /v1/agents/ and /v1/agents/count filters. Hidden agents are left out unless `exclude_hidden=false`;
+    project and template ids match what agents were created with (Engram keeps them; it has no projects)."""
 
     name: str | None = None
     tags: list[str] | None = None
@@ -304,6 +305,7 @@ class AgentFilters(Schema):
     base_template_id: str | None = None
     identity_id: str | None = None
     identifier_keys: list[str] | None = None
+    exclude_hidden: bool = Field(True, description="Engram: false lists hidden agents too (as Letta's count does).")
 
 
 class IncludeParams(Schema):
