@@ -241,9 +241,16 @@ def bomb():
             break
     return started
 """
-    status, started = server(source, "bomb", {}, timeout=8)
-    assert status == "success", started
-    assert started < 40  # TOOL_MAX_PROCESSES (32) for the whole execution, not 200
+    outcomes = []
+    bombs = [threading.Thread(target=lambda: outcomes.append(server(source, "bomb", {}, timeout=8))) for _ in range(2)]
+    for bomb in bombs:
+        bomb.start()
+    for bomb in bombs:
+        bomb.join(60)
+    assert [status for status, _ in outcomes] == ["success", "success"], outcomes
+    # TOOL_MAX_PROCESSES (32) for the whole execution, not 200; and each execution has its own budget, so one
+    # tenant's bomb running at the same time does not starve another's tool of processes.
+    assert all(20 < started < 40 for _, started in outcomes), outcomes
 
 
 def test_memory_is_a_budget_for_all_the_tools_processes_together(server):
@@ -299,6 +306,22 @@ def look():
     return [folder for folder in ("/tmp", "/var/tmp", "/dev/shm") if os.path.exists(os.path.join(folder, "{name}"))]
 """
     assert server(reader, "look", {}) == ("success", [])
+    elsewhere = """
+import os, subprocess
+def write_elsewhere():
+    refused = []
+    for path in ("/x", "/etc/x", "/var/x", "/dev/x", "/usr/x"):
+        try:
+            open(path, "w").write("x")
+        except OSError:
+            refused.append(path)
+    nested = subprocess.run(["unshare", "--user", "--map-root-user", "true"], capture_output=True)
+    return {"refused": refused, "nested_namespace": nested.returncode == 0}
+"""
+    status, found = server(elsewhere, "write_elsewhere", {})
+    assert status == "success", found
+    assert found["refused"] == ["/x", "/etc/x", "/var/x", "/dev/x", "/usr/x"]  # only the capped tmpfs take files
+    assert found["nested_namespace"] is False
     assert not any(os.path.exists(os.path.join(folder, name)) for folder in ("/tmp", "/var/tmp", "/dev/shm"))
 
 
