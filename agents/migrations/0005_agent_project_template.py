@@ -4,30 +4,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('agents', '0004_conversations'),
+        ("agents", "0004_conversations"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='agent',
-            name='base_template_id',
-            field=models.CharField(blank=True, default='', max_length=100),
+            model_name="agent",
+            name="base_template_id",
+            field=models.CharField(blank=True, default="", max_length=100),
         ),
         migrations.AddField(
-            model_name='agent',
-            name='project_id',
-            field=models.CharField(blank=True, default='', help_text="A client's own grouping.", max_length=100),
+            model_name="agent",
+            name="project_id",
+            field=models.CharField(blank=True, default="", help_text="A client's own grouping.", max_length=100),
         ),
         migrations.AddField(
-            model_name='agent',
-            name='template_id',
-            field=models.CharField(blank=True, default='', max_length=100),
+            model_name="agent",
+            name="template_id",
+            field=models.CharField(blank=True, default="", max_length=100),
         ),
         migrations.AlterField(
-            model_name='agent',
-            name='hidden',
-            field=models.BooleanField(default=False, help_text='Left out of agent lists unless asked for.'),
+            model_name="agent",
+            name="hidden",
+            field=models.BooleanField(default=False, help_text="Left out of agent lists unless asked for."),
         ),
     ]
