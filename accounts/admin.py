@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
-from .models import ApiKey, Organization, User
+from .models import ApiKey, AuditEntry, Membership, Organization, User
 
 
 @admin.register(Organization)
@@ -10,8 +10,36 @@ class OrganizationAdmin(admin.ModelAdmin):
     search_fields = ("name", "id")
 
 
+class MembershipInline(admin.TabularInline):
+    """A user's organizations and roles (a user added here needs one to do anything in their organization)."""
+
+    model = Membership
+    extra = 1
+    fields = ("organization", "role", "last_active_at")
+    readonly_fields = ("last_active_at",)
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """Read-only: audit entries are written by the actions that make the changes."""
+
+    list_display = ("created_at", "organization", "actor_name", "action", "object_id", "summary")
+    list_filter = ("action", "organization")
+    search_fields = ("actor_name", "object_id", "summary")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(User)
 class EngramUserAdmin(UserAdmin):
+    inlines = [MembershipInline]
     list_display = ("username", "organization", "is_staff", "is_active")
     list_filter = ("organization", "is_staff", "is_active")
     fieldsets = UserAdmin.fieldsets + (("Engram", {"fields": ("organization",)}),)

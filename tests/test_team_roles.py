@@ -198,6 +198,8 @@ def test_a_viewer_sees_read_only_controls(team, client):
     client.force_login(team["members"]["viewer"])
     page = client.get(reverse("agents:workspace", args=[team["agent"].id])).content.decode()
     assert "data-readonly" in page
+    assert "+ New agent" not in client.get(reverse("agents:list")).content.decode()
     client.force_login(team["members"]["editor"])
     page = client.get(reverse("agents:workspace", args=[team["agent"].id])).content.decode()
     assert "data-readonly" not in page
+    assert "+ New agent" in client.get(reverse("agents:list")).content.decode()
