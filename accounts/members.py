@@ -207,6 +207,27 @@ def update_organization(user, *, viewers_can_chat: bool) -> Organization:
     return organization
 
 
+def delete_organization(user, confirm_name: str) -> None:
+    """Delete the current organization and everything in it (owners; `confirm_name` must be its name). Its
+    members move to another organization of theirs, or a new one of their own. Its audit log goes with it."""
+    check(user, "own")
+    with transaction.atomic():
+        organization = Organization.objects.select_for_update().get(id=user.organization_id)
+        if confirm_name != organization.name:
+            raise Invalid("type the organization's name to confirm", field="confirm_name")
+        people = list(User.objects.filter(memberships__organization=organization).distinct())
+        Membership.objects.filter(organization=organization).delete()
+        for person in people:
+            if person.organization_id == organization.id:
+                other = Membership.objects.filter(user=person).order_by("created_at").first()
+                person.organization_id = other.organization_id if other else None
+                person.save(update_fields=["organization"])  # None: User.save gives them an organization
+            broadcast(user_group(person.pk), {"type": "access_changed"})
+        organization.delete()
+    user.refresh_from_db()
+    forget_roles(user)
+
+
 def keys_in_organization(user):
     """Every active API key acting in the current organization (admins see and revoke other people's keys)."""
     check(user, "manage")

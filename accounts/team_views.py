@@ -124,6 +124,17 @@ def organization_settings(request):
 
 @login_required
 @require_POST
+def organization_delete(request):
+    try:
+        members.delete_organization(request.user, request.POST.get("confirm_name", ""))
+    except DomainError as exc:
+        return _refusal(exc)
+    messages.success(request, "The organization was deleted.")
+    return redirect("agents:list")
+
+
+@login_required
+@require_POST
 def switch_organization(request):
     try:
         members.switch_organization(request.user, request.POST.get("organization", ""))

@@ -16,6 +16,7 @@ urlpatterns = [
     path("invitations/<str:invitation_id>/revoke/", team_views.invitation_revoke, name="invitation_revoke"),
     path("join/<str:token>/", team_views.join, name="join"),
     path("organization/settings/", team_views.organization_settings, name="organization_settings"),
+    path("organization/delete/", team_views.organization_delete, name="organization_delete"),
     path("orgs/switch/", team_views.switch_organization, name="switch_organization"),
     path("audit/", team_views.audit_page, name="audit"),
 ]

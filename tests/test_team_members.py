@@ -236,3 +236,18 @@ def test_the_members_page_shows_last_activity(alice, bob, client):
     assert membership(bob).last_active_at is not None and membership(alice).last_active_at is not None
     row = re.search(r'id="member-bob">(.*?)</tr>', client.get(reverse("accounts:members")).content.decode(), re.S)
     assert " ago" in row.group(1)
+
+
+def test_only_an_owner_deletes_the_organization_and_its_members_move_on(alice, bob, org, client):
+    agent = create_agent(alice, {"name": "a"})
+    client.force_login(bob)  # an admin
+    url = reverse("accounts:organization_delete")
+    assert client.post(url, {"confirm_name": org.name}).status_code == 403
+    client.force_login(alice)
+    assert client.post(url, {"confirm_name": "wrong"}).status_code == 400
+    assert Agent.objects.filter(id=agent.id).exists()
+    assert client.post(url, {"confirm_name": org.name}).status_code == 302
+    assert not Agent.objects.filter(id=agent.id).exists()
+    for person in (alice, bob):
+        person.refresh_from_db()
+        assert person.organization_id != org.id and membership(person).role == "owner"  # one of their own
