@@ -212,12 +212,12 @@ def test_another_tenants_running_tool_is_invisible_and_untouchable(server):
 def test_a_tool_cannot_outlive_its_timeout_by_forking_into_a_new_session(server):
     tag = marker()
     source = f"""
-import os, time
+import os, sys, time
 def escape():
     if os.fork() == 0:
         os.setsid()
         if os.fork() == 0:
-            os.execvp("sleep", ["sleep", "300", "{tag}"])
+            os.execv(sys.executable, [sys.executable, "-c", "import time; time.sleep(300)", "{tag}"])
         os._exit(0)
     time.sleep(60)
 """
@@ -529,3 +529,31 @@ def test_a_tenants_tool_on_an_unprivileged_server_reaches_none_of_its_secrets(un
         assert secret not in leaked, seen
     assert all(seen[str(port)] != "connected" for port in args["ports"]), seen
     assert server["pid"] not in seen["visible"] and len(seen["visible"]) < 5, seen
+
+
+def test_a_running_tool_dies_with_a_killed_server(server):
+    """A server killed outright (OOM killer, kill -9) leaves no tool running without a timeout (bwrap --die-with-parent)."""
+    tag = marker()
+    source = f"import subprocess, sys\ndef hang():\n    subprocess.run([sys.executable, '-c', 'import time; time.sleep(300)', '{tag}'])\n"
+    drop = (
+        []
+        if server is as_root
+        else ["setpriv", f"--reuid={UNPRIVILEGED_UID}", f"--regid={UNPRIVILEGED_UID}", "--clear-groups", "--"]
+    )
+    config = {key: getattr(django_settings, key) for key in TOOL_SETTINGS}
+    config |= {"TOOL_TIMEOUT_SECONDS": 10, "TOOL_MEMORY_MB": 512, "TOOL_MAX_PROCESSES": 32}
+    request = {"source": source, "name": "hang", "args": {}, "env": None, "timeout": 60, "memory_mb": None}
+    entry = subprocess.Popen(  # noqa: S603
+        [*drop, "/usr/bin/python3", "-I", "-c", ENTRY, str(ROOT), site_packages(), json.dumps(config)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        cwd="/",
+    )
+    entry.stdin.write(json.dumps(request).encode())
+    entry.stdin.close()
+    try:
+        assert wait_until(lambda: running(tag)), "the tool never started"
+    finally:
+        entry.kill()
+        entry.wait()
+    assert wait_until(lambda: not running(tag), 5), "the tool outlived the server"
