@@ -25,7 +25,9 @@ FTS_CANDIDATES = 2000
 MAX_LIMIT = 1000
 
 
-def search_messages(user, query: str, *, search_mode="hybrid", agent_id=None, limit=50, start=None, end=None):
+def search_messages(
+    user, query: str, *, search_mode="hybrid", agent_id=None, conversation_id=None, limit=50, start=None, end=None
+):
     """[{message_type, content|reasoning, message_id, agent_id, conversation_id, created_at}], best first."""
     if search_mode not in MODES:
         raise Invalid(f"search_mode must be one of {', '.join(MODES)}", field="search_mode")
@@ -35,6 +37,8 @@ def search_messages(user, query: str, *, search_mode="hybrid", agent_id=None, li
         raise Invalid(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
     qs = Message.objects.filter(role__in=("user", "assistant"))
     qs = qs.filter(agent=get_agent_for(user, agent_id)) if agent_id else qs.filter(agent__in=agents_for(user))
+    if conversation_id:
+        qs = qs.filter(conversation_id=conversation_id)
     if start is not None:
         qs = qs.filter(created_at__gte=start)
     if end is not None:
@@ -60,7 +64,7 @@ def _items(rows) -> list[dict]:
                 continue
             item = {"message_type": kind, "message_id": row.id, "agent_id": row.agent_id, "created_at": row.created_at}
             item["reasoning" if kind == "reasoning_message" else "content"] = text
-            item["conversation_id"] = None
+            item["conversation_id"] = row.conversation_id
             out.append(item)
     return out
 

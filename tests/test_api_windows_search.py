@@ -89,6 +89,15 @@ def test_org_wide_message_list_and_search(letta, live_server_url, mallory, scrip
     only_second = letta.messages.search(query="penguins", search_mode="fts", agent_id=second.id)
     assert only_second == []
 
+    thread = letta.conversations.create(agent_id=first.id)
+    scripted_llm.queue_text("Emperor penguins are the tallest.")
+    list(letta.conversations.messages.create(thread.id, input="Which penguins are tallest?", include_pings=False))
+    in_thread = letta.messages.search(query="penguins", search_mode="fts", conversation_id=thread.id)
+    assert {r.content for r in in_thread} == {"Which penguins are tallest?", "Emperor penguins are the tallest."}
+    assert {r.conversation_id for r in in_thread} == {thread.id}
+    listed = list(letta.messages.list(conversation_id=thread.id))
+    assert listed and {m.id for m in listed} <= {r.message_id for r in in_thread}
+
     with Letta(base_url=live_server_url, api_key=create_api_key(mallory)[1], max_retries=0) as intruder:
         assert list(intruder.messages.list()) == []
         assert intruder.messages.search(query="penguins", search_mode="fts") == []

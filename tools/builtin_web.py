@@ -160,11 +160,14 @@ def run_code(ctx: ToolContext, code: str, language: Literal["python"] = "python"
         code: The program; print what you want to see.
         language: The programming language (only python is available).
     """
-    from .sandbox import run_python_tool
+    from .sandbox import SandboxUnavailable, run_python_tool
 
     if language != "python":
         raise ToolError(f"run_code: {language!r} is not available on this server; use python")
-    result = run_python_tool(_RUNNER, "run_code", {"code": code})
+    try:
+        result = run_python_tool(_RUNNER, "run_code", {"code": code})
+    except SandboxUnavailable as exc:
+        raise ToolError(f"run_code is not available: no sandbox can run here ({exc})") from None
     out = {"stdout": "".join(result.stdout), "stderr": "".join(result.stderr)}
     if not result.ok:
         out["error"] = result.func_return

@@ -50,6 +50,8 @@ class MessageSearchResult(Schema):
 def list_all_messages(request, params: Query[AllMessagesParams]):
     """Messages of every agent you can see (newest first by default); `after`/`before` are message ids."""
     qs = Message.objects.filter(agent__in=agents_for(request.auth)).select_related("agent")
+    if params.conversation_id:
+        qs = qs.filter(conversation_id=params.conversation_id)
     rows = paginate(qs, params, default_limit=100, default_order="desc", key="seq")
     newest_first = (params.order or "desc") == "desc"
     out = []
@@ -68,6 +70,7 @@ def search_all_messages(request, payload: MessageSearchIn):
         payload.query,
         search_mode=payload.search_mode,
         agent_id=payload.agent_id,
+        conversation_id=payload.conversation_id,
         limit=payload.limit,
         start=payload.start_date,
         end=payload.end_date,
