@@ -227,6 +227,10 @@ async def _sse(run_id: str, starting_after: int, include_pings: bool):
 
 
 def sse_response(run_id: str, *, starting_after: int = 0, include_pings: bool = True) -> StreamingHttpResponse:
+    if not connection.in_atomic_block:
+        # A stream lasts as long as its turn, and Django gives a request's connection back only when the response
+        # ends: hand it back now, so a hundred waiting streams do not drain the pool.
+        connection.close()
     response = StreamingHttpResponse(_sse(run_id, starting_after, include_pings), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
