@@ -68,3 +68,17 @@ def test_steps_of_other_organizations_are_hidden(letta, live_server_url, mallory
             with pytest.raises(NotFoundError):
                 call(step.id)
     assert letta.steps.retrieve(step.id).feedback is None
+
+
+def test_a_failed_step_keeps_what_it_sent(alice, scripted_llm, settings):
+    from agents.actions import create_agent
+    from tests.helpers_loop import turn
+
+    settings.LLM_RETRY_DELAYS = []
+    agent = create_agent(alice, {"name": "failing", "model": "engram/scripted", "secrets": {"K": "sk-secret-1234"}})
+    scripted_llm.queue_error("server_error", repeat=3)
+    run, _ = turn(alice, agent, "Please use sk-secret-1234")
+    step = run.steps.get()
+    assert run.status == "failed" and step.status == "failed"
+    assert step.trace["request_json"]["messages"][-1]["content"] == "Please use [redacted]"
+    assert step.trace["response_json"]["error"] == "LLMError"

@@ -127,6 +127,7 @@ class Turn(ToolPhase, Records):
 
     def model_step(self, inputs: list[Message], final: bool) -> bool:
         step_id, started = new_id("step"), time.monotonic_ns()
+        self.sent = None  # the request of this step, once built (its trace; also for a failed step)
         ids = {"assistant": new_id("message"), "approval": new_id("message")}
         allowed = self.allowed_tools()
         try:

@@ -12,6 +12,7 @@ from django.utils import timezone
 from ade.errors import DomainError
 from agents.models import Agent, Message, Run, Step
 from agents.runtime import packaging as pk
+from agents.runtime import traces
 from agents.runtime.steps import (
     Call,
     StaleContext,
@@ -111,7 +112,16 @@ class Records:
             stop_reason=stop,
             error_type=type(exc).__name__,
             error_data={"message": str(exc)[:2000], **({"traceback": trace} if trace else {})},
+            trace=self.failed_trace(exc),
         )
+
+    def failed_trace(self, exc: Exception) -> dict | None:
+        """What a failed step sent (when it got that far) and the error instead of a response."""
+        sent = getattr(self, "sent", None)
+        if sent is None:
+            return None
+        failure = {"error": type(exc).__name__, "message": str(exc)[:2000]}
+        return traces.build_trace(sent, failure, secrets=self.agent.secrets)
 
     def finish(self, stop_reason: str, error: str = "") -> None:
         status = (
