@@ -235,6 +235,9 @@ class PassageSearch(Schema):
     top_k: int | None = Field(None, ge=1, le=1000)
     start_datetime: str | None = Field(None, max_length=64)
     end_datetime: str | None = Field(None, max_length=64)
+    search_mode: Literal["vector", "fts", "hybrid"] | None = Field(
+        None, description="Engram: by meaning, by words, or both fused (default: the server's ARCHIVAL_SEARCH_MODE)"
+    )
 
 
 @router.get(

@@ -1,9 +1,11 @@
-"""An agent's archival memory (spec behaviour §7.1): passages in the agent's archives, searched by meaning.
+"""An agent's archival memory (spec behaviour §7.1): passages in the agent's archives, searched by meaning, by
+words, or both (hybrid: the two rankings fused).
 
 An agent always embeds and searches with its own embedding config; passages of another model are never
 compared with its queries.
 """
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
@@ -12,9 +14,14 @@ from ade.errors import Invalid, NotFound
 from .actions import Actor, create_passages, delete_passage
 from .dates import agent_timezone, parse_bound, timestamp
 from .embeddings import embed, model_name
+from .fulltext import rank_passages
 from .models import Archive, Passage
-from .queries import search_passages
+from .queries import filter_passages
+from .ranking import fuse
+from .vectors import nearest
 
+SEARCH_MODES = ("vector", "fts", "hybrid")
+HYBRID_DEPTH = 50  # candidates taken from each ranking before fusing
 DEFAULT_TOP_K = 5
 MAX_TOP_K = 1000
 MAX_PAGE = 1000
@@ -86,10 +93,16 @@ def search_archival(
     start_datetime=None,
     end_datetime=None,
     top_k: int | None = None,
+    search_mode: str | None = None,
 ) -> list[dict]:
-    """The passages nearest to `query`, filters applied in SQL before the limit: [{id, timestamp, content, tags}]."""
+    """The passages that best match `query`, filters applied in SQL before the limit: [{id, timestamp, content,
+    tags}]. `search_mode`: "vector" (by meaning), "fts" (by words, BM25 / ts_rank), or "hybrid" (both rankings
+    fused by reciprocal rank); default `settings.ARCHIVAL_SEARCH_MODE`."""
     if not isinstance(query, str) or not query.strip():
         return []
+    mode = search_mode or settings.ARCHIVAL_SEARCH_MODE
+    if mode not in SEARCH_MODES:
+        raise Invalid(f"search_mode must be one of {', '.join(SEARCH_MODES)}", field="search_mode")
     tz = agent_timezone(agent)
     start = parse_bound(start_datetime, "start_datetime", tz)
     end = parse_bound(end_datetime, "end_datetime", tz, end=True)
@@ -98,20 +111,22 @@ def search_archival(
     top_k = DEFAULT_TOP_K if top_k is None else top_k
     if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= MAX_TOP_K:
         raise Invalid(f"top_k must be a whole number between 1 and {MAX_TOP_K}", field="top_k")
-    tags = clean_tags(tags)
     config = agent.embedding_config or {}
-    query_vec = embed([query], config)[0]
-    found = search_passages(
-        agent_passages(agent),
-        query_vec,
-        top_k=top_k,
-        embedding_model=model_name(config),
-        tags=tags,
+    scoped = filter_passages(
+        agent_passages(agent).filter(embedding_model=model_name(config)),
+        tags=clean_tags(tags),
         tag_match_mode=tag_match_mode,
         start=start,
         end=end,
     )
-    return [passage_result(p, tz) for p, _distance in found]
+    depth = top_k if mode != "hybrid" else max(top_k * 4, HYBRID_DEPTH)  # fusion needs more of each ranking
+    rankings = []
+    if mode != "fts":
+        rankings.append([p for p, _distance in nearest(scoped, embed([query], config)[0], depth)])
+    if mode != "vector":
+        rankings.append(rank_passages(scoped, query, depth))
+    fused = fuse(rankings, key=lambda passage: passage.id)
+    return [passage_result(p, tz) for p, _score, _ranks in fused[:top_k]]
 
 
 def passage_result(passage: Passage, tz) -> dict:
