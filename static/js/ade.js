@@ -284,6 +284,12 @@
   }
   document.addEventListener("htmx:wsAfterMessage", syncAgent);
 
+  /* a finished import opens its agent */
+  document.addEventListener("htmx:wsAfterMessage", function () {
+    var go = document.querySelector("#import-progress[data-state='import_done'] [data-go]");
+    if (go) location.assign(go.href);
+  });
+
   /* ---- phones: one section of the workspace at a time (Chat / Memory / Context / Settings) ---- */
   document.addEventListener("click", function (e) {
     var tab = e.target.closest("[data-mobile-tab]");
@@ -307,7 +313,8 @@
   var wsWasDown = false;
   document.addEventListener("htmx:wsOpen", function (e) {
     wsStatus("live", "Live updates are on");
-    if (wsWasDown) {  /* events sent while we were away are gone: fetch the conversation and context afresh */
+    e.detail.elt.classList.add("ws-live");
+    if (wsWasDown && e.detail.elt.dataset.agent) {  /* events sent while we were away are gone: fetch the conversation and context afresh */
       var base = "/agents/" + e.detail.elt.dataset.agent + "/";
       htmx.ajax("GET", base + "chat/", { target: "#chat-inner", swap: "outerHTML" });
       htmx.ajax("GET", base + "context/", { target: "#context-window", swap: "outerHTML" });

@@ -5,13 +5,15 @@ import json
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Prefetch
+from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
 from ade.errors import DomainError
 from agents.actions import create_agent, delete_agent
-from agents.agentfile import export_agent, import_agent_file
+from agents.agentfile import export_agent, import_agent_file, parse_agent_file
 from agents.identities import identities_for, scope_by_identity
 from agents.models import AgentTag
+from agents.pages import imports
 from agents.pages.forms import AgentCreateForm, AgentFilterForm, ImportForm
 from agents.pages.templates_catalog import CATALOG, blank_spec
 from agents.pages.views.common import agent_view, go, region
@@ -76,20 +78,30 @@ def agent_create(request):
 
 @login_required
 def agent_import(request):
+    """The dialog opens the import's progress socket first (agents/pages/imports.py); the post starts the import
+    in the background and answers at once with the progress panel."""
     if request.method != "POST":
-        return region(request, "agents/partials/import_form.html", "agents/import.html", {"form": ImportForm()})
+        context = {"form": ImportForm(), "ticket": imports.new_ticket(request.user)}
+        return region(request, "agents/partials/import_form.html", "agents/import.html", context)
     form = ImportForm(request.POST, request.FILES)
+    ticket = request.POST.get("ticket", "")
+    import_id = imports.read_ticket(ticket, request.user) if ticket else None
+    if ticket and import_id is None:
+        form.add_error(None, "This import form has expired: reload the page and choose the file again.")
     if form.is_valid():
+        data = form.cleaned_data
+        options = {"model": data["model"] or None, "embedding": data["embedding"] or None}
         try:
-            data = form.cleaned_data
-            agent_id = import_agent_file(
-                request.user, data["file"], model=data["model"] or None, embedding=data["embedding"] or None
-            )[0]
+            parse_agent_file(data["file"])  # a broken file is refused here, inline, before anything starts
+            if import_id is None or not request.htmx:  # no progress socket (no JS): the import runs right here
+                return go(request, "agents:workspace", import_agent_file(request.user, data["file"], **options)[0])
         except DomainError as exc:
             form.add_error("file", exc.message)
         else:
-            return go(request, "agents:workspace", agent_id)
-    return region(request, "agents/partials/import_form.html", "agents/import.html", {"form": form}, 400)
+            imports.start_import(request.user, import_id, data["file"], **options)
+            return render(request, "agents/partials/import_progress.html", {"event": {}})
+    context = {"form": form, "ticket": ticket or imports.new_ticket(request.user), "inner": bool(request.htmx)}
+    return region(request, "agents/partials/import_form.html", "agents/import.html", context, 400)
 
 
 @agent_view
