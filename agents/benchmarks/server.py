@@ -2,7 +2,7 @@
 
 For each database (the embedded default: SQLite in a throwaway var dir, no Redis; and PostgreSQL when
 `--database-url` or DATABASE_URL is given, with Celery workers when `--redis-url` is given) it starts daphne in a
-subprocess, bootstraps a user and an API key, and measures through the REST API (agents/benchmarks/server_ops.py):
+subprocess, bootstraps a user and an API key, and measures through the REST API (agents/benchmarks/_server_ops.py):
 messages with one and with two model calls, the first SSE event and token, agent create, GET an agent, a page of
 60 messages, archival inserts with an external and an in-server embedder, the first message after start-up, the
 time from start to healthy, and RSS idle and after the load. Own time = wall time minus the time the scripted model
@@ -26,7 +26,7 @@ from urllib.parse import urlparse, urlunparse
 import httpx
 from django.conf import settings
 
-from agents.benchmarks.server_ops import Figures, measure_all, report
+from agents.benchmarks._server_ops import Figures, measure_all, report
 from agents.scripted.server import CONTROL_HEADER
 
 
@@ -299,7 +299,7 @@ def _tree_sum(pid: int, measure) -> float:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# The measurements (agents/benchmarks/server_ops.py)
+# The measurements (agents/benchmarks/_server_ops.py)
 
 
 def measure(backend, model: ScriptedModel, args, out) -> Figures:

@@ -21,7 +21,7 @@ DJANGO_OPTIONS = (
 
 
 def available() -> list[str]:
-    return sorted(m.name for m in pkgutil.iter_modules(benchmarks.__path__))
+    return sorted(m.name for m in pkgutil.iter_modules(benchmarks.__path__) if not m.name.startswith("_"))
 
 
 class Command(BaseCommand):
