@@ -315,11 +315,16 @@ def _bwrap_can_disable_userns() -> bool:
     return "--disable-userns" in shown.stdout + shown.stderr
 
 
-@lru_cache(maxsize=4)
+_WORKING: set[tuple] = set()  # configurations whose sandbox started once in this process
+
+
 def _bwrap_problem(drop: tuple, python: str, bwrap: str | None) -> str | None:
-    """Why bwrap cannot start a sandbox here, or None when it can (tried once per process and configuration)."""
+    """Why bwrap cannot start a sandbox here, or None when it can. A success is remembered for the process; a
+    failure is tried again next time (a fixed machine, or a probe that timed out under load, needs no restart)."""
     if not bwrap:
         return "the bwrap program (Debian package bubblewrap) is not installed"
+    if (drop, python, bwrap) in _WORKING:
+        return None
     command = [*drop, *_bwrap_args(network=False), "--", python, "-I", "-S", "-c", "pass"]
     try:
         done = subprocess.run(command, capture_output=True, cwd="/", timeout=20, env=BASE_ENV)  # noqa: S603
@@ -327,6 +332,7 @@ def _bwrap_problem(drop: tuple, python: str, bwrap: str | None) -> str | None:
         return f"bwrap did not start: {exc}"
     if done.returncode != 0:
         return "bwrap failed: " + done.stderr.decode(errors="replace").strip()[:300]
+    _WORKING.add((drop, python, bwrap))
     return None
 
 
