@@ -39,8 +39,12 @@ class BlockForm(forms.ModelForm):
         return data
 
 
+PREVIEW = 300  # characters of each old and new value shown in a block's history
+
+
 class BlockHistoryInline(admin.TabularInline):
     model = BlockHistory
+    verbose_name, verbose_name_plural = "change", "history"
     extra = 0
     can_delete = False
     fields = ("version", "actor_type", "actor_name", "tool_name", "created_at", "change")
@@ -51,7 +55,9 @@ class BlockHistoryInline(admin.TabularInline):
 
     @admin.display(description="change")
     def change(self, row):
-        return ", ".join(f"{k}: {str(row.previous.get(k))[:40]!r} → {str(v)[:40]!r}" for k, v in row.new.items())
+        return ", ".join(
+            f"{k}: {str(row.previous.get(k))[:PREVIEW]!r} → {str(v)[:PREVIEW]!r}" for k, v in row.new.items()
+        )
 
 
 @admin.register(Block)

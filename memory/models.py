@@ -122,6 +122,9 @@ class BlockHistory(models.Model):
         ordering = ["-version"]
         constraints = [models.UniqueConstraint(fields=["block", "version"], name="uniq_block_history_version")]
 
+    def __str__(self):
+        return f"{self.block_id} v{self.version}"
+
     @property
     def previous_value(self):
         return self.previous.get("value")

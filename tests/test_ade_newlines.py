@@ -68,3 +68,24 @@ def test_api_page_and_create_store_lf(alice, alice_key, agent):
     version = block.version
     same = update_block(alice.organization, block.id, {"value": "a\r\nb"}, actor=Actor.user(alice, "user"))
     assert same.version == version
+
+
+def test_small_things_just_now_and_admin_history(alice, agent):
+    """#15 small things: a fresh change reads "just now" (never "0 minutes ago"); the admin's block history shows
+    long values and names its rows by block and version."""
+    from django.utils import timezone
+
+    from agents.templatetags.ade import ago
+
+    block = agent.blocks.get(label="human")
+    long_value = "Name: Ada. " + "She likes long walks by the sea. " * 5
+    update_block(alice.organization, block.id, {"value": long_value}, actor=Actor.user(alice))
+    assert ago(timezone.now()) == "just now"
+    alice.is_staff = alice.is_superuser = True
+    alice.save()
+    client = Client()
+    client.force_login(alice)
+    html = client.get(reverse("admin:memory_block_change", args=[block.id])).content.decode()
+    assert long_value[:150] in html and "BlockHistory object" not in html and "historys" not in html.lower()
+    page = client.get(reverse("agents:block_history", args=[agent.id, block.id])).content.decode()
+    assert "just now" in page and "0 minutes" not in page

@@ -6,10 +6,22 @@ import re
 import time
 
 from django import template
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.timesince import timesince
 
 register = template.Library()
 _TOKENS = re.compile(r"\s+|\w+|[^\w\s]")
+
+
+@register.filter
+def ago(when):
+    """How long ago, in words; "just now" under a minute (never "0 minutes ago")."""
+    if not when:
+        return ""
+    if (timezone.now() - when).total_seconds() < 60:
+        return "just now"
+    return f"{timesince(when)} ago"
 
 
 @register.filter
