@@ -137,6 +137,7 @@ def test_worker_killed_before_the_model_answers(stack, letta, agent, scripted_ll
         lambda: Run.objects.filter(id=run.id, status="failed").first(), 30 + 4 * LEASE_SECONDS, "the run to fail"
     )
     assert "stopped before finishing" in failed.error
+    assert "stopped before finishing" in letta.runs.retrieve(run.id).metadata["error"]  # told to clients
     # The client was told the turn was accepted: its message is stored once, on a visibly failed run.
     assert stored(agent.id, "killed-early") <= 1
     assert_invariants(letta, agent.id)

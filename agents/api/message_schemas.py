@@ -169,10 +169,23 @@ class RunOut(Schema):
     completed_at: datetime | None
     ttft_ns: int | None
     total_duration_ns: int | None
+    error: str | None = None  # why a failed run failed (Engram; also in metadata.error, where Letta puts it)
 
     @staticmethod
     def resolve_stop_reason(run) -> str | None:
         return run.stop_reason or None
+
+    @staticmethod
+    def resolve_error(run) -> str | None:
+        return run.error or None
+
+    @staticmethod
+    def resolve_metadata(run) -> dict:
+        metadata = dict(run.metadata or {})
+        metadata.pop("idempotency_key", None)  # the client's own key or otid: internal
+        if run.error and "error" not in metadata:  # failed by the watchdog, a cancel or a crash
+            metadata["error"] = run.error
+        return metadata
 
     @staticmethod
     def resolve_request_config(run) -> dict | None:
