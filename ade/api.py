@@ -63,6 +63,7 @@ def _refuse_nul(value, where: str) -> None:
 ERROR_RESPONSES = {
     "400": "Bad input (the message names the field)",
     "401": "Missing or invalid API key",
+    "403": "Your role in the organization (or a read-only key) does not allow this",
     "404": "No such object in your organization",
     "409": "Conflict: a stale version, a pending approval, or nothing to cancel",
     "413": "Request body or file too large",
@@ -84,7 +85,7 @@ class EngramApi(NinjaAPI):
         error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
         for path, operations in schema["paths"].items():
             for operation in operations.values():
-                codes = {k: v for k, v in ERROR_RESPONSES.items() if k != "401" or path != "/v1/health/"}
+                codes = {k: v for k, v in ERROR_RESPONSES.items() if k not in ("401", "403") or path != "/v1/health/"}
                 for code, text in codes.items():
                     operation["responses"].setdefault(code, {"description": text, **error})
         return schema
