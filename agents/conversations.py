@@ -111,11 +111,16 @@ def delete_conversation(user, conversation_id: str) -> None:
     Conversation.objects.filter(id=conv.id).update(deleted=True, updated_at=timezone.now())
 
 
-def fork_conversation(user, agent: Agent, source: Conversation | None) -> Conversation:
-    """A new conversation whose in-context list is a copy of `source`'s (the agent's own when None). The two then
-    go on independently: both lists start with the same rows, new rows belong to one of them."""
+def fork_conversation(user, agent: Agent, source: Conversation | None, *, up_to: str | None = None) -> Conversation:
+    """A new conversation whose in-context list is a copy of `source`'s (the agent's own when None), up to and
+    including the message `up_to` when given. The two then go on independently: both lists start with the same
+    rows, new rows belong to one of them."""
     get_agent_for(user, agent.id, action="edit")
     ids = list((source.message_ids if source else Agent.objects.get(id=agent.id).message_ids) or [])
+    if up_to is not None:
+        if up_to not in ids[1:]:
+            raise Invalid("That message is not in this conversation's context", field="message_id")
+        ids = ids[: ids.index(up_to) + 1]
     return Conversation.objects.create(
         organization_id=agent.organization_id,
         agent=agent,
@@ -126,6 +131,18 @@ def fork_conversation(user, agent: Agent, source: Conversation | None) -> Conver
         created_by=_user(user),
         last_updated_by=_user(user),
     )
+
+
+def thread_holding(agent: Agent, message_id: str, preferred: Conversation | None) -> Conversation | None:
+    """The conversation whose in-context list holds the message: `preferred` if it does, else the one the message
+    was written in, else the agent's own list (None)."""
+    if preferred is not None and message_id in (preferred.message_ids or []):
+        return preferred
+    row = Message.objects.filter(id=message_id, agent=agent).select_related("conversation").first()
+    conv = row.conversation if row is not None else None
+    if conv is not None and not conv.deleted and message_id in (conv.message_ids or []):
+        return conv
+    return None
 
 
 def messages_of(agent: Agent, conv: Conversation | None):

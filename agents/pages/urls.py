@@ -1,6 +1,17 @@
 from django.urls import path
 
-from agents.pages.views import agent_list, archival, chat, folders, memory, settings, steps, tools, workspace
+from agents.pages.views import (
+    agent_list,
+    archival,
+    chat,
+    conversations,
+    folders,
+    memory,
+    settings,
+    steps,
+    tools,
+    workspace,
+)
 
 app_name = "agents"
 A = "agents/<str:agent_id>/"
@@ -20,6 +31,14 @@ urlpatterns = [
     path(A + "reset/", chat.reset, name="reset"),
     path(A + "context/", workspace.context, name="context"),
     path(A + "chat/", workspace.chat_log, name="chat"),
+    path(A + "conversations/new/", conversations.conversation_new, name="conversation_new"),
+    path(A + "conversations/fork/", conversations.conversation_fork, name="conversation_fork"),
+    path(
+        A + "conversations/<str:conversation_id>/rename/", conversations.conversation_rename, name="conversation_rename"
+    ),
+    path(
+        A + "conversations/<str:conversation_id>/delete/", conversations.conversation_delete, name="conversation_delete"
+    ),
     # core memory
     path(A + "memory/", memory.memory_tab, name="memory"),
     path(A + "blocks/new/", memory.block_create, name="block_create"),

@@ -17,9 +17,11 @@ from django.views.decorators.http import require_POST
 
 from ade.errors import DomainError
 from agents import runs
+from agents.conversations import thread_holding, use_thread
 from agents.pages import panels
 from agents.pages.forms import MessageForm
 from agents.pages.views.common import agent_view, go
+from agents.pages.views.conversations import selected
 from agents.runtime.turn_input import check_turn_input
 
 STREAM_OPTIONS = {"stream_tokens": True}
@@ -49,11 +51,12 @@ def _composer_error(message: str = "") -> str:
     return format_html('<div class="field-error" id="composer-error" role="alert" hx-swap-oob="true">{}</div>', message)
 
 
-def _start(request, agent, items):
-    """Check the input, record the run, start it; the response appends the new turn to the chat."""
+def _start(request, agent, items, conversation=None):
+    """Check the input, record the run, start it (in `conversation`, else the agent's own list); the response
+    appends the new turn to the chat."""
     try:
         check_turn_input(agent, items)
-        run = runs.start_turn(request.user, agent.id, items, options=STREAM_OPTIONS)
+        run = runs.start_turn(request.user, agent.id, items, options=STREAM_OPTIONS, conversation=conversation)
     except DomainError as exc:
         if not request.htmx:
             return go(request, "agents:workspace", agent.id)
@@ -79,7 +82,8 @@ def send(request, agent):
     form = MessageForm(request.POST)
     if not form.is_valid():
         return _html(_composer_error("Type a message first."), 400)
-    return _start(request, agent, [{"role": "user", "content": form.cleaned_data["text"]}])
+    conversation = selected(request, agent, request.POST)
+    return _start(request, agent, [{"role": "user", "content": form.cleaned_data["text"]}], conversation)
 
 
 @agent_view
@@ -93,7 +97,13 @@ def approve(request, agent):
     }
     if not approved and request.POST.get("reason", "").strip():
         decision["reason"] = request.POST["reason"].strip()
-    return _start(request, agent, [decision])
+    # The conversation waiting on this request (a pushed approval card does not know which one it is in).
+    conversation = selected(request, agent, request.POST) or thread_holding(
+        agent, decision["approval_request_id"], None
+    )
+    if conversation is not None:
+        use_thread(agent, conversation.id)
+    return _start(request, agent, [decision], conversation)
 
 
 @agent_view
