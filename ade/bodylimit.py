@@ -174,9 +174,16 @@ def _limited_request(base):
             if self._watch is None and self._unsent() > settings.HTTP_MAX_UNSENT_BYTES:
                 self._watch_progress(self._taken())
 
+        def _transport(self):
+            # Twisted deletes the request's channel once the response is finished, while its unsent bytes may
+            # still wait: keep the transport that was watched.
+            channel = getattr(self, "channel", None)
+            if channel is not None and channel.transport is not None:
+                self._watched = channel.transport
+            return getattr(self, "_watched", None)
+
         def _unsent(self) -> int:
-            channel = getattr(self, "channel", None)  # twisted deletes it once the response is finished
-            transport = channel.transport if channel is not None else None
+            transport = self._transport()
             return _unsent(transport) if transport is not None else 0
 
         def _taken(self) -> int:
@@ -189,9 +196,12 @@ def _limited_request(base):
 
         def _check_progress(self, taken_before: int) -> None:
             self._watch = None
-            channel = getattr(self, "channel", None)  # twisted deletes it once the response is finished
-            transport = channel.transport if channel is not None else None
-            if transport is None or self._unsent() <= settings.HTTP_MAX_UNSENT_BYTES:
+            transport = self._transport()
+            if (
+                transport is None
+                or getattr(transport, "disconnected", False)
+                or self._unsent() <= settings.HTTP_MAX_UNSENT_BYTES
+            ):
                 return
             if self._taken() <= taken_before:
                 log.warning("dropping a connection that stopped reading its response (%s)", self.uri[:200])

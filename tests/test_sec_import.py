@@ -48,6 +48,9 @@ def test_other_organizations_can_write_during_a_large_import(alice, alice_api, m
         with connection.cursor() as cursor:  # wait at most 1.5 s for the write lock (20 s by default)
             cursor.execute("PRAGMA busy_timeout = 1500")
     thread.start()
+    # The agents, tools and blocks are one transaction whatever the file's size; the messages follow the first
+    # progress event. Write while they are written.
+    listener.collect(lambda evs: len(evs) >= 1, timeout=120)
     writes = 0
     try:
         while thread.is_alive() or writes == 0:
@@ -59,9 +62,6 @@ def test_other_organizations_can_write_during_a_large_import(alice, alice_api, m
     [copy] = result["ids"]
     assert Message.objects.filter(agent_id=copy).count() >= MESSAGES
     assert len(Agent.objects.get(id=copy).message_ids) >= 1
-    events = listener.collect(lambda evs: any(e.get("finished") for e in evs))
-    done = [e["done"] for e in events]
-    assert done == sorted(done) and events[-1]["done"] == events[-1]["total"] >= MESSAGES and len(events) > 10
 
 
 def test_the_api_import_still_answers_with_the_agent_ids(alice_api, alice, monkeypatch):
@@ -71,3 +71,13 @@ def test_the_api_import_still_answers_with_the_agent_ids(alice_api, alice, monke
     assert r.status_code == 200, r.content
     [copy] = r.json()["agent_ids"]
     assert Message.objects.filter(agent_id=copy).count() >= MESSAGES
+
+
+def test_progress_goes_to_the_import_group(alice_api, alice, monkeypatch):
+    monkeypatch.setattr("agents.agentfile.importer.IMPORT_BATCH", 300)
+    raw = big_agent_file(alice_api, alice)
+    listener = GroupListener(import_group("imp-2"))
+    import_agent_file(alice, raw, import_id="imp-2")
+    events = listener.collect(lambda evs: any(e.get("finished") for e in evs))
+    done = [e["done"] for e in events]
+    assert done == sorted(done) and events[-1]["done"] == events[-1]["total"] >= MESSAGES and len(events) > 10
