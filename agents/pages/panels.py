@@ -5,6 +5,8 @@ import json
 
 from django.db.models import Count, F
 
+from agents.runtime.providers import SCRIPTED_HANDLE
+from agents.scripted.brain import PHRASES
 from memory.models import Block, BlockHistory
 from memory.parsing import SUPPORTED_TYPES
 
@@ -327,6 +329,14 @@ def _tool_groups(tools) -> list[tuple[str, list]]:
 ARCHIVAL_PAGE = 20
 
 
+ARCHIVAL_TOOLS = ("archival_memory_insert", "archival_memory_search")
+
+
+def archival_tools(agent) -> set[str]:
+    """Which archival tools the agent has: without them it can neither store nor find passages."""
+    return set(agent.tools.filter(name__in=ARCHIVAL_TOOLS).values_list("name", flat=True))
+
+
 def archival_panel(agent, *, query: str = "", after: str | None = None) -> dict:
     """A page of passages, newest first (`after` = the last one shown), or the nearest ones to `query`."""
     from memory.archival import agent_passages, list_archival, search_archival
@@ -346,6 +356,8 @@ def archival_panel(agent, *, query: str = "", after: str | None = None) -> dict:
         "archival_more": more,
         "archival_after": after,
         "archival_total": agent_passages(agent).count(),
+        "archival_tools": archival_tools(agent),
+        "simulator_phrases": PHRASES if agent.model_handle == SCRIPTED_HANDLE else [],
         **shared_archives(agent),
     }
 

@@ -24,6 +24,16 @@ import re
 
 from agents.scripted.reading import MEMORY_EDIT_TOOLS, STOP_WORDS, Conversation, parse_json, text_of
 
+# What a person can type to steer the simulator (shown in the ADE's help): phrase, what the agent does.
+PHRASES = [
+    ("my name is Ada", "writes the name into the human block with a memory tool"),
+    ("I like green tea", "adds the preference to the human block"),
+    ("remember that the launch is on 3 March", "stores a passage with archival_memory_insert"),
+    ("what do you remember about the launch?", "searches passages with archival_memory_search"),
+    ("what did we talk about yesterday?", "searches the conversation with conversation_search"),
+    ("anything else", "a short reply quoting what core memory holds"),
+]
+
 # ---- intents ----------------------------------------------------------------------------------------------------
 
 

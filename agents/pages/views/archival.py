@@ -6,6 +6,7 @@ from django.template.loader import render_to_string
 from django.views.decorators.http import require_POST
 
 from ade.errors import DomainError
+from agents.actions import attach_tool
 from agents.pages import panels
 from agents.pages.forms import PassageForm
 from agents.pages.views.common import agent_view
@@ -99,3 +100,15 @@ def archive_detach(request, agent, archive_id):
     except DomainError as exc:
         return _render(request, agent, LIST, exc.status, archival_error=exc.message)
     return _changed(request, agent)
+
+
+@agent_view
+@require_POST
+def archival_tools_attach(request, agent):
+    """Give the agent the tools that let it store and search archival memory (what the tab offers when missing)."""
+    from tools.actions import ensure_base_tools
+
+    tools = ensure_base_tools(agent.organization)
+    for name in sorted(set(panels.ARCHIVAL_TOOLS) - panels.archival_tools(agent)):
+        attach_tool(request.user, agent.id, tools[name].id)
+    return _render(request, agent, LIST)
