@@ -7,6 +7,7 @@ its own archival inserts never land in a shared one (see `archival.default_archi
 
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import transaction
 
 from accounts import audit
@@ -14,10 +15,14 @@ from accounts.permissions import check
 from ade.errors import Invalid, NotFound
 
 from .actions import create_passages, delete_passage
+from .archival import HYBRID_DEPTH, clean_tags, default_archive
 from .dates import parse_bound
 from .embeddings import embed, model_name
+from .fulltext import rank_passages
 from .models import Archive, Passage
-from .queries import search_passages
+from .queries import filter_passages
+from .ranking import fuse
+from .vectors import nearest
 
 MAX_BATCH = 1000
 MAX_SEARCH = 1000
@@ -95,8 +100,6 @@ def compatible(agent, archive: Archive) -> bool:
 def attach_archive(user, agent, archive: Archive) -> None:
     """Let the agent search the archive (idempotent). The agent row must belong to the archive's organization
     (the caller got it through get_agent_for with action="edit")."""
-    from .archival import default_archive
-
     if not compatible(agent, archive):
         raise Invalid(
             f"archive {archive.id} embeds with {model_name(archive.embedding_config)} but the agent embeds with "
@@ -111,8 +114,6 @@ def attach_archive(user, agent, archive: Archive) -> None:
 
 
 def detach_archive(user, agent, archive: Archive) -> None:
-    from .archival import default_archive
-
     with transaction.atomic():
         if default_archive(agent).id == archive.id:
             raise Invalid("an agent cannot detach its own default archive", field="archive_id")
@@ -176,10 +177,8 @@ def search_shared(
     start_date=None,
     end_date=None,
 ) -> list[tuple[Passage, float]]:
-    """Passages nearest to `query` in one archive, an agent's archives, or every archive of the organization:
-    [(passage, score)] with score = cosine similarity. Each archive is searched with its own embedding model."""
-    from .archival import clean_tags
-
+    """Passages that best match `query` in one archive, an agent's archives, or every archive of the organization:
+    [(passage, score)], best first; score = the reciprocal-rank score (higher is better). No query: newest first."""
     if tag_match_mode not in ("any", "all"):
         raise Invalid("tag_match_mode must be 'any' or 'all'", field="tag_match_mode")
     if not 1 <= limit <= MAX_SEARCH:
@@ -198,14 +197,20 @@ def search_shared(
     }
     if not query or not query.strip():
         return _newest(archives, limit, filters)
-    found = []
-    for model, configs in _by_model(archives).items():
-        config, ids = configs[0], [a.id for a in configs]
-        vector = embed([query], config.embedding_config or {})[0]
-        qs = Passage.objects.filter(archive_id__in=ids)
-        found += search_passages(qs, vector, top_k=limit, embedding_model=model, **filters)
-    found.sort(key=lambda pair: pair[1])
-    return [(p, 1.0 - distance) for p, distance in found[:limit]]
+    # Ranked as an agent's own archival search ranks (memory.archival): by meaning, by words, or both fused;
+    # each embedding model's archives are ranked with their own query vector.
+    mode = settings.ARCHIVAL_SEARCH_MODE
+    depth = limit if mode != "hybrid" else max(limit * 4, HYBRID_DEPTH)
+    rankings = []
+    for model, group in _by_model(archives).items():
+        scoped = filter_passages(Passage.objects.filter(archive__in=group, embedding_model=model), **filters)
+        if mode != "fts":
+            vector = embed([query], group[0].embedding_config or {})[0]
+            rankings.append([p for p, _distance in nearest(scoped, vector, depth)])
+        if mode != "vector":
+            rankings.append(rank_passages(scoped, query, depth))
+    fused = fuse(rankings, key=lambda passage: passage.id)
+    return [(passage, score) for passage, score, _ranks in fused[:limit]]
 
 
 def _by_model(archives: list[Archive]) -> dict[str, list[Archive]]:
@@ -216,8 +221,6 @@ def _by_model(archives: list[Archive]) -> dict[str, list[Archive]]:
 
 
 def _newest(archives, limit, filters) -> list[tuple[Passage, float]]:
-    from .queries import filter_passages
-
     qs = filter_passages(Passage.objects.filter(archive__in=archives), **filters)
     return [(p, 0.0) for p in qs.order_by("-created_at", "-id")[:limit]]
 
