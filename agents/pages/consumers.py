@@ -5,6 +5,7 @@ refused like a missing one, and the socket closes as soon as its user loses acce
 agent open and which block each one is editing."""
 
 import json
+from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -53,7 +54,8 @@ class AgentConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_NOT_FOUND)
             return
         self.agent_id, self.group = agent_id, agent_group(agent_id)
-        self.page = PageStream(agent_id)
+        query = parse_qs(self.scope.get("query_string", b"").decode(errors="replace"))
+        self.page = PageStream(agent_id, conversation_id=(query.get("conversation") or [""])[0][:64])
         self.presence = Presence(self.channel_name, user)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.channel_layer.group_add(user_group(user.pk), self.channel_name)

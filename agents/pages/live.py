@@ -35,9 +35,11 @@ def _delta_text(event: dict, field: str) -> str:
 
 
 class PageStream:
-    def __init__(self, agent_id: str):
+    def __init__(self, agent_id: str, conversation_id: str = ""):
         self.agent_id = agent_id
+        self.conversation_id = conversation_id or None  # the conversation the page shows (None: the agent's own)
         self.runs: set[str] = set()
+        self.elsewhere: set[str] = set()  # turns of the agent's other conversations: not shown here
         self.parts: set[str] = set()
 
     def render(self, event: dict) -> str:
@@ -45,7 +47,29 @@ class PageStream:
         return handler(event) if handler else ""
 
     def agent(self) -> Agent | None:
-        return Agent.objects.filter(id=self.agent_id).first()
+        """The agent, standing for the page's conversation (its in-context list) when the page shows one."""
+        agent = Agent.objects.filter(id=self.agent_id).first()
+        if agent is not None and self.conversation_id:
+            from agents.conversations import use_thread
+            from agents.models import Conversation
+
+            try:
+                use_thread(agent, self.conversation_id)
+            except Conversation.DoesNotExist:
+                pass
+        return agent
+
+    def _shown_here(self, run_id: str) -> bool:
+        """Whether the run is a turn of the page's conversation (remembered, one query per run)."""
+        if run_id in self.runs:
+            return True
+        if run_id in self.elsewhere:
+            return False
+        conversation = Run.objects.filter(id=run_id).values_list("conversation_id", flat=True).first()
+        if conversation != self.conversation_id:
+            self.elsewhere.add(run_id)
+            return False
+        return True
 
     # ---- turns ----
 
@@ -59,6 +83,8 @@ class PageStream:
 
     def on_run_event(self, event: dict) -> str:
         run_id, message = event["run_id"], event["event"]
+        if not self._shown_here(run_id):
+            return ""
         out = []
         if run_id not in self.runs:  # first news of a turn this page has not shown: its shell
             agent = self.agent()
@@ -81,10 +107,10 @@ class PageStream:
 
     def on_run_updated(self, event: dict) -> str:
         """A turn ended: its authoritative render from the database, and the context window it changed."""
-        agent = self.agent()
+        run_id = event["run_id"]
+        agent = self.agent() if self._shown_here(run_id) else None
         if agent is None:
             return ""
-        run_id = event["run_id"]
         if run_id in self.runs:
             turn = self._turn(agent, run_id, oob=True)
         else:

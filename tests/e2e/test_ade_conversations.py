@@ -22,10 +22,20 @@ def test_conversation_switcher_new_fork_rename_delete(browser, live_server_url, 
     page.wait_for_url(f"{base}/agents/{agent.id}/?conversation=conv-*")
     page.wait_for_selector("#ws-status.live")
     conv = Conversation.objects.get(agent=agent)
+    default_tab = page.context.new_page()  # a second tab on the agent's own conversation
+    open_workspace(default_tab, base, agent.id)
     scripted_llm.queue_text("Rome is lovely in May.")
     send(page, "Plan a trip to Rome")
     wait_for_turns(page, 1)
     expect(page.locator("#chat-inner")).to_contain_text("Rome is lovely in May.")
+    scripted_llm.queue_text("Hello from the default one.")
+    send(default_tab, "Hi")
+    wait_for_turns(default_tab, 1)  # pushes arrive in order: the other conversation's turn came first, unshown
+    expect(default_tab.locator("#chat-inner")).to_contain_text("Hello from the default one.")
+    expect(default_tab.locator("#chat-inner")).not_to_contain_text("Rome")
+    expect(default_tab.locator("#chat-inner .turn")).to_have_count(1)
+    expect(page.locator("#chat-inner")).not_to_contain_text("Hello from the default one.")
+    default_tab.close()
     page.goto(f"{base}/agents/{agent.id}/?conversation={conv.id}")  # the context viewer shows this window
     expect(page.locator("#chat-inner")).to_contain_text("Plan a trip to Rome")
     conv.refresh_from_db()
@@ -51,8 +61,9 @@ def test_conversation_switcher_new_fork_rename_delete(browser, live_server_url, 
     conv.refresh_from_db()
     assert len(conv.message_ids) == 3  # the source conversation goes on unchanged
 
-    page.goto(f"{base}/agents/{agent.id}/")  # the default conversation: the agent's own list, empty
+    page.goto(f"{base}/agents/{agent.id}/")  # the default conversation: the agent's own list
     page.wait_for_selector("#ws-status.live")
+    expect(page.locator("#chat-inner")).to_contain_text("Hello from the default one.")
     expect(page.locator("#chat-inner")).not_to_contain_text("Rome")
     page.select_option("#conv-select", conv.id)
     page.locator("#conv-switch").get_by_role("button", name="Open").click()
