@@ -106,6 +106,10 @@ def test_each_conversation_has_its_own_history_and_shares_memory(letta, scripted
     everything = [m.content for m in letta.agents.messages.list(agent.id) if isinstance(m, UserMessage)]
     assert sorted(everything) == ["Hello", "I like tea"]
     assert len(letta.conversations.retrieve(second.id).in_context_message_ids) == 3
+    context = f"/v1/agents/{agent.id}/context"  # the SDK has no method for it: through its HTTP client
+    window = letta.get(context, cast_to=dict, options={"params": {"conversation_id": second.id}})
+    assert window["num_messages"] == 3 and "Likes: tea" in window["core_memory"]
+    assert letta.get(context, cast_to=dict)["num_messages"] == 1
 
 
 def test_fork_continues_independently(letta, scripted_llm):

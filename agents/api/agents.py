@@ -11,7 +11,7 @@ from ninja import Field, Form, Query, Router, Schema, UploadedFile
 from ninja import File as FileParam
 from ninja.errors import HttpError
 
-from ade.errors import Invalid
+from ade.errors import Invalid, NotFound
 from ade.pagination import paginate
 from ade.wire import (
     AgentId,
@@ -263,9 +263,16 @@ def reset_messages(request, agent_id: AgentId, payload: ResetIn = None):
     "/agents/{agent_id}/context", response=ContextOut, tags=["agents"], operation_id="retrieve_agent_context_window"
 )
 def context_window(request, agent_id: AgentId, conversation_id: str | None = None):
+    """The context window of the agent's own list, or of one of its conversations (`conversation_id`)."""
+    from agents.conversations import resolve, use_thread
     from memory.context import context_overview
 
-    return context_overview(get_agent_for(request.auth, agent_id))
+    agent, conv = resolve(request.auth, conversation_id or "default", agent_id)
+    if conv is not None:
+        if conv.agent_id != agent_id:
+            raise NotFound("Conversation not found")
+        use_thread(agent, conv.id)
+    return context_overview(agent)
 
 
 @router.post("/agents/{agent_id}/recompile", response=str, tags=["agents"], operation_id="recompile_agent")
