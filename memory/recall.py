@@ -1,9 +1,13 @@
 """Recall memory: every message the agent ever exchanged, searched by `conversation_search` (spec §7.2).
 
-Tool traffic is noise here: tool returns, heartbeats and the search calls themselves never show up.
+Tool traffic is noise here: tool returns, heartbeats and the search calls themselves never show up. With a query,
+results are ranked by relevance: a message sharing any word of the query is a candidate (role and date filters
+first, in SQL), and candidates are ordered by the exact phrase, then the rarer query words they contain (an IDF
+weight over the candidates), then recency. Without a query, the newest messages come first.
 """
 
 import json
+import math
 
 from django.db.models import Q
 from django.utils import timezone
@@ -11,10 +15,12 @@ from django.utils import timezone
 from ade.errors import Invalid
 
 from .dates import agent_timezone, parse_bound, time_ago, timestamp
+from .fulltext import WORD, terms
 
 ROLES = ("assistant", "user", "tool")
 DEFAULT_LIMIT = 5
 MAX_LIMIT = 100
+MAX_CANDIDATES = 2000  # newest messages sharing a query word that are ranked
 
 
 def conversation_search(
@@ -36,23 +42,47 @@ def conversation_search(
     query = query.strip() if isinstance(query, str) and query.strip() else None
 
     now = timezone.now()
-    results = []
-    for message in _candidates(agent, query, roles, start, end).iterator(chunk_size=200):
-        body = _result_body(message, query)
-        if body is not None:
-            results.append(
-                {
-                    "timestamp": timestamp(message.created_at, tz),
-                    "time_ago": time_ago(message.created_at, now),
-                    "role": message.role,
-                    **body,
-                }
-            )
-            if len(results) >= limit:
-                break
+    results = [
+        {
+            "timestamp": timestamp(message.created_at, tz),
+            "time_ago": time_ago(message.created_at, now),
+            "role": message.role,
+            **body,
+        }
+        for message, body in _ranked(_candidates(agent, query, roles, start, end), query, limit)
+    ]
     if not results:
         return {"message": "No results found.", "results": []}
     return {"message": f"Showing {len(results)} results:", "results": results}
+
+
+def _ranked(candidates, query: str | None, limit: int) -> list[tuple]:
+    """[(message, result body)]: the newest `limit` without a query, else the `limit` most relevant."""
+    found = []
+    words = terms(query) if query else []
+    cap = limit if query is None else MAX_CANDIDATES
+    for message in candidates.iterator(chunk_size=200):
+        body = _result_body(message, query, words)
+        if body is not None:
+            found.append((message, body))
+            if len(found) >= cap:
+                break
+    if query is None:
+        return found
+    texts = [_searchable(body).casefold() for _message, body in found]
+    vocab = [set(WORD.findall(t)) for t in texts]
+    weight = {w: math.log(1 + len(texts) / (1 + sum(w in v for v in vocab))) for w in words}
+    phrase = query.casefold()
+
+    def score(i):
+        return (phrase in texts[i], sum(weight[w] for w in words if w in vocab[i]))
+
+    order = sorted(range(len(found)), key=score, reverse=True)  # stable: newest first among equals
+    return [found[i] for i in order[:limit]]
+
+
+def _searchable(body: dict) -> str:
+    return "\n".join(str(body.get(k) or "") for k in ("thinking", "content", "message"))
 
 
 def _clean_roles(roles) -> list[str]:
@@ -75,9 +105,13 @@ def _candidates(agent, query, roles, start, end):
         qs = qs.filter(created_at__gte=start)
     if end is not None:
         qs = qs.filter(created_at__lte=end)
-    if query and _safe_for_sql_prefilter(query):
-        # A coarse filter on the stored JSON (it also matches keys); the exact text match follows in Python.
-        qs = qs.filter(Q(content__icontains=query) | Q(tool_calls__icontains=query))
+    words = terms(query) if query else []
+    if words and all(_safe_for_sql_prefilter(w) for w in words):
+        # A coarse filter on the stored JSON (it also matches keys); the text match follows in Python.
+        coarse = Q()
+        for word in words:
+            coarse |= Q(content__icontains=word) | Q(tool_calls__icontains=word)
+        qs = qs.filter(coarse)
     return qs.order_by("-seq")
 
 
@@ -87,17 +121,17 @@ def _safe_for_sql_prefilter(query: str) -> bool:
     return query.isascii() and not any(c in query for c in '"\\') and all(ord(c) >= 32 for c in query)
 
 
-def _result_body(message, query: str | None) -> dict | None:
+def _result_body(message, query: str | None, words=()) -> dict | None:
     """The content fields of one result, or None when the message is noise or does not match."""
     if message.role == "user":
-        return _user_body(message.text, query)
+        return _user_body(message.text, query, words)
     if message.role == "assistant":
-        return _assistant_body(message, query)
+        return _assistant_body(message, query, words)
     return None
 
 
-def _user_body(text: str, query: str | None) -> dict | None:
-    if not text.strip() or not _matches(query, text):
+def _user_body(text: str, query: str | None, words) -> dict | None:
+    if not text.strip() or not _matches(query, words, text):
         return None
     packaged = _json_object(text)
     if packaged is not None:
@@ -105,7 +139,7 @@ def _user_body(text: str, query: str | None) -> dict | None:
     return {"content": text}
 
 
-def _assistant_body(message, query: str | None) -> dict | None:
+def _assistant_body(message, query: str | None, words) -> dict | None:
     calls = [c.get("function") or {} for c in (message.tool_calls or [])]
     if any(c.get("name") == "conversation_search" for c in calls):
         return None
@@ -114,14 +148,18 @@ def _assistant_body(message, query: str | None) -> dict | None:
     sent = [s for s in sent if isinstance(s, str)]
     if sent:
         reply = "\n".join(sent)
-        return {"thinking": thinking, "content": reply} if _matches(query, f"{thinking}\n{reply}") else None
-    if not thinking.strip() or not _matches(query, thinking):
+        return {"thinking": thinking, "content": reply} if _matches(query, words, f"{thinking}\n{reply}") else None
+    if not thinking.strip() or not _matches(query, words, thinking):
         return None
     return {"content": thinking}
 
 
-def _matches(query: str | None, text: str) -> bool:
-    return query is None or query.casefold() in text.casefold()
+def _matches(query: str | None, words, text: str) -> bool:
+    """No query matches everything; otherwise the phrase or any of its words."""
+    if query is None:
+        return True
+    text = text.casefold()
+    return query.casefold() in text or not set(words).isdisjoint(WORD.findall(text))
 
 
 def _json_object(text: str) -> dict | None:
