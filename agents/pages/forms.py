@@ -127,6 +127,9 @@ class ToolRulesForm(forms.Form):
         return rules
 
 
+MODEL_TUNING = ("max_tokens", "parallel_tool_calls", "enable_reasoner", "reasoning_effort")  # llm_config keys
+
+
 class AgentSettingsForm(forms.Form):
     """The settings panel. Choices come from the model catalog (agents.runtime.providers)."""
 
@@ -137,6 +140,13 @@ class AgentSettingsForm(forms.Form):
     embedding = forms.ChoiceField()
     context_window_limit = forms.IntegerField(min_value=1000, label="Context window (tokens)")
     temperature = forms.FloatField(min_value=0, max_value=2)
+    max_tokens = forms.IntegerField(required=False, min_value=1, label="Max output tokens")
+    parallel_tool_calls = forms.BooleanField(required=False, label="Parallel tool calls")
+    enable_reasoner = forms.BooleanField(required=False, label="Reasoning")
+    reasoning_effort = forms.ChoiceField(
+        required=False, choices=[("", "Model default"), ("low", "Low"), ("medium", "Medium"), ("high", "High")]
+    )
+    enable_sleeptime = forms.BooleanField(required=False, label="Sleep-time agent")
     system = forms.CharField(required=False, strip=False, widget=forms.Textarea, label="System prompt")
     tags = forms.CharField(required=False, max_length=1000, help_text="Comma-separated")
 
@@ -158,6 +168,8 @@ class AgentSettingsForm(forms.Form):
                 "embedding": current_embedding,
                 "context_window_limit": agent.context_window,
                 "temperature": agent.llm_config.get("temperature", 0.7),
+                **{k: agent.llm_config.get(k) for k in MODEL_TUNING},
+                "enable_sleeptime": agent.enable_sleeptime,
                 "system": agent.system,
                 "tags": ", ".join(agent.tag_rows.values_list("tag", flat=True)),
             }
@@ -170,16 +182,17 @@ class AgentSettingsForm(forms.Form):
         if sorted(tags) != sorted(agent.tag_rows.values_list("tag", flat=True)):
             changes["tags"] = tags
         llm = agent.llm_config
+        tuning = {k: data[k] or None for k in MODEL_TUNING}  # unset = the model's default
         if (
             data["model"] != (llm.get("handle") or agent.model_handle)
             or data["context_window_limit"] != agent.context_window
             or data["temperature"] != llm.get("temperature")
+            or any(tuning[k] != (llm.get(k) or None) for k in MODEL_TUNING)
         ):
-            changes.update(
-                model=data["model"],
-                context_window_limit=data["context_window_limit"],
-                llm_config={"temperature": data["temperature"]},
-            )
+            given = {"temperature": data["temperature"], **{k: v for k, v in tuning.items() if v is not None}}
+            changes.update(model=data["model"], context_window_limit=data["context_window_limit"], llm_config=given)
+        if data["enable_sleeptime"] != agent.enable_sleeptime:
+            changes["enable_sleeptime"] = data["enable_sleeptime"]
         if data["embedding"] != (agent.embedding_config or {}).get("handle", ""):
             changes["embedding"] = data["embedding"]
         return changes
