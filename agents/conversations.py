@@ -63,8 +63,7 @@ def create_conversation(
             field="isolated_block_labels",
         )
     agent = get_agent_for(user, agent_id, action="edit")
-    if model:
-        _check_model(model)
+    _llm_config(agent.llm_config or {}, model or "", model_settings)  # refuses a bad model or setting now
     return Conversation.objects.create(
         organization_id=agent.organization_id,
         agent=agent,
@@ -91,8 +90,9 @@ def update_conversation(user, conversation_id: str, changes: dict) -> Conversati
     with transaction.atomic():
         conv = get_conversation_for(user, conversation_id, action="edit")
         conv = Conversation.objects.select_for_update().get(id=conv.id)
-        if changes.get("model"):
-            _check_model(changes["model"])
+        model = changes["model"] if "model" in changes else conv.model
+        settings_in = changes["model_settings"] if "model_settings" in changes else conv.model_settings
+        _llm_config(conv.agent.llm_config or {}, model or "", settings_in)  # refuses a bad model or setting
         for field in ("summary", "model"):
             if field in changes:
                 setattr(conv, field, changes[field] or "")
@@ -198,11 +198,22 @@ def use_thread(agent: Agent, conversation_id: str) -> Conversation:
     ids = list(conv.message_ids or [])
     agent.message_ids = ids if ids else list(agent.message_ids or [])[:1]
     agent.thread = conv
-    if conv.model:
-        from agents.runtime.providers import resolve_llm
-
-        agent.llm_config = resolve_llm(conv.model)
+    if conv.model or conv.model_settings:
+        agent.llm_config = _llm_config(agent.llm_config or {}, conv.model, conv.model_settings)
     return conv
+
+
+def _llm_config(current: dict, model: str, model_settings: dict | None) -> dict:
+    """The agent's llm_config with the conversation's model and model settings over it."""
+    from agents.actions.specs import model_settings_overrides
+    from agents.runtime.providers import resolve_llm
+
+    overrides = model_settings_overrides(model_settings)
+    if model:
+        return resolve_llm(model, overrides)
+    if current.get("handle"):
+        return resolve_llm(current["handle"], {**current, **overrides})
+    return {**current, **overrides}
 
 
 def touch(conv: Conversation | None) -> None:
@@ -216,12 +227,6 @@ def _summary_text(row: Message) -> str:
         return json.loads(row.text).get("message", row.text)
     except (ValueError, AttributeError):
         return row.text
-
-
-def _check_model(handle: str) -> None:
-    from agents.runtime.providers import resolve_llm
-
-    resolve_llm(handle)  # an unknown handle is refused here (NotFound/Invalid naming it)
 
 
 def _user(user):

@@ -198,3 +198,24 @@ def test_streaming_false_answers_a_letta_response(alice_api, scripted_llm):
         ).status_code
         == 422
     )
+
+
+def test_a_conversation_can_use_its_own_model_settings(letta, scripted_llm):
+    agent = make_agent(letta)
+    cool = letta.conversations.create(
+        agent_id=agent.id, model_settings={"provider_type": "openai", "temperature": 0.1, "max_output_tokens": 99}
+    )
+    assert cool.api_model_settings.temperature == 0.1
+    scripted_llm.queue_text("Calm.")
+    send(letta, cool.id, "Hi")
+    sent = scripted_llm.last_request()
+    assert sent["temperature"] == 0.1 and 99 in (sent.get("max_tokens"), sent.get("max_completion_tokens"))
+    scripted_llm.queue_text("Usual.")
+    send(letta, "default", "Hi", agent_id=agent.id)
+    assert scripted_llm.last_request()["temperature"] == agent.llm_config.temperature  # the agent's own stays
+
+    with pytest.raises(Exception) as refused:
+        letta.conversations.update(cool.id, model_settings={"provider_type": "openai", "max_output_tokens": 0})
+    assert getattr(refused.value, "status_code", None) == 400
+    with pytest.raises(NotFoundError):
+        letta.conversations.create(agent_id=agent.id, model="nowhere/none")
