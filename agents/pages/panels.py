@@ -176,7 +176,8 @@ def _parts(rows) -> list[dict]:
     for p in parts:
         if p["message_type"] == "tool_return_message":
             p["tool_name"] = names.get(p.get("tool_call_id"), "")
-    return parts
+    # send_message's own return says only that the reply (already shown as the reply) was sent: not worth a card
+    return [p for p in parts if not (p.get("tool_name") == "send_message" and p.get("status") == "success")]
 
 
 def _approved_call_names(rows, known: dict) -> dict:
