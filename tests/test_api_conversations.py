@@ -102,6 +102,8 @@ def test_each_conversation_has_its_own_history_and_shares_memory(letta, scripted
     ]
     assert said(letta, second.id) == [("UserMessage", "Hello"), ("AssistantMessage", "Hello there.")]
     assert said(letta, "default", agent_id=agent.id) == []  # the agent's own list is untouched
+    first_only = letta.agents.messages.list(agent.id, conversation_id=first.id, order="asc")
+    assert [m.content for m in first_only if isinstance(m, UserMessage)] == ["I like tea"]
     # Recall is the agent's: every conversation's messages are in its history.
     everything = [m.content for m in letta.agents.messages.list(agent.id) if isinstance(m, UserMessage)]
     assert sorted(everything) == ["Hello", "I like tea"]

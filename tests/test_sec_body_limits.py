@@ -6,6 +6,7 @@ Content-Length, as soon as the counted bytes pass the limit), and the server's m
 """
 
 import os
+import select
 import socket
 import subprocess
 import sys
@@ -237,6 +238,10 @@ def test_a_stream_nobody_reads_is_dropped_not_buffered(server, alice, alice_key,
     while not Run.objects.filter(agent=agent, status__in=("completed", "failed", "cancelled")).exists():
         assert time.monotonic() < deadline
         time.sleep(0.1)
+    # Still reading nothing: the server gives up on us (a reset) once we take nothing for its idle timeout.
+    poller = select.poll()
+    poller.register(sock, select.POLLERR | select.POLLHUP)
+    assert poller.poll(60_000), "the server kept the unread response"
     received = 0
     sock.settimeout(5)
     try:

@@ -38,6 +38,7 @@ from agents.api.message_schemas import (
     StreamingTurnIn,
     StreamResumeIn,
 )
+from agents.conversations import messages_of
 from agents.models import Message, Run
 from agents.queries import get_agent_for
 from agents.runtime.letta_messages import letta_response, to_letta_messages, usage_dict
@@ -337,6 +338,13 @@ def list_messages(request, agent_id: AgentId, params: Query[MessageListParams]):
     """Every message of the agent (newest first by default), as LettaMessages; `after`/`before` are message ids."""
     agent = get_agent_for(request.auth, agent_id)
     qs = Message.objects.filter(agent=agent)
+    if params.conversation_id:  # one conversation's messages ("default": the agent's own list)
+        from agents.conversations import resolve
+
+        _agent, conv = resolve(request.auth, params.conversation_id, agent.id)
+        if conv is not None and conv.agent_id != agent.id:
+            raise NotFound("Conversation not found")
+        qs = messages_of(agent, conv)
     if params.group_id:
         qs = qs.filter(group_id=params.group_id)
     if params.include_err is False:
