@@ -19,6 +19,7 @@ from django.utils import timezone
 from ade.errors import Invalid, NotFound
 from agents.models import Agent, Conversation, Message
 from agents.queries import get_agent_for
+from agents.threads import thread_llm_config, use_thread
 
 DEFAULT = "default"
 
@@ -63,7 +64,7 @@ def create_conversation(
             field="isolated_block_labels",
         )
     agent = get_agent_for(user, agent_id, action="edit")
-    _llm_config(agent.llm_config or {}, model or "", model_settings)  # refuses a bad model or setting now
+    thread_llm_config(agent.llm_config or {}, model or "", model_settings)  # refuses a bad model or setting now
     return Conversation.objects.create(
         organization_id=agent.organization_id,
         agent=agent,
@@ -92,7 +93,7 @@ def update_conversation(user, conversation_id: str, changes: dict) -> Conversati
         conv = Conversation.objects.select_for_update().get(id=conv.id)
         model = changes["model"] if "model" in changes else conv.model
         settings_in = changes["model_settings"] if "model_settings" in changes else conv.model_settings
-        _llm_config(conv.agent.llm_config or {}, model or "", settings_in)  # refuses a bad model or setting
+        thread_llm_config(conv.agent.llm_config or {}, model or "", settings_in)  # refuses a bad model or setting
         for field in ("summary", "model"):
             if field in changes:
                 setattr(conv, field, changes[field] or "")
@@ -189,31 +190,6 @@ def compact(user, agent: Agent, conv: Conversation | None, compaction_settings: 
     if [m.id for m in after[1:]] == [m.id for m in before[1:]]:
         raise Invalid("Nothing to compact: the conversation holds too few messages", field="conversation_id")
     return {"summary": _summary_text(after[1]), "num_messages_before": len(before), "num_messages_after": len(after)}
-
-
-def use_thread(agent: Agent, conversation_id: str) -> Conversation:
-    """Make `agent` (an in-memory row) stand for one of its conversations during a turn: its `message_ids` is the
-    conversation's list, writes of the list go to the conversation, the conversation's model is used."""
-    conv = Conversation.objects.get(id=conversation_id, agent_id=agent.id)
-    ids = list(conv.message_ids or [])
-    agent.message_ids = ids if ids else list(agent.message_ids or [])[:1]
-    agent.thread = conv
-    if conv.model or conv.model_settings:
-        agent.llm_config = _llm_config(agent.llm_config or {}, conv.model, conv.model_settings)
-    return conv
-
-
-def _llm_config(current: dict, model: str, model_settings: dict | None) -> dict:
-    """The agent's llm_config with the conversation's model and model settings over it."""
-    from agents.actions.specs import model_settings_overrides
-    from agents.runtime.providers import resolve_llm
-
-    overrides = model_settings_overrides(model_settings)
-    if model:
-        return resolve_llm(model, overrides)
-    if current.get("handle"):
-        return resolve_llm(current["handle"], {**current, **overrides})
-    return {**current, **overrides}
 
 
 def touch(conv: Conversation | None) -> None:

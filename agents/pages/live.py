@@ -50,8 +50,8 @@ class PageStream:
         """The agent, standing for the page's conversation (its in-context list) when the page shows one."""
         agent = Agent.objects.filter(id=self.agent_id).first()
         if agent is not None and self.conversation_id:
-            from agents.conversations import use_thread
             from agents.models import Conversation
+            from agents.threads import use_thread
 
             try:
                 use_thread(agent, self.conversation_id)

@@ -66,7 +66,7 @@ class Turn(ToolPhase, Records):
         self.started = time.monotonic_ns()
         self.agent = Agent.objects.get(id=run.agent_id)
         if run.conversation_id:
-            from agents.conversations import use_thread
+            from agents.threads import use_thread
 
             use_thread(self.agent, run.conversation_id)
         self.options = run.options or {}
