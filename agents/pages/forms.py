@@ -35,6 +35,7 @@ class AgentCreateForm(forms.Form):
 
 class ImportForm(forms.Form):
     file = forms.FileField(help_text="An agent file (.af) exported from Engram or Letta.")
+    keep_names = forms.BooleanField(required=False, initial=True, label="Keep the file's names where they are free")
     model = forms.ChoiceField(required=False)
     embedding = forms.ChoiceField(required=False)
 

@@ -92,7 +92,10 @@ def agent_import(request):
         data = form.cleaned_data
         options = {"model": data["model"] or None, "embedding": data["embedding"] or None}
         try:
-            parse_agent_file(data["file"])  # a broken file is refused here, inline, before anything starts
+            doc = parse_agent_file(data["file"])  # a broken file is refused here, inline, before anything starts
+            names = [entry.name for entry in doc.agents if entry.name]
+            taken = agents_for(request.user).filter(name__in=names).exists()
+            options["append_copy_suffix"] = taken or not data["keep_names"]  # "_copy" only when a name is taken
             if import_id is None or not request.htmx:  # no progress socket (no JS): the import runs right here
                 return go(request, "agents:workspace", import_agent_file(request.user, data["file"], **options)[0])
         except DomainError as exc:
