@@ -72,8 +72,8 @@ def run(argv, out) -> None:
 
 
 def conversation(sessions: int, chatter: int, rng: random.Random) -> tuple[list[str], list[tuple[str, str]]]:
-    """(turns, [(question, the turn that answers it)]); each (activity, person) and (activity, place) pair is told
-    of once, so every question has one answer."""
+    """(turns, [(question, the turn that answers it)]); each (activity, person), (activity, place) and (activity,
+    day) pair is told of once, so every question has one answer."""
     turns, questions, told = [], [], set()
     day = date(2024, 1, 6)
     for _ in range(sessions):
@@ -82,12 +82,12 @@ def conversation(sessions: int, chatter: int, rng: random.Random) -> tuple[list[
         session = []
         for _ in range(2):
             (act, ask, _noun), who, where = rng.choice(ACTIVITIES), rng.choice(PEOPLE), rng.choice(PLACES)
-            if (act, who) in told or (act, where) in told:
+            if told & {(act, who), (act, where), (act, day)}:
                 continue
-            told |= {(act, who), (act, where)}
+            told |= {(act, who), (act, where), (act, day)}
             text = stamp + rng.choice(EVENT).format(day=day.strftime("%d %B"), act=act, who=who, where=where)
             session.append(text)
-            questions.append((_question(rng, ask, who, where), text))
+            questions.append((_question(rng, ask, who, where, day.strftime("%d %B")), text))
         for _ in range(chatter):
             noun, who, where = rng.choice(ACTIVITIES)[2], rng.choice(PEOPLE), rng.choice(PLACES)
             session.append(stamp + rng.choice(CHATTER).format(noun=noun, who=who, where=where))
@@ -96,10 +96,11 @@ def conversation(sessions: int, chatter: int, rng: random.Random) -> tuple[list[
     return turns, questions
 
 
-def _question(rng, ask: str, who: str, where: str) -> str:
+def _question(rng, ask: str, who: str, where: str, day: str) -> str:
     return rng.choice(
         (
             f"Who did I {ask} with at {where}?",
+            f"Who did I {ask} with on {day}?",
             f"When did {who} and I {ask}?",
             f"Where did I {ask} with {who}?",
         )
