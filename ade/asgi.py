@@ -1,4 +1,5 @@
 import os
+import sys
 
 from django.core.asgi import get_asgi_application
 
@@ -15,6 +16,22 @@ from ade.websockets import NoRoute, SameOrigin  # noqa: E402
 from agents.pages.routing import websocket_urlpatterns  # noqa: E402
 
 install_daphne_limits()  # bodies are limited before daphne buffers them (ade/bodylimit.py)
+
+
+def _stop_following_on_shutdown() -> None:
+    """Under daphne (its reactor is installed before the application loads): on SIGTERM, streams and waiting
+    requests stop at once, so the process exits in seconds (turns go on on the workers; clients resume or retry
+    on another web server) instead of when its longest turn ends."""
+    if "twisted.internet.reactor" not in sys.modules:
+        return
+    from twisted.internet import reactor
+
+    from agents.runs import stop_following
+
+    reactor.addSystemEventTrigger("before", "shutdown", stop_following)
+
+
+_stop_following_on_shutdown()
 
 application = ProtocolTypeRouter(
     {

@@ -1,11 +1,25 @@
 import os
 
 from celery import Celery
+from celery.signals import task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ade.settings")
 app = Celery("engram")
 app.config_from_object("django.conf:settings", namespace="CELERY")
+# Celery's Django fixup closes the whole connection pool around every task of a prefork worker: a new pool (and new
+# PostgreSQL connections) per task, and PoolClosed in the lost-run watchdog thread that shares it. A reuse limit
+# it never reaches turns that off; each task instead gives its connection back to the pool (checked before reuse:
+# CONN_HEALTH_CHECKS), below.
+app.conf["CELERY_DB_REUSE_MAX"] = 2**31
 app.autodiscover_tasks()
+
+
+@task_prerun.connect
+@task_postrun.connect
+def release_connection(**_kwargs) -> None:
+    from django.db import close_old_connections
+
+    close_old_connections()
 
 
 def enqueue(task_name: str, *args) -> None:

@@ -48,6 +48,12 @@ QUEUE_DOWN_ERROR = "The task queue (Redis) is unavailable: this turn was not sta
 NEVER_PICKED_ERROR = "No worker picked this turn up; it was given up and will not run."
 FOLLOW_GRACE_SECONDS = 5  # how long a follower waits for a finished run's last events before giving up
 _local_cancel: dict[str, threading.Event] = {}  # runs executing in this process -> their cancel flag
+_stopping = threading.Event()  # set when this web process shuts down: its followers stop at once
+
+
+class ServerStopping(ServiceUnavailable):
+    """This web process is shutting down. A stream ends without [DONE] (its client resumes it on another web
+    server with `starting_after`); a client waiting for a reply gets 503 and retries (idempotent by otid)."""
 
 
 class RunCancelled(BaseException):
@@ -304,6 +310,8 @@ def follow(run_id: str, starting_after: int = 0, *, timeout: float | None = None
     deadline = None if timeout is None else time.monotonic() + timeout
     quiet_since = time.monotonic()
     while True:
+        if _stopping.is_set():
+            raise ServerStopping("This server is restarting; the turn goes on: resume its stream or retry.")
         events, ended = store.read(run_id, after, block=1.0)
         for seq, event in events:
             after = seq
@@ -317,6 +325,12 @@ def follow(run_id: str, starting_after: int = 0, *, timeout: float | None = None
             return  # finished, and its log expired or was never closed: nothing more will come
         if deadline is not None and now > deadline:
             raise TimeoutError(f"run {run_id} did not finish within {timeout} s")
+
+
+def stop_following() -> None:
+    """Called when this web process begins to shut down (ade/asgi.py): every follower stops within a second, so
+    the process exits in a bounded time instead of when its longest turn ends (turns run on workers)."""
+    _stopping.set()
 
 
 def wait(run_id: str, timeout: float | None = None) -> Run:

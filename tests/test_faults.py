@@ -245,8 +245,8 @@ def test_a_hundred_streams_hold_no_database_connection(stack, alice_key, agent, 
 
         with concurrent.futures.ThreadPoolExecutor(100) as pool:
             streams = [pool.submit(follow, i) for i in range(100)]
-            wait_for(lambda: Run.objects.get(id=run_id).status == "running", SETTLE_SECONDS, "the turn to start")
-            time.sleep(1)  # the streams are open and waiting
+            wait_for(lambda: Run.objects.get(id=run_id).status != "created", 2 * SETTLE_SECONDS, "the turn to start")
+            time.sleep(1)  # the streams are open and waiting (the model answers after 8 s)
             for path in ("/v1/health/", "/v1/agents/?limit=1"):
                 assert min(answer_time(path) for _ in range(3)) < 1.0, path
             results = [s.result(timeout=120) for s in streams]
@@ -255,3 +255,71 @@ def test_a_hundred_streams_hold_no_database_connection(stack, alice_key, agent, 
         assert "PoolTimeout" not in web.log()
     finally:
         web.stop(timeout=5)
+
+
+def test_prefork_workers_keep_their_connection_pool(stack):
+    """Run last in this module: after every fault above, no worker's pool was closed under its watchdog."""
+    logs = stack.workers.logs(tail=None)
+    assert "PoolClosed" not in logs, logs[-3000:]
+
+
+def _seq_ids(body: str) -> list[int]:
+    import json
+
+    ids = []
+    for line in body.splitlines():
+        if line.startswith("data: {"):
+            seq = json.loads(line[6:]).get("seq_id")
+            if seq is not None and json.loads(line[6:]).get("message_type") != "ping":
+                ids.append(seq)
+    return ids
+
+
+def test_web_sigterm_ends_streams_at_once_and_they_resume_on_another_web(
+    stack, alice_key, agent, scripted_llm, tmp_path
+):
+    import threading
+
+    from tests.faultkit import Web
+
+    web = Web(tmp_path, stack.env)
+    web.start()
+    scripted_llm.queue({"text": "finished elsewhere", "delay_ms": 6_000})
+    headers = {"Authorization": f"Bearer {alice_key}"}
+    run_id = httpx.post(
+        f"{web.url}/v1/agents/{agent.id}/messages/async",
+        json={"messages": [{"role": "user", "content": "outlives its web"}]},
+        headers=headers,
+        timeout=30,
+    ).json()["id"]
+    first = {}
+
+    def follow():
+        try:
+            with httpx.stream("POST", f"{web.url}/v1/runs/{run_id}/stream", json={}, headers=headers, timeout=60) as r:
+                first["body"] = "".join(r.iter_text())
+        except httpx.HTTPError as exc:  # the connection closed under it: what was read so far counts
+            first.setdefault("body", "")
+            first["error"] = exc
+
+    reader = threading.Thread(target=follow)
+    reader.start()
+    wait_for(lambda: Run.objects.get(id=run_id).status != "created", 2 * SETTLE_SECONDS, "the turn to start")
+    time.sleep(0.5)  # the stream is open and waiting (the model answers after 6 s)
+    stopping = time.monotonic()
+    web.stop(timeout=30)
+    stopped_in = time.monotonic() - stopping
+    reader.join(30)
+    assert stopped_in < 8, f"the web process took {stopped_in:.1f} s to exit (compose waits 10 s)"
+    assert "[DONE]" not in first.get("body", ""), "the stream must end unfinished, so that the client resumes"
+    before = _seq_ids(first.get("body", ""))
+    resumed = httpx.post(
+        f"{stack.web.url}/v1/runs/{run_id}/stream",
+        json={"starting_after": max(before, default=0)},
+        headers=headers,
+        timeout=60,
+    ).text
+    after = _seq_ids(resumed)
+    assert "finished elsewhere" in resumed and "[DONE]" in resumed
+    assert len(before + after) == len(set(before + after)), "an event came twice"
+    assert Run.objects.get(id=run_id).status == "completed"

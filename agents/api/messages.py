@@ -10,6 +10,7 @@ run id, more pings after 20 s of silence, `stop_reason` and `usage_statistics` a
 """
 
 import asyncio
+import contextlib
 import json
 import logging
 import threading
@@ -181,6 +182,9 @@ def _relay(run_id: str, starting_after: int, loop, queue) -> None:
             put(event)
         run = Run.objects.filter(id=run_id).first()
         put(("ended", run.status if run else None, run.error if run else ""))
+    except runs.ServerStopping:
+        with contextlib.suppress(RuntimeError):
+            put(("stopping",))
     except RuntimeError:  # the event loop is gone: the client left
         pass
     except Exception as exc:
@@ -207,6 +211,8 @@ async def _sse(run_id: str, starting_after: int, include_pings: bool):
             if include_pings:
                 yield _frame(_ping(run_id, last_seq))
             continue
+        if item == ("stopping",):
+            return  # this server is shutting down: no [DONE], so the client resumes on another one
         if isinstance(item, tuple):  # the end: report a failure the loop could not put into the stream
             _, status, error = item
             if status == "failed" and not saw_error:
