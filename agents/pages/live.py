@@ -171,11 +171,10 @@ class PageStream:
         agent = file and self.agent()
         if agent is None:
             return ""
-        if file.processing_status not in ("completed", "error"):  # each step as it was, not a later one read now
-            file.processing_status, file.progress = (
-                event.get("status", file.processing_status),
-                event.get("progress", 0),
-            )
+        # each step as the event tells it (the row may already be further along when this push is drawn)
+        file.processing_status = event.get("status") or file.processing_status
+        file.progress = event.get("progress") or 0
+        file.error_message = event.get("error") or file.error_message
         return render_to_string("agents/partials/file_row.html", {"agent": agent, "file": file, "oob": True})
 
     def on_file_deleted(self, event: dict) -> str:
