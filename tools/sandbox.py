@@ -17,12 +17,9 @@ and stops the whole execution when the total passes the limit. At the timeout (o
 its PID 1 dies with it (--die-with-parent) and the kernel kills every process of the namespace, including ones
 that forked, called setsid() and forked again. Files in its tmpfs go with the mount namespace.
 
-When bwrap cannot start a sandbox here, custom tools are refused with one error naming TOOL_SANDBOX; an operator can
-choose `TOOL_SANDBOX=unsafe-local` (a single-user laptop): plain subprocesses as the server's user, with the limits
-but without isolation. The default never falls back silently.
-
-Arguments go in as JSON on stdin, the result comes back as JSON on a dedicated pipe (never pickle); stdout/stderr are
-captured up to a cap. `pip_requirements` are recorded but never installed.
+Without bwrap, tools are refused with one error naming TOOL_SANDBOX (`unsafe-local`, for a single-user laptop: plain
+subprocesses with the limits, no isolation); the default never falls back silently. Arguments go in as JSON on
+stdin, the result comes back as JSON on its own pipe (never pickle); `pip_requirements` are never installed.
 """
 
 import json
