@@ -30,7 +30,7 @@ run: sandbox-deps install
 	PORT=$(PORT) $(PY) manage.py bootstrap
 	@if [ -z "$$REDIS_URL" ]; then exec .venv/bin/daphne -b 127.0.0.1 -p $(PORT) ade.asgi:application; fi; \
 	  echo "REDIS_URL is set: turns run on a Celery worker started beside the web server (Ctrl-C stops both)"; \
-	  .venv/bin/celery -A ade worker -l INFO --concurrency 2 -n worker@%h & worker=$$!; \
+	  .venv/bin/celery -A ade worker -l INFO --concurrency 2 -n worker@%h --without-gossip --without-mingle & worker=$$!; \
 	  trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT; \
 	  .venv/bin/daphne -b 127.0.0.1 -p $(PORT) ade.asgi:application
 
