@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
@@ -38,22 +38,23 @@ from ade.events import agent_group, send_now
 from agents.models import Agent, Message, Run, Step
 from agents.queries import get_agent_for
 from agents.run_events import event_log, redis_client
+from agents.run_streams import (  # noqa: F401  (the public names of runs: entry points use runs.follow etc.)
+    ACTIVE,
+    ServerStopping,
+    events_after,
+    follow,
+    publish,
+    stop_following,
+    wait,
+)
 
 log = logging.getLogger(__name__)
 
-ACTIVE = ("created", "running")
 turn_finished = Signal()  # sent with run= after the loop finished a turn (not on failure or cancel)
 LOST_WORKER_ERROR = "The worker running this turn stopped before finishing it."
 QUEUE_DOWN_ERROR = "The task queue (Redis) is unavailable: this turn was not started and will not run."
 NEVER_PICKED_ERROR = "No worker picked this turn up; it was given up and will not run."
-FOLLOW_GRACE_SECONDS = 5  # how long a follower waits for a finished run's last events before giving up
 _local_cancel: dict[str, threading.Event] = {}  # runs executing in this process -> their cancel flag
-_stopping = threading.Event()  # set when this web process shuts down: its followers stop at once
-
-
-class ServerStopping(ServiceUnavailable):
-    """This web process is shutting down. A stream ends without [DONE] (its client resumes it on another web
-    server with `starting_after`); a client waiting for a reply gets 503 and retries (idempotent by otid)."""
 
 
 class RunCancelled(BaseException):
@@ -282,69 +283,6 @@ def _close(run: Run) -> None:
     event_log().append(run.id, None)
     status = Run.objects.filter(id=run.id).values_list("status", flat=True).first()
     send_now(agent_group(run.agent_id), {"type": "run_updated", "run_id": run.id, "status": status})
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Events
-
-
-def publish(run: Run, event: dict) -> dict:
-    """Number `event` in the run's log and send it live to everyone watching the agent."""
-    seq = event_log().append(run.id, event)
-    event = {**event, "seq_id": seq, "run_id": run.id}
-    send_now(agent_group(run.agent_id), {"type": "run_event", "run_id": run.id, "event": event})
-    return event
-
-
-def events_after(run_id: str, starting_after: int = 0) -> list[dict]:
-    """The events stored so far with seq_id > starting_after (does not wait)."""
-    events, _ended = event_log().read(run_id, starting_after)
-    return [{**event, "seq_id": seq, "run_id": run_id} for seq, event in events]
-
-
-def follow(run_id: str, starting_after: int = 0, *, timeout: float | None = None):
-    """Yield the run's events with seq_id > starting_after, each once and in order, waiting for new ones until
-    the run ends. Works from any process with Redis, and in the executing process on the embedded default.
-    Raises TimeoutError after `timeout` seconds."""
-    store, after = event_log(), starting_after
-    deadline = None if timeout is None else time.monotonic() + timeout
-    quiet_since = time.monotonic()
-    while True:
-        if _stopping.is_set():
-            raise ServerStopping("This server is restarting; the turn goes on: resume its stream or retry.")
-        events, ended = store.read(run_id, after, block=1.0)
-        for seq, event in events:
-            after = seq
-            yield {**event, "seq_id": seq, "run_id": run_id}
-        if ended:
-            return
-        now = time.monotonic()
-        if events:
-            quiet_since = now
-        elif now - quiet_since > FOLLOW_GRACE_SECONDS and _is_finished(run_id):
-            return  # finished, and its log expired or was never closed: nothing more will come
-        if deadline is not None and now > deadline:
-            raise TimeoutError(f"run {run_id} did not finish within {timeout} s")
-
-
-def stop_following() -> None:
-    """Called when this web process begins to shut down (ade/asgi.py): every follower stops within a second, so
-    the process exits in a bounded time instead of when its longest turn ends (turns run on workers)."""
-    _stopping.set()
-
-
-def wait(run_id: str, timeout: float | None = None) -> Run:
-    """Block until the run has ended (wherever it runs); return its row."""
-    for _event in follow(run_id, timeout=timeout):
-        pass
-    return Run.objects.get(id=run_id)
-
-
-def _is_finished(run_id: str) -> bool:
-    status = Run.objects.filter(id=run_id).values_list("status", flat=True).first()
-    if not connection.in_atomic_block:
-        connection.close()  # a follower can wait for minutes: give its connection back to the pool meanwhile
-    return status is None or status not in ACTIVE
 
 
 # ---------------------------------------------------------------------------------------------------------------
