@@ -16,7 +16,9 @@ app.autodiscover_tasks()
 
 @task_prerun.connect
 @task_postrun.connect
-def release_connection(**_kwargs) -> None:
+def release_connection(task=None, **_kwargs) -> None:
+    if task is not None and task.request.is_eager:
+        return  # an eager task runs inside its caller (request, test), often in its transaction: not ours to close
     from django.db import close_old_connections
 
     close_old_connections()
