@@ -1,5 +1,8 @@
 """Broadcasting live updates: only from actions, only after commit."""
 
+import asyncio
+import threading
+
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
@@ -21,7 +24,22 @@ def folder_group(folder_id: str) -> str:
 def send_now(group: str, event: dict) -> None:
     layer = get_channel_layer()
     if layer is not None and not _nobody_listens(layer, group):
-        async_to_sync(layer.group_send)(group, {"type": "engram.event", "event": event})
+        send = async_to_sync(layer.group_send)
+        message = {"type": "engram.event", "event": event}
+        if _loop_running_here():  # a sync caller on an event loop's thread (e.g. a script driving a browser)
+            worker = threading.Thread(target=send, args=(group, message))
+            worker.start()
+            worker.join()
+        else:
+            send(group, message)
+
+
+def _loop_running_here() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _nobody_listens(layer, group: str) -> bool:

@@ -32,16 +32,21 @@ run() {  # run NAME ENV... -- PYTEST ARGS: one pytest run in the background, its
   shift
   (env "${envs[@]}" $PY -m pytest "$@" > "$logs/$name" 2>&1; echo $? > "$logs/$name.rc") &
 }
-run postgres DATABASE_URL="$base_db/engram" REDIS_URL="$redis_base/0" -- -m "not e2e" "$@"
+# The fault tests kill and restart processes and fill the machine: they run alone, after the others.
+SERIAL=(tests/test_faults.py tests/test_make_run.py)
+run postgres DATABASE_URL="$base_db/engram" REDIS_URL="$redis_base/0" -- -m "not e2e" "${SERIAL[@]/#/--ignore=}" "$@"
 run browser DATABASE_URL="$base_db/engram_e2e" REDIS_URL="$redis_base/1" -- -m e2e "$@"
 run sqlite -u DATABASE_URL -u REDIS_URL TEST_DATABASE_NAME="$logs/test.sqlite3" -- -m "not e2e and not services" "$@"
 wait
+run faults DATABASE_URL="$base_db/engram_faults" REDIS_URL="$redis_base/2" -- -m "not e2e" "${SERIAL[@]}" "$@"
+wait
 
-for name in postgres browser sqlite; do
+for name in postgres browser sqlite faults; do
   case $name in
     postgres) step "PostgreSQL + pgvector + Redis: unit, API, worker and fault tests" ;;
     browser) step "PostgreSQL + pgvector + Redis: browser tests" ;;
     sqlite) step "embedded default (SQLite, in-memory channel layer, eager Celery)" ;;
+    faults) step "PostgreSQL + Redis: fault tests (processes killed and restarted), alone" ;;
   esac
   cat "$logs/$name"
   rc=$(cat "$logs/$name.rc")

@@ -289,13 +289,13 @@ def _bwrap_args(network: bool, read_only_paths: tuple[str, ...] = ()) -> list[st
             args += ["--ro-bind", path, path]
     for path in ETC_FILES + (ETC_NETWORK_FILES if network else ()):
         args += ["--ro-bind-try", path, path]
-    for path in read_only_paths:  # e.g. where the operator installed stdio MCP servers (MCP_STDIO_PATHS)
-        args += ["--ro-bind", path, path]
     args += ["--proc", "/proc", "--dev", "/dev"]
     mb = 1024 * 1024
     tmpfs = (("/tmp", TMP_MB), ("/var/tmp", TMP_MB // 4), ("/dev/shm", TMP_MB // 4))  # noqa: S108 - fresh, its own
     for path, size in tmpfs:
         args += ["--size", str(size * mb), "--tmpfs", path]
+    for path in read_only_paths:  # after the tmpfs mounts, so a path under /tmp stays visible (MCP_STDIO_PATHS)
+        args += ["--ro-bind", path, path]
     # The root itself is an unbounded tmpfs: read-only, so only the capped ones above take writes.
     args += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", SANDBOX_HOME]
     if _bwrap_can_disable_userns():

@@ -84,7 +84,7 @@ class ConversationTurnIn(TurnIn):
     background: bool = False
 
 
-class CompactionIn(RequestSchema):
+class ConversationCompactionIn(RequestSchema):
     agent_id: str | None = Field(None, max_length=100)
     compaction_settings: dict[str, Any] | None = None
 
@@ -157,7 +157,7 @@ def cancel_conversation(request, conversation_id: ThreadId, agent_id: Annotated[
 
 
 @router.post("/conversations/{conversation_id}/recompile", response=str, operation_id="recompile_conversation")
-def recompile_conversation(request, conversation_id: ThreadId, dry_run: bool = False, payload: CompactionIn = None):
+def recompile_conversation(request, conversation_id: ThreadId, dry_run: bool = False, payload: ConversationCompactionIn = None):
     """The system prompt compiled from the agent's memory now (shared by all its conversations); stored unless
     `dry_run`."""
     agent, _conv = conversations_domain.resolve(request.auth, conversation_id, payload and payload.agent_id)
@@ -165,7 +165,7 @@ def recompile_conversation(request, conversation_id: ThreadId, dry_run: bool = F
 
 
 @router.post("/conversations/{conversation_id}/compact", response=CompactionOut, operation_id="compact_conversation")
-def compact_conversation(request, conversation_id: ThreadId, payload: CompactionIn = None):
+def compact_conversation(request, conversation_id: ThreadId, payload: ConversationCompactionIn = None):
     """Summarise the conversation's oldest in-context messages now."""
     agent, conv = conversations_domain.resolve(
         request.auth, conversation_id, payload and payload.agent_id, action="edit"

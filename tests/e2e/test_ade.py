@@ -183,7 +183,7 @@ def test_two_people_edit_memory_together_and_a_stale_save_loses_nothing(
 
     send(alice_page, "hello from alice")  # a turn started by alice appears for bob as it happens
     wait_for_turns(bob_page, 1)
-    expect(bob_page.locator("#chat-inner .msg-user")).to_have_text("hello from alice")
+    expect(bob_page.locator("#chat-inner .msg-user .bubble")).to_have_text("hello from alice")
     expect(bob_page.locator("#chat-inner .msg-assistant .bubble")).not_to_be_empty()
 
 
