@@ -157,7 +157,9 @@ def cancel_conversation(request, conversation_id: ThreadId, agent_id: Annotated[
 
 
 @router.post("/conversations/{conversation_id}/recompile", response=str, operation_id="recompile_conversation")
-def recompile_conversation(request, conversation_id: ThreadId, dry_run: bool = False, payload: ConversationCompactionIn = None):
+def recompile_conversation(
+    request, conversation_id: ThreadId, dry_run: bool = False, payload: ConversationCompactionIn = None
+):
     """The system prompt compiled from the agent's memory now (shared by all its conversations); stored unless
     `dry_run`."""
     agent, _conv = conversations_domain.resolve(request.auth, conversation_id, payload and payload.agent_id)
