@@ -208,6 +208,7 @@ for _router in (
     "agents.api.steps.router",
     "accounts.api.router",
     "agents.api.windows.router",
+    "evals.api.router",
 ):
     api.add_router("", _router)
 

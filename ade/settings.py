@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "memory",
     "tools",
     "agents",
+    "evals",
 ]
 
 MIDDLEWARE = [
@@ -212,6 +213,8 @@ ALLOWED_MODEL_HOSTS = [
 # The scripted model: an OpenAI-compatible server that ships with Engram. When unset and no
 # provider is configured, the embedded default starts it in-process.
 SCRIPTED_LLM_URL = os.environ.get("SCRIPTED_LLM_URL", "")
+# The model that grades answers of the core-memory update suite (evals/grading.py); empty: graded by "contains".
+EVAL_JUDGE_MODEL = os.environ.get("EVAL_JUDGE_MODEL", "")
 SCRIPTED_LLM_AUTOSTART = os.environ.get("SCRIPTED_LLM_AUTOSTART", "1") == "1"
 SCRIPTED_LLM_PACE_MS = int(os.environ.get("SCRIPTED_LLM_PACE_MS", "30"))  # ms per streamed word (demo)
 DEFAULT_MODEL = os.environ.get("ENGRAM_DEFAULT_MODEL", "engram/scripted")

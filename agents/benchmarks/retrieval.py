@@ -30,9 +30,8 @@ def run(argv, out) -> None:
     parser.add_argument("--facts", default=str(DATA), help="a JSONL file in the core-memory update format")
     parser.add_argument("--questions", type=int, default=0, help="ask only the first N questions (default: all)")
     args = parser.parse_args(argv)
-    rows = [json.loads(line) for line in Path(args.facts).read_text().splitlines() if line.strip()]
-    questions = [_question(row) for row in rows][: args.questions or None]
-    facts = list(dict.fromkeys(f for row in rows for f in row["agent_args"]["extra"]["facts"]))
+    facts, questions = load(Path(args.facts).read_text())
+    questions = questions[: args.questions or None]
     out.write(f"Archival retrieval: {len(facts)} distinct facts as passages, {len(questions)} questions, MiniLM")
     try:
         with transaction.atomic():
@@ -44,6 +43,14 @@ def run(argv, out) -> None:
     _report(results, out)
 
 
+def load(text: str) -> tuple[list[str], list[tuple[str, str]]]:
+    """(every distinct fact, [(question, its supporting fact)]) from JSONL rows in the core-memory update format.
+    The eval suite `archival-retrieval` (evals/suites/retrieval.py) reads its data through this too."""
+    rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    facts = list(dict.fromkeys(f for row in rows for f in row["agent_args"]["extra"]["facts"]))
+    return facts, [_question(row) for row in rows]
+
+
 def _question(row) -> tuple[str, str]:
     extra = row["agent_args"]["extra"]
     return row["input"], extra["facts"][extra["supporting_fact_indices"][0]]
@@ -52,15 +59,22 @@ def _question(row) -> tuple[str, str]:
 def _agent_with(facts: list[str], out):
     from accounts.actions import create_user
     from agents.actions import create_agent
-    from memory.actions import create_passages
-    from memory.archival import default_archive
-    from memory.embeddings import embed, model_name
 
     user = create_user(f"bench-retrieval-{time.monotonic_ns()}", "unused password 1234", org_name="bench")
     agent = create_agent(user, {"name": "retrieval", "model": "engram/scripted", "embedding": "local/all-minilm-l6-v2"})
     started = time.perf_counter()
-    vectors = embed(facts, agent.embedding_config)
+    store_facts(user, agent, facts)
     out.write(f"  embedded {len(facts)} facts in {time.perf_counter() - started:.1f} s")
+    return agent
+
+
+def store_facts(user, agent, facts: list[str]) -> None:
+    """Every fact as an archival passage of `agent` (embedded in batches, outside any transaction of ours)."""
+    from memory.actions import create_passages
+    from memory.archival import default_archive
+    from memory.embeddings import embed, model_name
+
+    vectors = embed(facts, agent.embedding_config)
     create_passages(
         agent.organization,
         facts,
@@ -69,24 +83,34 @@ def _agent_with(facts: list[str], out):
         archive=default_archive(agent),
         created_by=user,
     )
-    return agent
+
+
+def rank_of(agent, question: str, fact: str, mode: str) -> int | None:
+    """Where `fact` comes in the top DEPTH of an archival search for `question` (1-based), or None."""
+    from memory.archival import search_archival
+
+    found = [r["content"] for r in search_archival(agent, question, top_k=DEPTH, search_mode=mode)]
+    return found.index(fact) + 1 if fact in found else None
 
 
 def _ranks(agent, questions, mode: str) -> list[int | None]:
-    from memory.archival import search_archival
+    return [rank_of(agent, question, fact, mode) for question, fact in questions]
 
-    ranks = []
-    for question, fact in questions:
-        found = [r["content"] for r in search_archival(agent, question, top_k=DEPTH, search_mode=mode)]
-        ranks.append(found.index(fact) + 1 if fact in found else None)
-    return ranks
+
+def metrics(ranks: list) -> dict:
+    """recall@5, recall@10 and MRR@10 of a list of ranks (None = not in the top 10)."""
+    found = [r for r in ranks if r is not None]
+    total = max(len(ranks), 1)
+    return {
+        "recall@5": sum(1 for r in found if r <= 5) / total,
+        "recall@10": sum(1 for r in found if r <= 10) / total,
+        "mrr": sum(1 / r for r in found) / total,
+    }
 
 
 def _report(results: dict, out) -> None:
     out.write("")
     out.write(f"{'mode':<10}{'recall@5':>10}{'recall@10':>11}{'MRR@10':>9}")
     for mode, ranks in results.items():
-        found = [r for r in ranks if r is not None]
-        recall = [sum(1 for r in found if r <= k) / len(ranks) for k in (5, 10)]
-        mrr = sum(1 / r for r in found) / len(ranks)
-        out.write(f"{mode:<10}{recall[0]:>10.3f}{recall[1]:>11.3f}{mrr:>9.3f}")
+        m = metrics(ranks)
+        out.write(f"{mode:<10}{m['recall@5']:>10.3f}{m['recall@10']:>11.3f}{m['mrr']:>9.3f}")

@@ -1,0 +1,252 @@
+"""Running an eval: one unit of work = one (model, sample) pair, a pending `EvalResult` row claimed atomically.
+
+With workers (`agents.runs.runs_on_workers()`), `launch` enqueues `evals.start` by name: it prepares the suite and
+enqueues `concurrency` `evals.work` tasks; each plays one unit and enqueues itself again while units are pending,
+so at most `concurrency` samples run at once and other tasks (users' turns) interleave with them. On the embedded
+default a thread prepares and then runs `concurrency` lanes in a bounded thread pool. A sample's turns run in the
+process that plays it (`evals.sample`). Cancelling marks the eval and its pending units; lanes stop claiming and a
+playing sample stops at its next turn (its running turn is cancelled too).
+"""
+
+import logging
+import statistics
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from django.db import close_old_connections, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from ade.celery import enqueue
+from ade.events import send_now
+from evals.events import eval_group
+from evals.models import EvalResult, EvalRun
+from evals.sample import Sample, SampleCancelled, SampleFailed
+from evals.suites import get_suite
+
+log = logging.getLogger(__name__)
+_threads: dict[str, threading.Thread] = {}
+_rows: dict[str, list] = {}  # eval id → its suite's rows, read once per process
+
+
+def launch(run: EvalRun) -> None:
+    """Get `run` going once the caller's transaction commits (workers, or a thread of this process)."""
+    from agents.runs import runs_on_workers
+
+    if runs_on_workers():
+        transaction.on_commit(lambda: enqueue("evals.start", run.id))
+    else:
+        transaction.on_commit(lambda: _in_thread(run.id))
+
+
+def _in_thread(eval_id: str) -> None:
+    thread = threading.Thread(target=_closing(run_here), args=(eval_id,), name=f"eval-{eval_id[-6:]}", daemon=True)
+    _threads[eval_id] = thread
+    thread.start()
+
+
+def join(eval_id: str, timeout: float | None = None) -> None:
+    """Wait for the embedded runner thread of `eval_id`, if this process started one (tests, the command)."""
+    thread = _threads.get(eval_id)
+    if thread is not None:
+        thread.join(timeout)
+
+
+def run_here(eval_id: str) -> None:
+    """Prepare and play every unit in this process, `concurrency` at a time (embedded default; the command)."""
+    run = prepare(eval_id)
+    if run is None:
+        return
+    lanes = max(1, min(run.concurrency, run.total))
+    if lanes == 1:
+        _lane(eval_id)
+        return
+    with ThreadPoolExecutor(lanes, thread_name_prefix="eval-lane") as pool:
+        for future in [pool.submit(_closing(_lane), eval_id) for _ in range(lanes)]:
+            future.result()
+
+
+def _lane(eval_id: str) -> None:
+    while work(eval_id):
+        pass
+
+
+def _closing(fn):
+    def wrapped(*args):
+        try:
+            return fn(*args)
+        finally:
+            connection.close()  # this thread's own connection
+
+    return wrapped
+
+
+def start(eval_id: str) -> None:
+    """Worker entry (`evals.start`): prepare, then one `evals.work` task per lane."""
+    run = prepare(eval_id)
+    if run is not None:
+        for _ in range(max(1, min(run.concurrency, run.total))):
+            enqueue("evals.work", eval_id)
+
+
+def work_and_continue(eval_id: str) -> None:
+    """Worker entry (`evals.work`): one unit, then this lane's next task while units are pending."""
+    if work(eval_id) and EvalResult.objects.filter(run_id=eval_id, status="pending").exists():
+        enqueue("evals.work", eval_id)
+
+
+def prepare(eval_id: str) -> EvalRun | None:
+    """created → running after the suite's one-time set-up; a failing set-up fails the eval. None: nothing to do."""
+    run = EvalRun.objects.select_related("created_by").get(id=eval_id)
+    if run.status != "created":
+        return run if run.status == "running" else None
+    try:
+        get_suite(run.organization_id, run.suite).prepare(run, _acting_user(run))
+    except Exception as exc:
+        log.exception("eval %s: preparing %s failed", eval_id, run.suite)
+        _finish(eval_id, "failed", error=f"{type(exc).__name__}: {exc}"[:2000])
+        return None
+    if not EvalRun.objects.filter(id=eval_id, status="created").update(status="running", started_at=timezone.now()):
+        return None  # cancelled meanwhile
+    _progress(eval_id)
+    return EvalRun.objects.get(id=eval_id)
+
+
+def _acting_user(run: EvalRun):
+    user = run.created_by
+    if user is None:
+        raise RuntimeError("the user who started this eval no longer exists")
+    user.organization_id = run.organization_id  # the eval acts in its own organization, whatever the user switched to
+    return user
+
+
+def work(eval_id: str) -> bool:
+    """Claim and play one pending unit of the eval; False when none is left (or the eval is not running)."""
+    close_old_connections()
+    while True:
+        if not EvalRun.objects.filter(id=eval_id, status="running").exists():
+            return False
+        unit = EvalResult.objects.filter(run_id=eval_id, status="pending").order_by("index", "model").first()
+        if unit is None:
+            return False
+        claimed = EvalResult.objects.filter(id=unit.id, status="pending").update(
+            status="running", started_at=timezone.now()
+        )
+        if claimed:
+            break
+    play(EvalResult.objects.select_related("run", "run__created_by").get(id=unit.id))
+    return True
+
+
+def play(result: EvalResult) -> None:
+    run = result.run
+    suite = get_suite(run.organization_id, run.suite)
+    changes = {"status": "done"}
+    sample = None
+    try:
+        sample = Sample(run, result, _acting_user(run), _rows_of(run, suite)[result.index])
+        outcome = suite.play(sample)
+        changes.update(
+            question=outcome.question,
+            expected=outcome.expected,
+            answer=outcome.answer,
+            score=outcome.score,
+            grade=outcome.grade,
+        )
+    except SampleCancelled:
+        changes = {"status": "cancelled"}
+    except SampleFailed as exc:
+        changes.update(status="error", score=0.0, error=str(exc)[:4000])
+    except Exception as exc:  # a bug in a suite or the machinery: recorded on the sample, the eval goes on
+        log.exception("eval %s: sample %s of %s failed", run.id, result.index, result.model)
+        changes.update(status="error", score=0.0, error=f"{type(exc).__name__}: {exc}"[:4000])
+    if sample is not None:
+        changes.update(sample.usage, latency_ms=sample.latency_ms)
+        changes.setdefault("question", sample.row.get("input", ""))
+    with transaction.atomic():
+        EvalResult.objects.filter(id=result.id).update(completed_at=timezone.now(), **changes)
+        if changes["status"] != "cancelled":
+            EvalRun.objects.filter(id=run.id).update(done=F("done") + 1)
+    if not EvalResult.objects.filter(run_id=run.id, status__in=("pending", "running")).exists():
+        _finish(run.id, "completed")
+    _progress(run.id, EvalResult.objects.get(id=result.id))
+
+
+def _rows_of(run: EvalRun, suite) -> list:
+    if run.id not in _rows:
+        if len(_rows) > 20:
+            _rows.clear()
+        _rows[run.id] = suite.rows(run)
+    return _rows[run.id]
+
+
+def _finish(eval_id: str, status: str, *, error: str = "") -> None:
+    EvalRun.objects.filter(id=eval_id, status__in=("created", "running")).update(
+        status=status, error=error, completed_at=timezone.now()
+    )
+    if status != "completed":
+        _progress(eval_id)
+
+
+def _progress(eval_id: str, result: EvalResult | None = None) -> None:
+    """Recompute the summary and tell the eval's watchers."""
+    from evals.render import render_result
+
+    run = EvalRun.objects.get(id=eval_id)
+    run.summary = summarize(run)
+    EvalRun.objects.filter(id=eval_id).update(summary=run.summary)
+    send_now(
+        eval_group(eval_id),
+        {
+            "type": "eval_progress",
+            "eval_id": eval_id,
+            "status": run.status,
+            "done": run.done,
+            "total": run.total,
+            "summary": run.summary,
+            "result": render_result(result) if result is not None else None,
+        },
+    )
+
+
+def summarize(run: EvalRun) -> dict:
+    """Per model: score (percent of finished samples), samples, errors, tokens, p50 latency, cost when known."""
+    finished = list(EvalResult.objects.filter(run_id=run.id, status__in=("done", "error")))
+    out = {}
+    for handle in run.model_handles:
+        rows = [r for r in finished if r.model == handle]
+        latencies = [r.latency_ms for r in rows if r.latency_ms is not None]
+        costs = [r.cost for r in rows if r.cost is not None]
+        out[handle] = {
+            "score": round(100 * sum(r.score or 0 for r in rows) / len(rows), 2) if rows else None,
+            "samples": len(rows),
+            "passed": sum(1 for r in rows if (r.score or 0) >= 1),
+            "errors": sum(1 for r in rows if r.status == "error"),
+            "tokens": sum(r.total_tokens for r in rows),
+            "p50_latency_ms": int(statistics.median(latencies)) if latencies else None,
+            "cost": round(sum(costs), 6) if costs else None,
+        }
+        if run.suite == "archival-retrieval":
+            from evals.suites.retrieval import summary
+
+            out[handle]["modes"] = summary(rows)
+    return out
+
+
+def wait(eval_id: str, *, on_progress=None, poll: float = 0.25) -> EvalRun:
+    """Block until the eval ends (the command, with workers): `on_progress(run)` whenever `done` moves."""
+    seen = -1
+    while True:
+        run = EvalRun.objects.get(id=eval_id)
+        if on_progress and run.done != seen:
+            seen = run.done
+            on_progress(run)
+        if run.is_finished:
+            return run
+        time.sleep(poll)
+
+
+def finish_cancelled(eval_id: str) -> None:
+    EvalRun.objects.filter(id=eval_id, completed_at__isnull=True).update(completed_at=timezone.now())
+    _progress(eval_id)

@@ -1,0 +1,104 @@
+"""One sample of an eval as a suite sees it: a fresh agent made and driven through the same domain functions as the
+API (`agents.actions.create_agent`, `agents.runs.start_turn` + `execute`, `agents.actions.reset_messages`).
+
+Eval agents are `hidden` (left out of agent lists), tagged `eval` and `<eval id>`, and carry
+`metadata.eval = {"id", "index", "model"}`; they are kept so each result links to its transcript (the agent page).
+A turn runs in this process (a Celery worker of the eval, or the embedded runner's thread): an eval sample that
+waited on another worker's turn could take every worker and deadlock.
+"""
+
+import time
+
+from ade.errors import DomainError
+from agents.models import Agent
+from evals.models import EvalRun
+
+EVAL_TAG = "eval"
+
+
+class SampleCancelled(Exception):
+    """The eval was cancelled while this sample played."""
+
+
+class SampleFailed(Exception):
+    """A turn of the sample did not complete (the model or the machinery failed): graded as an error."""
+
+
+class Sample:
+    def __init__(self, run: EvalRun, result, user, row: dict):
+        self.run, self.result, self.user, self.row = run, result, user, row
+        self.model, self.index = result.model, result.index
+        self.agent: Agent | None = None
+        self.usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+        self.latency_ms = 0  # time spent in turns (the model plus Engram), summed over the sample's turns
+
+    def create_agent(self, spec: dict) -> Agent:
+        """The agent under test: the eval's target spec, the suite's `spec` on top (its blocks added), this model."""
+        from agents.actions import create_agent
+
+        target = dict(self.run.target or {})
+        blocks = list(target.pop("memory_blocks", None) or []) + list(spec.pop("memory_blocks", None) or [])
+        tools = list(target.pop("tools", None) or []) + list(spec.pop("tools", None) or [])
+        full = {
+            **target,
+            **spec,
+            "name": f"eval {self.run.suite} {self.index} {self.model.replace('/', ' ')}"[:190],
+            "model": self.model,
+            "memory_blocks": blocks,
+            "hidden": True,
+            "tags": [EVAL_TAG, self.run.id],
+            "metadata": {"eval": {"id": self.run.id, "index": self.index, "model": self.model}},
+        }
+        if tools:
+            full["tools"] = sorted(set(tools))
+        self.agent = create_agent(self.user, full)
+        type(self.result).objects.filter(id=self.result.id).update(agent=self.agent)
+        return self.agent
+
+    def say(self, text: str) -> str:
+        """One user turn; the agent's reply (its assistant messages' text)."""
+        from agents.runs import execute, start_turn
+
+        self._check_cancelled()
+        run = start_turn(self.user, self.agent.id, [{"role": "user", "content": text}])
+        started = time.perf_counter()
+        try:
+            run = execute(run.id)
+        except DomainError as exc:
+            raise SampleFailed(str(exc)) from exc
+        except Exception as exc:  # the loop recorded it on the run; the sample is an error, the eval goes on
+            raise SampleFailed(f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            self.latency_ms += int((time.perf_counter() - started) * 1000)
+        for key in self.usage:
+            self.usage[key] += int((run.usage or {}).get(key) or 0)
+        if run.status != "completed":
+            raise SampleFailed(run.error or f"the turn ended {run.status} ({run.stop_reason})")
+        return reply_text(((run.metadata or {}).get("result") or {}).get("messages") or [])
+
+    def reset(self) -> None:
+        """A fresh context: the in-context messages go (stored ones stay), memory blocks are kept."""
+        from agents.actions import reset_messages
+
+        self._check_cancelled()
+        self.agent = reset_messages(self.user, self.agent.id)
+
+    def block(self, label: str) -> str:
+        block = self.agent.blocks.filter(label=label).first() if self.agent else None
+        return block.value if block else ""
+
+    def _check_cancelled(self) -> None:
+        if EvalRun.objects.filter(id=self.run.id, status="cancelled").exists():
+            raise SampleCancelled
+
+
+def reply_text(messages: list[dict]) -> str:
+    """The words the agent said to the user in a turn (assistant messages, or send_message's argument)."""
+    said = [m.get("content") for m in messages if m.get("message_type") == "assistant_message"]
+    parts = []
+    for content in said:
+        if isinstance(content, list):
+            content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+        if content:
+            parts.append(str(content))
+    return "\n".join(parts)

@@ -1,0 +1,117 @@
+"""Suite 4: compaction integrity. One sample = a long scripted conversation (seeded by the sample's index) with a
+small context window, so the agent compacts several times. The user tells one fact per turn between chatter.
+Afterwards: every fact is found by `conversation_search` (the domain function the tool calls), the last turn is
+still in context word for word, at least two compactions happened, and a question about the first fact (long
+summarised away) is answered. Score 1 only when all hold; the details say which failed."""
+
+import json
+import random
+
+from agents.benchmarks.conversation import PEOPLE, PLACES
+from evals.grading import contains
+from evals.suites.base import Outcome, Suite
+
+THINGS = (
+    ("keeps bees", "bees", "Who keeps bees?"),
+    ("repairs clocks", "clocks", "Who repairs clocks?"),
+    ("sings in a choir", "choir", "Who sings in a choir?"),
+    ("breeds tortoises", "tortoises", "Who breeds tortoises?"),
+    ("collects maps", "maps", "Who collects maps?"),
+    ("builds kayaks", "kayaks", "Who builds kayaks?"),
+    ("teaches fencing", "fencing", "Who teaches fencing?"),
+    ("grows orchids", "orchids", "Who grows orchids?"),
+    ("restores pianos", "pianos", "Who restores pianos?"),
+    ("brews cider", "cider", "Who brews cider?"),
+    ("carves spoons", "spoons", "Who carves spoons?"),
+    ("flies gliders", "gliders", "Who flies gliders?"),
+)
+FILLER = (
+    "The morning started slowly and the kettle took ages to boil.",
+    "I spent a while sorting old papers into boxes and labelling them.",
+    "The bus was late again, so I walked part of the way and enjoyed the air.",
+    "Lunch was leftovers, which was fine, and the afternoon went by quietly.",
+    "There was a long queue at the post office but the clerk was cheerful.",
+    "I finally cleaned the windows, and the light in the kitchen is much better now.",
+    "The radio played an old song I had not heard since school.",
+    "I tried a new recipe with lentils and it turned out better than expected.",
+)
+CHECKS = ("several_compactions", "facts_found", "last_turn_intact", "first_fact_recalled")
+TURNS = 24
+CONTEXT_WINDOW = 5000
+
+
+def script(index: int) -> list[dict]:
+    """[{"text", "fact", "query", "question", "who"}]: one fact per turn, each person and thing used once."""
+    rng = random.Random(1000 + index)
+    people, things, places = rng.sample(PEOPLE, len(PEOPLE)), rng.sample(THINGS, len(THINGS)), list(PLACES)
+    turns = []
+    for n in range(TURNS):
+        who, (does, word, question), where = people[n % len(people)], things[n % len(things)], rng.choice(places)
+        fact = f"My friend {who} {does} near {where}."
+        chatter = " ".join(rng.sample(FILLER, 4))
+        turns.append(
+            {
+                "text": f"{chatter} By the way, {fact} {' '.join(rng.sample(FILLER, 3))}",
+                "fact": fact,
+                "query": f"{who} {word}",
+                "question": f"{question} Which friend of mine {does}?",
+                "who": who,
+            }
+        )
+    return turns
+
+
+class CompactionIntegrity(Suite):
+    name = "compaction-integrity"
+    title = "Compaction integrity"
+    description = (
+        f"A {TURNS}-turn conversation in a {CONTEXT_WINDOW}-token window (several compactions), one fact per turn: "
+        "each fact findable by conversation_search, the last turn intact, the first fact recalled."
+    )
+    grader = "checks"
+
+    def rows(self, run) -> list[dict]:
+        samples = max(int(run.samples or 1), 1)
+        return [{"input": f"conversation {i}", "ground_truth": ""} for i in range(samples)]
+
+    def play(self, sample) -> Outcome:
+        turns = script(sample.index)
+        agent = sample.create_agent({"context_window_limit": CONTEXT_WINDOW})
+        last_reply = ""
+        for turn in turns:
+            last_reply = sample.say(turn["text"])
+        checks = integrity(agent, turns, last_reply)
+        first = turns[0]
+        answer = sample.say(first["question"])
+        checks["first_fact_recalled"] = contains(answer, first["who"])
+        failed = [name for name in CHECKS if not checks[name]]
+        return Outcome(first["question"], first["who"], answer, 0.0 if failed else 1.0, {**checks, "failed": failed})
+
+
+def integrity(agent, turns: list[dict], last_reply: str) -> dict:
+    from agents.models import Agent, Message
+    from memory.recall import conversation_search
+
+    agent = Agent.objects.get(id=agent.id)
+    compactions = sum(
+        1
+        for m in Message.objects.filter(agent_id=agent.id, role="user")
+        if "context_tokens_before" in json.dumps(m.content)
+    )
+    lost = []
+    for turn in turns:
+        found = conversation_search(agent, turn["query"], roles=["user"], limit=5)["results"]
+        if not any(turn["fact"] in json.dumps(r) for r in found):
+            lost.append(turn["fact"])
+    in_context = list(Message.objects.filter(id__in=agent.message_ids[-4:]))
+    texts = [json.dumps(m.content) for m in in_context]
+    last_user = json.dumps(turns[-1]["text"])[1:-1]
+    return {
+        "compactions": compactions,
+        "several_compactions": compactions >= 2,
+        "facts_found": not lost,
+        "lost": lost,
+        "last_turn_intact": any(last_user in t for t in texts)
+        and bool(last_reply)
+        and any(json.dumps(last_reply)[1:-1] in t for t in texts),
+    }
