@@ -1,4 +1,4 @@
-"""Graders: `contains` (the expected answer appears in the reply, case and spacing ignored), `exact`, and `judge`
+"""Graders: `contains` (the expected answer, or each of its words, appears in the reply; case and punctuation ignored), `exact`, and `judge`
 (an LLM, the model of EVAL_JUDGE_MODEL, says whether the reply gives the expected answer; our own prompt)."""
 
 import re
@@ -19,8 +19,10 @@ def _norm(text: str) -> str:
 
 
 def contains(answer: str, expected: str) -> bool:
-    wanted = _norm(expected)
-    return bool(wanted) and f" {wanted} " in f" {_norm(answer)} "
+    """The expected phrase is in the answer, or all of its words are (in any order: "Amazon rainforest
+    expedition" is given by "an expedition in the Amazon rainforest")."""
+    wanted, said = _norm(expected), _norm(answer)
+    return bool(wanted) and (f" {wanted} " in f" {said} " or set(wanted.split()) <= set(said.split()))
 
 
 def exact(answer: str, expected: str) -> bool:

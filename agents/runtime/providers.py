@@ -18,6 +18,10 @@ log = logging.getLogger(__name__)
 
 SCRIPTED_HANDLE = "engram/scripted"
 SCRIPTED_EMBED_HANDLE = "engram/scripted-embed"
+# Models the scripted server plays. `oracle` (agents/scripted/oracle.py) is a perfect memory agent for evals: it
+# resolves like any handle but is not listed with the models a person picks for an agent.
+SCRIPTED_MODELS = {"scripted": "Scripted model (simulator)", "oracle": "Oracle (eval simulator)"}
+ORACLE_HANDLE = "engram/oracle"
 LOCAL_EMBED_HANDLE = "local/all-minilm-l6-v2"
 SCRIPTED_CONTEXT_WINDOW = 32_000
 DEFAULT_CONTEXT_WINDOW = 128_000
@@ -97,7 +101,7 @@ def _remote_models(url: str, path: str, key: str) -> list[str]:
 def _llm(provider: str, model: str) -> dict | None:
     """The LlmConfig of one handle when its provider is configured, else None."""
     if provider == "engram":
-        if model != "scripted":
+        if model not in SCRIPTED_MODELS:
             return None
         return _config(
             model,
@@ -105,7 +109,7 @@ def _llm(provider: str, model: str) -> dict | None:
             _scripted_endpoint(),
             "engram",
             SCRIPTED_CONTEXT_WINDOW,
-            display_name="Scripted model (simulator)",
+            display_name=SCRIPTED_MODELS[model],
         )
     if provider == "openai" and settings.OPENAI_API_KEY:
         return _config(model, "openai", OPENAI_BASE, "openai", OPENAI_MODELS.get(model, DEFAULT_CONTEXT_WINDOW))

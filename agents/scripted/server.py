@@ -44,9 +44,10 @@ from aiohttp import web
 from ade.errors import Unprocessable
 from agents.scripted import brain as scripted_brain
 from agents.scripted import embeddings as scripted_embeddings
+from agents.scripted import oracle as scripted_oracle
 from memory.tokens import count_message_tokens, count_tokens, count_tool_tokens
 
-MODEL_IDS = ("scripted", "scripted-embed")
+MODEL_IDS = ("scripted", "oracle", "scripted-embed")
 DEFAULT_DIMENSIONS = 384
 ARGUMENT_CHUNK = 12
 _ERRORS = {
@@ -109,7 +110,7 @@ def error_response(spec) -> web.Response:
 def plan_from_queue(entry: dict, body: dict) -> dict:
     """The reply plan for a queued entry (text and/or tool calls), else the brain's own answer."""
     if "text" not in entry and "tool_calls" not in entry:
-        plan = scripted_brain.reply(body)
+        plan = (scripted_oracle.reply if body.get("model") == "oracle" else scripted_brain.reply)(body)
     else:
         calls = []
         for i, call in enumerate(entry.get("tool_calls") or []):

@@ -36,25 +36,27 @@ FILLER = (
     "I tried a new recipe with lentils and it turned out better than expected.",
 )
 CHECKS = ("several_compactions", "facts_found", "last_turn_intact", "first_fact_recalled")
-TURNS = 24
-CONTEXT_WINDOW = 5000
+TURNS = 30
+CONTEXT_WINDOW = 2500
 
 
 def script(index: int) -> list[dict]:
-    """[{"text", "fact", "query", "question", "who"}]: one fact per turn, each person and thing used once."""
+    """[{"text", "fact", "query", "question", "who"}]: one fact per turn; every friend is a different person and
+    every (activity, place) pair is told once, so each question has one answer."""
     rng = random.Random(1000 + index)
-    people, things, places = rng.sample(PEOPLE, len(PEOPLE)), rng.sample(THINGS, len(THINGS)), list(PLACES)
+    firsts, lasts = [p.split()[0] for p in PEOPLE], [p.split()[1] for p in PEOPLE]
+    people = rng.sample([f"{f} {last}" for f in firsts for last in lasts], TURNS)
+    things, places = rng.sample(THINGS, len(THINGS)), rng.sample(PLACES, len(PLACES))
     turns = []
     for n in range(TURNS):
-        who, (does, word, question), where = people[n % len(people)], things[n % len(things)], rng.choice(places)
+        who, (does, word, question), where = people[n], things[n % len(things)], places[n % len(places)]
         fact = f"My friend {who} {does} near {where}."
-        chatter = " ".join(rng.sample(FILLER, 4))
         turns.append(
             {
-                "text": f"{chatter} By the way, {fact} {' '.join(rng.sample(FILLER, 3))}",
+                "text": f"{' '.join(rng.sample(FILLER, 4))} By the way, {fact} {' '.join(rng.sample(FILLER, 3))}",
                 "fact": fact,
                 "query": f"{who} {word}",
-                "question": f"{question} Which friend of mine {does}?",
+                "question": f"{question[:-1]} near {where}? Which friend of mine {does} there?",
                 "who": who,
             }
         )
@@ -94,18 +96,16 @@ def integrity(agent, turns: list[dict], last_reply: str) -> dict:
 
     agent = Agent.objects.get(id=agent.id)
     compactions = sum(
-        1
-        for m in Message.objects.filter(agent_id=agent.id, role="user")
-        if "context_tokens_before" in json.dumps(m.content)
+        1 for m in Message.objects.filter(agent_id=agent.id, role="user") if "context_tokens_before" in _text(m.content)
     )
     lost = []
     for turn in turns:
         found = conversation_search(agent, turn["query"], roles=["user"], limit=5)["results"]
-        if not any(turn["fact"] in json.dumps(r) for r in found):
+        if not any(turn["fact"] in _text(r) for r in found):
             lost.append(turn["fact"])
     in_context = list(Message.objects.filter(id__in=agent.message_ids[-4:]))
-    texts = [json.dumps(m.content) for m in in_context]
-    last_user = json.dumps(turns[-1]["text"])[1:-1]
+    texts = [_text(m.content) for m in in_context]
+    last_user = _text(turns[-1]["text"])[1:-1]
     return {
         "compactions": compactions,
         "several_compactions": compactions >= 2,
@@ -113,5 +113,9 @@ def integrity(agent, turns: list[dict], last_reply: str) -> dict:
         "lost": lost,
         "last_turn_intact": any(last_user in t for t in texts)
         and bool(last_reply)
-        and any(json.dumps(last_reply)[1:-1] in t for t in texts),
+        and any(_text(last_reply)[1:-1] in t for t in texts),
     }
+
+
+def _text(value) -> str:
+    return json.dumps(value, ensure_ascii=False)

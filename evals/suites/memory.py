@@ -6,7 +6,7 @@ context (in-context messages reset, memory kept), then ask: the new answer must 
 `contains`, and by the judge model instead when EVAL_JUDGE_MODEL is set.
 """
 
-from evals.grading import grade
+from evals.grading import contains, grade
 from evals.suites.base import DATA, Outcome, Suite, facts_of
 
 FACTS_LABEL = "supporting_facts"
@@ -58,5 +58,7 @@ class CoreMemoryUpdate(Suite):
         answer = sample.say(row["input"])
         expected = str(extra.get("contradicting_answer") or row.get("ground_truth", ""))
         score, details = grade(self.grader, row["input"], expected, answer)
+        if "judge" not in details and not score and contains(answer, new_fact):
+            score, details["states_new_fact"] = 1.0, True  # the reply gives the new fact itself (its words differ)
         details["memory_updated"] = new_fact in sample.block(FACTS_LABEL)
         return Outcome(row["input"], expected, answer, score, details)
