@@ -69,20 +69,21 @@ def _agent_with(facts: list[str], out):
 
 
 def store_facts(user, agent, facts: list[str]) -> None:
-    """Every fact as an archival passage of `agent` (embedded in batches, outside any transaction of ours)."""
+    """Every fact as an archival passage of `agent` (embedded first, then written in one transaction)."""
     from memory.actions import create_passages
     from memory.archival import default_archive
     from memory.embeddings import embed, model_name
 
     vectors = embed(facts, agent.embedding_config)
-    create_passages(
-        agent.organization,
-        facts,
-        vectors,
-        embedding_model=model_name(agent.embedding_config),
-        archive=default_archive(agent),
-        created_by=user,
-    )
+    with transaction.atomic():
+        create_passages(
+            agent.organization,
+            facts,
+            vectors,
+            embedding_model=model_name(agent.embedding_config),
+            archive=default_archive(agent),
+            created_by=user,
+        )
 
 
 def rank_of(agent, question: str, fact: str, mode: str) -> int | None:
