@@ -162,7 +162,7 @@ def play(result: EvalResult) -> None:
         log.exception("eval %s: sample %s of %s failed", run.id, result.index, result.model)
         changes.update(status="error", score=0.0, error=f"{type(exc).__name__}: {exc}"[:4000])
     if sample is not None:
-        changes.update(sample.usage, latency_ms=sample.latency_ms)
+        changes.update(sample.usage, latency_ms=sample.latency_ms, cost=sample.cost)
         changes.setdefault("question", sample.row.get("input", ""))
     with transaction.atomic():
         EvalResult.objects.filter(id=result.id).update(completed_at=timezone.now(), **changes)
@@ -194,8 +194,9 @@ def _progress(eval_id: str, result: EvalResult | None = None) -> None:
     from evals.render import render_result
 
     run = EvalRun.objects.get(id=eval_id)
-    run.summary = summarize(run)
-    EvalRun.objects.filter(id=eval_id).update(summary=run.summary)
+    run.summary = summarize(run)  # counts at least `run.done` samples: each is committed with its increment
+    # Written only while `done` is unchanged: a lane that finished later writes a fuller summary (never overwritten).
+    EvalRun.objects.filter(id=eval_id, done=run.done).update(summary=run.summary)
     send_now(
         eval_group(eval_id),
         {

@@ -31,6 +31,7 @@ class Sample:
         self.agent: Agent | None = None
         self.usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
         self.latency_ms = 0  # time spent in turns (the model plus Engram), summed over the sample's turns
+        self.cost: float | None = None  # USD, when litellm knows the model's price
 
     def create_agent(self, spec: dict) -> Agent:
         """The agent under test: the eval's target spec, the suite's `spec` on top (its blocks added), this model."""
@@ -72,9 +73,26 @@ class Sample:
             self.latency_ms += int((time.perf_counter() - started) * 1000)
         for key in self.usage:
             self.usage[key] += int((run.usage or {}).get(key) or 0)
+        self._add_cost(run.usage or {})
         if run.status != "completed":
             raise SampleFailed(run.error or f"the turn ended {run.status} ({run.stop_reason})")
         return reply_text(((run.metadata or {}).get("result") or {}).get("messages") or [])
+
+    def _add_cost(self, usage: dict) -> None:
+        config = self.agent.llm_config or {}
+        if config.get("provider_name") in ("engram", "local") or not config.get("model"):
+            return  # Engram's own simulators cost nothing
+        from agents.runtime.llm import litellm
+
+        try:
+            prompt, completion = litellm().cost_per_token(
+                model=config["model"],
+                prompt_tokens=int(usage.get("prompt_tokens") or 0),
+                completion_tokens=int(usage.get("completion_tokens") or 0),
+            )
+        except Exception:  # a model litellm has no price for: cost unknown
+            return
+        self.cost = (self.cost or 0.0) + prompt + completion
 
     def reset(self) -> None:
         """A fresh context: the in-context messages go (stored ones stay), memory blocks are kept."""

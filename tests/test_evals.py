@@ -197,3 +197,18 @@ def test_a_user_suite_from_the_api_runs_with_the_oracle(alice_api, alice, script
     assert [(r["index"], r["score"]) for r in results] == [(0, 1.0), (1, 1.0)]
     assert "Quilltown" in results[0]["answer"]
     assert [e["id"] for e in alice_api.get("/v1/evals/").json()] == [eval_id]
+
+
+@pytest.mark.django_db
+def test_the_judge_model_grades_with_our_prompt(scripted_llm, settings):
+    from evals.grading import JUDGE_PROMPT, grade
+
+    assert grade("contains+judge", "Who?", "Nora Fishel", "It was nora  fishel.") == (1.0, {"contains": True})
+    settings.EVAL_JUDGE_MODEL = "engram/scripted"
+    scripted_llm.queue_text("CORRECT")
+    score, details = grade("contains+judge", "Who led the choir?", "Ada", "Ada did.")
+    assert (score, details["judge"], details["judge_model"]) == (1.0, "CORRECT", "engram/scripted")
+    sent = scripted_llm.last_request()["messages"]
+    assert sent[0]["content"] == JUDGE_PROMPT and "Answer given: Ada did." in sent[1]["content"]
+    scripted_llm.queue_text("INCORRECT, it names someone else")
+    assert grade("judge", "Who led the choir?", "Ada", "Bo did.")[0] == 0.0

@@ -1,6 +1,7 @@
 """Suites 1 and 2: core-memory read and update (evals/data, Letta's published rows, Apache-2.0).
 
-The facts go into a `supporting_facts` block, numbered one per line, beside the target's own blocks.
+The facts go into a `supporting_facts` block, numbered one per line, beside a short persona (unless the target
+brings one) and the target's own blocks.
 Read: ask the question; the reply must contain the answer. Update: say the contradicting fact, start a fresh
 context (in-context messages reset, memory kept), then ask: the new answer must come from memory alone. Graded by
 `contains`, and by the judge model instead when EVAL_JUDGE_MODEL is set.
@@ -23,6 +24,16 @@ def facts_block(facts: list[str]) -> dict:
     }
 
 
+PERSONA = "I am a careful assistant. I answer questions from what my memory holds and keep it up to date."
+
+
+def blocks_for(sample, facts: list[str]) -> list[dict]:
+    """The facts block, and a persona unless the eval's target brings its own."""
+    labels = {b.get("label") for b in (sample.run.target or {}).get("memory_blocks") or [] if isinstance(b, dict)}
+    persona = [] if "persona" in labels else [{"label": "persona", "value": PERSONA}]
+    return persona + [facts_block(facts)]
+
+
 class CoreMemoryRead(Suite):
     name = "core-memory-read"
     title = "Core memory: read"
@@ -32,7 +43,7 @@ class CoreMemoryRead(Suite):
 
     def play(self, sample) -> Outcome:
         row = sample.row
-        sample.create_agent({"memory_blocks": [facts_block(facts_of(row))]})
+        sample.create_agent({"memory_blocks": blocks_for(sample, facts_of(row))})
         answer = sample.say(row["input"])
         score, details = grade(self.grader, row["input"], row.get("ground_truth", ""), answer)
         return Outcome(row["input"], row.get("ground_truth", ""), answer, score, details)
@@ -51,7 +62,7 @@ class CoreMemoryUpdate(Suite):
     def play(self, sample) -> Outcome:
         row = sample.row
         extra = (row.get("agent_args") or {}).get("extra") or {}
-        sample.create_agent({"memory_blocks": [facts_block(facts_of(row))]})
+        sample.create_agent({"memory_blocks": blocks_for(sample, facts_of(row))})
         new_fact = str(extra.get("contradicting_fact") or "").strip().strip('"')
         sample.say(UPDATE_MESSAGE.format(fact=new_fact))
         sample.reset()

@@ -77,10 +77,13 @@ class Command(BaseCommand):
     def _bar(self, run):
         width = 30
         filled = int(width * run.done / max(run.total, 1))
-        line = f"\r[{'#' * filled}{'.' * (width - filled)}] {run.done}/{run.total} {run.status}"
-        self.stdout.write(line, ending="")
-        if hasattr(self.stdout, "flush"):
+        bar = f"[{'#' * filled}{'.' * (width - filled)}] {run.done}/{run.total} {run.status}"
+        if self.stdout.isatty():
+            self.stdout.write("\r" + bar, ending="")
             self.stdout.flush()
+        elif filled != getattr(self, "_drawn", None) or run.is_finished:  # a log: one line per step of the bar
+            self._drawn = filled
+            self.stdout.write(bar)
 
     def _table(self, run):
         self.stdout.write(f"{run.suite}: {run.status}{' — ' + run.error if run.error else ''}")
@@ -89,7 +92,8 @@ class Command(BaseCommand):
             score = "-" if s["score"] is None else f"{s['score']:.1f}%"
             p50 = "-" if s["p50_latency_ms"] is None else str(s["p50_latency_ms"])
             self.stdout.write(f"{handle:<32}{score:>8}{s['samples']:>9}{s['errors']:>8}{s['tokens']:>10}{p50:>9}")
-            for mode, m in (s.get("modes") or {}).items():
+            for mode in ("vector", "fts", "hybrid") if s.get("modes") else ():
+                m = s["modes"][mode]
                 self.stdout.write(
                     f"  {mode:<8} recall@5 {m['recall@5']:.3f}  recall@10 {m['recall@10']:.3f}  MRR {m['mrr']:.3f}"
                 )
