@@ -35,6 +35,17 @@ def _row_count(suite) -> int | None:
         return sum(1 for line in f if line.strip())
 
 
+def model_choices(user, suite: str) -> list[str]:
+    """The handles a person may pick for `suite`: the configured LLMs and the oracle, or embedding models for a suite
+    that measures search alone."""
+    from agents.runtime.providers import ORACLE_HANDLE, embedding_handles, llm_handles
+
+    check(user, "read")
+    if not get_suite(user.organization_id, suite).needs_model:
+        return embedding_handles()
+    return [ORACLE_HANDLE, *llm_handles()]
+
+
 def add_suite(user, *, name: str, jsonl: str, grader: str = "contains", description: str = "") -> UserSuite:
     """A suite of the organization's own: JSONL rows (`input`, `ground_truth`, optional `agent_args.extra.facts`)."""
     check(user, "edit")
@@ -196,6 +207,7 @@ __all__ = [
     "eval_group",
     "evals_for",
     "get_eval_for",
+    "model_choices",
     "results_for",
     "start_eval",
     "suites_for",

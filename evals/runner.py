@@ -182,8 +182,10 @@ def _rows_of(run: EvalRun, suite) -> list:
 
 
 def _finish(eval_id: str, status: str, *, error: str = "") -> None:
+    """End the eval with its final summary in the same write: whoever sees it finished sees every sample."""
+    run = EvalRun.objects.get(id=eval_id)
     EvalRun.objects.filter(id=eval_id, status__in=("created", "running")).update(
-        status=status, error=error, completed_at=timezone.now()
+        status=status, error=error, completed_at=timezone.now(), summary=summarize(run)
     )
     if status != "completed":
         _progress(eval_id)

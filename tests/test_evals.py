@@ -212,3 +212,28 @@ def test_the_judge_model_grades_with_our_prompt(scripted_llm, settings):
     assert sent[0]["content"] == JUDGE_PROMPT and "Answer given: Ada did." in sent[1]["content"]
     scripted_llm.queue_text("INCORRECT, it names someone else")
     assert grade("judge", "Who led the choir?", "Ada", "Bo did.")[0] == 0.0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_command_lists_and_adds_suites(tmp_path, scripted_llm):
+    from django.core.management.base import CommandError
+
+    from evals.actions import model_choices
+    from evals.management.commands.eval import _user
+
+    listed = eval_command("--list")
+    assert re.search(r"^core-memory-read\s+300\s", listed, re.MULTILINE), listed
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text(json.dumps({"input": "Who founded Quilltown?", "ground_truth": "Mira Osk",
+                                "agent_args": {"extra": {"facts": ["Mira Osk founded Quilltown."]}}}))  # fmt: skip
+    assert "Added suite 'towns' (1 rows, grader exact)" in eval_command(
+        "--add-suite", "towns", "--file", str(rows), "--grader", "exact"
+    )
+    assert "towns" in eval_command("--list")
+    out = eval_command("towns")  # exact: the oracle's sentence is not the bare answer
+    assert oracle_row(out)["score"] == "0.0%", out
+    with pytest.raises(CommandError, match="suite"):
+        eval_command("nothing-like-it")
+    user = _user(None)
+    assert model_choices(user, "core-memory-read")[0] == "engram/oracle"
+    assert "local/all-minilm-l6-v2" in model_choices(user, "archival-retrieval")
