@@ -215,6 +215,8 @@ ALLOWED_MODEL_HOSTS = [
 SCRIPTED_LLM_URL = os.environ.get("SCRIPTED_LLM_URL", "")
 # The model that grades answers of the core-memory update suite (evals/grading.py); empty: graded by "contains".
 EVAL_JUDGE_MODEL = os.environ.get("EVAL_JUDGE_MODEL", "")
+# An eval sample with no new turn for this long lost its player (a worker died): it is failed, the eval goes on.
+EVAL_STALE_SECONDS = int(os.environ.get("EVAL_STALE_SECONDS", "600"))
 SCRIPTED_LLM_AUTOSTART = os.environ.get("SCRIPTED_LLM_AUTOSTART", "1") == "1"
 SCRIPTED_LLM_PACE_MS = int(os.environ.get("SCRIPTED_LLM_PACE_MS", "30"))  # ms per streamed word (demo)
 DEFAULT_MODEL = os.environ.get("ENGRAM_DEFAULT_MODEL", "engram/scripted")

@@ -170,6 +170,9 @@ def get_eval_for(user, eval_id: str, *, action: str = "read") -> EvalRun:
     if run is None:
         raise NotFound("Eval not found")
     check(user, action, run.organization_id)
+    if run.status == "running":
+        runner.recover(run.id)
+        run.refresh_from_db()
     return run
 
 

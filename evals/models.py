@@ -34,6 +34,9 @@ class EvalRun(models.Model):
     created_at = models.DateTimeField(default=now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last sign of life of a player: a turn started or a sample finished."
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

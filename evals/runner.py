@@ -13,7 +13,9 @@ import statistics
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -26,18 +28,23 @@ from evals.sample import Sample, SampleCancelled, SampleFailed
 from evals.suites import get_suite
 
 log = logging.getLogger(__name__)
+INTERRUPTED = "interrupted: the process playing this sample stopped"
 _threads: dict[str, threading.Thread] = {}
 _rows: dict[str, list] = {}  # eval id → its suite's rows, read once per process
 
 
 def launch(run: EvalRun) -> None:
     """Get `run` going once the caller's transaction commits (workers, or a thread of this process)."""
+    transaction.on_commit(lambda: _go(run.id))
+
+
+def _go(eval_id: str) -> None:
     from agents.runs import runs_on_workers
 
     if runs_on_workers():
-        transaction.on_commit(lambda: enqueue("evals.start", run.id))
+        enqueue("evals.start", eval_id)
     else:
-        transaction.on_commit(lambda: _in_thread(run.id))
+        _in_thread(eval_id)
 
 
 def _in_thread(eval_id: str) -> None:
@@ -107,7 +114,10 @@ def prepare(eval_id: str) -> EvalRun | None:
         log.exception("eval %s: preparing %s failed", eval_id, run.suite)
         _finish(eval_id, "failed", error=f"{type(exc).__name__}: {exc}"[:2000])
         return None
-    if not EvalRun.objects.filter(id=eval_id, status="created").update(status="running", started_at=timezone.now()):
+    now = timezone.now()
+    if not EvalRun.objects.filter(id=eval_id, status="created").update(
+        status="running", started_at=now, heartbeat_at=now
+    ):
         return None  # cancelled meanwhile
     _progress(eval_id)
     return EvalRun.objects.get(id=eval_id)
@@ -164,10 +174,10 @@ def play(result: EvalResult) -> None:
     if sample is not None:
         changes.update(sample.usage, latency_ms=sample.latency_ms, cost=sample.cost)
         changes.setdefault("question", sample.row.get("input", ""))
-    with transaction.atomic():
-        EvalResult.objects.filter(id=result.id).update(completed_at=timezone.now(), **changes)
-        if changes["status"] != "cancelled":
-            EvalRun.objects.filter(id=run.id).update(done=F("done") + 1)
+    with transaction.atomic():  # only if still ours: `recover` may have given it up as interrupted meanwhile
+        mine = EvalResult.objects.filter(id=result.id, status="running").update(completed_at=timezone.now(), **changes)
+        if mine and changes["status"] != "cancelled":
+            EvalRun.objects.filter(id=run.id).update(done=F("done") + 1, heartbeat_at=timezone.now())
     if not EvalResult.objects.filter(run_id=run.id, status__in=("pending", "running")).exists():
         _finish(run.id, "completed")
     _progress(run.id, EvalResult.objects.get(id=result.id))
@@ -241,6 +251,7 @@ def wait(eval_id: str, *, on_progress=None, poll: float = 0.25) -> EvalRun:
     """Block until the eval ends (the command, with workers): `on_progress(run)` whenever `done` moves."""
     seen = -1
     while True:
+        recover(eval_id)
         run = EvalRun.objects.get(id=eval_id)
         if on_progress and run.done != seen:
             seen = run.done
@@ -253,3 +264,26 @@ def wait(eval_id: str, *, on_progress=None, poll: float = 0.25) -> EvalRun:
 def finish_cancelled(eval_id: str) -> None:
     EvalRun.objects.filter(id=eval_id, completed_at__isnull=True).update(completed_at=timezone.now())
     _progress(eval_id)
+
+
+def recover(eval_id: str) -> None:
+    """An eval whose players stopped (a worker or the server died mid-sample) goes on: after EVAL_STALE_SECONDS
+    without a sign of life, its running samples become errors ("interrupted") and the pending ones are played again
+    (new lanes), or the eval completes. One caller wins the claim on `heartbeat_at`; readers call this."""
+    stale = timezone.now() - timedelta(seconds=settings.EVAL_STALE_SECONDS)
+    run = EvalRun.objects.filter(id=eval_id, status="running", heartbeat_at__lt=stale).first()
+    if run is None:
+        return
+    if not EvalRun.objects.filter(id=eval_id, heartbeat_at=run.heartbeat_at).update(heartbeat_at=timezone.now()):
+        return  # another reader recovers it
+    with transaction.atomic():
+        lost = EvalResult.objects.filter(run_id=eval_id, status="running").update(
+            status="error", score=0.0, error=INTERRUPTED, completed_at=timezone.now()
+        )
+        EvalRun.objects.filter(id=eval_id).update(done=F("done") + lost)
+    log.warning("eval %s: %d interrupted sample(s); going on", eval_id, lost)
+    if EvalResult.objects.filter(run_id=eval_id, status="pending").exists():
+        _go(eval_id)
+    else:
+        _finish(eval_id, "completed")
+        _progress(eval_id)

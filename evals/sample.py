@@ -9,6 +9,8 @@ waited on another worker's turn could take every worker and deadlock.
 
 import time
 
+from django.utils import timezone
+
 from ade.errors import DomainError
 from agents.models import Agent
 from evals.models import EvalRun
@@ -106,7 +108,8 @@ class Sample:
         return block.value if block else ""
 
     def _check_cancelled(self) -> None:
-        if EvalRun.objects.filter(id=self.run.id, status="cancelled").exists():
+        """Before each turn: stop when the eval was cancelled, else leave a sign of life (evals.runner.recover)."""
+        if not EvalRun.objects.filter(id=self.run.id, status="running").update(heartbeat_at=timezone.now()):
             raise SampleCancelled
 
 

@@ -237,3 +237,30 @@ def test_the_command_lists_and_adds_suites(tmp_path, scripted_llm):
     user = _user(None)
     assert model_choices(user, "core-memory-read")[0] == "engram/oracle"
     assert "local/all-minilm-l6-v2" in model_choices(user, "archival-retrieval")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_eval_whose_player_died_goes_on(alice, scripted_llm, settings):
+    """A sample left running by a dead worker becomes an error once its eval shows no sign of life for
+    EVAL_STALE_SECONDS; a reader's look relaunches the pending samples and the eval completes."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from evals import actions, runner
+    from evals.models import EvalResult, EvalRun
+
+    run = actions.start_eval(alice, suite="core-memory-read", models=["engram/oracle"], samples=3, launch=False)
+    runner.prepare(run.id)
+    EvalResult.objects.filter(run=run, index=0).update(status="running", started_at=timezone.now())  # its player died
+    assert actions.get_eval_for(alice, run.id).status == "running"  # fresh heartbeat: nothing to recover yet
+    EvalRun.objects.filter(id=run.id).update(
+        heartbeat_at=timezone.now() - timedelta(seconds=settings.EVAL_STALE_SECONDS + 1)
+    )
+    actions.get_eval_for(alice, run.id)
+    runner.join(run.id, timeout=60)
+    run.refresh_from_db()
+    assert (run.status, run.done) == ("completed", 3)
+    assert list(run.results.values_list("index", "status")) == [(0, "error"), (1, "done"), (2, "done")]
+    assert run.results.get(index=0).error == runner.INTERRUPTED
+    assert run.summary["engram/oracle"]["errors"] == 1
