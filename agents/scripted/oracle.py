@@ -6,8 +6,8 @@ It works only from the request it is sent, like a real model, so a miss means En
 * new information ("… new information …", "update …", "… replaces …") → `memory_replace` of the memory line it
   overlaps most (the block's own numbering kept), or `memory_insert` when no line is about it;
 * a question → the memory lines about the people it names (best first), else in-context sentences that cover its
-  words; when neither has the answer, `conversation_search` (else `archival_memory_search`) with its key words,
-  then the answer from the results;
+  words; when neither has the answer, `conversation_search` with its key words, then `archival_memory_search`
+  when the first found nothing (each when offered), then the answer from the results;
 * anything else → a short acknowledgement.
 Summaries, tool rules and forced tool choices are left to the plain scripted brain (agents/scripted/brain.py).
 """
@@ -32,10 +32,12 @@ SEARCH_TOOLS = ("conversation_search", "archival_memory_search")
 
 
 def stem(word: str) -> str:
+    """A crude stem, the same for "leave", "leaves" and "leaving"."""
     for suffix in ("ing", "ed", "es", "s"):
-        if len(word) > 4 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
+        if len(word) > len(suffix) + 2 and word.endswith(suffix):
+            word = word[: -len(suffix)]
+            break
+    return word[:-1] if len(word) > 3 and word.endswith("e") else word
 
 
 def words(text: str) -> set[str]:
@@ -87,8 +89,11 @@ def about(question: str, lines: list[str]) -> list[str]:
 
 def context_sentences(conv: Conversation) -> list[str]:
     """Sentences of the earlier user messages still in context (not the question itself)."""
-    texts = [user_text(m) for m in conv.messages if m.get("role") == "user"][:-1]
-    return [s.strip() for t in texts if t for s in re.split(r"(?<=[.!?])\s+", t) if s.strip()]
+    texts = [
+        t for t in (user_text(m) for m in conv.messages if m.get("role") == "user") if t and t.strip() != conv.user
+    ]
+    sentences = [s.strip() for t in texts for s in re.split(r"(?<=[.!?])\s+", t) if s.strip()]
+    return [s for s in sentences if not s.endswith("?")]
 
 
 def payload(text: str) -> str:
@@ -120,8 +125,7 @@ def plan_question(conv: Conversation, question: str):
         return "say", "You told me: " + " ".join(heard[: 3 if names(question) else 1])
     tool = next((t for t in SEARCH_TOOLS if t in conv.tools), None)
     if tool:
-        query = " ".join(names(question)) or " ".join(sorted(words(question)))
-        return "call", tool, {"query": query}
+        return "call", tool, {"query": _query(question)}
     return "say", "I don't have that in my memory."
 
 
@@ -130,14 +134,20 @@ def _sentence(line: str) -> str:
     return line if line.endswith((".", "!", "?")) else line + "."
 
 
+def search_hits(conv: Conversation, content: str) -> list[str]:
+    """Sentences of a search tool's results that answer the question (questions themselves left out)."""
+    _ok, message = brain.tool_outcome(content)
+    rows = [str(r.get("content") if isinstance(r, dict) else r) for r in brain._items(message)]
+    sentences = [s.strip() for r in rows for s in re.split(r"(?<=[.!?])\s+", r) if s.strip()]
+    return about(conv.user, [s for s in sentences if not s.endswith("?")])
+
+
 def answer_from_result(conv: Conversation, name: str, content: str) -> str:
     ok, message = brain.tool_outcome(content)
     if not ok:
         return f"That did not work: {str(message)[:300]}"
     if name in SEARCH_TOOLS:
-        rows = [str(r.get("content") if isinstance(r, dict) else r) for r in brain._items(message)]
-        sentences = [s.strip() for r in rows for s in re.split(r"(?<=[.!?])\s+", r) if s.strip()]
-        found = about(conv.user, sentences)
+        found = search_hits(conv, content)
         return (
             "I found it: " + " ".join(found[: 3 if names(conv.user) else 1])
             if found
@@ -146,15 +156,25 @@ def answer_from_result(conv: Conversation, name: str, content: str) -> str:
     return "Done: I've updated my memory."
 
 
+def next_search(conv: Conversation, name: str, content: str):
+    """The other search tool, when this one found nothing and the other is offered and not tried yet."""
+    if name not in SEARCH_TOOLS or search_hits(conv, content):
+        return None
+    tried = set(conv.calls.values())
+    return next((t for t in SEARCH_TOOLS if t in conv.tools and t not in tried), None)
+
+
 def reply(body: dict) -> dict:
     """The oracle's answer to one chat-completions request (the plan shape of `brain.reply`)."""
     conv = Conversation(body)
     choice = body.get("tool_choice")
-    forced = isinstance(choice, dict) or choice in ("required", "any")
-    if not conv.tools or forced or brain.demanded_tool(conv):
-        return brain.reply(body)  # summaries, tool rules: the plain scripted rules
+    must_call = choice in ("required", "any") and "send_message" not in conv.tools
+    if not conv.tools or isinstance(choice, dict) or must_call or brain.demanded_tool(conv):
+        return brain.reply(body)  # summaries, tool rules, forced tools: the plain scripted rules
     if conv.results and not conv.answered:
         name, content = conv.results[-1]
+        if tool := next_search(conv, name, content):
+            return _tool(conv, tool, {"query": _query(conv.user)})
         return _final(conv, answer_from_result(conv, name, content))
     if conv.answered:
         return _final(conv, "Is there anything else?")
@@ -165,10 +185,15 @@ def reply(body: dict) -> dict:
         plan = plan_question(conv, text)
     else:
         plan = ("say", "Thanks, noted.")
-    if plan[0] == "call":
-        _, tool, args = plan
-        return brain._call(conv, tool, brain.fit_args(conv, tool, args, "", final=False), "")
-    return _final(conv, plan[1])
+    return _tool(conv, plan[1], plan[2]) if plan[0] == "call" else _final(conv, plan[1])
+
+
+def _query(question: str) -> str:
+    return " ".join(names(question)) or " ".join(sorted(words(question)))
+
+
+def _tool(conv: Conversation, tool: str, args: dict) -> dict:
+    return brain._call(conv, tool, brain.fit_args(conv, tool, args, "", final=False), "")
 
 
 def _final(conv: Conversation, text: str) -> dict:
