@@ -264,3 +264,13 @@ def test_an_eval_whose_player_died_goes_on(alice, scripted_llm, settings):
     assert list(run.results.values_list("index", "status")) == [(0, "error"), (1, "done"), (2, "done")]
     assert run.results.get(index=0).error == runner.INTERRUPTED
     assert run.summary["engram/oracle"]["errors"] == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("agent_type", ["memgpt_agent", "memgpt_v2_agent"])
+def test_the_target_agent_type_is_played(agent_type, scripted_llm):
+    """Heartbeat agents (send_message, core_memory_* or memory_* tools) reach 100% too."""
+    out = eval_command("core-memory-update", "--samples", "3", "--target", json.dumps({"agent_type": agent_type}))
+    assert oracle_row(out) == {"score": "100.0%", "samples": 3, "errors": 0}, out
+    agent = last_run().results.first().agent
+    assert agent.agent_type == agent_type and "send_message" in set(agent.tools.values_list("name", flat=True))

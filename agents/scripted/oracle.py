@@ -105,14 +105,18 @@ def payload(text: str) -> str:
 def plan_update(conv: Conversation, fact: str):
     lines = memory_lines(conv)
     best = ranked(fact, [line for _, line in lines])
-    if best and best[0][0] > 0 and "memory_replace" in conv.tools:
+    replace = next((t for t in ("memory_replace", "core_memory_replace") if t in conv.tools), None)
+    if best and best[0][0] > 0 and replace:
         label, line = lines[best[0][1]]
         number = re.match(r"^\d+\.\s+", line)
         new = (number.group(0) if number else "") + fact
-        return "call", "memory_replace", {"label": label, "old_string": line, "new_string": new}
+        keys = ("old_string", "new_string") if replace == "memory_replace" else ("old_content", "new_content")
+        return "call", replace, {"label": label, keys[0]: line, keys[1]: new}
+    label = next((label for label, _ in lines), None) or conv.human_label
     if "memory_insert" in conv.tools:
-        label = next((label for label, _ in lines), None) or conv.human_label
         return "call", "memory_insert", {"label": label, "new_string": fact, "insert_line": -1}
+    if "core_memory_append" in conv.tools:
+        return "call", "core_memory_append", {"label": label, "content": fact}
     return "say", f"Noted, but I have no tool to change my memory: {fact}"
 
 

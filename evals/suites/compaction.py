@@ -37,7 +37,7 @@ FILLER = (
 )
 CHECKS = ("several_compactions", "facts_found", "last_turn_intact", "first_fact_recalled")
 TURNS = 30
-CONTEXT_WINDOW = 2500
+ROOM = 1500  # tokens of conversation the window holds beyond the agent's system prompt (about 10 turns)
 
 
 def script(index: int) -> list[dict]:
@@ -67,7 +67,8 @@ class CompactionIntegrity(Suite):
     name = "compaction-integrity"
     title = "Compaction integrity"
     description = (
-        f"A {TURNS}-turn conversation in a {CONTEXT_WINDOW}-token window (several compactions), one fact per turn: "
+        f"A {TURNS}-turn conversation in a window {ROOM} tokens above the system prompt (several compactions), one "
+        "fact per turn: "
         "each fact findable by conversation_search, the last turn intact, the first fact recalled."
     )
     grader = "checks"
@@ -78,7 +79,7 @@ class CompactionIntegrity(Suite):
 
     def play(self, sample) -> Outcome:
         turns = script(sample.index)
-        agent = sample.create_agent({"context_window_limit": CONTEXT_WINDOW})
+        agent = fit_window(sample, sample.create_agent({}))
         last_reply = ""
         for turn in turns:
             last_reply = sample.say(turn["text"])
@@ -90,31 +91,66 @@ class CompactionIntegrity(Suite):
         return Outcome(first["question"], first["who"], answer, 0.0 if failed else 1.0, {**checks, "failed": failed})
 
 
+def fit_window(sample, agent):
+    """The window: the agent's own system prompt plus ROOM, whatever its type and blocks (set through the same
+    update as the API's)."""
+    from agents.actions import update_agent
+    from agents.models import Message
+    from memory.summarize import count
+
+    system = count(agent, [Message.objects.get(id=agent.message_ids[0])])
+    return update_agent(sample.user, agent.id, {"context_window_limit": system + ROOM})
+
+
 def integrity(agent, turns: list[dict], last_reply: str) -> dict:
     from agents.models import Agent, Message
     from memory.recall import conversation_search
 
     agent = Agent.objects.get(id=agent.id)
-    compactions = sum(
-        1 for m in Message.objects.filter(agent_id=agent.id, role="user") if "context_tokens_before" in _text(m.content)
-    )
+    compactions = sum(1 for m in Message.objects.filter(agent_id=agent.id, role="user") if is_summary(m))
     lost = []
     for turn in turns:
         found = conversation_search(agent, turn["query"], roles=["user"], limit=5)["results"]
         if not any(turn["fact"] in _text(r) for r in found):
             lost.append(turn["fact"])
-    in_context = list(Message.objects.filter(id__in=agent.message_ids[-4:]))
-    texts = [_text(m.content) for m in in_context]
-    last_user = _text(turns[-1]["text"])[1:-1]
     return {
         "compactions": compactions,
         "several_compactions": compactions >= 2,
         "facts_found": not lost,
         "lost": lost,
-        "last_turn_intact": any(last_user in t for t in texts)
-        and bool(last_reply)
-        and any(_text(last_reply)[1:-1] in t for t in texts),
+        "last_turn_intact": last_turn_intact(agent, turns[-1]["text"], last_reply),
     }
+
+
+def last_turn_intact(agent, said: str, reply: str) -> bool:
+    """The last turn's input and every message it produced are still in context, in order, at the end (after
+    the system message and any summary), and the reply the user got is among them."""
+    from agents.models import Message, Run
+
+    run = Run.objects.filter(agent_id=agent.id).order_by("-created_at").first()
+    rows = list(Message.objects.filter(run_id=run.id).order_by("seq", "created_at")) if run else []
+    rows = [m for m in rows if not is_summary(m)]  # a compaction at the end of the turn carries its run id
+    inputs = [m for m in rows if m.role == "user" and said in _text(m.content)]
+    if not rows or not inputs or not reply:
+        return False
+    ids = [m.id for m in rows]
+    tail = list(agent.message_ids[-len(ids) :])
+    return tail == ids and any(reply in _words_of(m) for m in rows)
+
+
+def is_summary(message) -> bool:
+    return message.role == "user" and "context_tokens_before" in _text(message.content)
+
+
+def _words_of(message) -> str:
+    """A stored message's text and its tool calls' arguments, decoded (send_message carries the reply there)."""
+    parts = [p.get("text", "") for p in message.content or [] if isinstance(p, dict)]
+    for call in message.tool_calls or []:
+        try:
+            parts.append(_text(json.loads(call["function"]["arguments"])))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return "\n".join(parts)
 
 
 def _text(value) -> str:

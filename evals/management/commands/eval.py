@@ -1,8 +1,10 @@
-"""`manage.py eval SUITE --model M [--model M2] [--samples N] [--concurrency C] [--file PATH] [--user NAME]`: run an
+"""`manage.py eval SUITE --model M [--model M2] [--samples N] [--concurrency C] [--file PATH] [--user NAME]
+[--target JSON]`: run an
 eval, draw a progress bar, print the results table. `manage.py eval --add-suite NAME --file rows.jsonl
 [--grader contains|exact|judge]` adds a suite of your own. Without `--user`, evals run as the user `eval-cli` of the
 organization "Evals (command line)" (made on first use)."""
 
+import json
 import threading
 
 from django.core.management.base import BaseCommand, CommandError
@@ -23,6 +25,9 @@ class Command(BaseCommand):
         parser.add_argument("--concurrency", type=int, default=1)
         parser.add_argument("--file", help="a JSONL file of rows (suites that read data; --add-suite)")
         parser.add_argument("--user", help="user name to run as (default: eval-cli)")
+        parser.add_argument(
+            "--target", type=json.loads, help='the agent under test, e.g. \'{"agent_type": "memgpt_v2_agent"}\''
+        )
         parser.add_argument("--list", action="store_true", help="list the suites")
         parser.add_argument("--add-suite", metavar="NAME", help="add a suite of your own from --file")
         parser.add_argument("--grader", default="contains", choices=["contains", "exact", "judge"])
@@ -50,6 +55,7 @@ class Command(BaseCommand):
                 samples=opts["samples"],
                 concurrency=opts["concurrency"],
                 file=opts["file"],
+                target=opts["target"],
                 launch=False,
             )
         except DomainError as exc:
