@@ -47,7 +47,7 @@ from agents.scripted import embeddings as scripted_embeddings
 from agents.scripted import oracle as scripted_oracle
 from memory.tokens import count_message_tokens, count_tokens, count_tool_tokens
 
-MODEL_IDS = ("scripted", "oracle", "scripted-embed")
+MODEL_IDS = ("scripted", "scripted-embed")  # the chat model answers as the oracle when asked for "oracle"
 DEFAULT_DIMENSIONS = 384
 ARGUMENT_CHUNK = 12
 _ERRORS = {
