@@ -76,6 +76,8 @@ class Sample:
         for key in self.usage:
             self.usage[key] += int((run.usage or {}).get(key) or 0)
         self._add_cost(run.usage or {})
+        if run.status == "cancelled":
+            raise SampleCancelled  # cancel_eval stopped the turn that was playing
         if run.status != "completed":
             raise SampleFailed(run.error or f"the turn ended {run.status} ({run.stop_reason})")
         return reply_text(((run.metadata or {}).get("result") or {}).get("messages") or [])

@@ -96,3 +96,29 @@ def test_an_eval_on_celery_workers(alice, scripted_llm, celery_workers):
     spans = [(r.started_at, r.completed_at) for r in done.results.all()]
     most = max(sum(1 for s, e in spans if s <= start < e) for start, _ in spans)
     assert most <= 2
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_cancel_an_eval_running_on_workers(alice_api, scripted_llm, celery_workers):
+    """Cancelled while samples play on the workers: no new sample starts, the playing ones stop, the page's reads
+    show it cancelled."""
+    import time
+
+    scripted_llm.queue({"delay_ms": 150, "repeat": 400})  # every answer slowed (still the oracle's answer)
+    started = alice_api.post(
+        "/v1/evals/", {"suite": "core-memory-update", "models": ["engram/oracle"], "samples": 12, "concurrency": 2}
+    )
+    eval_id = started.json()["id"]
+    deadline = time.monotonic() + 120
+    while alice_api.get(f"/v1/evals/{eval_id}").json()["done"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    cancelled = alice_api.post(f"/v1/evals/{eval_id}/cancel").json()
+    assert cancelled["status"] == "cancelled"
+    while EvalResult.objects.filter(run_id=eval_id, status="running").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    statuses = list(EvalResult.objects.filter(run_id=eval_id).values_list("status", flat=True))
+    assert "running" not in statuses and statuses.count("cancelled") >= 6, statuses
+    errors = list(EvalResult.objects.filter(run_id=eval_id, status="error").values_list("error", flat=True))
+    assert set(statuses) <= {"done", "cancelled"}, errors
+    assert alice_api.get(f"/v1/evals/{eval_id}").json()["status"] == "cancelled"
