@@ -23,16 +23,12 @@ MAX_MODELS = 8
 def suites_for(user) -> list[dict]:
     """Every suite the user's organization can run: built-in ones first, then its own."""
     check(user, "read")
-    return [suite.describe() | {"samples": _row_count(suite)} for suite in all_suites(user.organization_id)]
+    org_id = user.organization_id
+    return [suite.describe() | {"samples": _row_count(suite, org_id)} for suite in all_suites(org_id)]
 
 
-def _row_count(suite) -> int | None:
-    if getattr(suite, "row_model", None) is not None:
-        return len(suite.row_model.rows)
-    if suite.default_file is None:
-        return None
-    with open(suite.default_file) as f:
-        return sum(1 for line in f if line.strip())
+def _row_count(suite, org_id: str) -> int | None:
+    return suite.available(EvalRun(organization_id=org_id, suite=suite.name, options={}, samples=1))
 
 
 def model_choices(user, suite: str) -> list[str]:
@@ -101,10 +97,10 @@ def start_eval(
         read_jsonl(file, field="file")
         options["file"] = str(file)
     probe = EvalRun(organization_id=user.organization_id, suite=suite, options=options, samples=samples or 1)
-    available = len(chosen.rows(probe)) if chosen.name != "compaction-integrity" else MAX_SAMPLES
-    samples = available if samples is None else samples
-    if not isinstance(samples, int) or isinstance(samples, bool) or not 1 <= samples <= min(available, MAX_SAMPLES):
-        raise Invalid(f"samples must be a whole number from 1 to {min(available, MAX_SAMPLES)}", field="samples")
+    limit = min(chosen.available(probe) or MAX_SAMPLES, MAX_SAMPLES)
+    samples = (chosen.default_samples or limit) if samples is None else samples
+    if not isinstance(samples, int) or isinstance(samples, bool) or not 1 <= samples <= limit:
+        raise Invalid(f"samples must be a whole number from 1 to {limit}", field="samples")
     with transaction.atomic():
         run = EvalRun.objects.create(
             organization_id=user.organization_id,

@@ -122,3 +122,14 @@ def test_cancel_an_eval_running_on_workers(alice_api, scripted_llm, celery_worke
     errors = list(EvalResult.objects.filter(run_id=eval_id, status="error").values_list("error", flat=True))
     assert set(statuses) <= {"done", "cancelled"}, errors
     assert alice_api.get(f"/v1/evals/{eval_id}").json()["status"] == "cancelled"
+
+
+@pytest.mark.django_db
+def test_sample_counts_default_to_the_suite(alice_api):
+    suites = {s["name"]: s for s in alice_api.get("/v1/evals/suites/").json()}
+    assert suites["core-memory-read"]["samples"] == 300 and suites["compaction-integrity"]["samples"] is None
+    every = alice_api.post("/v1/evals/", {"suite": "core-memory-read", "models": ["engram/oracle", "engram/scripted"]})
+    assert every.json()["total"] == 600  # 300 rows × 2 models
+    generated = alice_api.post("/v1/evals/", {"suite": "compaction-integrity", "models": ["engram/oracle"]})
+    assert generated.json()["samples"] == 10
+    assert start(alice_api, samples=301).json()["detail"].startswith("samples must be a whole number from 1 to 300")

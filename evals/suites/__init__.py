@@ -33,6 +33,9 @@ class UserJsonlSuite(Suite):
     def describe(self) -> dict:
         return {**super().describe(), "builtin": False, "id": self.row_model.id, "samples": len(self.row_model.rows)}
 
+    def available(self, run) -> int:
+        return len(self.row_model.rows)
+
 
 def get_suite(org_id: str, name: str) -> Suite:
     """The suite called `name` for this organization: a built-in one, else the organization's own."""

@@ -35,8 +35,14 @@ class Suite:
     needs_model = True  # False: the suite measures search alone (models are ignored, one "model" row per sample)
     default_file: Path | None = None
 
+    default_samples: int | None = None  # None: every row
+
     def rows(self, run) -> list[dict]:
         return read_jsonl(run.options.get("file") or self.default_file, field="file")
+
+    def available(self, run) -> int | None:
+        """How many samples the suite has for `run` (None: generated, as many as asked)."""
+        return len(self.rows(run))
 
     def prepare(self, run, user) -> None:
         """Once per eval, before its samples (after commit, off the request)."""

@@ -73,6 +73,11 @@ class CompactionIntegrity(Suite):
     )
     grader = "checks"
 
+    default_samples = 10
+
+    def available(self, run) -> None:
+        return None
+
     def rows(self, run) -> list[dict]:
         samples = max(int(run.samples or 1), 1)
         return [{"input": f"conversation {i}", "ground_truth": ""} for i in range(samples)]
