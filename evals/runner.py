@@ -21,6 +21,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from ade.celery import enqueue
+from ade.errors import ServiceUnavailable
 from ade.events import send_now
 from evals.events import eval_group
 from evals.models import EvalResult, EvalRun
@@ -29,6 +30,7 @@ from evals.suites import get_suite
 
 log = logging.getLogger(__name__)
 INTERRUPTED = "interrupted: the process playing this sample stopped"
+QUEUE_DOWN = "The task queue (Redis) is unavailable: this eval was not started."
 _threads: dict[str, threading.Thread] = {}
 _rows: dict[str, list] = {}  # eval id → its suite's rows, read once per process
 
@@ -41,14 +43,26 @@ def launch(run: EvalRun) -> None:
 def _go(eval_id: str) -> None:
     from agents.runs import runs_on_workers
 
-    if runs_on_workers():
-        enqueue("evals.start", eval_id)
-    else:
+    if not runs_on_workers():
         _in_thread(eval_id)
+        return
+    try:
+        enqueue("evals.start", eval_id)
+    except Exception as exc:  # the broker refused: the eval ends now rather than start by surprise later
+        log.warning("could not enqueue eval %s: %s", eval_id, exc)
+        _finish(eval_id, "failed", error=QUEUE_DOWN)
+        raise ServiceUnavailable(QUEUE_DOWN) from exc
 
 
 def _in_thread(eval_id: str) -> None:
-    thread = threading.Thread(target=_closing(run_here), args=(eval_id,), name=f"eval-{eval_id[-6:]}", daemon=True)
+    def play_all():
+        try:
+            run_here(eval_id)
+        finally:
+            connection.close()
+            _threads.pop(eval_id, None)
+
+    thread = threading.Thread(target=play_all, name=f"eval-{eval_id[-6:]}", daemon=True)
     _threads[eval_id] = thread
     thread.start()
 
