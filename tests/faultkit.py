@@ -142,6 +142,7 @@ class Stack:
     def __init__(self, root: Path, *, workers: int = 2):
         self.root, self.worker_count = Path(root), workers
         self.redis = RedisServer(self.root)
+        self.hold_finish_file = self.root / "hold-finish"  # while it exists, turns wait before their finish
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "ade.settings",
@@ -153,6 +154,7 @@ class Stack:
             "SCRIPTED_LLM_URL": os.environ["SCRIPTED_LLM_URL"],
             "SCRIPTED_LLM_AUTOSTART": "0",
             "PYTHONUNBUFFERED": "1",
+            "TEST_HOLD_FINISH_FILE": str(self.hold_finish_file),
         }
         self.workers = Workers(self.root, self.env)
         self.web = Web(self.root, self.env)

@@ -156,8 +156,7 @@ def test_worker_killed_after_a_memory_edit(stack, letta, agent, scripted_llm):
         {"text": "too late", "delay_ms": 15_000},
     )
     run = letta.agents.messages.create_async(agent.id, messages=[{"role": "user", "content": "edit-then-die"}])
-    # Killed once the edit's step is written (a kill between a base tool's edit and its step's commit still
-    # leaves an edit without a step: issue #11 item 4, not fixed yet).
+    # Killed once the edit's step is written, while the next model call waits.
     wait_for(
         lambda: (
             "careful" in Block.objects.get(agents__id=agent.id, label="persona").value
@@ -173,6 +172,85 @@ def test_worker_killed_after_a_memory_edit(stack, letta, agent, scripted_llm):
     edit_steps = Step.objects.filter(run_id=run.id)
     assert edit_steps.exists()
     assert stored(agent.id, "edit-then-die") == 1
+    assert_invariants(letta, agent.id)
+
+
+SLOW_TOOL = '''
+def slow_lookup(topic: str) -> str:
+    """Look a topic up, slowly.
+
+    Args:
+        topic: What to look up.
+    """
+    import time
+
+    time.sleep(8)
+    return "found " + topic
+'''
+
+
+def test_worker_killed_during_a_tool_after_a_memory_edit_of_the_same_step(stack, letta, scripted_llm):
+    """One model answer calls memory_replace and then a slow custom tool (sandboxed): the worker dies while the
+    custom tool runs, after the edit committed. The edit is explained: its step (with the model's calls in its
+    trace) and the user's message are recorded, and the step is visibly failed with its run."""
+    import json
+
+    letta.tools.upsert(source_code=SLOW_TOOL)
+    agent = letta.agents.create(
+        name=f"faults-tool-{uuid.uuid4().hex[:6]}",
+        model="engram/scripted",
+        embedding="local/all-minilm-l6-v2",
+        parallel_tool_calls=True,
+        tools=["slow_lookup"],
+        memory_blocks=[{"label": "persona", "value": "I am a helpful assistant."}],
+    )
+    scripted_llm.queue(
+        {
+            "tool_calls": [
+                {
+                    "name": "memory_replace",
+                    "arguments": {"label": "persona", "old_string": "helpful", "new_string": "careful"},
+                },
+                {"name": "slow_lookup", "arguments": {"topic": "kites"}},
+            ]
+        },
+        {"text": "too late"},
+    )
+    run = letta.agents.messages.create_async(agent.id, messages=[{"role": "user", "content": "edit-during-tool"}])
+    persona = lambda: Block.objects.get(agents__id=agent.id, label="persona")  # noqa: E731
+    wait_for(lambda: "careful" in persona().value, SETTLE_SECONDS, "the memory edit")
+    assert Run.objects.get(id=run.id).status == "running"  # the slow tool runs (8 s)
+    kill_executing_worker(stack, run.id)
+    scripted_llm.reset()
+    wait_for(lambda: Run.objects.filter(id=run.id, status="failed").exists(), SETTLE_SECONDS, "the run to fail")
+
+    steps = list(Step.objects.filter(run_id=run.id))
+    assert [s.status for s in steps] == ["failed"]
+    assert "memory_replace" in json.dumps(steps[0].trace) and "slow_lookup" in json.dumps(steps[0].trace)
+    inputs = Message.objects.filter(run_id=run.id, role="user")
+    assert inputs.count() == 1 and stored(agent.id, "edit-during-tool") == 1
+    assert persona().version == 2
+    assert_invariants(letta, agent.id)
+
+
+def test_worker_killed_between_the_last_step_and_the_finish(stack, letta, agent, scripted_llm):
+    """The reply is committed, the run not yet marked completed (the test-only hold in Records.finish): the
+    watchdog fails the run, the reply stays stored once with its step, and the agent goes on."""
+    hold = stack.hold_finish_file
+    hold.touch()
+    try:
+        scripted_llm.queue({"text": "said before dying"})
+        run = letta.agents.messages.create_async(agent.id, messages=[{"role": "user", "content": "die-at-finish"}])
+        wait_for(lambda: Message.objects.filter(run_id=run.id, role="assistant").exists(), SETTLE_SECONDS, "the reply")
+        assert Run.objects.get(id=run.id).status == "running"
+        kill_executing_worker(stack, run.id)
+    finally:
+        hold.unlink()
+    failed = wait_for(lambda: Run.objects.filter(id=run.id, status="failed").first(), SETTLE_SECONDS, "the failure")
+    assert "stopped before finishing" in failed.error
+    assert [s.status for s in Step.objects.filter(run_id=run.id)] == ["success"]
+    assert stored(agent.id, "die-at-finish") == 1
+    assert Message.objects.filter(run_id=run.id, role="assistant").count() == 1
     assert_invariants(letta, agent.id)
 
 

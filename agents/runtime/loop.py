@@ -133,6 +133,7 @@ class Turn(ToolPhase, Records):
         try:
             result = self.call_model(inputs, allowed, step_id, ids)
             tool_started = time.monotonic_ns()
+            self.opening = lambda: self.open_step(self.answered_step(step_id, result, started), inputs)
             rows, cont = self.handle_response(result, allowed, step_id, ids, final)
             timings = {"llm_request_ns": result.llm_ns, "tool_execution_ns": time.monotonic_ns() - tool_started}
         except StepFailed as exc:
@@ -149,12 +150,17 @@ class Turn(ToolPhase, Records):
             self.record_failed_step(step_id, exc, traceback.format_exc())
             raise StepFailed("error", f"{type(exc).__name__}: {exc}") from exc
         self.usage.add(result)
-        step = self.step_row(step_id, result, self.stop if not cont else "", started, timings)
-        step.trace = traces.build_trace(self.sent, traces.response_record(result), secrets=self.agent.secrets)
+        step = self.answered_step(step_id, result, started, self.stop if not cont else "", timings)
         self.checkpoint(step, inputs + rows)
         if result.total_tokens > int(self.agent.context_window * 0.9):
             self.compact("post_step_context_check")
         return cont
+
+    def answered_step(self, step_id, result, started, stop_reason="", timings=None):
+        """The Step row of a model step, with its trace (what was sent, what the model answered)."""
+        step = self.step_row(step_id, result, stop_reason, started, timings or {})
+        step.trace = traces.build_trace(self.sent, traces.response_record(result), secrets=self.agent.secrets)
+        return step
 
     def allowed_tools(self) -> list[str]:
         allowed = [n for n in self.solver.allowed(self.available) if n in self.tools or n in self.client_tools]
@@ -243,6 +249,8 @@ class Turn(ToolPhase, Records):
             return self.handle_text(result, content, step_id, ids, final)
         need_approval = [c for c in calls if c.name in allowed and self.needs_approval(c.name)]
         run_now = [c for c in calls if c not in need_approval]
+        if run_now:
+            self.opening()  # recorded before any tool changes anything
         for call in run_now:
             self.execute(call, allowed, step_id)
         rows, cont, reason = [], False, None

@@ -2,10 +2,12 @@
 the run's finish; plus `load_context`, the in-context rows a turn starts from. A mixin of `loop.Turn`."""
 
 import logging
+import os
 import threading
 import time
 from collections import OrderedDict
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -22,8 +24,6 @@ from agents.runtime.steps import (
 
 log = logging.getLogger(__name__)
 COMPLETED_STOPS = ("end_turn", "tool_rule", "max_steps", "requires_approval")
-
-log = logging.getLogger(__name__)
 
 
 class Records:
@@ -77,18 +77,37 @@ class Records:
             **timings,
         )
 
+    def open_step(self, step: Step | None, inputs: list[Message]) -> None:
+        """Before a step's tools run: its Step row (pending, the model's answer in its trace) and its input
+        messages, in one transaction. A tool may change memory (or anything a custom tool reaches) and commit at
+        once; if the process dies before the step commits, the change is still explained by a step, its input
+        and its run. The in-context list changes only when the step commits (`checkpoint`)."""
+        with transaction.atomic():
+            if step is not None:
+                step.status = "pending"
+                step.save(force_insert=True)
+                self.opened_step = step.id
+            self._write_rows(inputs)
+
+    def _write_rows(self, rows: list[Message]) -> None:
+        """Insert the rows not written yet (an opened step's inputs are)."""
+        thread = getattr(self.agent, "thread", None)
+        new = [row for row in rows if row._state.adding]
+        for row in new:
+            row.conversation = thread
+        Message.objects.bulk_create(new)
+
     def checkpoint(self, step: Step | None, rows: list[Message]) -> None:
         """Write a step: its Step row, its messages and the new in-context list, in one transaction. The list is
-        only replaced if nobody else changed it meanwhile (else the step is refused, nothing written)."""
+        only replaced if nobody else changed it meanwhile (else the step is refused: a failed Step row, and
+        nothing else but what `open_step` wrote)."""
         context = self.context + rows
         try:
             with transaction.atomic():
                 if step is not None:
-                    step.save(force_insert=True)
-                thread = getattr(self.agent, "thread", None)
-                for row in rows:
-                    row.conversation = thread
-                Message.objects.bulk_create(rows)
+                    opened = step.id == getattr(self, "opened_step", None)
+                    step.save(force_update=opened, force_insert=not opened)
+                self._write_rows(rows)
                 replace_message_ids(self.agent, list(self.agent.message_ids), [m.id for m in context])
         except StaleContext as exc:
             if step is not None:
@@ -100,6 +119,15 @@ class Records:
     def record_failed_step(self, step_id: str, exc: Exception, trace: str | None) -> None:
         cfg = self.llm_config
         stop = getattr(exc, "stop_reason", "error")
+        failure = {
+            "status": "failed",
+            "stop_reason": stop,
+            "error_type": type(exc).__name__,
+            "error_data": {"message": str(exc)[:2000], **({"traceback": trace} if trace else {})},
+        }
+        if step_id == getattr(self, "opened_step", None):  # its tools ran: keep what it recorded, mark it failed
+            Step.objects.filter(id=step_id).update(**failure)
+            return
         Step.objects.create(
             id=step_id,
             organization_id=self.agent.organization_id,
@@ -108,11 +136,8 @@ class Records:
             model=cfg.get("model", ""),
             model_handle=self.agent.model_handle,
             context_window_limit=self.agent.context_window,
-            status="failed",
-            stop_reason=stop,
-            error_type=type(exc).__name__,
-            error_data={"message": str(exc)[:2000], **({"traceback": trace} if trace else {})},
             trace=self.failed_trace(exc),
+            **failure,
         )
 
     def failed_trace(self, exc: Exception) -> dict | None:
@@ -130,6 +155,7 @@ class Records:
         stop = {"message_type": "stop_reason", "stop_reason": stop_reason}
         usage = self.usage.as_event()
         result = {"messages": self.messages_out, "stop_reason": stop, "usage": usage}
+        _test_hold()
         now = timezone.now()
         metadata = {**(self.run.metadata or {}), "result": result, **({"error": error} if error else {})}
         with transaction.atomic():
@@ -159,6 +185,13 @@ class Records:
                     "detail": None,
                 }
             )
+
+
+def _test_hold() -> None:
+    """TEST ONLY: wait while settings.TEST_HOLD_FINISH_FILE exists (a fault test kills the worker meanwhile)."""
+    hold = settings.TEST_HOLD_FINISH_FILE
+    while hold and os.path.exists(hold):
+        time.sleep(0.1)
 
 
 # In-context rows of recent agents, reused by their next turn in this process: reading ~500 rows is the biggest

@@ -19,8 +19,6 @@ log = logging.getLogger(__name__)
 MEMORY_TOOL_TYPES = ("letta_memory_core", "letta_sleeptime_core", "letta_core", "letta_files_core")
 READ_ONLY_TOOLS = ("send_message", "conversation_search", "archival_memory_search")
 
-log = logging.getLogger(__name__)
-
 
 class ToolPhase:
     def needs_approval(self, name: str) -> bool:
@@ -119,6 +117,8 @@ class ToolPhase:
         """Resume after a human decision: run approved calls (no model call), return denials to the model."""
         request, decisions = turn_input.approval_request, turn_input.decisions
         step_id = request.step_id
+        turn_input.approval.step_id = step_id
+        self.open_step(None, [turn_input.approval])  # the decision is recorded before an approved tool runs
         calls = []
         for raw in request.tool_calls or []:
             call = self.parse_call(
