@@ -7,6 +7,7 @@ A turn runs in this process (a Celery worker of the eval, or the embedded runner
 waited on another worker's turn could take every worker and deadlock.
 """
 
+import re
 import time
 
 from django.utils import timezone
@@ -45,7 +46,7 @@ class Sample:
         full = {
             **target,
             **spec,
-            "name": f"eval {self.run.suite} {self.index} {self.model.replace('/', ' ')}"[:190],
+            "name": agent_name(f"eval {self.run.suite} {self.index} {self.model}"),
             "model": self.model,
             "memory_blocks": blocks,
             "hidden": True,
@@ -113,6 +114,11 @@ class Sample:
         """Before each turn: stop when the eval was cancelled, else leave a sign of life (evals.runner.recover)."""
         if not EvalRun.objects.filter(id=self.run.id, status="running").update(heartbeat_at=timezone.now()):
             raise SampleCancelled
+
+
+def agent_name(text: str) -> str:
+    """An agent name from suite and model names: only the characters agent names allow (no "/" or ".")."""
+    return re.sub(r"[^\w '-]+", "-", text)[:190]
 
 
 def reply_text(messages: list[dict]) -> str:

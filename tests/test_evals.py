@@ -180,14 +180,14 @@ def test_a_user_suite_from_the_api_runs_with_the_oracle(alice_api, alice, script
          "agent_args": {"extra": {"facts": ["The Amber runs through Quilltown.", "Quilltown has a tram."]}}},
     ]  # fmt: skip
     made = alice_api.post(
-        "/v1/evals/suites/", {"name": "zorbia", "jsonl": "\n".join(map(json.dumps, rows)), "grader": "contains"}
+        "/v1/evals/suites/", {"name": "zorbia v2.0", "jsonl": "\n".join(map(json.dumps, rows)), "grader": "contains"}
     )
     assert made.status_code == 201, made.content
     assert made.json()["samples"] == 2 and not made.json()["builtin"]
     names = [s["name"] for s in alice_api.get("/v1/evals/suites/").json()]
     assert names[:4] == ["core-memory-read", "core-memory-update", "archival-retrieval", "compaction-integrity"]
-    assert "zorbia" in names
-    started = alice_api.post("/v1/evals/", {"suite": "zorbia", "models": ["engram/oracle"], "concurrency": 2})
+    assert "zorbia v2.0" in names  # a name with a dot: agent names allow none, the sample agents still get one
+    started = alice_api.post("/v1/evals/", {"suite": "zorbia v2.0", "models": ["engram/oracle"], "concurrency": 2})
     assert started.status_code == 201, started.content
     eval_id = started.json()["id"]
     runner.join(eval_id, timeout=120)  # the embedded runner's thread

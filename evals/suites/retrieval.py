@@ -37,7 +37,7 @@ class ArchivalRetrieval(Suite):
     def prepare(self, run, user) -> None:
         from agents.actions import create_agent
         from evals.models import EvalRun
-        from evals.sample import EVAL_TAG
+        from evals.sample import EVAL_TAG, agent_name
 
         facts, _questions = self._data(run)
         agents = {}
@@ -46,7 +46,7 @@ class ArchivalRetrieval(Suite):
                 user,
                 {
                     **{k: v for k, v in (run.target or {}).items() if k in ("agent_type", "system")},
-                    "name": f"eval {self.name} {handle.replace('/', ' ')}"[:190],
+                    "name": agent_name(f"eval {self.name} {handle}"),
                     "embedding": handle,
                     "hidden": True,
                     "tags": [EVAL_TAG, run.id],
