@@ -30,6 +30,7 @@ from django.conf import settings
 from django.db import transaction
 from django.dispatch import Signal
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from accounts.permissions import allows
 from ade.celery import enqueue
@@ -53,6 +54,7 @@ log = logging.getLogger(__name__)
 turn_finished = Signal()  # sent with run= after the loop finished a turn (not on failure or cancel)
 LOST_WORKER_ERROR = "The worker running this turn stopped before finishing it."
 QUEUE_DOWN_ERROR = "The task queue (Redis) is unavailable: this turn was not started and will not run."
+EVENTS_DOWN_ERROR = "Redis (the run's event log) became unavailable during this turn, which was stopped."
 NEVER_PICKED_ERROR = "No worker picked this turn up; it was given up and will not run."
 _local_cancel: dict[str, threading.Event] = {}  # runs executing in this process -> their cancel flag
 
@@ -223,12 +225,20 @@ def _drive(run: Run, on_event=None) -> Exception | None:
     from agents.runtime.loop import run_turn
 
     started, error, finished = time.monotonic_ns(), None, False
+    log_down = threading.Event()
     with _watch(run.id) as cancelled:
 
         def emit(event: dict) -> None:
             if cancelled.is_set() and _in_flight(event):
                 raise RunCancelled  # aborts the model call that is streaming this message
-            event = publish(run, event)
+            if log_down.is_set():
+                return  # the turn is failing already; its last events have nowhere to go
+            try:
+                event = publish(run, event)
+            except (RedisError, OSError) as exc:  # the turn stops (a failed step, stop reason `error`)
+                log.warning("run %s: the event log is unavailable (%s); the turn stops", run.id, exc)
+                log_down.set()
+                raise ServiceUnavailable(EVENTS_DOWN_ERROR) from exc
             if on_event is not None:
                 on_event(event)
 
@@ -238,7 +248,8 @@ def _drive(run: Run, on_event=None) -> Exception | None:
         except RunCancelled:
             _end(run, "cancelled", "cancelled", from_statuses=ACTIVE, always_publish=True)
         except Exception as exc:  # the loop records step failures; here we make sure the run ends
-            log.exception("run %s failed", run.id)
+            if not isinstance(exc, ServiceUnavailable):
+                log.exception("run %s failed", run.id)
             _end(run, "failed", "error", error=str(exc)[:2000], from_statuses=ACTIVE)
             error = exc
     Run.objects.filter(id=run.id).update(total_duration_ns=time.monotonic_ns() - started)
@@ -274,15 +285,23 @@ def _end(
             status="cancelled" if status == "cancelled" else "failed"
         )
     if changed or always_publish:
-        publish(run, {"message_type": "stop_reason", "stop_reason": stop_reason})
+        _tell(run, lambda: publish(run, {"message_type": "stop_reason", "stop_reason": stop_reason}))
     return bool(changed)
 
 
 def _close(run: Run) -> None:
     """End the run's event log (followers stop) and tell pages its new status."""
-    event_log().append(run.id, None)
     status = Run.objects.filter(id=run.id).values_list("status", flat=True).first()
-    send_now(agent_group(run.agent_id), {"type": "run_updated", "run_id": run.id, "status": status})
+    _tell(run, lambda: event_log().append(run.id, None))
+    _tell(run, lambda: send_now(agent_group(run.agent_id), {"type": "run_updated", "run_id": run.id, "status": status}))
+
+
+def _tell(run: Run, send) -> None:
+    """Send a run's end to its followers; the Run row is the truth, so Redis being down must not stop the end."""
+    try:
+        send()
+    except (RedisError, OSError) as exc:
+        log.warning("run %s: could not tell its followers it ended (%s)", run.id, exc)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -318,10 +337,13 @@ def _watch(run_id: str):
         yield cancelled
     finally:
         stop.set()
+        _local_cancel.pop(run_id, None)
         if watcher is not None:
             watcher.join()
-            client.delete(_lease_key(run_id))
-        _local_cancel.pop(run_id, None)
+            try:
+                client.delete(_lease_key(run_id))
+            except RedisError as exc:  # it expires by itself
+                log.warning("run %s: could not release its lease (%s)", run_id, exc)
 
 
 def _keep_lease(client, run_id: str, cancelled: threading.Event, stop: threading.Event) -> None:

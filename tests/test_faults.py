@@ -103,6 +103,25 @@ def test_redis_outage_answers_503_fails_the_run_and_it_never_runs_later(stack, l
     assert Run.objects.filter(agent_id=agent.id, status="failed").count() == 2
 
 
+def test_redis_stopped_during_a_turn_fails_it_with_an_error_naming_redis(stack, letta, agent, scripted_llm):
+    """The turn cannot publish its events: it stops with stop reason `error` and an error that names Redis (not
+    `llm_api_error`), the lease warning is logged once, and the agent runs normally once Redis is back."""
+    scripted_llm.queue({"text": "nobody hears this", "delay_ms": 3_000})
+    run = letta.agents.messages.create_async(agent.id, messages=[{"role": "user", "content": "redis-dies-mid-turn"}])
+    wait_for(lambda: stack.lease_holder_pid(run.id), SETTLE_SECONDS, "the turn to start")
+    stack.redis.stop()
+    try:
+        failed = wait_for(
+            lambda: Run.objects.filter(id=run.id, status="failed").first(), SETTLE_SECONDS, "the run to fail"
+        )
+    finally:
+        stack.redis.start()
+    assert failed.stop_reason == "error" and "Redis" in failed.error, (failed.stop_reason, failed.error)
+    assert "Redis" in letta.runs.retrieve(run.id).metadata["error"]
+    assert stack.workers.logs(tail=None).count(f"could not renew the lease of run {run.id}") <= 1
+    assert_invariants(letta, agent.id)
+
+
 def test_a_queued_run_whose_task_was_lost_is_enqueued_again(stack, letta, agent, alice):
     """A broker that lost its data (no AOF, a failover): the run is in the database, its task is not."""
     from datetime import timedelta

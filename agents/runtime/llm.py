@@ -171,7 +171,7 @@ def complete(
 
     Raises ContextWindowExceeded, InvalidLLMResponse or LLMError; retries 429/5xx with backoff first.
     """
-    from ade.errors import Invalid
+    from ade.errors import DomainError, Invalid
     from agents.runtime.providers import litellm_kwargs, tenant_endpoint
 
     lit = litellm()
@@ -198,7 +198,7 @@ def complete(
             result = _stream(lit, kwargs, on_delta) if stream else _once(lit, kwargs)
             result.llm_ns = time.monotonic_ns() - started
             return result
-        except LLMError:
+        except (LLMError, DomainError):  # DomainError: from on_delta (e.g. the run's event log is down)
             raise
         except Exception as exc:  # provider errors come in many classes; sort them by what we can do
             if is_context_error(exc):
