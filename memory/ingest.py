@@ -52,11 +52,13 @@ def upload_file(
     content_type: str = "",
     duplicate_handling: str = "suffix",
     created_by=None,
+    as_text: bool = False,
 ) -> File:
     """Add a file to `folder` and start its ingestion (after commit). Unsupported or oversized files are kept
     as rows with status `error` and the reason, and are not stored. `duplicate_handling` decides what happens
     when the folder already has a file of that name: suffix (`name (1).ext`), skip (return it), error (409) or
-    replace (the old file and its passages go)."""
+    replace (the old file and its passages go). `as_text`: `data` is the document's text already (an agent file
+    carries a PDF's text, not the PDF): the file keeps its name and is ingested as plain text."""
     name = Path((name or "").replace("\\", "/")).name.strip()
     if not name:
         raise Invalid("file: a file name is required", field="file")
@@ -81,12 +83,13 @@ def upload_file(
         file_type=SUPPORTED_TYPES.get(suffix) or content_type or "application/octet-stream",
         file_size=len(data),
     )
-    problem = _upload_problem(suffix, len(data))
+    problem = _upload_problem(".txt" if as_text else suffix, len(data))
     if problem:
         file.processing_status, file.error_message = "error", problem
         file.save()
         return file
-    path = Path(settings.MEDIA_ROOT) / "uploads" / str(organization.id) / file.id
+    # the stored copy's own suffix says how to parse it when it is not the name's (see _parse_suffix)
+    path = Path(settings.MEDIA_ROOT) / "uploads" / str(organization.id) / (file.id + (".txt" if as_text else ""))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     file.file_path = str(path.relative_to(settings.MEDIA_ROOT))
@@ -226,7 +229,7 @@ def ingest_file(file_id: str) -> File | None:
         return file  # deleted meanwhile, or a redelivered task for finished work
     try:
         _progress(file, "parsing", 0)
-        text = parse(_read(file), Path(file.file_name).suffix.lower())
+        text = parse(_read(file), _parse_suffix(file))
         File.objects.filter(id=file.id).update(content=text)
         chunks = chunk_text(text, _chunk_chars(file.folder))
         if len(chunks) > settings.INGEST_MAX_CHUNKS:
@@ -243,6 +246,11 @@ def ingest_file(file_id: str) -> File | None:
         _fail(file, f"Ingestion failed: {type(exc).__name__}: {exc}"[:1000])
     file.refresh_from_db()
     return file
+
+
+def _parse_suffix(file: File) -> str:
+    """How to parse: as the stored copy's suffix says (text given for a PDF), else as the file's name says."""
+    return (Path(file.file_path).suffix or Path(file.file_name).suffix).lower()
 
 
 def _read(file: File) -> bytes:

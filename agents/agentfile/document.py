@@ -18,6 +18,7 @@ PREFIXES = {
     "sources": "source",
     "tools": "tool",
     "mcp_servers": "mcp_server",
+    "archival_passages": "passage",
 }
 
 
@@ -129,6 +130,17 @@ class MCPServerEntry(_Entry):
     stdio_config: dict[str, Any] | None = None
 
 
+class PassageEntry(_Entry):
+    """An archival passage of an agent: Engram's optional section (`archival_passages`, written when an export
+    asks for it). Letta's reader ignores keys it does not know, so such a file still imports there."""
+
+    agent_id: str
+    text: str = Field(..., min_length=1)
+    tags: list[str] = []
+    metadata: dict[str, Any] | None = None
+    created_at: datetime | None = None
+
+
 class AgentFile(BaseModel):
     model_config = ConfigDict(extra="ignore")
     agents: list[AgentEntry]
@@ -138,6 +150,7 @@ class AgentFile(BaseModel):
     sources: list[SourceEntry] = []
     tools: list[ToolEntry] = []
     mcp_servers: list[MCPServerEntry] = []
+    archival_passages: list[PassageEntry] = []
 
 
 def parse_agent_file(raw: bytes | str) -> AgentFile:
@@ -240,6 +253,9 @@ def _check_references(doc: AgentFile) -> None:
                 f"Invalid agent file: file {file.id} is in source {file.source_id!r}, which the file lacks",
                 field="file",
             )
+    for passage in doc.archival_passages:
+        if passage.agent_id not in ids["agents"]:
+            raise Invalid(f"Invalid agent file: passage {passage.id} belongs to an agent the file lacks", field="file")
     for group in doc.groups:
         manager = group.manager_config.get("manager_agent_id")
         if any(a not in ids["agents"] for a in group.agent_ids) or (manager and manager not in ids["agents"]):

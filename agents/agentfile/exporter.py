@@ -7,6 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts import audit
+from agents.agentfile.passages import export_passages
 from agents.models import Agent, Group, Message
 from agents.queries import get_agent_for
 from memory.models import Block, Folder
@@ -31,11 +32,13 @@ class _LocalIds:
         return self.ids[real_id]
 
 
-def export_agent(user, agent_id: str, *, scrub_messages: bool = False) -> dict:
-    """The agent file of an agent and, when it manages a group (sleep-time), the group's agents."""
+def export_agent(user, agent_id: str, *, scrub_messages: bool = False, include_passages: bool = False) -> dict:
+    """The agent file of an agent and, when it manages a group (sleep-time), the group's agents. With
+    `include_passages`, their own archives' passages too, in Engram's optional `archival_passages` section."""
     agent = get_agent_for(user, agent_id)
     with transaction.atomic():  # exports are recorded too: an agent file carries the agent's memory and messages
         summary = f"{agent.name} as an agent file" + (" (messages scrubbed)" if scrub_messages else "")
+        summary += " with archival passages" if include_passages else ""
         audit.record(agent.organization_id, user, "agent.export", object_id=agent.id, summary=summary)
     groups = list(Group.objects.filter(manager_agent=agent).prefetch_related("agents"))
     agents = [agent] + [a for g in groups for a in g.agents.all() if a.id != agent.id]
@@ -52,6 +55,7 @@ def export_agent(user, agent_id: str, *, scrub_messages: bool = False) -> dict:
         for folder in folders.values()
         for f in folder.files.exclude(processing_status="error").order_by("created_at", "id")
     ]
+    extra = {"archival_passages": export_passages(agents, local)} if include_passages else {}
     return {
         "agents": exported,
         "groups": [_export_group(g, local, agent) for g in groups],
@@ -63,6 +67,7 @@ def export_agent(user, agent_id: str, *, scrub_messages: bool = False) -> dict:
         "skills": [],
         "metadata": {"revision_id": FORMAT_REVISION},
         "created_at": timezone.now().isoformat(),
+        **extra,
     }
 
 

@@ -7,14 +7,14 @@ transaction locked every other organization out), and each batch reports progres
 `{"type": "import_progress", "import_id", "done", "total"}` (messages written of all to write). The agents' message
 lists are set last; if a batch fails, the agents, blocks, folders and groups made by the import are deleted again."""
 
-import uuid
-
 from django.db import transaction
 from django.utils import timezone
 
 from accounts import audit
 from ade.errors import DomainError, Invalid
 from agents.agentfile.document import AgentEntry, AgentFile, ToolEntry, parse_agent_file
+from agents.agentfile.passages import import_passages
+from agents.agentfile.preview import checked_model_map, embedding_handle, llm_handle
 from agents.models import AGENT_TYPES, Agent, Group, Message
 from memory.actions import Actor, create_block
 from memory.models import Folder
@@ -32,31 +32,31 @@ def import_agent_file(
     strip_messages: bool = False,
     secrets: dict | None = None,
     append_copy_suffix: bool = True,
+    keep_free_names: bool = False,
+    model_map: dict | None = None,
+    include_passages: bool = True,
     import_id: str | None = None,
 ) -> list[str]:
-    """Create the file's agents (and their tools, blocks, folders, files, messages, groups) for `user`'s
-    organization; return the new agent ids in file order. Nothing is left behind on error. Progress goes to
-    `import_group(import_id)` when an id is given."""
+    """Create the file's agents (and their tools, blocks, folders, files, messages, groups, archival passages) for
+    `user`'s organization; return the new agent ids in file order. Nothing is left behind on error. Progress goes
+    to `import_group(import_id)` when an id is given.
+
+    `keep_free_names`: an agent keeps its name unless it is taken (then `_copy`), whatever `append_copy_suffix`
+    says. `model_map` (file handle → handle here, see agents.agentfile.preview) replaces the models it names."""
     doc = parse_agent_file(raw)
     llm_override = _resolved_llm(model)
     embedding_override = _resolved_embedding(embedding)
+    models = _Models(checked_model_map(model_map), llm_override, embedding_override)
     with transaction.atomic():
         ids = _IdMap()
         _import_tools(user, doc, ids, override_existing_tools)
         _import_blocks(user, doc, ids)
-        _import_folders(user, doc, ids, embedding_override)
+        _import_folders(user, doc, ids, models)
         agent_ids = []
+        names = _AgentNames(user, keep_free_names, append_copy_suffix)
         for i, entry in enumerate(doc.agents):
-            new_name = name if (name and i == 0) else _copy_name(entry.name, append_copy_suffix)
-            agent = _import_agent(
-                user,
-                entry,
-                ids,
-                name=new_name,
-                llm=llm_override,
-                embedding=embedding_override,
-                secrets=secrets or {},
-            )
+            new_name = name if (name and i == 0) else names.next(entry.name)
+            agent = _import_agent(user, entry, ids, name=new_name, models=models, secrets=secrets or {})
             ids.set(entry.id, agent.id)
             agent_ids.append(agent.id)
         _import_groups(user, doc, ids)
@@ -66,12 +66,14 @@ def import_agent_file(
         audit.record(
             user.organization_id, user, "agent.import", object_id=agent_ids[0] if agent_ids else "", summary=summary
         )
-    if not strip_messages:
-        try:
+    try:
+        if include_passages and doc.archival_passages:
+            import_passages(user, doc, ids)
+        if not strip_messages:
             _import_all_messages(doc, ids, agent_ids, import_id)
-        except BaseException:
-            _undo(ids)
-            raise
+    except BaseException:
+        _undo(ids)
+        raise
     return agent_ids
 
 
@@ -83,6 +85,9 @@ def _undo(ids: "_IdMap") -> None:
     """Delete what the import made (tools it updated in place stay as they are now)."""
     made = set(ids.values())
     with transaction.atomic():
+        from memory.models import Archive
+
+        Archive.objects.filter(agents__id__in=made).delete()  # the own archives holding imported passages
         Agent.objects.filter(id__in=made).delete()
         Group.objects.filter(id__in=made).delete()
         Folder.objects.filter(id__in=made).delete()
@@ -111,8 +116,40 @@ def _resolved_embedding(handle: str | None) -> dict | None:
     return resolve_embedding(handle) if handle else None
 
 
-def _copy_name(name: str | None, suffix: bool) -> str | None:
-    return f"{name}_copy" if name and suffix else name
+class _AgentNames:
+    """The imported agents' names: `_copy` appended (always, or only to a taken name when free names are kept)."""
+
+    def __init__(self, user, keep_free: bool, suffix: bool):
+        from agents.queries import agents_for
+
+        self.keep_free, self.suffix = keep_free, suffix
+        self.taken = set(agents_for(user).values_list("name", flat=True)) if keep_free else set()
+
+    def next(self, name: str | None) -> str | None:
+        if not name:
+            return name
+        if not self.keep_free:
+            return f"{name}_copy" if self.suffix else name
+        while name in self.taken:
+            name = f"{name}_copy"
+        self.taken.add(name)
+        return name
+
+
+class _Models:
+    """Which model configs the imported agents and folders get: an override for all, else the file's handle mapped
+    by `model_map`, else the file's own config."""
+
+    def __init__(self, model_map: dict, llm: dict | None, embedding: dict | None):
+        self.map, self.llm, self.embedding = model_map, llm, embedding
+
+    def llm_for(self, config: dict | None) -> dict | None:
+        mapped = self.map.get(llm_handle(config) or "")
+        return self.llm or (_resolved_llm(mapped) if mapped else None)
+
+    def embedding_for(self, config: dict | None) -> dict | None:
+        mapped = self.map.get(embedding_handle(config) or "")
+        return self.embedding or (_resolved_embedding(mapped) if mapped else None) or config
 
 
 def _import_tools(user, doc: AgentFile, ids: _IdMap, override_existing: bool) -> None:
@@ -204,14 +241,16 @@ def _import_blocks(user, doc: AgentFile, ids: _IdMap) -> None:
         ids.set(entry.id, block.id)
 
 
-def _import_folders(user, doc: AgentFile, ids: _IdMap, embedding: dict | None) -> None:
+def _import_folders(user, doc: AgentFile, ids: _IdMap, models: _Models) -> None:
     from memory.folders import create_folder, embedding_config_for
 
     taken = set(Folder.objects.filter(organization_id=user.organization_id).values_list("name", flat=True))
     for entry in doc.sources:
-        name = entry.name if entry.name not in taken else f"{entry.name}_{uuid.uuid4().hex[:8]}"
+        name = entry.name
+        while name in taken:  # a folder keeps its name where it is free
+            name = f"{name}_copy"
         taken.add(name)
-        config = embedding or embedding_config_for(config=entry.embedding_config)
+        config = embedding_config_for(config=models.embedding_for(entry.embedding_config))
         folder = create_folder(
             user,
             name=name,
@@ -224,19 +263,19 @@ def _import_folders(user, doc: AgentFile, ids: _IdMap, embedding: dict | None) -
 
 
 def _import_files(user, doc: AgentFile, ids: _IdMap) -> None:
-    """The files' text is ingested again (parsed text is stored as text: `<name>.txt` unless already text)."""
-    from memory.ingest import TEXT_TYPES, upload_file
+    """The files' text is ingested again under their own names (a PDF stays `x.pdf`: its text is what the file
+    carries, and is ingested as text)."""
+    from memory.ingest import upload_file
 
     for entry in doc.files:
         folder = Folder.objects.get(id=ids[entry.source_id])
         name = entry.file_name or entry.original_file_name or f"{entry.id}.txt"
-        if not any(name.lower().endswith(suffix) for suffix in TEXT_TYPES):
-            name += ".txt"
-        file = upload_file(user.organization, folder, name=name, data=(entry.content or "").encode(), created_by=user)
+        data = (entry.content or "").encode()
+        file = upload_file(user.organization, folder, name=name, data=data, created_by=user, as_text=True)
         ids.set(entry.id, file.id)
 
 
-def _import_agent(user, entry: AgentEntry, ids: _IdMap, *, name, llm, embedding, secrets: dict) -> Agent:
+def _import_agent(user, entry: AgentEntry, ids: _IdMap, *, name, models: _Models, secrets: dict) -> Agent:
     from agents.actions import create_agent
 
     if entry.agent_type not in dict(AGENT_TYPES):
@@ -267,9 +306,10 @@ def _import_agent(user, entry: AgentEntry, ids: _IdMap, *, name, llm, embedding,
         "include_base_tool_rules": False,
         "initial_message_sequence": [],
         "enable_sleeptime": False,
-        **_model_spec(entry, llm, embedding),
+        **_model_spec(entry, models.llm_for(entry.llm_config), models.embedding_for(entry.embedding_config)),
     }
     agent = create_agent(user, {k: v for k, v in spec.items() if v is not None})
+    llm = models.llm_for(entry.llm_config)
     Agent.objects.filter(id=agent.id).update(
         enable_sleeptime=bool(entry.enable_sleeptime), llm_config={**agent.llm_config, **_kept_handle(entry, llm)}
     )
@@ -401,3 +441,5 @@ def _import_groups(user, doc: AgentFile, ids: _IdMap) -> None:
             sleeptime_agent_frequency=config.get("sleeptime_agent_frequency"),
         )
         group.agents.add(*ids.many(entry.agent_ids))
+        if group.manager_type == "sleeptime" and manager:  # the companion stays linked: its manager says so too
+            Agent.objects.filter(id=group.manager_agent_id).update(enable_sleeptime=True)

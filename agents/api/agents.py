@@ -145,6 +145,12 @@ class ImportForm(RequestSchema):
     strip_messages: bool = False
     secrets: str | None = Field(None, description='JSON object of secret values, e.g. {"API_KEY": "..."}.')
     append_copy_suffix: bool = True
+    keep_free_names: bool = Field(False, description="Keep each agent's name unless it is taken (then _copy).")
+    model_map: str | None = Field(
+        None,
+        description='JSON object of the file\'s model handles to this server\'s, e.g. {"openai/gpt-4o": "ollama/x"}.',
+    )
+    include_passages: bool = Field(True, description="Store the file's archival passages (Engram's extra section).")
     project_id: str | None = None
     override_name: str | None = Field(None, max_length=200, description="Deprecated spelling of name.")
     override_model_handle: str | None = Field(None, max_length=300, description="Deprecated spelling of model.")
@@ -188,8 +194,35 @@ def import_agent(request, file: FileParam[UploadedFile], form: Form[ImportForm])
         strip_messages=form.strip_messages,
         secrets=_secrets(form.secrets or form.env_vars_json),
         append_copy_suffix=form.append_copy_suffix,
+        keep_free_names=form.keep_free_names,
+        model_map=_json_object(form.model_map, "model_map"),
+        include_passages=form.include_passages,
     )
     return {"agent_ids": ids}
+
+
+def _json_object(text: str | None, field: str) -> dict:
+    try:
+        value = json.loads(text) if text else {}
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise Invalid(f"{field} must be a JSON object", field=field)
+    return value
+
+
+@router.post("/agents/import/preview", response=dict, tags=["agents"], operation_id="preview_agent_import")
+def preview_agent_import(request, file: FileParam[UploadedFile]):
+    """What importing this agent file would do here, without importing it: agent and folder names already taken,
+    archival passages and messages it carries, and the models it names with whether this server has them
+    (`unknown_models`; map them with the import's `model_map`) and the models this server offers (`choices`)."""
+    from accounts.permissions import check
+    from agents.agentfile import parse_agent_file
+    from agents.agentfile.preview import preview
+
+    check_upload_size(file)
+    check(request.auth, "edit")
+    return preview(request.auth, parse_agent_file(file.read()))
 
 
 @router.get("/agents/{agent_id}/export", response=dict, tags=["agents"], operation_id="export_agent")
@@ -200,13 +233,15 @@ def export_agent(
     use_legacy_format: bool = False,
     conversation_id: str | None = None,
     max_steps: int | None = None,
+    include_passages: bool = False,
 ):
-    """The agent file (.af, current format) of the agent; secret values are left out."""
+    """The agent file (.af, current format) of the agent; secret values are left out. `include_passages` adds the
+    archival passages of the agent's own archive as Engram's `archival_passages` section (Letta ignores it)."""
     from agents.agentfile import export_agent as export
 
     if use_legacy_format:
         raise Invalid("The legacy (v1) agent file format is not supported", field="use_legacy_format")
-    return export(request.auth, agent_id, scrub_messages=scrub_messages)
+    return export(request.auth, agent_id, scrub_messages=scrub_messages, include_passages=include_passages)
 
 
 @router.get("/agents/{agent_id}", response=AgentOut, tags=["agents"], operation_id="retrieve_agent")

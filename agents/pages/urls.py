@@ -19,6 +19,7 @@ urlpatterns = [
     path("", agent_list.agent_list, name="list"),
     path("agents/new/", agent_list.agent_create, name="create"),
     path("agents/import/", agent_list.agent_import, name="import"),
+    path("agents/import/preview/", agent_list.agent_import_preview, name="import_preview"),
     path(A, workspace.workspace, name="workspace"),
     path(A + "duplicate/", agent_list.agent_duplicate, name="duplicate"),
     path(A + "delete/", agent_list.agent_delete, name="delete"),

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 from ade.errors import DomainError
 from agents.actions import create_agent, delete_agent
 from agents.agentfile import export_agent, import_agent_file, parse_agent_file
+from agents.agentfile.preview import checked_model_map
 from agents.identities import identities_for, scope_by_identity
 from agents.models import AgentTag
 from agents.pages import imports
@@ -90,12 +91,10 @@ def agent_import(request):
         form.add_error(None, "This import form has expired: reload the page and choose the file again.")
     if form.is_valid():
         data = form.cleaned_data
-        options = {"model": data["model"] or None, "embedding": data["embedding"] or None}
         try:
-            doc = parse_agent_file(data["file"])  # a broken file is refused here, inline, before anything starts
-            names = [entry.name for entry in doc.agents if entry.name]
-            taken = agents_for(request.user).filter(name__in=names).exists()
-            options["append_copy_suffix"] = taken or not data["keep_names"]  # "_copy" only when a name is taken
+            options = _import_options(request, data)
+            parse_agent_file(data["file"])  # a broken file or a bad choice is refused here, inline, before it starts
+            checked_model_map(options["model_map"])
             if import_id is None or not request.htmx:  # no progress socket (no JS): the import runs right here
                 return go(request, "agents:workspace", import_agent_file(request.user, data["file"], **options)[0])
         except DomainError as exc:
@@ -105,6 +104,42 @@ def agent_import(request):
             return render(request, "agents/partials/import_progress.html", {"event": {}})
     context = {"form": form, "ticket": ticket or imports.new_ticket(request.user), "inner": bool(request.htmx)}
     return region(request, "agents/partials/import_form.html", "agents/import.html", context, 400)
+
+
+def _import_options(request, data) -> dict:
+    """The dialog's choices as import_agent_file's options. The preview (agent_import_preview) offers the passages
+    checkbox and one select per model this server lacks (map_from[i] → map_to[i]); a map_to left empty keeps the
+    file's model."""
+    pairs = zip(request.POST.getlist("map_from"), request.POST.getlist("map_to"), strict=False)
+    offered = "passages_offered" in request.POST
+    return {
+        "model": data["model"] or None,
+        "embedding": data["embedding"] or None,
+        "keep_free_names": data["keep_names"],
+        "model_map": {source: target for source, target in pairs if target},
+        "include_passages": "include_passages" in request.POST or not offered,
+    }
+
+
+@login_required
+@require_POST
+def agent_import_preview(request):
+    """The chosen file, read but not imported: the names it would take, its passages, and a select for each of
+    its models this server lacks (agents.agentfile.preview, as POST /v1/agents/import/preview)."""
+    from accounts.permissions import check
+    from agents.agentfile.preview import preview
+
+    form = ImportForm(request.POST, request.FILES)
+    context = {"error": None, "preview": None}
+    if form.is_valid():
+        try:
+            check(request.user, "edit")
+            context["preview"] = preview(request.user, parse_agent_file(form.cleaned_data["file"]))
+        except DomainError as exc:
+            context["error"] = exc.message
+    else:
+        context["error"] = " ".join(e for errors in form.errors.values() for e in errors)
+    return render(request, "agents/partials/import_preview.html", context)
 
 
 @agent_view

@@ -57,8 +57,10 @@ def settings_save(request, agent):
 
 @agent_view
 def export(request, agent):
+    """`?include_passages=1` adds the archival passages (Engram's optional section of the file)."""
+    document = export_agent(request.user, agent.id, include_passages=request.GET.get("include_passages") == "1")
     response = HttpResponse(
-        json.dumps(export_agent(request.user, agent.id), indent=2, ensure_ascii=False, default=str),
+        json.dumps(document, indent=2, ensure_ascii=False, default=str),
         content_type="application/json",
     )
     filename = "".join(c if c.isalnum() or c in "-_" else "_" for c in agent.name) or "agent"
