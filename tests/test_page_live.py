@@ -1,6 +1,7 @@
 """The agent page's websocket: session-authenticated, org-scoped, and what it pushes is the partial a fresh
 render of the page shows, swapped in by the same element id."""
 
+import json
 import re
 from html.parser import HTMLParser
 
@@ -26,9 +27,9 @@ def session_cookie(user) -> bytes:
     return f"sessionid={client.cookies['sessionid'].value}".encode()
 
 
-async def connect(agent_id, user=None):
+async def connect(agent_id, user=None, query=""):
     headers = [(b"origin", b"http://testserver")] + ([(b"cookie", session_cookie(user))] if user else [])
-    communicator = WebsocketCommunicator(application, f"/ws/agents/{agent_id}/", headers=headers)
+    communicator = WebsocketCommunicator(application, f"/ws/agents/{agent_id}/{query}", headers=headers)
     connected, code = await communicator.connect(timeout=5)
     return communicator, connected, code
 
@@ -150,7 +151,7 @@ async def test_a_turn_streams_tokens_then_its_final_render(agent, alice, scripte
 async def test_tool_attachments_by_someone_else_refresh_the_tools_region(agent, alice, bob):
     from agents.actions import detach_tool
 
-    communicator, connected, _ = await connect(agent.id, alice)
+    communicator, connected, _ = await connect(agent.id, alice, "?left=tools")
     assert connected
     tool = await database_sync_to_async(lambda: agent.tools.get(name="archival_memory_search"))()
     await database_sync_to_async(detach_tool)(bob, agent.id, tool.id)
@@ -162,4 +163,26 @@ async def test_tool_attachments_by_someone_else_refresh_the_tools_region(agent, 
         re.search(r'id="memory-blocks"[^>]*hx-swap-oob="true"', pushed)
         and 'id="agent-title" hx-swap-oob="true"' in pushed
     )
+    assert 'id="folders-attached"' not in pushed  # the page shows the tools tab: no target for the folders
+    await communicator.disconnect()
+
+
+async def test_agent_updates_refresh_only_the_left_tab_the_page_shows(agent, alice, bob):
+    """#15 small things: every agent update pushed #tools-attached and #folders-attached, which a page showing
+    another tab lacks (htmx:oobErrorNoTarget). The page names its tab on connect and when it switches."""
+    from agents.actions import update_agent
+
+    communicator, connected, _ = await connect(agent.id, alice, "?left=settings")
+    assert connected
+
+    async def pushed_after_an_update(description):
+        await database_sync_to_async(update_agent)(bob, agent.id, {"description": description})
+        return await communicator.receive_from(timeout=10)
+
+    first = await pushed_after_an_update("one")
+    assert 'id="tools-attached"' not in first and 'id="folders-attached"' not in first
+    assert 'id="agent-title" hx-swap-oob="true"' in first
+    await communicator.send_to(text_data=json.dumps({"left": "folders"}))
+    second = await pushed_after_an_update("two")
+    assert 'id="folders-attached"' in second and 'id="tools-attached"' not in second
     await communicator.disconnect()

@@ -55,7 +55,11 @@ class AgentConsumer(AsyncWebsocketConsumer):
             return
         self.agent_id, self.group = agent_id, agent_group(agent_id)
         query = parse_qs(self.scope.get("query_string", b"").decode(errors="replace"))
-        self.page = PageStream(agent_id, conversation_id=(query.get("conversation") or [""])[0][:64])
+        self.page = PageStream(
+            agent_id,
+            conversation_id=(query.get("conversation") or [""])[0][:64],
+            left=(query.get("left") or [""])[0][:20],
+        )
         self.presence = Presence(self.channel_name, user)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
@@ -81,11 +85,15 @@ class AgentConsumer(AsyncWebsocketConsumer):
         self.folders = wanted
 
     async def receive(self, text_data=None, bytes_data=None):
-        """Pages send only presence: `{"presence": "editing", "block_id": ...}` or `{"presence": "idle"}`. Every
-        write goes through the HTTP views; a viewer cannot claim to be editing."""
+        """Pages send only presence (`{"presence": "editing", "block_id": ...}` or `{"presence": "idle"}`) and the
+        tab their left panel shows (`{"left": "tools"}`). Every write goes through the HTTP views; a viewer cannot
+        claim to be editing."""
         try:
             message = json.loads(text_data or "{}")
         except ValueError:
+            return
+        if isinstance(message, dict) and isinstance(message.get("left"), str):
+            self.page.left = message["left"][:20]  # the left panel's tab now: pushes refresh only what it shows
             return
         if not isinstance(message, dict) or message.get("presence") not in ("editing", "idle"):
             return

@@ -35,12 +35,14 @@ def _delta_text(event: dict, field: str) -> str:
 
 
 class PageStream:
-    def __init__(self, agent_id: str, conversation_id: str = ""):
+    def __init__(self, agent_id: str, conversation_id: str = "", left: str = ""):
         self.agent_id = agent_id
+        self.left = left  # the tab the page's left panel shows (settings, tools, folders): only it gets refreshes
         self.conversation_id = conversation_id or None  # the conversation the page shows (None: the agent's own)
         self.runs: set[str] = set()
         self.elsewhere: set[str] = set()  # turns of the agent's other conversations: not shown here
         self.parts: set[str] = set()
+        self.calls: dict[str, str] = {}  # tool_call_id → tool name, from the streamed calls (their returns lack it)
 
     def render(self, event: dict) -> str:
         handler = getattr(self, f"on_{event.get('type', '')}", None)
@@ -95,6 +97,12 @@ class PageStream:
         kind = message.get("message_type")
         if kind in TERMINAL or kind == "user_message":
             return "".join(out)
+        if kind == "tool_call_message" and (message.get("tool_call") or {}).get("name"):
+            self.calls[message["tool_call"].get("tool_call_id") or ""] = message["tool_call"]["name"]
+        if kind == "tool_return_message":
+            message = {**message, "tool_name": self.calls.get(message.get("tool_call_id") or "", "")}
+            if message["tool_name"] == "send_message" and message.get("status") == "success":
+                return "".join(out)  # as in the transcript (panels._parts): the reply is already shown
         dom = message_dom_id(message)
         if dom in self.parts and kind in DELTA_FIELDS:
             field, suffix = DELTA_FIELDS[kind]
@@ -153,10 +161,16 @@ class PageStream:
         out = [
             format_html('<span class="current truncate" id="agent-title" hx-swap-oob="true">{}</span>', agent.name),
             render_to_string("agents/partials/memory.html", {**panels.memory(agent), "oob": True}),
-            render_to_string("agents/partials/tools_attached.html", {**panels.tools_panel(agent), "oob": True}),
-            render_to_string("agents/partials/folders_attached.html", {**panels.folders_panel(agent), "oob": True}),
             self._context(agent),
         ]
+        if self.left == "tools":  # a region the page does not show has no target there (htmx:oobErrorNoTarget)
+            out.append(
+                render_to_string("agents/partials/tools_attached.html", {**panels.tools_panel(agent), "oob": True})
+            )
+        elif self.left == "folders":
+            out.append(
+                render_to_string("agents/partials/folders_attached.html", {**panels.folders_panel(agent), "oob": True})
+            )
         if len(agent.message_ids or []) <= 1 and not agent.runs.filter(status__in=panels.ACTIVE).exists():
             self.runs.clear()
             self.parts.clear()

@@ -1,5 +1,6 @@
 """Small presentation filters of the ADE templates."""
 
+import ast
 import difflib
 import json
 import re
@@ -48,6 +49,43 @@ def pretty_json(value):
         except (ValueError, TypeError):
             return value
     return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+RESULT_PARSE_LIMIT = 200_000  # characters: a longer return is shown as it is
+
+
+@register.filter
+def tool_result(value):
+    """A tool return for reading. Tools return Python values, which reach the model as their repr (as Letta does:
+    `[{'timestamp': ..., 'content': ...}]` for archival_memory_search): a list of memories is drawn as a list, other
+    JSON or Python literals indented, plain text unchanged."""
+    parsed = value
+    if isinstance(value, str) and len(value) <= RESULT_PARSE_LIMIT:
+        for reader in (json.loads, ast.literal_eval):  # literal_eval reads literals only: nothing runs
+            try:
+                parsed = reader(value)
+                break
+            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                continue
+    if isinstance(parsed, list) and parsed and all(isinstance(i, dict) and "content" in i for i in parsed):
+        return format_html(
+            '<ol class="result-list">{}</ol>',
+            format_html_join(
+                "",
+                '<li><div class="small faint">{}{}</div><div class="result-text">{}</div></li>',
+                ((item.get("timestamp") or "", _tags(item.get("tags")), item["content"]) for item in parsed),
+            ),
+        )
+    if not isinstance(parsed, (list, dict)):
+        return format_html("<pre>{}</pre>", value if isinstance(value, str) else parsed)
+    try:
+        return format_html("<pre>{}</pre>", json.dumps(parsed, indent=2, ensure_ascii=False))
+    except (TypeError, ValueError):
+        return format_html("<pre>{}</pre>", value)
+
+
+def _tags(tags) -> str:
+    return f" · {', '.join(str(t) for t in tags)}" if isinstance(tags, list) and tags else ""
 
 
 @register.filter

@@ -302,6 +302,23 @@
     if (tab.dataset.mobileTab === "chat") scrollChat();
   });
 
+  /* ---- the left panel's tab, told to the agent socket: its pushes refresh only the regions this page shows ---- */
+  var leftSocket = null, leftSent = null;
+  function reportLeft() {
+    var panel = document.getElementById("left-panel");
+    if (!leftSocket || !panel || panel.dataset.left === leftSent) return;
+    leftSent = panel.dataset.left;
+    leftSocket.send(JSON.stringify({ left: leftSent }));
+  }
+  document.addEventListener("htmx:wsOpen", function (e) {
+    if (!e.detail.elt.dataset.agent) return;
+    leftSocket = e.detail.socketWrapper;
+    leftSent = null;
+    reportLeft();
+  });
+  document.addEventListener("htmx:wsClose", function () { leftSocket = null; });
+  document.addEventListener("htmx:afterSettle", reportLeft);
+
   /* ---- websocket status dot ---- */
   function wsStatus(cls, title) {
     var el = document.getElementById("ws-status");
