@@ -2,6 +2,7 @@
 websocket; the Upload button is disabled while its request runs; files can be viewed, retried and deleted; the
 picker offers exactly the types the server ingests; a failed upload is not exported."""
 
+import os
 import re
 import time
 
@@ -117,6 +118,11 @@ def test_upload_progress_arrives_live_then_view_retry_and_delete(
     expect(page.locator("#left-panel li.file-row")).to_have_count(2)
 
 
+# #15 asks for under 1 s (an idle machine answers in about 0.25 s in Chromium; `scripts/bench_upload.py` prints the
+# server's figure). UPLOAD_ANSWER_MS raises the bound on a slower machine.
+UPLOAD_ANSWER_MS = float(os.environ.get("UPLOAD_ANSWER_MS", 1000))
+
+
 def test_a_25_mb_upload_answers_at_once_and_ends_with_a_clear_state(
     browser, live_server_url, scripted_llm, alice, tmp_path
 ):
@@ -127,7 +133,12 @@ def test_a_25_mb_upload_answers_at_once_and_ends_with_a_clear_state(
     line = "Engram keeps what matters and forgets the rest; this line pads a large upload.\n"
     with big.open("w") as out:
         out.write(line * (25_000_000 // len(line)))
-    answered = upload(page, big)
+    upload(page, big)
+    # the browser's own timing of the upload request: from its start (the 25 MB body included) to the answer's end
+    answered = page.evaluate(
+        "performance.getEntriesByType('resource').filter(e => e.name.includes('/upload/')).pop().duration"
+    )
+    assert answered < UPLOAD_ANSWER_MS, f"the 25 MB upload took {answered:.0f} ms to answer"
     row = page.locator("#left-panel li.file-row", has_text="big.txt")
     expect(row).to_have_count(1)  # the panel answered with the row while ingestion still runs
     status = row.locator("[data-file-status]")
@@ -140,4 +151,4 @@ def test_a_25_mb_upload_answers_at_once_and_ends_with_a_clear_state(
     server = set(page.evaluate("window.__states")) | set(page.evaluate("window.__pushes"))
     assert any(state.startswith("parsing") for state in server), server  # ingestion news arrived live
     assert len(sent) + len(server) >= 3, (sent, server)  # progress advanced at least three times, no reload
-    print(f"25 MB upload answered in {answered:.2f} s; upload progress {sent}; states seen {sorted(server)}")
+    print(f"25 MB upload answered in {answered:.0f} ms; upload progress {sent}; states seen {sorted(server)}")
