@@ -9,7 +9,7 @@ import json
 import logging
 
 from django.core.exceptions import RequestDataTooBig
-from django.db import DataError
+from django.db import DataError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
@@ -18,6 +18,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 
 from .auth import ApiKeyAuth
+from .dbretry import DATABASE_LOST, is_disconnect
 from .errors import Conflict, DomainError, Invalid
 from .ids import _UUID4
 
@@ -185,6 +186,15 @@ def data_error(request, exc):
     # Backstop: the schemas bound sizes and types; a value the database still refuses is bad input.
     log.warning("database refused a value: %s", exc)
     return _error(request, 400, "A value is out of range or too long for its field")
+
+
+@api.exception_handler(OperationalError)
+@api.exception_handler(InterfaceError)
+def database_lost(request, exc):
+    if not is_disconnect(exc):
+        return unexpected(request, exc)
+    log.warning("database unavailable on %s %s: %s", request.method, request.path, exc)
+    return api.create_response(request, {"detail": DATABASE_LOST}, status=503)  # the SDK may retry this one
 
 
 @api.exception_handler(Exception)

@@ -194,6 +194,8 @@ RUN_LEASE_SECONDS = int(os.environ.get("RUN_LEASE_SECONDS", 30))
 # watchdog enqueues it again, up to RUN_QUEUE_RETRIES times, then fails it (agents.runs._sweep_queued).
 RUN_QUEUE_STALE_SECONDS = int(os.environ.get("RUN_QUEUE_STALE_SECONDS", 60))
 RUN_QUEUE_RETRIES = int(os.environ.get("RUN_QUEUE_RETRIES", 3))
+# How long a turn's write waits for the database to come back on a new connection (ade/dbretry.py).
+DB_RETRY_SECONDS = float(os.environ.get("DB_RETRY_SECONDS", 30))
 # TEST ONLY (tests/test_faults.py): while this file exists, a turn waits right before it marks its run finished,
 # so that a test can kill the worker between a turn's last committed step and its finish. Never set it otherwise.
 TEST_HOLD_FINISH_FILE = os.environ.get("TEST_HOLD_FINISH_FILE", "")

@@ -6,10 +6,11 @@ import time
 
 from django.db import connection
 
+from ade.dbretry import retrying
 from ade.errors import ServiceUnavailable
 from ade.events import agent_group, send_now
 from agents.models import Run
-from agents.run_events import event_log
+from agents.run_events import event_log, redis_client
 
 ACTIVE = ("created", "running")
 FOLLOW_GRACE_SECONDS = 5  # how long a follower waits for a finished run's last events before giving up
@@ -68,9 +69,11 @@ def stop_following() -> None:
 
 def wait(run_id: str, timeout: float | None = None) -> Run:
     """Block until the run has ended (wherever it runs); return its row."""
+    if redis_client() is not None and not connection.in_atomic_block:
+        connection.close()  # back to the pool while a worker runs the turn; the read after it gets a checked one
     for _event in follow(run_id, timeout=timeout):
         pass
-    return Run.objects.get(id=run_id)
+    return retrying(lambda: Run.objects.get(id=run_id), what=f"run {run_id}: waiting for it")
 
 
 def _is_finished(run_id: str) -> bool:

@@ -34,6 +34,7 @@ from redis.exceptions import RedisError
 
 from accounts.permissions import allows
 from ade.celery import enqueue
+from ade.dbretry import readable, retrying
 from ade.errors import Conflict, NotFound, ServiceUnavailable
 from ade.events import agent_group, send_now
 from agents.models import Agent, Message, Run, Step
@@ -250,9 +251,10 @@ def _drive(run: Run, on_event=None) -> Exception | None:
         except Exception as exc:  # the loop records step failures; here we make sure the run ends
             if not isinstance(exc, ServiceUnavailable):
                 log.exception("run %s failed", run.id)
-            _end(run, "failed", "error", error=str(exc)[:2000], from_statuses=ACTIVE)
+            _end(run, "failed", "error", error=readable(exc)[:2000], from_statuses=ACTIVE)
             error = exc
-    Run.objects.filter(id=run.id).update(total_duration_ns=time.monotonic_ns() - started)
+    took = time.monotonic_ns() - started
+    retrying(lambda: Run.objects.filter(id=run.id).update(total_duration_ns=took), what=f"run {run.id}: its duration")
     _close(run)
     if finished:
         _start_sleeptime(run)
@@ -277,13 +279,18 @@ def _end(
     run: Run, status: str, stop_reason: str, *, from_statuses, error: str = "", always_publish: bool = False
 ) -> bool:
     """Finish a run that the loop could not finish (cancelled, crashed, lost) and its unfinished steps."""
-    with transaction.atomic():
-        changed = Run.objects.filter(id=run.id, status__in=from_statuses).update(
-            status=status, stop_reason=stop_reason, error=error, completed_at=timezone.now()
-        )
-        Step.objects.filter(run_id=run.id, status="pending").update(
-            status="cancelled" if status == "cancelled" else "failed"
-        )
+
+    def write() -> int:
+        with transaction.atomic():
+            changed = Run.objects.filter(id=run.id, status__in=from_statuses).update(
+                status=status, stop_reason=stop_reason, error=error, completed_at=timezone.now()
+            )
+            Step.objects.filter(run_id=run.id, status="pending").update(
+                status="cancelled" if status == "cancelled" else "failed"
+            )
+        return changed
+
+    changed = retrying(write, what=f"run {run.id}: its end")
     if changed or always_publish:
         _tell(run, lambda: publish(run, {"message_type": "stop_reason", "stop_reason": stop_reason}))
     return bool(changed)
@@ -291,7 +298,9 @@ def _end(
 
 def _close(run: Run) -> None:
     """End the run's event log (followers stop) and tell pages its new status."""
-    status = Run.objects.filter(id=run.id).values_list("status", flat=True).first()
+    status = retrying(
+        Run.objects.filter(id=run.id).values_list("status", flat=True).first, what=f"run {run.id}: its status"
+    )
     _tell(run, lambda: event_log().append(run.id, None))
     _tell(run, lambda: send_now(agent_group(run.agent_id), {"type": "run_updated", "run_id": run.id, "status": status}))
 

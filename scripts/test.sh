@@ -33,7 +33,7 @@ run() {  # run NAME ENV... -- PYTEST ARGS: one pytest run in the background, its
   (env "${envs[@]}" $PY -m pytest "$@" > "$logs/$name" 2>&1; echo $? > "$logs/$name.rc") &
 }
 # The fault tests kill and restart processes and fill the machine: they run alone, after the others.
-SERIAL=(tests/test_faults.py tests/test_make_run.py)
+SERIAL=(tests/test_faults.py tests/test_faults_postgres.py tests/test_make_run.py)
 run postgres DATABASE_URL="$base_db/engram" REDIS_URL="$redis_base/0" -- -m "not e2e" "${SERIAL[@]/#/--ignore=}" "$@"
 run browser DATABASE_URL="$base_db/engram_e2e" REDIS_URL="$redis_base/1" -- -m e2e "$@"
 run sqlite -u DATABASE_URL -u REDIS_URL TEST_DATABASE_NAME="$logs/test.sqlite3" -- -m "not e2e and not services" "$@"

