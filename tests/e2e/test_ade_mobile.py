@@ -2,10 +2,12 @@
 the chat first, and no page scrolls horizontally (measured with scrollWidth). Screenshots of the workspace at
 1440×900 and 390×844 go to artifacts/screenshots/."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
-from agents.actions import create_agent
+from agents.actions import attach_folder, create_agent
 from agents.pages.templates_catalog import BY_KEY
 from tests.e2e.test_ade import PASSWORD, TIMEOUT, shot
 
@@ -15,23 +17,62 @@ PHONE = {"width": 390, "height": 844}
 CULPRITS = """() => [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > 391
     && !(e.parentElement && e.parentElement.getBoundingClientRect().right > 391)).slice(0, 5)
     .map(e => e.tagName + '.' + e.className + '#' + e.id + ' ' + Math.round(e.getBoundingClientRect().right))"""
-PAGES = [
-    "/",
-    "/agents/new/",
-    "/agents/import/",
-    "/agents/{id}/",
-    "/agents/{id}/memory/",
-    "/agents/{id}/archival/",
-    "/agents/{id}/settings/",
-    "/agents/{id}/tools/",
-    "/agents/{id}/tools/new/",
-    "/agents/{id}/folders/",
-    "/account/api-keys/",
-    "/account/password/",
-    "/members/",
-    "/audit/",
-    "/mcp-servers/",
-]
+SKIPPED = re.compile(r"^(admin/|v1/|logout/|orgs/switch/|static/)")
+
+
+def page_paths(ids: dict) -> list[str]:
+    """Every GET page of the site, found in the URL configuration (so pages added later are measured too), with
+    its parameters filled from `ids` (a route needing one we do not have is left out and listed)."""
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    paths, unfilled = [], []
+
+    def walk(patterns, prefix):
+        for p in patterns:
+            route = prefix + str(p.pattern)
+            if isinstance(p, URLResolver):
+                walk(p.url_patterns, route)
+            elif isinstance(p, URLPattern) and not SKIPPED.match(route) and not route.startswith("^"):
+                names = re.findall(r"<(?:\w+:)?(\w+)>", route)
+                if all(n in ids for n in names):
+                    paths.append("/" + re.sub(r"<(?:\w+:)?(\w+)>", lambda m: ids[m.group(1)], route))
+                else:
+                    unfilled.append(route)
+
+    walk(get_resolver().url_patterns, "")
+    print(f"{len(paths)} pages measured; routes without sample ids: {unfilled}")
+    return sorted(set(paths))
+
+
+def sample_ids(alice, agent) -> dict:
+    """One of everything a page's URL can name."""
+    from django.db import transaction
+
+    from agents.conversations import create_conversation
+    from agents.models import Run
+    from memory.archival import default_archive
+    from memory.folders import create_folder, embedding_config_for
+    from memory.ingest import upload_file
+    from memory.models import Passage
+
+    folder = create_folder(alice, name="Phone", embedding_config=embedding_config_for("engram/scripted-embed"))
+    attach_folder(alice, agent.id, folder.id)
+    file = upload_file(alice.organization, folder, name="notes.txt", data=b"A short note.", created_by=alice)
+    run = Run.objects.create(organization_id=agent.organization_id, agent=agent)
+    with transaction.atomic():
+        archive = default_archive(agent)
+    passage = Passage.objects.create(organization_id=agent.organization_id, archive=archive, text="Likes tea.")
+    return {
+        "passage_id": passage.id,
+        "archive_id": archive.id,
+        "agent_id": agent.id,
+        "block_id": agent.ordered_blocks()[0].id,
+        "tool_id": agent.tools.order_by("name").first().id,
+        "folder_id": folder.id,
+        "file_id": file.id,
+        "run_id": run.id,
+        "conversation_id": create_conversation(alice, agent.id).id,
+    }
 
 
 def phone(browser, base, user):
@@ -50,13 +91,33 @@ def test_phone_workspace_has_tabs_chat_first_and_no_page_scrolls_sideways(browse
     base = live_server_url
     agent = create_agent(alice, BY_KEY["personal_assistant"].spec("A rather long agent name for a small phone"))
     page = phone(browser, base, alice)
-    wide = {}
-    for path in PAGES:
-        page.goto(base + path.format(id=agent.id))
+    wide, measured = {}, []
+    for path in page_paths(sample_ids(alice, agent)):
+        answer = page.request.get(base + path, max_redirects=0)
+        if not answer.ok or "html" not in answer.headers.get("content-type", ""):
+            continue  # a POST-only route (405), a download (export), a redirect elsewhere is measured there
+        page.goto(base + path)
         page.wait_for_load_state("load")
+        measured.append(path)
         width = page.evaluate("Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)")
         if width > PHONE["width"]:
             wide[path] = (width, page.evaluate(CULPRITS))
+    assert len(measured) >= 20, measured  # the list, create, import, workspace tabs, editor, team and account pages
+    # the workspace's panels are hidden behind its phone tabs: measure each panel tab under each phone tab
+    for tab in ("", "memory/", "archival/", "settings/", "tools/", "folders/"):
+        page.goto(f"{base}/agents/{agent.id}/{tab}")
+        for phone_tab in page.locator(".mobile-tabs [role=tab]").all():
+            phone_tab.click()
+            width = page.evaluate("Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)")
+            if width > PHONE["width"]:
+                wide[f"/agents/{agent.id}/{tab} ({phone_tab.text_content()})"] = (width, page.evaluate(CULPRITS))
+    page.context.clear_cookies()  # signed out: the login page (and whatever a stranger can open)
+    for path in ("/login/", f"/join/{'x' * 20}/"):
+        page.goto(base + path)
+        width = page.evaluate("Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)")
+        if width > PHONE["width"]:
+            wide[path] = (width, page.evaluate(CULPRITS))
+    page = phone(browser, base, alice)
     assert wide == {}, f"pages wider than {PHONE['width']} px: {wide}"
 
     page.goto(f"{base}/agents/{agent.id}/")

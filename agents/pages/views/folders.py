@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 from ade.errors import DomainError
 from agents.actions import attach_folder, detach_folder
 from agents.pages import panels
-from agents.pages.views.common import agent_view
+from agents.pages.views.common import agent_view, region
 from memory.folders import create_folder, embedding_config_for, get_folder_for
 from memory.ingest import delete_file, retry_file, upload_file
 from memory.models import File
@@ -104,6 +104,9 @@ def _file(agent, file_id) -> File:
 
 @agent_view
 def file_status(request, agent, file_id):
+    """The file's row (the panel polls it); opened in a tab, the file's own page."""
+    if not request.htmx:
+        return file_view(request, agent.id, file_id)
     return render(request, "agents/partials/file_row.html", {"agent": agent, "file": _file(agent, file_id)})
 
 
@@ -113,7 +116,7 @@ def file_view(request, agent, file_id):
     file = _file(agent, file_id)
     shown = file.content[:VIEW_CHARS]
     context = {"agent": agent, "file": file, "text": shown, "clipped": len(file.content) > len(shown)}
-    return render(request, "agents/partials/file_view.html", context)
+    return region(request, "agents/partials/file_view.html", "agents/file.html", context)
 
 
 @agent_view
