@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from agents.actions import attach_folder, create_agent
 from agents.pages.templates_catalog import BY_KEY
-from tests.e2e.test_ade import PASSWORD, TIMEOUT, shot
+from tests.e2e.test_ade import PASSWORD, TIMEOUT, send, shot, wait_for_turns
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 PHONE = {"width": 390, "height": 844}
@@ -58,7 +58,7 @@ def sample_ids(alice, agent) -> dict:
     folder = create_folder(alice, name="Phone", embedding_config=embedding_config_for("engram/scripted-embed"))
     attach_folder(alice, agent.id, folder.id)
     file = upload_file(alice.organization, folder, name="notes.txt", data=b"A short note.", created_by=alice)
-    run = Run.objects.create(organization_id=agent.organization_id, agent=agent)
+    run = Run.objects.create(organization_id=agent.organization_id, agent=agent, status="completed")
     with transaction.atomic():
         archive = default_archive(agent)
     passage = Passage.objects.create(organization_id=agent.organization_id, archive=archive, text="Likes tea.")
@@ -87,7 +87,9 @@ def phone(browser, base, user):
     return page
 
 
-def test_phone_workspace_has_tabs_chat_first_and_no_page_scrolls_sideways(browser, live_server_url, alice):
+def test_phone_workspace_has_tabs_chat_first_and_no_page_scrolls_sideways(
+    browser, live_server_url, scripted_llm, alice
+):
     base = live_server_url
     agent = create_agent(alice, BY_KEY["personal_assistant"].spec("A rather long agent name for a small phone"))
     page = phone(browser, base, alice)
@@ -122,6 +124,8 @@ def test_phone_workspace_has_tabs_chat_first_and_no_page_scrolls_sideways(browse
 
     page.goto(f"{base}/agents/{agent.id}/")
     page.wait_for_selector("#ws-status.live")
+    send(page, "my name is Ada")  # the screenshot shows a turn: the reply and its memory edit
+    wait_for_turns(page, 1)
     tabs = page.locator(".mobile-tabs [role=tab]")
     expect(tabs).to_have_text(["Chat", "Memory", "Context", "Settings"])
     composer = page.locator("#composer-text")
@@ -145,7 +149,7 @@ def test_phone_workspace_has_tabs_chat_first_and_no_page_scrolls_sideways(browse
     page.context.close()
 
 
-def test_desktop_workspace_screenshot_shows_three_panels(browser, live_server_url, alice):
+def test_desktop_workspace_screenshot_shows_three_panels(browser, live_server_url, scripted_llm, alice):
     base = live_server_url
     agent = create_agent(alice, BY_KEY["personal_assistant"].spec("Helper"))
     context = browser.new_context(viewport={"width": 1440, "height": 900}, bypass_csp=True)
@@ -157,6 +161,9 @@ def test_desktop_workspace_screenshot_shows_three_panels(browser, live_server_ur
     page.wait_for_url(f"{base}/")
     page.goto(f"{base}/agents/{agent.id}/")
     page.wait_for_selector("#ws-status.live")
+    send(page, "my name is Ada")
+    wait_for_turns(page, 1)
+    expect(page.locator("#memory-blocks textarea[name=value]").nth(1)).to_have_value(re.compile("Name: Ada"))
     expect(page.locator(".mobile-tabs")).to_be_hidden()
     for panel in ("#left-panel", "#chat-panel", "#right-panel"):
         expect(page.locator(panel)).to_be_visible()
