@@ -39,6 +39,7 @@ from .schemas import (
     FolderPatch,
     PassageIn,
     PassageOut,
+    PassagePatch,
     SearchResults,
 )
 
@@ -266,6 +267,25 @@ def create_passage(request, agent_id: AgentId, payload: PassageIn):
 def search_passages(request, agent_id: AgentId, q: Query[PassageSearch]):
     results = archival.search_archival(_agent(request, agent_id), q.query, **q.dict(exclude={"query"}))
     return {"results": results, "count": len(results)}
+
+
+@router.patch(
+    "/agents/{agent_id}/archival-memory/{memory_id}",
+    response=PassageOut,
+    tags=["agents"],
+    operation_id="modify_passage",
+    description="Engram: change a passage's text (embedded again) and/or tags.",
+)
+def modify_passage(request, agent_id: AgentId, memory_id: PassageId, payload: PassagePatch):
+    from agents.queries import get_agent_for
+
+    return archival.edit_passage(
+        get_agent_for(request.auth, agent_id, action="edit"),
+        memory_id,
+        text=payload.text,
+        tags=payload.tags,
+        expected_version=expected_version(request, payload.version),
+    )
 
 
 @router.delete(

@@ -221,6 +221,7 @@ class Passage(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    version = models.PositiveIntegerField(default=1)  # bumped by every edit: a stale edit is refused
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -184,6 +184,15 @@ class PassageIn(RequestSchema):
     created_at: datetime | None = None
 
 
+class PassagePatch(RequestSchema):
+    """Engram: edit an archival passage (Letta has no such route). Fields left out stay as they are; `version`
+    (or `If-Match`) = the version the client edited, a newer passage → 409."""
+
+    text: str | None = Field(None, min_length=1, max_length=1_000_000)
+    tags: list[str] | None = None
+    version: int | None = Field(None, ge=1, le=INT32)
+
+
 class PassageOut(Schema):
     id: str
     text: str
@@ -199,6 +208,7 @@ class PassageOut(Schema):
     created_by_id: str | None
     created_at: datetime
     updated_at: datetime
+    version: int = Field(1, description="Engram: bumped on every edit; send it back to edit safely.")
 
     @staticmethod
     def resolve_source_id(passage) -> str | None:

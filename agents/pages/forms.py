@@ -96,6 +96,12 @@ class PassageForm(forms.Form):
         return [t.strip() for t in self.cleaned_data["tags"].split(",") if t.strip()]
 
 
+class PassageEditForm(PassageForm):
+    """An edit of a passage: its new text and tags, and the version the person edited (a newer one → 409)."""
+
+    version = forms.IntegerField(min_value=1)
+
+
 class ToolRunForm(forms.Form):
     args = forms.CharField(required=False, strip=True, widget=forms.Textarea)
 

@@ -2,6 +2,7 @@
 these, so a pushed partial is exactly what a fresh page render shows. Reads only: writes go through actions."""
 
 import json
+from urllib.parse import urlencode
 
 from django.db.models import Count, F
 
@@ -331,6 +332,7 @@ ARCHIVAL_PAGE = 20
 
 
 ARCHIVAL_TOOLS = ("archival_memory_insert", "archival_memory_search")
+ARCHIVAL_MODES = [("hybrid", "Meaning + words"), ("vector", "Meaning"), ("fts", "Words")]
 
 
 def archival_tools(agent) -> set[str]:
@@ -338,17 +340,19 @@ def archival_tools(agent) -> set[str]:
     return set(agent.tools.filter(name__in=ARCHIVAL_TOOLS).values_list("name", flat=True))
 
 
-def archival_panel(agent, *, query: str = "", after: str | None = None) -> dict:
-    """A page of passages, newest first (`after` = the last one shown), or the nearest ones to `query`."""
-    from memory.archival import agent_passages, list_archival, search_archival
+def archival_panel(agent, *, query: str = "", after: str | None = None, filters=None, mode=None) -> dict:
+    """A page of passages, newest first (`after` = the last one shown), or the nearest ones to `query` (each with
+    its scores as `p.hit`); `filters` = tags / start_datetime / end_datetime for both, `mode` the search mode."""
+    from memory.archival import agent_passages, list_archival, rank_archival
 
+    filters = filters or {}
     if query:
-        found = search_archival(agent, query, top_k=ARCHIVAL_PAGE)
-        ids = [p["id"] for p in found]
-        rows = {p.id: p for p in agent_passages(agent).filter(id__in=ids)}
-        passages, more = [rows[i] for i in ids if i in rows], False
+        hits = rank_archival(agent, query, top_k=ARCHIVAL_PAGE, search_mode=mode or None, **filters)
+        for hit in hits:
+            hit.passage.hit = hit
+        passages, more = [hit.passage for hit in hits], False
     else:
-        passages = list_archival(agent, after=after, limit=ARCHIVAL_PAGE + 1, ascending=False)
+        passages = list_archival(agent, after=after, limit=ARCHIVAL_PAGE + 1, ascending=False, **filters)
         passages, more = passages[:ARCHIVAL_PAGE], len(passages) > ARCHIVAL_PAGE
     return {
         "agent": agent,
@@ -356,6 +360,13 @@ def archival_panel(agent, *, query: str = "", after: str | None = None) -> dict:
         "archival_query": query,
         "archival_more": more,
         "archival_after": after,
+        "archival_filters": filters,
+        # the same names as the search form's fields ("tags" would clash with an edit form's own)
+        "archival_filter_qs": urlencode(
+            {("tag_filter" if k == "tags" else k): v for k, v in filters.items()}, doseq=True
+        ),
+        "archival_mode": mode or "",
+        "archival_modes": ARCHIVAL_MODES,
         "archival_total": agent_passages(agent).count(),
         "archival_tools": archival_tools(agent),
         "simulator_phrases": PHRASES if agent.model_handle == SCRIPTED_HANDLE else [],

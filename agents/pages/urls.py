@@ -53,6 +53,7 @@ urlpatterns = [
     path(A + "archival/", archival.archival_tab, name="archival"),
     path(A + "archival/add/", archival.passage_add, name="passage_add"),
     path(A + "archival/tools/", archival.archival_tools_attach, name="archival_tools"),
+    path(A + "archival/<str:passage_id>/edit/", archival.passage_edit, name="passage_edit"),
     path(A + "archival/<str:passage_id>/delete/", archival.passage_delete, name="passage_delete"),
     path(A + "archives/attach/", archival.archive_attach, name="archive_attach"),
     path(A + "archives/<str:archive_id>/detach/", archival.archive_detach, name="archive_detach"),

@@ -1,5 +1,5 @@
-"""Archival memory: semantic search, browse newest first, add and delete passages (memory.archival), attach and
-detach shared archives (memory.archives)."""
+"""Archival memory: search (by meaning, words or both, with scores; tag and date filters), browse newest first,
+add, edit and delete passages (memory.archival), attach and detach shared archives (memory.archives)."""
 
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -8,21 +8,41 @@ from django.views.decorators.http import require_POST
 from ade.errors import DomainError
 from agents.actions import attach_tool
 from agents.pages import panels
-from agents.pages.forms import PassageForm
+from agents.pages.forms import PassageEditForm, PassageForm
 from agents.pages.views.common import agent_view
 from agents.queries import get_agent_for
 from memory.actions import Actor
-from memory.archival import delete_archival, insert_archival
+from memory.archival import SEARCH_MODES, delete_archival, edit_passage, insert_archival
 
 RIGHT = "agents/panels/right.html"
 LIST = "agents/partials/archival.html"
 
 
-def _render(request, agent, template, status=200, **extra):
+def _search(data) -> dict:
+    """The search and filters the person has set (the search form's fields; edits post them along)."""
+    filters = {k: data.get(k, "").strip() for k in ("start_datetime", "end_datetime")}
+    filters["tags"] = [t.strip() for t in ",".join(data.getlist("tag_filter")).split(",") if t.strip()]
+    mode = data.get("mode", "")
+    return {
+        "query": data.get("q", "").strip(),
+        "filters": {k: v for k, v in filters.items() if v},
+        "mode": mode if mode in SEARCH_MODES else "",
+    }
+
+
+def _panel(agent, search: dict | None, **extra) -> dict:
+    """The list as `search` asks for it; an unusable filter (a bad date) shows its error over the plain list."""
+    try:
+        return {**panels.archival_panel(agent, **(search or {})), **extra}
+    except DomainError as exc:
+        return {**panels.archival_panel(agent), "archival_error": exc.message}
+
+
+def _render(request, agent, template, status=200, search=None, **extra):
     if not request.htmx:
         ctx = panels.workspace(agent, request.user, right="archival")
         return render(request, "agents/workspace.html", {**ctx, **extra}, status=status)
-    ctx = panels.right_panel(agent, "archival") if template == RIGHT else panels.archival_panel(agent)
+    ctx = panels.right_panel(agent, "archival") if template == RIGHT else _panel(agent, search)
     return render(request, template, {**ctx, **extra}, status=status)
 
 
@@ -37,13 +57,10 @@ def _changed(request, agent, status=200, **extra):
 
 @agent_view
 def archival_tab(request, agent):
-    query, after = request.GET.get("q", "").strip(), request.GET.get("after") or None
-    if not (query or after):
-        return _render(request, agent, RIGHT)
-    try:
-        ctx = panels.archival_panel(agent, query=query, after=after)
-    except DomainError as exc:
-        ctx = {**panels.archival_panel(agent), "archival_error": exc.message}
+    search, after = _search(request.GET), request.GET.get("after") or None
+    if not (search["query"] or search["filters"] or after or request.htmx.target == "archival"):
+        return _render(request, agent, RIGHT)  # the tab itself (a search form emptied redraws just the list)
+    ctx = _panel(agent, {**search, "after": after})
     template = "agents/partials/passages.html" if after else LIST
     return render(
         request,
@@ -63,6 +80,22 @@ def passage_add(request, agent):
     except DomainError as exc:
         return _render(request, agent, LIST, exc.status, passage_form=form, archival_error=exc.message)
     return _changed(request, agent, passage_added=True)
+
+
+@agent_view
+@require_POST
+def passage_edit(request, agent, passage_id):
+    """Save an edited passage; the list comes back as it was searched (the search form's fields are posted too)."""
+    form, search = PassageEditForm(request.POST), _search(request.POST)
+    if not form.is_valid():
+        errors = "; ".join(f"{name}: {' '.join(e)}" for name, e in form.errors.items())
+        return _render(request, agent, LIST, 400, search, archival_error=errors)
+    data = form.cleaned_data
+    try:
+        edit_passage(agent, passage_id, text=data["text"], tags=form.tag_list(), expected_version=data["version"])
+    except DomainError as exc:
+        return _render(request, agent, LIST, exc.status, search, archival_error=exc.message)
+    return _changed(request, agent, search=search, passage_saved=passage_id)
 
 
 @agent_view
