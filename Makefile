@@ -24,6 +24,8 @@ install-dev: $(DEVSTAMP)
 
 # The embedded default unless DATABASE_URL / REDIS_URL are set (README, Configuration). With REDIS_URL turns run on
 # Celery: one worker starts beside daphne in this foreground process group, both log here, Ctrl-C stops both.
+# The worker gets 10 s for a warm shutdown (the turn it runs finishes), then a cold one (SIGQUIT), so Ctrl-C always
+# ends `make run` in bounded time.
 run: sandbox-deps install
 	$(PY) manage.py migrate --no-input -v0
 	$(PY) manage.py collectstatic --no-input -v0
@@ -31,7 +33,8 @@ run: sandbox-deps install
 	@if [ -z "$$REDIS_URL" ]; then exec .venv/bin/daphne -b 127.0.0.1 -p $(PORT) ade.asgi:application; fi; \
 	  echo "REDIS_URL is set: turns run on a Celery worker started beside the web server (Ctrl-C stops both)"; \
 	  .venv/bin/celery -A ade worker -l INFO --concurrency 2 -n worker@%h --without-gossip --without-mingle & worker=$$!; \
-	  trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT; \
+	  trap 'kill -TERM $$worker 2>/dev/null; for _ in $$(seq 40); do kill -0 $$worker 2>/dev/null || break; sleep 0.25; done; \
+	    kill -QUIT $$worker 2>/dev/null; wait $$worker' EXIT; \
 	  .venv/bin/daphne -b 127.0.0.1 -p $(PORT) ade.asgi:application
 
 # Debian packages: bubblewrap isolates custom tools (run and test); Redis server and Chromium for the tests.

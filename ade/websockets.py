@@ -63,7 +63,14 @@ class NoRoute(AsyncWebsocketConsumer):
 
 @database_sync_to_async
 def _session_user_id(scope):
-    """The user a session still authenticates right now, or None (reads the session store again)."""
+    """The user a session still authenticates right now, or None (reads the session store again). Again on a new
+    connection when this executor thread's was lost (a database restart; a pooled connection the server ended)."""
+    from ade.dbretry import retrying
+
+    return retrying(lambda: _read_session_user_id(scope), what="a socket's session check", seconds=10)
+
+
+def _read_session_user_id(scope):
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, load_backend
     from django.utils.crypto import constant_time_compare
     from django.utils.module_loading import import_string

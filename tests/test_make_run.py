@@ -34,11 +34,6 @@ def _process_group_alive(pgid: int) -> bool:
 
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.xfail(
-    strict=False,
-    reason="KNOWN FLAKY in a fresh clone: after Ctrl-C, make did not exit within 60 s once; passes in the working "
-    "tree. Open bug, see the closing note.",
-)
 def test_make_run_with_redis_url_runs_turns_on_a_worker_and_ctrl_c_stops_both(tmp_path, alice_key, scripted_llm_server):
     from django.db import connections
 

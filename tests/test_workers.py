@@ -226,11 +226,6 @@ def test_a_killed_worker_leaves_a_consistent_database_and_the_agent_works_afterw
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("other_sessions_ended")
-@pytest.mark.xfail(
-    strict=False,
-    reason="KNOWN FLAKY in the full PostgreSQL run: the consumer's session check can get a pooled connection that "
-    "the server already terminated (AdminShutdown); passes alone. Open bug, see the closing note.",
-)
 async def test_a_turn_on_a_worker_streams_to_the_agent_page_websocket(alice, agent, scripted_llm, celery_workers):
     from channels.db import database_sync_to_async
 
