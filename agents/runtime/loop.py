@@ -7,8 +7,9 @@ continues) differ only by the `Style` they run with.
 A step: check for cancellation → choose the allowed tools → call the model (compacting and retrying on a
 context-length error) → run the tool calls → decide whether to continue → write the step's messages, the
 in-context id list and the Step row in ONE short transaction → emit the messages → compact if the context is
-past 90% of the window. A step that fails writes nothing but a failed Step row; the run then ends with an error
-stop reason and a readable error.
+past 90% of the window. Before the tools run, the step's Step row (pending) and its inputs are recorded
+(`Records.open_step`), so whatever a tool changes has a step even if the process dies. A step that fails writes
+nothing but a failed Step row (and those inputs); the run then ends with an error stop reason and a readable error.
 """
 
 import logging
