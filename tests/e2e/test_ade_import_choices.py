@@ -56,3 +56,6 @@ def test_dialog_previews_models_and_passages_then_imports_with_the_choices(brows
     page.goto(f"{live_server_url}/agents/import/")  # again: now the names are taken
     page.set_input_files("#af-file", str(path))
     expect(page.locator("#import-preview")).to_contain_text("Evie (taken)")
+    page.set_viewport_size({"width": 390, "height": 844})  # the preview fits a phone
+    expect(page.locator("#import-preview select[name=map_to]")).to_have_count(3)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
