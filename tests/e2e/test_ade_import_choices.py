@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from agents.models import Agent, Group
 from memory.models import Passage
-from tests.e2e.test_ade import TIMEOUT, sign_in
+from tests.e2e.test_ade import TIMEOUT, shot, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 EVIE = "/work/shared/af-samples/evie.af"
@@ -41,6 +41,7 @@ def test_dialog_previews_models_and_passages_then_imports_with_the_choices(brows
         ("openai/text-embedding-3-small", "local/all-minilm-l6-v2"),
     ):
         preview.locator(f"select[data-handle='{handle}']").select_option(target)
+    shot(page, "import-preview")
     page.click("#import-form button[type=submit]")
     page.wait_for_url(re.compile(r".*/agents/agent-[0-9a-f-]+/$"), timeout=TIMEOUT * 2)
 
