@@ -14,6 +14,7 @@ from django.urls import re_path  # noqa: E402
 from ade.bodylimit import BodyLimit, install_daphne_limits  # noqa: E402
 from ade.websockets import NoRoute, SameOrigin  # noqa: E402
 from agents.pages.routing import websocket_urlpatterns  # noqa: E402
+from evals.pages.routing import websocket_urlpatterns as eval_sockets  # noqa: E402
 
 install_daphne_limits()  # bodies are limited before daphne buffers them (ade/bodylimit.py)
 
@@ -38,7 +39,7 @@ application = ProtocolTypeRouter(
         # The ADE's CSS/JS (and the admin's) straight from the app directories: one process, nothing to collect.
         "http": BodyLimit(ASGIStaticFilesHandler(django_asgi_app)),
         "websocket": SameOrigin(
-            AuthMiddlewareStack(URLRouter([*websocket_urlpatterns, re_path(r"", NoRoute.as_asgi())]))
+            AuthMiddlewareStack(URLRouter([*websocket_urlpatterns, *eval_sockets, re_path(r"", NoRoute.as_asgi())]))
         ),
     }
 )

@@ -12,4 +12,5 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("tools.urls")),
     path("", include("agents.pages.urls")),
+    path("", include("evals.pages.urls")),
 ]

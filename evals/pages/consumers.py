@@ -1,0 +1,64 @@
+"""`/ws/evals/<id>/`: one eval's progress for the people of its organization. Each `eval_progress` event
+(evals.events) becomes HTML that htmx swaps in out of band: the progress block, and the row of the sample that
+finished. On connect the current state is sent at once, so samples finished before the socket opened are not
+missed."""
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.template.loader import render_to_string
+
+from ade.errors import DomainError
+from ade.websockets import still_signed_in
+from evals.actions import get_eval_for
+from evals.events import eval_group
+from evals.render import render_eval
+
+CLOSE_NOT_FOUND = 4404
+CLOSE_SIGNED_OUT = 4401
+
+
+@database_sync_to_async
+def _current(user, eval_id: str) -> dict | None:
+    if not user or not user.is_authenticated:
+        return None
+    try:
+        return render_eval(get_eval_for(user, eval_id))
+    except DomainError:
+        return None
+
+
+def render_progress(event: dict) -> str:
+    """The HTML of one progress event: the progress block, plus the finished sample's row when there is one."""
+    run = {**event, "id": event.get("id") or event.get("eval_id")}  # an event names the eval `eval_id`
+    html = render_to_string("evals/_progress.html", {"run": run, "oob": True})
+    if event.get("result"):
+        html += render_to_string("evals/_result_row.html", {"r": event["result"], "oob": True})
+    return html
+
+
+class EvalConsumer(AsyncWebsocketConsumer):
+    group = None
+
+    async def connect(self):
+        eval_id = self.scope["url_route"]["kwargs"]["eval_id"]
+        current = await _current(self.scope.get("user"), eval_id)
+        if current is None:
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        self.group = eval_group(eval_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await self.send(text_data=render_progress(current))
+
+    async def disconnect(self, code):
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def engram_event(self, message):
+        event = message["event"]
+        if event.get("type") != "eval_progress":
+            return
+        if not await still_signed_in(self.scope):
+            await self.close(code=CLOSE_SIGNED_OUT)
+            return
+        await self.send(text_data=await database_sync_to_async(render_progress)(event))
