@@ -34,7 +34,7 @@ from agents.runtime.steps import (
     style_for,
 )
 from agents.runtime.streaming import DeltaStreamer
-from agents.runtime.tool_phase import ToolPhase
+from agents.runtime.tool_phase import READ_ONLY_TOOLS, ToolPhase
 from agents.runtime.turn_input import TurnInput, read_turn_input
 
 log = logging.getLogger(__name__)
@@ -252,8 +252,8 @@ class Turn(ToolPhase, Records):
             return self.handle_text(result, content, step_id, ids, final)
         need_approval = [c for c in calls if c.name in allowed and self.needs_approval(c.name)]
         run_now = [c for c in calls if c not in need_approval]
-        if run_now:
-            self.opening()  # recorded before any tool changes anything
+        if any(c.name not in READ_ONLY_TOOLS for c in run_now):
+            self.opening()  # recorded before any tool changes anything (replies and searches change nothing)
         for call in run_now:
             self.execute(call, allowed, step_id)
         rows, cont, reason = [], False, None

@@ -1,0 +1,62 @@
+"""A step is recorded before its tools run (`Records.open_step`): whatever a tool changes is explained by a step
+and the user's message, even when the step never commits (tests/test_faults.py kills a worker at that point)."""
+
+import pytest
+
+import tools.executor
+from agents.actions import create_agent
+from agents.models import Message, Step
+from tests.helpers_loop import context, turn
+
+pytestmark = pytest.mark.django_db
+
+HUMAN = {"label": "human", "value": "Name: Chad"}
+REPLACE = {"label": "human", "old_string": "Chad", "new_string": "Ada"}
+
+
+@pytest.fixture
+def tool_runs(monkeypatch):
+    """What was recorded for the run each time a tool started (a spy around the real executor); `fail_after`
+    names a tool after which the step breaks, as a crash of the process would leave it."""
+    real, seen = tools.executor.execute_tool, []
+
+    def spy(agent, tool, args, **kw):
+        steps = list(Step.objects.filter(run=kw["run"]).values_list("id", "status"))
+        users = Message.objects.filter(run=kw["run"], role="user").count()
+        seen.append((tool.name, steps, users, kw["step_id"]))
+        result = real(agent, tool, args, **kw)
+        if tool.name == spy.fail_after:
+            raise RuntimeError("the process died here")
+        return result
+
+    spy.fail_after = None
+    monkeypatch.setattr(tools.executor, "execute_tool", spy)
+    return spy, seen
+
+
+def test_a_memory_tool_runs_after_its_step_and_the_users_message_are_recorded(alice, scripted_llm, tool_runs):
+    _spy, seen = tool_runs
+    agent = create_agent(alice, {"memory_blocks": [HUMAN]})
+    scripted_llm.queue_tool_call("memory_replace", REPLACE)
+    scripted_llm.queue_text("Hello Ada.")
+    run, _ = turn(alice, agent, "call me Ada")
+    assert run.status == "completed"
+    (name, steps, users, step_id) = seen[0]
+    assert name == "memory_replace" and steps == [(step_id, "pending")] and users == 1
+    assert Step.objects.get(id=step_id).status == "success"  # the same row, completed with its step
+    in_context = [m for m in context(agent) if m.role == "user" and "call me Ada" in m.text]
+    assert len(in_context) == 1 and Message.objects.filter(run=run, role="user").count() == 1
+
+
+def test_a_step_that_breaks_after_an_edit_keeps_the_edit_explained(alice, scripted_llm, tool_runs):
+    spy, _seen = tool_runs
+    spy.fail_after = "memory_replace"
+    agent = create_agent(alice, {"memory_blocks": [HUMAN]})
+    scripted_llm.queue_tool_call("memory_replace", REPLACE)
+    run, _ = turn(alice, agent, "call me Ada")
+    assert run.status == "failed"
+    assert agent.blocks.get().value == "Name: Ada"
+    step = Step.objects.get(run=run)
+    assert step.status == "failed" and "memory_replace" in str(step.trace)
+    recorded = Message.objects.get(run=run, role="user")
+    assert recorded.id not in [m.id for m in context(agent)]  # recorded, but not in the agent's context
