@@ -34,7 +34,7 @@ from redis.exceptions import RedisError
 
 from accounts.permissions import allows
 from ade.celery import enqueue
-from ade.dbretry import readable, retrying
+from ade.dbretry import DATABASE_LOST, is_disconnect, retrying
 from ade.errors import Conflict, NotFound, ServiceUnavailable
 from ade.events import agent_group, send_now
 from agents.models import Agent, Message, Run, Step
@@ -251,7 +251,8 @@ def _drive(run: Run, on_event=None) -> Exception | None:
         except Exception as exc:  # the loop records step failures; here we make sure the run ends
             if not isinstance(exc, ServiceUnavailable):
                 log.exception("run %s failed", run.id)
-            _end(run, "failed", "error", error=readable(exc)[:2000], from_statuses=ACTIVE)
+            reason = DATABASE_LOST if is_disconnect(exc) else str(exc)  # never a driver's text
+            _end(run, "failed", "error", error=reason[:2000], from_statuses=ACTIVE)
             error = exc
     took = time.monotonic_ns() - started
     retrying(lambda: Run.objects.filter(id=run.id).update(total_duration_ns=took), what=f"run {run.id}: its duration")
