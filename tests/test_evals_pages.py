@@ -83,7 +83,7 @@ def test_progress_html_and_chart(alice):
     )
     from evals.render import render_result
 
-    html = render_progress(
+    row, progress = render_progress(
         {
             "type": "eval_progress",
             "eval_id": run.id,
@@ -94,8 +94,8 @@ def test_progress_html_and_chart(alice):
             "result": render_result(result),
         }
     )
-    assert 'id="eval-progress" data-eval-done="1"' in html and 'hx-swap-oob="true"' in html
-    assert f'id="eval-result-{result.id}"' in html and "Paris" in html
+    assert progress.startswith('<div id="eval-progress" data-eval-done="1"') and 'hx-swap-oob="true"' in progress
+    assert row.startswith(f'<tr id="eval-result-{result.id}"') and "Paris" in row and 'hx-swap-oob="true"' in row
     chart = score_chart([run])
     assert [(s["model"], [d["y"] for d in s["dots"]]) for s in chart["series"]] == [
         ("engram/oracle", [12.0]),

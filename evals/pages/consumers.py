@@ -27,13 +27,14 @@ def _current(user, eval_id: str) -> dict | None:
         return None
 
 
-def render_progress(event: dict) -> str:
-    """The HTML of one progress event: the progress block, plus the finished sample's row when there is one."""
+def render_progress(event: dict) -> list[str]:
+    """The HTML frames of one progress event: the finished sample's row when there is one, then the progress block.
+    Apart: htmx parses a frame as one fragment, and a table row after a div would be dropped by the HTML parser."""
     run = {**event, "id": event.get("id") or event.get("eval_id")}  # an event names the eval `eval_id`
-    html = render_to_string("evals/_progress.html", {"run": run, "oob": True})
-    if event.get("result"):
-        html += render_to_string("evals/_result_row.html", {"r": event["result"], "oob": True})
-    return html
+    frames = (
+        [render_to_string("evals/_result_row.html", {"r": event["result"], "oob": True})] if event.get("result") else []
+    )
+    return [*frames, render_to_string("evals/_progress.html", {"run": run, "oob": True})]
 
 
 class EvalConsumer(AsyncWebsocketConsumer):
@@ -48,7 +49,8 @@ class EvalConsumer(AsyncWebsocketConsumer):
         self.group = eval_group(eval_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
-        await self.send(text_data=render_progress(current))
+        for frame in render_progress(current):
+            await self.send(text_data=frame)
 
     async def disconnect(self, code):
         if self.group:
@@ -61,4 +63,5 @@ class EvalConsumer(AsyncWebsocketConsumer):
         if not await still_signed_in(self.scope):
             await self.close(code=CLOSE_SIGNED_OUT)
             return
-        await self.send(text_data=await database_sync_to_async(render_progress)(event))
+        for frame in await database_sync_to_async(render_progress)(event):
+            await self.send(text_data=frame)
