@@ -102,3 +102,31 @@ def test_progress_html_and_chart(alice):
         ("openai/x", [102.0]),
     ]
     assert score_chart([]) is None
+
+
+def test_add_a_suite_from_the_page(signed_in):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from evals.models import UserSuite
+
+    url = reverse("evals:suite_add")
+    rows = b'{"input": "What colour is the sky?", "ground_truth": "blue"}\n{"input": "2+2?", "ground_truth": "4"}\n'
+    bad = signed_in.post(
+        url,
+        {"name": "mine", "grader": "contains", "jsonl": SimpleUploadedFile("s.jsonl", b"{nope\n")},
+        HTTP_HX_REQUEST="true",
+    )
+    assert bad.status_code == 400 and "line 1 is not JSON" in bad.content.decode()
+    builtin = signed_in.post(
+        url, {"name": "core-memory-read", "jsonl": SimpleUploadedFile("s.jsonl", rows)}, HTTP_HX_REQUEST="true"
+    )
+    assert builtin.status_code == 409
+    assert not UserSuite.objects.exists()
+    added = signed_in.post(
+        url, {"name": "sky", "grader": "exact", "jsonl": SimpleUploadedFile("s.jsonl", rows)}, HTTP_HX_REQUEST="true"
+    )
+    assert added.status_code == 200 and added["HX-Redirect"] == "/evals/?suite=sky"
+    suite = UserSuite.objects.get()
+    assert (suite.name, suite.grader, len(suite.rows)) == ("sky", "exact", 2)
+    page = signed_in.get(added["HX-Redirect"]).content.decode()
+    assert '<option value="sky" selected>' in page and "(yours)" in page

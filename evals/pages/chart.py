@@ -38,7 +38,7 @@ def score_chart(runs) -> dict | None:
         "bottom": HEIGHT - BOTTOM,
         "series": series,
         "yticks": [{"y": y(v), "label": v} for v in (0, 25, 50, 75, 100)],
-        "xticks": [{"x": x(i), "label": f"{r.created_at:%b %-d}"} for i, r in enumerate(runs)][
+        "xticks": [{"x": x(i), "label": f"{r.created_at:%b %-d %H:%M}"} for i, r in enumerate(runs)][
             :: max(len(runs) // 8, 1)
         ],
     }

@@ -2,14 +2,18 @@
 evals.pages.consumers); cancel; results per sample with a link to each sample agent's transcript; a chart of the
 suite's runs over time. Every write goes through evals.actions."""
 
+from urllib.parse import urlencode
+
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from ade.errors import DomainError, Invalid, NotFound
-from evals.actions import cancel_eval, evals_for, get_eval_for, model_choices, start_eval, suites_for
-from evals.models import EvalResult
+from evals.actions import add_suite, cancel_eval, evals_for, get_eval_for, model_choices, start_eval, suites_for
+from evals.models import GRADERS, EvalResult
 from evals.render import render_eval, render_result
 
 from .chart import score_chart
@@ -30,6 +34,7 @@ def _index(user, suite: str | None = None, **extra) -> dict:
         "models": model_choices(user, suite) if suite else [],
         "runs": runs,
         "chart": score_chart(finished),
+        "graders": GRADERS,
         **extra,
     }
 
@@ -105,3 +110,29 @@ def eval_cancel(request, eval_id):
     except DomainError as exc:  # finished meanwhile: show it as it is
         run, status = get_eval_for(request.user, eval_id), exc.status
     return render(request, "evals/_progress.html", {"run": render_eval(run)}, status=status)
+
+
+@login_required
+@require_POST
+def suite_add(request):
+    """A suite of the organization's own from an uploaded JSONL file and a grader; then the page shows it chosen."""
+    data, upload = request.POST, request.FILES.get("jsonl")
+    try:
+        if upload is None:
+            raise Invalid("jsonl: choose a JSONL file", field="jsonl")
+        try:
+            text = upload.read().decode("utf-8")
+        except UnicodeDecodeError:
+            raise Invalid("jsonl: the file is not UTF-8 text", field="jsonl") from None
+        suite = add_suite(
+            request.user,
+            name=data.get("name", ""),
+            jsonl=text,
+            grader=data.get("grader", "contains"),
+            description=data.get("description", ""),
+        )
+    except DomainError as exc:
+        ctx = _index(request.user, data.get("suite"), suite_error=exc.message, suite_form=data)
+        return render(request, "evals/_add_suite.html", ctx, status=exc.status)
+    target = f"{reverse('evals:index')}?{urlencode({'suite': suite.name})}"
+    return HttpResponseClientRedirect(target) if request.htmx else redirect(target)

@@ -1,5 +1,5 @@
 """The Evals page (#16): start an eval of 10 samples from the page, watch its progress advance live (no reload),
-and open one sample's transcript."""
+open one sample's transcript; the run is then on the suite's chart."""
 
 import pytest
 from playwright.sync_api import expect
@@ -57,3 +57,9 @@ def test_run_an_eval_watch_it_live_and_open_a_transcript(browser, live_server_ur
     first.get_by_role("link", name="Transcript").click()
     page.wait_for_selector("#ws-status.live")
     expect(page.locator("#chat, #messages, main").first).to_contain_text(question[:40])
+
+    # the suite's chart and the recent evals now hold the run
+    page.goto(f"{base}/evals/?suite=core-memory-read")
+    expect(page.locator("#eval-chart g.series[data-model='engram/oracle'] circle")).to_have_count(1)
+    expect(page.locator("#eval-runs")).to_contain_text("engram/oracle 100.0%")
+    page.screenshot(path="artifacts/screenshots/evals-chart.png", full_page=True)
