@@ -1,13 +1,15 @@
 """`/ws/evals/<id>/`: one eval's progress for the people of its organization. Each `eval_progress` event
 (evals.events) becomes HTML that htmx swaps in out of band: the progress block, and the row of the sample that
 finished. On connect the current state is sent at once, so samples finished before the socket opened are not
-missed."""
+missed. Like the agent page's socket it closes when its session ends (4401) or its user loses access (4403)."""
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 
+from accounts.permissions import forget_roles
 from ade.errors import DomainError
+from ade.events import user_group
 from ade.websockets import still_signed_in
 from evals.actions import get_eval_for
 from evals.events import eval_group
@@ -15,12 +17,14 @@ from evals.render import render_eval
 
 CLOSE_NOT_FOUND = 4404
 CLOSE_SIGNED_OUT = 4401
+CLOSE_NO_ACCESS = 4403
 
 
 @database_sync_to_async
 def _current(user, eval_id: str) -> dict | None:
     if not user or not user.is_authenticated:
         return None
+    forget_roles(user)  # the role may have changed since the socket opened
     try:
         return render_eval(get_eval_for(user, eval_id))
     except DomainError:
@@ -46,8 +50,9 @@ class EvalConsumer(AsyncWebsocketConsumer):
         if current is None:
             await self.close(code=CLOSE_NOT_FOUND)
             return
-        self.group = eval_group(eval_id)
+        self.eval_id, self.group = eval_id, eval_group(eval_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.channel_layer.group_add(user_group(self.scope["user"].pk), self.channel_name)
         await self.accept()
         for frame in render_progress(current):
             await self.send(text_data=frame)
@@ -55,13 +60,18 @@ class EvalConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code):
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
+            await self.channel_layer.group_discard(user_group(self.scope["user"].pk), self.channel_name)
 
     async def engram_event(self, message):
         event = message["event"]
-        if event.get("type") != "eval_progress":
-            return
         if not await still_signed_in(self.scope):
             await self.close(code=CLOSE_SIGNED_OUT)
+            return
+        if event.get("type") == "access_changed":  # removed from the organization, or another role
+            if await _current(self.scope["user"], self.eval_id) is None:
+                await self.close(code=CLOSE_NO_ACCESS)
+            return
+        if event.get("type") != "eval_progress":
             return
         for frame in await database_sync_to_async(render_progress)(event):
             await self.send(text_data=frame)
