@@ -56,7 +56,7 @@ def test_edit_a_passage_search_with_scores_and_filter_by_tag_and_date(browser, l
     page.fill("#archival-q", "when is the plumber coming")
     page.select_option("#archival-mode", "hybrid")
     page.locator("#archival-search").get_by_role("button", name="Search").click()
-    expect(archival.locator(".section-title").first).to_contain_text("Best matches")
+    expect(archival.locator(".section-title").first).to_contain_text("Nearest to")
     first = archival.locator("#passage-list > .item").first
     expect(first).to_contain_text("call the plumber")
     expect(first.locator(".passage-score")).to_contain_text("fused")
