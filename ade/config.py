@@ -54,7 +54,14 @@ def database_from_url(url: str, var_dir: Path) -> dict:
         # A connection pool, not persistent connections: under ASGI every request runs on a new thread, so a
         # persistent connection was opened per request (~10 ms) and dropped with its thread. Pooled connections
         # are checked before use (CONN_HEALTH_CHECKS), so a database restart does not fail the next requests.
-        "OPTIONS": {"pool": {"min_size": 2, "max_size": int(os.environ.get("DATABASE_POOL_SIZE", 20)), "timeout": 30}},
+        # A request waits at most DATABASE_POOL_TIMEOUT s for a connection (the database down: then a 503).
+        "OPTIONS": {
+            "pool": {
+                "min_size": 2,
+                "max_size": int(os.environ.get("DATABASE_POOL_SIZE", 20)),
+                "timeout": float(os.environ.get("DATABASE_POOL_TIMEOUT", 30)),
+            }
+        },
         "CONN_HEALTH_CHECKS": True,
         "TEST": {"NAME": os.environ.get("TEST_DATABASE_NAME") or f"test_{name}"},
     }

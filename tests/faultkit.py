@@ -126,6 +126,10 @@ class PostgresServer:
             self._as_owner(self.bin / "pg_ctl", "-D", self.dir / "data", *args), check=True, capture_output=True
         )
 
+    def stop_server(self) -> None:
+        """Down until `start()` (the data stays)."""
+        self._ctl("stop", "-w", "-m", "fast")
+
     def restart(self) -> None:
         """A fast restart: every open connection is terminated, new ones are refused until it is back."""
         self._ctl("restart", "-w", "-m", "fast", "-l", self.dir / "server.log")

@@ -36,6 +36,7 @@ def pg_stack(scripted_llm_server, tmp_path_factory):
         options = {"env": stack.env, "cwd": settings.BASE_DIR, "check": True, "capture_output": True, "text": True}
         subprocess.run([*manage, "migrate", "-v0"], **options)
         stack.api_key = subprocess.run([*manage, "shell", "-c", CREATE_KEY], **options).stdout.strip().splitlines()[-1]
+        stack.env["DATABASE_POOL_TIMEOUT"] = "3"  # with the database down, a request gives up after 3 s
         stack.start()
         yield stack, pg
     finally:
@@ -117,3 +118,27 @@ def test_postgres_restarted_during_a_load(pg_stack, scripted_llm):
         # The next message runs normally.
         assert send(letta, agent_ids[0], "after the restart", []) == "stored reply"
     print(f"PostgreSQL restart under load: {len(errors)} retried 503s")
+
+
+def test_a_message_sent_while_postgres_is_down_gets_a_503_and_its_retry_the_turn(pg_stack, scripted_llm):
+    stack, pg = pg_stack
+    scripted_llm.queue({"text": "after the outage", "repeat": 10})
+    headers = {"Authorization": f"Bearer {stack.api_key}"}
+    with Letta(base_url=stack.web.url, api_key=stack.api_key, max_retries=0, timeout=120) as letta:
+        agent_id = letta.agents.create(name="pg-down", model="engram/scripted", embedding="local/all-minilm-l6-v2").id
+        message = {"role": "user", "content": "sent-while-the-database-is-down", "otid": str(uuid.uuid4())}
+        pg.stop_server()
+        try:
+            with pytest.raises(APIStatusError) as down:
+                letta.agents.messages.create(agent_id, messages=[message])
+        finally:
+            pg.start()
+        assert down.value.status_code == 503, down.value.message
+        assert "database" in down.value.message and not any(w in down.value.message for w in RAW_DRIVER_WORDS)
+        response = letta.agents.messages.create(agent_id, messages=[message])  # the client's retry
+        assert [m.content for m in response.messages if m.message_type == "assistant_message"] == ["after the outage"]
+        again = letta.agents.messages.create(agent_id, messages=[message])  # once more: the same turn, not a second
+        assert [m.content for m in again.messages if m.message_type == "assistant_message"] == ["after the outage"]
+        history = httpx.get(f"{stack.web.url}/v1/agents/{agent_id}/messages", headers=headers, timeout=30).json()
+        sent = [m["content"] for m in history if m["message_type"] == "user_message"]
+        assert sent.count("sent-while-the-database-is-down") == 1
