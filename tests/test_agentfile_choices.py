@@ -87,6 +87,10 @@ def test_bad_model_maps_and_previews_are_400(alice_api):
         r = import_file(alice_api, raw, model_map=value)
         assert r.status_code == 400 and word in r.json()["detail"], r.content
     assert Agent.objects.count() == before
+    wrong_kind = json.dumps({"anthropic/claude-sonnet-4-5-20250929": "local/all-minilm-l6-v2"})
+    r = import_file(alice_api, raw, model_map=wrong_kind)
+    assert r.status_code == 400 and "is not an LLM" in r.json()["detail"], r.content
+    assert Agent.objects.count() == before
     r = _preview(alice_api, b"not json")
     assert r.status_code == 400 and "not JSON" in r.json()["detail"]
 

@@ -144,12 +144,25 @@ class _Models:
         self.map, self.llm, self.embedding = model_map, llm, embedding
 
     def llm_for(self, config: dict | None) -> dict | None:
-        mapped = self.map.get(llm_handle(config) or "")
-        return self.llm or (_resolved_llm(mapped) if mapped else None)
+        return self.llm or self._mapped(llm_handle(config), _resolved_llm, "an LLM")
 
     def embedding_for(self, config: dict | None) -> dict | None:
-        mapped = self.map.get(embedding_handle(config) or "")
-        return self.embedding or (_resolved_embedding(mapped) if mapped else None) or config
+        return (
+            self.embedding
+            or self._mapped(embedding_handle(config), _resolved_embedding, "an embedding model")
+            or config
+        )
+
+    def _mapped(self, handle: str | None, resolve, kind: str) -> dict | None:
+        target = self.map.get(handle or "")
+        if not target:
+            return None
+        try:
+            return resolve(target)
+        except DomainError:
+            raise Invalid(
+                f"model_map[{handle!r}]: {target!r} is not {kind} of this server", field="model_map"
+            ) from None
 
 
 def _import_tools(user, doc: AgentFile, ids: _IdMap, override_existing: bool) -> None:
