@@ -63,3 +63,12 @@ def test_run_an_eval_watch_it_live_and_open_a_transcript(browser, live_server_ur
     expect(page.locator("#eval-chart g.series[data-model='engram/oracle'] circle")).to_have_count(1)
     expect(page.locator("#eval-runs")).to_contain_text("engram/oracle 100.0%")
     page.screenshot(path="artifacts/screenshots/evals-chart.png", full_page=True)
+
+    # on a phone the page does not scroll sideways (the results table scrolls inside its card)
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, storage_state=page.context.storage_state())
+    small = phone.new_page()
+    for path in ("/evals/", f"/evals/{run.id}/"):
+        small.goto(f"{base}{path}")
+        assert small.evaluate("document.documentElement.scrollWidth") <= 390, path
+    small.screenshot(path="artifacts/screenshots/evals-390.png", full_page=True)
+    phone.close()
