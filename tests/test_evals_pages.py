@@ -96,6 +96,25 @@ def test_progress_html_and_chart(alice):
     )
     assert progress.startswith('<div id="eval-progress" data-eval-done="1"') and 'hx-swap-oob="true"' in progress
     assert row.startswith(f'<tr id="eval-result-{result.id}"') and "Paris" in row and 'hx-swap-oob="true"' in row
+    retrieval = render_progress(
+        {
+            "type": "eval_progress",
+            "eval_id": run.id,
+            "status": "completed",
+            "done": 4,
+            "total": 4,
+            "summary": {
+                "local/minilm": {
+                    "score": None,
+                    "samples": 4,
+                    "modes": {"hybrid": {"recall@5": 0.75, "recall@10": 1.0, "mrr": 0.5}},
+                }
+            },
+            "result": None,
+        }
+    )
+    assert retrieval[-1].count("hybrid: recall@5 0.750 · recall@10 1.000 · mrr 0.500") == 1
+    assert "Cancel" not in retrieval[-1]
     chart = score_chart([run])
     assert [(s["model"], [d["y"] for d in s["dots"]]) for s in chart["series"]] == [
         ("engram/oracle", [12.0]),
