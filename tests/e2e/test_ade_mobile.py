@@ -46,6 +46,7 @@ def page_paths(ids: dict) -> list[str]:
 
 def sample_ids(alice, agent) -> dict:
     """One of everything a page's URL can name."""
+    from django.apps import apps
     from django.db import transaction
 
     from agents.conversations import create_conversation
@@ -59,10 +60,22 @@ def sample_ids(alice, agent) -> dict:
     attach_folder(alice, agent.id, folder.id)
     file = upload_file(alice.organization, folder, name="notes.txt", data=b"A short note.", created_by=alice)
     run = Run.objects.create(organization_id=agent.organization_id, agent=agent, status="completed")
+    ids = {}
+    if apps.is_installed("evals"):  # the Evals page of a finished evaluation
+        from evals.models import EvalRun
+
+        ids["eval_id"] = EvalRun.objects.create(
+            organization_id=agent.organization_id,
+            created_by=alice,
+            suite="core-memory-read",
+            samples=1,
+            status="completed",
+        ).id
     with transaction.atomic():
         archive = default_archive(agent)
     passage = Passage.objects.create(organization_id=agent.organization_id, archive=archive, text="Likes tea.")
     return {
+        **ids,
         "passage_id": passage.id,
         "archive_id": archive.id,
         "agent_id": agent.id,
@@ -93,17 +106,21 @@ def test_phone_workspace_has_tabs_chat_first_and_no_page_scrolls_sideways(
     base = live_server_url
     agent = create_agent(alice, BY_KEY["personal_assistant"].spec("A rather long agent name for a small phone"))
     page = phone(browser, base, alice)
-    wide, measured = {}, []
+    wide, measured, fragments = {}, [], []
     for path in page_paths(sample_ids(alice, agent)):
         answer = page.request.get(base + path, max_redirects=0)
         if not answer.ok or "html" not in answer.headers.get("content-type", ""):
             continue  # a POST-only route (405), a download (export), a redirect elsewhere is measured there
+        if "<html" not in answer.text()[:500].lower():
+            fragments.append(path)  # a piece of a page that htmx fetches (no document of its own): not a page
+            continue
         page.goto(base + path)
         page.wait_for_load_state("load")
         measured.append(path)
         width = page.evaluate("Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)")
         if width > PHONE["width"]:
             wide[path] = (width, page.evaluate(CULPRITS))
+    print(f"fragments, not pages: {fragments}")
     assert len(measured) >= 20, measured  # the list, create, import, workspace tabs, editor, team and account pages
     # the workspace's panels are hidden behind its phone tabs: measure each panel tab under each phone tab
     for tab in ("", "memory/", "archival/", "settings/", "tools/", "folders/"):
