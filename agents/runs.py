@@ -163,15 +163,16 @@ def execute_queued(run_id: str) -> None:
     """Worker entry: run the oldest queued turn of `run_id`'s conversation, unless a worker is running one of its
     turns. Afterwards its next queued turn goes to the back of the task queue, so busy agents take turns with
     the others instead of holding a worker."""
-    agent_id, thread = Run.objects.filter(id=run_id).values_list("agent_id", "conversation_id").first() or (None, None)
-    run = _claim_next(agent_id, thread) if agent_id else None
+    where = Run.objects.filter(id=run_id).values_list("agent_id", "conversation_id")
+    agent_id, thread = retrying(where.first, what=f"run {run_id}: its task") or (None, None)
+    run = retrying(lambda: _claim_next(agent_id, thread), what=f"run {run_id}: its claim") if agent_id else None
     if run is not None:
         if _starter_may_chat(run):
             _drive(run)
         else:
             _end(run, "failed", "error", error="the person who sent this may no longer chat here", from_statuses=ACTIVE)
             _close(run)
-        _requeue(agent_id, thread)
+        retrying(lambda: _requeue(agent_id, thread), what=f"run {run_id}: the next turn")
 
 
 def _starter_may_chat(run: Run) -> bool:

@@ -28,16 +28,28 @@ def watch_for_lost_runs() -> None:
     """A thread that fails runs whose worker died (`runs.reap_lost_runs`), so crash recovery needs no beat."""
 
     def watch() -> None:
+        failing = False
         while True:
             time.sleep(max(1.0, settings.RUN_LEASE_SECONDS / 2))
             try:
                 runs.reap_lost_runs()
-            except Exception:  # keep watching: a database blip must not end the watchdog
-                log.exception("watchdog pass failed")
+                failing = False
+            except Exception as exc:  # keep watching: a database or Redis outage must not end the watchdog
+                if not (failing and _outage(exc)):  # an outage is told once, not at every pass
+                    log.warning("watchdog pass failed: %s", exc, exc_info=not _outage(exc))
+                failing = True
             finally:
                 close_old_connections()
 
     threading.Thread(target=watch, daemon=True, name="engram-watchdog").start()
+
+
+def _outage(exc: Exception) -> bool:
+    from redis.exceptions import RedisError
+
+    from ade.dbretry import is_disconnect
+
+    return isinstance(exc, RedisError) or is_disconnect(exc)
 
 
 @worker_process_init.connect

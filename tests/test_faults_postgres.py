@@ -83,6 +83,8 @@ def test_postgres_restarted_during_a_load(pg_stack, scripted_llm):
         for thread in threads:
             thread.start()
         wait_for(lambda: len(replies) >= AGENTS, 120, "the load to get going")
+        # Restarted while turns wait for the model (their connections were checked out before the restart).
+        wait_for(lambda: len(scripted_llm.requests()) > len(replies), 60, "a turn in its model call")
         pg.restart()
         for thread in threads:
             thread.join(300)
