@@ -131,3 +131,16 @@ def test_the_dialog_previews_and_maps_like_the_api(alice):
     assert evie.llm_config["handle"] == "engram/scripted"
     bad = client.post(reverse("agents:import"), {**data, "file": SimpleUploadedFile("e.af", raw), "map_to": ["x/y"]})
     assert bad.status_code == 400 and "not a model of this server" in bad.content.decode()
+
+
+def test_the_page_exports_passages_when_its_link_asks(alice_api, alice):
+    agent_id = import_file(alice_api, (SAMPLES / "loop.af").read_bytes(), **SCRIPTED).json()["agent_ids"][0]
+    alice_api.post(f"/v1/agents/{agent_id}/archival-memory", {"text": "The user's dog is called Biscuit."})
+    client = Client()
+    client.force_login(alice)
+    settings_panel = client.get(reverse("agents:settings", args=[agent_id])).content.decode()
+    assert f"/agents/{agent_id}/export/?include_passages=1" in settings_panel
+    plain = json.loads(client.get(reverse("agents:export", args=[agent_id])).content)
+    assert "archival_passages" not in plain
+    full = json.loads(client.get(reverse("agents:export", args=[agent_id]), {"include_passages": "1"}).content)
+    assert [p["text"] for p in full["archival_passages"]] == ["The user's dog is called Biscuit."]
