@@ -167,7 +167,7 @@ def execute_queued(run_id: str) -> None:
     agent_id, thread = retrying(where.first, what=f"run {run_id}: its task") or (None, None)
     run = retrying(lambda: _claim_next(agent_id, thread), what=f"run {run_id}: its claim") if agent_id else None
     if run is not None:
-        if _starter_may_chat(run):
+        if retrying(lambda: _starter_may_chat(run), what=f"run {run.id}: its sender"):
             _drive(run)
         else:
             _end(run, "failed", "error", error="the person who sent this may no longer chat here", from_statuses=ACTIVE)

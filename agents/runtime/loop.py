@@ -51,9 +51,12 @@ def run_turn(run: Run, emit) -> None:
     Raises DomainError (e.g. Conflict PENDING_APPROVAL, Invalid approval ids) for input refused before any
     step ran; the run is then marked failed with that error.
     """
-    turn = Turn(run, emit)
+    turn = retrying(lambda: Turn(run, emit), what=f"run {run.id}: its start")  # reads only: safe to repeat
     try:
-        turn_input = read_turn_input(turn.agent, turn.context, run.input or [], run_id=run.id)
+        turn_input = retrying(
+            lambda: read_turn_input(turn.agent, turn.context, run.input or [], run_id=run.id),
+            what=f"run {run.id}: its input",
+        )
     except DomainError as exc:
         turn.finish("error", str(exc))
         raise
@@ -321,7 +324,8 @@ class Turn(ToolPhase, Records):
 
     def refresh_system_message(self) -> None:
         system = self.context[0]
-        content = Message.objects.filter(id=system.id).values_list("content", flat=True).first()
+        read = Message.objects.filter(id=system.id).values_list("content", flat=True).first
+        content = retrying(read, what=f"run {self.run.id}: the system message")
         if content is not None:
             system.content = content
 
