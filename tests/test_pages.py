@@ -167,7 +167,7 @@ def test_workspace_and_every_panel_render(client, agent):
         'id="chat-panel"',
         'id="right-panel"',
         'id="context-window"',
-        f'ws-connect="/ws/agents/{agent.id}/"',
+        f'ws-connect="/ws/agents/{agent.id}/?left=',  # the socket is told which left tab to refresh
         'id="composer-text"',
         "Start a conversation",
     ):
