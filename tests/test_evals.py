@@ -9,6 +9,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.test import override_settings
 
 FULL = os.environ.get("EVAL_FULL") == "1"
 
@@ -95,6 +96,9 @@ def test_archival_retrieval_figures(scripted_llm, tmp_path):
     assert all(set(r.grade["ranks"]) == {"vector", "fts", "hybrid"} for r in run.results.all())
 
 
+# The in-process layer: this test reads the group from sync code, and a Redis layer's receive does not survive
+# async_to_sync's fresh event loop per call (pages on Redis are covered by tests/e2e/test_evals_page.py).
+@override_settings(CHANNEL_LAYERS={"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}})
 @pytest.mark.django_db(transaction=True)
 def test_progress_is_broadcast_to_the_eval_group(alice, scripted_llm):
     from asgiref.sync import async_to_sync
