@@ -8,12 +8,14 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
 from ade.bodylimit import BodyLimit, install_daphne_limits  # noqa: E402
 from ade.websockets import NoRoute, SameOrigin  # noqa: E402
 from agents.pages.routing import websocket_urlpatterns  # noqa: E402
+from agents.runtime import llm  # noqa: E402
 from evals.pages.routing import websocket_urlpatterns as eval_sockets  # noqa: E402
 
 install_daphne_limits()  # bodies are limited before daphne buffers them (ade/bodylimit.py)
@@ -33,6 +35,8 @@ def _stop_following_on_shutdown() -> None:
 
 
 _stop_following_on_shutdown()
+if settings.WARM_LITELLM:
+    llm.warm_up()
 
 application = ProtocolTypeRouter(
     {

@@ -1,7 +1,7 @@
 import os
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import task_postrun, task_prerun, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ade.settings")
 app = Celery("engram")
@@ -22,6 +22,17 @@ def release_connection(task=None, **_kwargs) -> None:
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@worker_process_init.connect
+def warm_up_litellm(**_kwargs) -> None:
+    """Each worker process imports litellm in the background as it starts, not during its first turn."""
+    from django.conf import settings
+
+    if settings.WARM_LITELLM:
+        from agents.runtime import llm
+
+        llm.warm_up()
 
 
 def enqueue(task_name: str, *args) -> None:

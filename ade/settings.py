@@ -227,6 +227,9 @@ SCRIPTED_LLM_PACE_MS = int(os.environ.get("SCRIPTED_LLM_PACE_MS", "30"))  # ms p
 DEFAULT_MODEL = os.environ.get("ENGRAM_DEFAULT_MODEL", "engram/scripted")
 DEFAULT_EMBEDDING = os.environ.get("ENGRAM_DEFAULT_EMBEDDING", "local/all-minilm-l6-v2")
 
+# Servers and workers import litellm on a background thread at start-up (seconds of imports), so their first
+# turn does not wait for it. 0 = import it at the first model call.
+WARM_LITELLM = os.environ.get("WARM_LITELLM", "1") == "1"
 TOOL_TIMEOUT_SECONDS = float(os.environ.get("TOOL_TIMEOUT_SECONDS", 10))
 TOOL_MEMORY_MB = int(os.environ.get("TOOL_MEMORY_MB", 512))
 # Custom tools run isolated under bubblewrap ("bwrap"; see tools/sandbox.py) or are refused when it cannot start.

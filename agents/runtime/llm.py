@@ -48,6 +48,12 @@ def litellm():
     return _litellm
 
 
+def warm_up() -> None:
+    """Import litellm on a background thread (it takes seconds): a server's or worker's first turn then finds it
+    loaded instead of paying the import. A turn that comes sooner waits on the same lock, never imports twice."""
+    threading.Thread(target=litellm, name="litellm-warm-up", daemon=True).start()
+
+
 def _send_messages_as_they_are() -> None:
     """Let the OpenAI SDK (under litellm) send `messages` and `tools` without re-walking them.
 
