@@ -1,10 +1,14 @@
 import os
 import sys
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ade.settings")
-django_asgi_app = get_asgi_application()
+django.setup(set_prefix=False)
+
+from ade.handler import OneHopHandler  # noqa: E402
+
+django_asgi_app = OneHopHandler()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
