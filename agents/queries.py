@@ -12,12 +12,15 @@ def agents_for(user):
     return Agent.objects.filter(organization_id=user.organization_id)
 
 
-def get_agent_for(user, agent_id: str, *, for_update: bool = False, action: str = "read") -> Agent:
+def get_agent_for(user, agent_id: str, *, for_update: bool = False, action: str = "read", loading=None) -> Agent:
     """The agent if `user` may see it, else NotFound (404, never 403: existence is not leaked); then Forbidden (403)
-    unless the user's role allows `action` (accounts.permissions: read, chat, edit, manage, own)."""
+    unless the user's role allows `action` (accounts.permissions: read, chat, edit, manage, own). `loading(qs)` may
+    add what the caller reads (prefetches), loaded in the same round."""
     qs = agents_for(user)
     if for_update:
         qs = qs.select_for_update()
+    if loading is not None:
+        qs = loading(qs)
     agent = qs.filter(id=agent_id).first()
     if agent is None:
         raise NotFound("Agent not found")

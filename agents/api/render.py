@@ -163,5 +163,4 @@ def render_agents(page: list[Agent], include=()) -> list[dict]:
 
 def agent_state(user, agent_id: str, include=()) -> dict:
     """Load and render one agent the user may see."""
-    agent = get_agent_for(user, agent_id)
-    return render_agent(with_relations(Agent.objects.filter(id=agent.id)).get(), include)
+    return render_agent(get_agent_for(user, agent_id, loading=with_relations), include)
