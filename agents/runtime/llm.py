@@ -40,10 +40,9 @@ def litellm():
             if _litellm is None:
                 import litellm as module
 
-                module.suppress_debug_info = True
-                module.drop_params = True  # providers that lack a parameter ignore it instead of failing
-                module.telemetry = False
-                _send_messages_as_they_are()
+                from agents.runtime.litellm_setup import configure
+
+                configure(module)
                 _litellm = module
     return _litellm
 
@@ -52,31 +51,6 @@ def warm_up() -> None:
     """Import litellm on a background thread (it takes seconds): a server's or worker's first turn then finds it
     loaded instead of paying the import. A turn that comes sooner waits on the same lock, never imports twice."""
     threading.Thread(target=litellm, name="litellm-warm-up", daemon=True).start()
-
-
-def _send_messages_as_they_are() -> None:
-    """Let the OpenAI SDK (under litellm) send `messages` and `tools` without re-walking them.
-
-    Before each request the SDK walks the body against its TypedDict annotations to rename aliased keys. Chat
-    messages and tool schemas have no aliases, so on our plain JSON lists the walk changes nothing, yet it costs
-    about 0.1 ms per message: on a long conversation it was most of the server's own time per step. The rest of
-    the body still goes through the SDK, and its JSON encoder serialises what the walk would have converted.
-    """
-    try:
-        from openai.resources.chat.completions import completions as sdk
-        from openai.types.chat import completion_create_params as params
-    except ImportError:  # another SDK layout: keep its behaviour
-        return
-    transform = sdk.maybe_transform
-    chat_params = (params.CompletionCreateParamsStreaming, params.CompletionCreateParamsNonStreaming)
-
-    def maybe_transform(data, expected_type):
-        if expected_type not in chat_params or not isinstance(data, dict):
-            return transform(data, expected_type)
-        as_is = {k: data[k] for k in ("messages", "tools") if isinstance(data.get(k), list)}
-        return {**transform({k: v for k, v in data.items() if k not in as_is}, expected_type), **as_is}
-
-    sdk.maybe_transform = maybe_transform
 
 
 class LLMError(Exception):
