@@ -245,3 +245,18 @@ class PassageTag(models.Model):
     class Meta:
         indexes = [models.Index(fields=["archive", "tag"])]
         constraints = [models.UniqueConstraint(fields=["passage", "tag"], name="uniq_passage_tag")]
+
+
+class RecallVector(models.Model):
+    """The embedding of one message's searchable text, for `conversation_search` by meaning (memory/recall_vectors.py).
+    Made when a search first needs it, never while a turn writes its messages."""
+
+    message = models.OneToOneField(
+        "agents.Message", on_delete=models.CASCADE, primary_key=True, related_name="recall_vector"
+    )
+    agent = models.ForeignKey("agents.Agent", on_delete=models.CASCADE, related_name="+", db_index=False)
+    embedding = EmbeddingField()
+    embedding_model = models.CharField(max_length=200)
+
+    class Meta:
+        indexes = [models.Index(fields=["agent", "embedding_model"])]

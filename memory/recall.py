@@ -1,14 +1,18 @@
 """Recall memory: every message the agent ever exchanged, searched by `conversation_search` (spec §7.2).
 
 Tool traffic is noise here: tool returns, heartbeats and the search calls themselves never show up. With a query,
-results are ranked by relevance: a message sharing any word of the query is a candidate (role and date filters
-first, in SQL), and candidates are ordered by the exact phrase, then the rarer query words they contain (an IDF
-weight over the candidates), then recency. Without a query, the newest messages come first.
+results are ranked by relevance, in the mode `CONVERSATION_SEARCH_MODE` sets (or the caller asks for):
+- `fts`, by words: a message sharing any word of the query is a candidate, ordered by the exact phrase, then the
+  rarer query words it contains (an IDF weight over the candidates), then recency;
+- `vector`, by meaning: the messages nearest to the query by the agent's embedding model (memory/recall_vectors.py);
+- `hybrid` (the default): both rankings fused by reciprocal rank (memory/ranking.py).
+The role and date filters apply first, in SQL, in every mode. Without a query, the newest messages come first.
 """
 
 import json
 import math
 
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
@@ -16,8 +20,11 @@ from ade.errors import Invalid
 
 from .dates import agent_timezone, parse_bound, time_ago, timestamp
 from .fulltext import WORD, terms
+from .ranking import fuse
+from .recall_vectors import rank_by_meaning
 
 ROLES = ("assistant", "user", "tool")
+MODES = ("fts", "vector", "hybrid")
 DEFAULT_LIMIT = 5
 MAX_LIMIT = 100
 MAX_CANDIDATES = 2000  # newest messages sharing a query word that are ranked
@@ -30,8 +37,12 @@ def conversation_search(
     limit: int | None = DEFAULT_LIMIT,
     start_date: str | None = None,
     end_date: str | None = None,
+    search_mode: str | None = None,
 ) -> dict:
-    """Newest matching messages first: {"message": "Showing {n} results:", "results": [...]}."""
+    """The most relevant (without a query: the newest) messages: {"message": "Showing {n} results:", "results"}."""
+    search_mode = search_mode or getattr(settings, "CONVERSATION_SEARCH_MODE", "hybrid")
+    if search_mode not in MODES:
+        raise Invalid(f"search_mode must be one of {', '.join(MODES)}", field="search_mode")
     tz = agent_timezone(agent)
     start = parse_bound(start_date, "start_date", tz)
     end = parse_bound(end_date, "end_date", tz, end=True)
@@ -49,15 +60,30 @@ def conversation_search(
             "role": message.role,
             **body,
         }
-        for message, body in _ranked(_candidates(agent, query, roles, start, end), query, limit)
+        for message, body in _ranked(agent, _scope(agent, roles, start, end), query, limit, search_mode)
     ]
     if not results:
         return {"message": "No results found.", "results": []}
     return {"message": f"Showing {len(results)} results:", "results": results}
 
 
-def _ranked(candidates, query: str | None, limit: int) -> list[tuple]:
+def _ranked(agent, scope, query: str | None, limit: int, mode: str) -> list[tuple]:
     """[(message, result body)]: the newest `limit` without a query, else the `limit` most relevant."""
+    if query is None:
+        return _by_words(scope, None, limit)
+    rankings = []
+    if mode in ("fts", "hybrid"):
+        rankings.append(_by_words(_sharing_a_word(scope, query), query, limit=None))
+    if mode in ("vector", "hybrid"):
+        near = rank_by_meaning(agent, scope, query, text_of=_text_of)
+        rankings.append([(m, body) for m in near if (body := _result_body(m, None)) is not None])
+    fused = fuse(rankings, key=lambda pair: pair[0].id)
+    return [pair for pair, _score, _ranks in fused[:limit]]
+
+
+def _by_words(candidates, query: str | None, limit: int | None) -> list[tuple]:
+    """Without a query the first `limit` results of `candidates` (newest first); with one, all candidates that
+    match (at most MAX_CANDIDATES), by the phrase, then the rarer query words they hold, then recency."""
     found = []
     words = terms(query) if query else []
     cap = limit if query is None else MAX_CANDIDATES
@@ -78,7 +104,12 @@ def _ranked(candidates, query: str | None, limit: int) -> list[tuple]:
         return (phrase in texts[i], sum(weight[w] for w in words if w in vocab[i]))
 
     order = sorted(range(len(found)), key=score, reverse=True)  # stable: newest first among equals
-    return [found[i] for i in order[:limit]]
+    return [found[i] for i in order]
+
+
+def _text_of(message) -> str:
+    body = _result_body(message, None)
+    return _searchable(body) if body is not None else ""
 
 
 def _searchable(body: dict) -> str:
@@ -98,21 +129,26 @@ def _clean_roles(roles) -> list[str]:
     return list(roles) or list(ROLES)
 
 
-def _candidates(agent, query, roles, start, end):
-    # Tool-role messages are never results, so they are not even read.
+def _scope(agent, roles, start, end):
+    """The agent's messages a search may return, newest first: the role and date filters, in SQL. Tool-role
+    messages are never results, so they are not even read."""
     qs = agent.messages.filter(role__in=[r for r in roles if r != "tool"])
     if start is not None:
         qs = qs.filter(created_at__gte=start)
     if end is not None:
         qs = qs.filter(created_at__lte=end)
-    words = terms(query) if query else []
-    if words and all(_safe_for_sql_prefilter(w) for w in words):
-        # A coarse filter on the stored JSON (it also matches keys); the text match follows in Python.
-        coarse = Q()
-        for word in words:
-            coarse |= Q(content__icontains=word) | Q(tool_calls__icontains=word)
-        qs = qs.filter(coarse)
     return qs.order_by("-seq")
+
+
+def _sharing_a_word(scope, query: str):
+    words = terms(query)
+    if not words or not all(_safe_for_sql_prefilter(w) for w in words):
+        return scope
+    # A coarse filter on the stored JSON (it also matches keys); the text match follows in Python.
+    coarse = Q()
+    for word in words:
+        coarse |= Q(content__icontains=word) | Q(tool_calls__icontains=word)
+    return scope.filter(coarse)
 
 
 def _safe_for_sql_prefilter(query: str) -> bool:

@@ -13,6 +13,7 @@ from agents.models import Agent, Message
 from agents.queries import get_agent_for
 from agents.runtime import packaging as pk
 from agents.runtime.defaults import starting_rows
+from memory.models import RecallVector
 
 
 def reset_messages(user, agent_id: str, *, add_default_initial_messages: bool = False) -> Agent:
@@ -56,6 +57,7 @@ def edit_message(user, agent_id: str, message_id: str, change: dict) -> Message:
             raise Invalid(f"This is a {message.role} message; it cannot be edited as a {kind}", field="message_type")
         _EDITORS[kind](message, text)
         message.save(update_fields=["content", "tool_calls"])
+        RecallVector.objects.filter(message_id=message.id).delete()  # the next search embeds the new text
         # Turns keep in-context rows in memory while the agent's updated_at stays the same (agents/runtime/records.py).
         Agent.objects.filter(id=agent.id).update(updated_at=timezone.now())
         broadcast(agent_group(agent.id), {"type": "message_updated", "agent_id": agent.id, "message_id": message.id})
