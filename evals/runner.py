@@ -254,7 +254,7 @@ def summarize(run: EvalRun) -> dict:
             "p50_latency_ms": int(statistics.median(latencies)) if latencies else None,
             "cost": round(sum(costs), 6) if costs else None,
         }
-        if run.suite == "archival-retrieval":
+        if run.suite in ("archival-retrieval", "conversation-retrieval"):  # the suites graded by rank
             from evals.suites.retrieval import summary
 
             out[handle]["modes"] = summary(rows)

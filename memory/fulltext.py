@@ -13,6 +13,20 @@ from django.db.models import QuerySet
 
 WORD = re.compile(r"\w+", re.UNICODE)
 MAX_TERMS = 32
+# Words too common to tell messages apart (PostgreSQL's English configuration drops the same kind): a question's
+# "who did I ... with" must not make every message that says "with" a candidate.
+STOP_WORDS = frozenset(
+    "a about after again all am an and any are as at be been before but by can could did do does doing for from "
+    "had has have he her here him his how i if in into is it its me my no not of on or our out over she so some "
+    "than that the their them then there these they this those to too up us was we were what when where which "
+    "while who whom why will with would you your".split()
+)
+
+
+def content_terms(query: str) -> list[str]:
+    """`terms(query)` without the stop words (all of them when the query has nothing else)."""
+    words = terms(query)
+    return [w for w in words if w not in STOP_WORDS] or words
 
 
 def terms(query: str) -> list[str]:

@@ -19,12 +19,13 @@ from django.utils import timezone
 from ade.errors import Invalid
 
 from .dates import agent_timezone, parse_bound, time_ago, timestamp
-from .fulltext import WORD, terms
+from .fulltext import WORD, content_terms
 from .ranking import fuse
-from .recall_vectors import rank_by_meaning
+from .recall_vectors import embed_missing, rank_by_meaning
 
 ROLES = ("assistant", "user", "tool")
 MODES = ("fts", "vector", "hybrid")
+HYBRID_MIN_COVER = 0.5
 DEFAULT_LIMIT = 5
 MAX_LIMIT = 100
 MAX_CANDIDATES = 2000  # newest messages sharing a query word that are ranked
@@ -71,21 +72,25 @@ def _ranked(agent, scope, query: str | None, limit: int, mode: str) -> list[tupl
     """[(message, result body)]: the newest `limit` without a query, else the `limit` most relevant."""
     if query is None:
         return _by_words(scope, None, limit)
+    near = rank_by_meaning(agent, scope, query, text_of=_text_of) if mode in ("vector", "hybrid") else []
     rankings = []
     if mode in ("fts", "hybrid"):
-        rankings.append(_by_words(_sharing_a_word(scope, query), query, limit=None))
+        # Fused, a message that shares one word of a long question is noise that outranks the meaning ranking's
+        # finds: beside one, the word ranking keeps messages holding at least half of the question's word weight.
+        cover = HYBRID_MIN_COVER if near else 0.0
+        rankings.append(_by_words(_sharing_a_word(scope, query), query, limit=None, min_cover=cover))
     if mode in ("vector", "hybrid"):
-        near = rank_by_meaning(agent, scope, query, text_of=_text_of)
         rankings.append([(m, body) for m in near if (body := _result_body(m, None)) is not None])
     fused = fuse(rankings, key=lambda pair: pair[0].id)
     return [pair for pair, _score, _ranks in fused[:limit]]
 
 
-def _by_words(candidates, query: str | None, limit: int | None) -> list[tuple]:
+def _by_words(candidates, query: str | None, limit: int | None, min_cover: float = 0.0) -> list[tuple]:
     """Without a query the first `limit` results of `candidates` (newest first); with one, all candidates that
-    match (at most MAX_CANDIDATES), by the phrase, then the rarer query words they hold, then recency."""
+    match (at most MAX_CANDIDATES), by the phrase, then the rarer query words they hold (IDF weight), then recency;
+    those holding less than `min_cover` of the query's total word weight are left out unless they hold the phrase."""
     found = []
-    words = terms(query) if query else []
+    words = content_terms(query) if query else []
     cap = limit if query is None else MAX_CANDIDATES
     for message in candidates.iterator(chunk_size=200):
         body = _result_body(message, query, words)
@@ -103,8 +108,19 @@ def _by_words(candidates, query: str | None, limit: int | None) -> list[tuple]:
     def score(i):
         return (phrase in texts[i], sum(weight[w] for w in words if w in vocab[i]))
 
-    order = sorted(range(len(found)), key=score, reverse=True)  # stable: newest first among equals
+    total = sum(weight.values()) or 1.0
+    kept = [i for i in range(len(found)) if score(i)[0] or score(i)[1] >= min_cover * total]
+    order = sorted(kept, key=score, reverse=True)  # stable: newest first among equals
     return [found[i] for i in order]
+
+
+def embed_conversation(agent, batch: int = 256) -> int:
+    """Embed every searchable message of `agent` that has no vector yet (what searches do a little at a time);
+    returns how many messages were embedded. For benchmarks and bulk imports."""
+    total = 0
+    while done := embed_missing(agent, _scope(agent, ROLES, None, None), _text_of, limit=batch):
+        total += done
+    return total
 
 
 def _text_of(message) -> str:
@@ -141,7 +157,7 @@ def _scope(agent, roles, start, end):
 
 
 def _sharing_a_word(scope, query: str):
-    words = terms(query)
+    words = content_terms(query)
     if not words or not all(_safe_for_sql_prefilter(w) for w in words):
         return scope
     # A coarse filter on the stored JSON (it also matches keys); the text match follows in Python.

@@ -26,15 +26,14 @@ def rank_by_meaning(agent, scope, query: str, text_of) -> list:
     config = agent.embedding_config or None
     if not config:
         return []
-    model = model_name(config)
     try:
-        _embed_missing(agent, scope, model, config, text_of)
+        embed_missing(agent, scope, text_of)
         wanted = embed([query], config)[0]
     except EmbeddingError as exc:
         log.warning("conversation_search of agent %s ranks by words only: %s", agent.id, exc)
         return []
     rows = list(
-        RecallVector.objects.filter(message__in=scope.order_by().values("id"), embedding_model=model).values_list(
+        RecallVector.objects.filter(message__in=scope.order_by().values("id"), embedding_model=model_name(config)).values_list(
             "message_id", "embedding"
         )
     )
@@ -47,10 +46,12 @@ def rank_by_meaning(agent, scope, query: str, text_of) -> list:
     return [by_id[i] for i in top if i in by_id]
 
 
-def _embed_missing(agent, scope, model: str, config: dict, text_of) -> None:
-    missing = list(scope.exclude(recall_vector__embedding_model=model).order_by("-seq")[:EMBED_PER_SEARCH])
+def embed_missing(agent, scope, text_of, limit: int = EMBED_PER_SEARCH) -> int:
+    """Embed the newest `limit` messages of `scope` without a vector of the agent's model; how many it did."""
+    config, model = agent.embedding_config, model_name(agent.embedding_config)
+    missing = list(scope.exclude(recall_vector__embedding_model=model).order_by("-seq")[:limit])
     if not missing:
-        return
+        return 0
     texts = [text_of(m) for m in missing]
     searchable = [i for i, t in enumerate(texts) if t.strip()]
     vectors = embed([texts[i] for i in searchable], config) if searchable else np.zeros((0, 1), np.float32)
@@ -66,3 +67,4 @@ def _embed_missing(agent, scope, model: str, config: dict, text_of) -> None:
         unique_fields=["message"],
         update_fields=["embedding", "embedding_model"],
     )
+    return len(missing)

@@ -278,3 +278,18 @@ def test_the_target_agent_type_is_played(agent_type, scripted_llm):
     assert oracle_row(out) == {"score": "100.0%", "samples": 3, "errors": 0}, out
     agent = last_run().results.first().agent
     assert agent.agent_type == agent_type and "send_message" in set(agent.tools.values_list("name", flat=True))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_conversation_retrieval_figures(scripted_llm):
+    """Our long-conversation suite (#16): questions in a message's own words and paraphrased; hybrid ranking is at
+    least as good as meaning alone and clearly better than words alone."""
+    out = eval_command("conversation-retrieval", "--samples", "20", "--concurrency", "2")
+    run = last_run()
+    modes = run.summary["local/all-minilm-l6-v2"]["modes"]
+    assert run.done == 20 and {r.grade["kind"] for r in run.results.all()} == {"words", "meaning"}, out
+    assert (
+        modes["hybrid"]["mrr"] >= modes["vector"]["mrr"]
+        and modes["hybrid"]["recall@10"] >= modes["vector"]["recall@10"]
+    ), out
+    assert modes["hybrid"]["recall@10"] > modes["fts"]["recall@10"] + 0.3, out

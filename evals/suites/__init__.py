@@ -3,10 +3,14 @@
 from ade.errors import Invalid, NotFound
 from evals.suites.base import Outcome, Suite, facts_of
 from evals.suites.compaction import CompactionIntegrity
+from evals.suites.conversation import ConversationRetrieval
 from evals.suites.memory import CoreMemoryRead, CoreMemoryUpdate, facts_block
 from evals.suites.retrieval import ArchivalRetrieval
 
-BUILTIN = {s.name: s for s in (CoreMemoryRead(), CoreMemoryUpdate(), ArchivalRetrieval(), CompactionIntegrity())}
+BUILTIN = {
+    s.name: s
+    for s in (CoreMemoryRead(), CoreMemoryUpdate(), ArchivalRetrieval(), CompactionIntegrity(), ConversationRetrieval())
+}
 
 
 class UserJsonlSuite(Suite):

@@ -113,7 +113,7 @@ class Command(BaseCommand):
 def _default_models(suite: str) -> list[str]:
     from agents.runtime.providers import LOCAL_EMBED_HANDLE, ORACLE_HANDLE
 
-    return [LOCAL_EMBED_HANDLE] if suite == "archival-retrieval" else [ORACLE_HANDLE]
+    return [LOCAL_EMBED_HANDLE] if suite in ("archival-retrieval", "conversation-retrieval") else [ORACLE_HANDLE]
 
 
 def _user(name: str | None):
