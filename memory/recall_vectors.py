@@ -33,9 +33,9 @@ def rank_by_meaning(agent, scope, query: str, text_of) -> list:
         log.warning("conversation_search of agent %s ranks by words only: %s", agent.id, exc)
         return []
     rows = list(
-        RecallVector.objects.filter(message__in=scope.order_by().values("id"), embedding_model=model_name(config)).values_list(
-            "message_id", "embedding"
-        )
+        RecallVector.objects.filter(
+            message__in=scope.order_by().values("id"), embedding_model=model_name(config)
+        ).values_list("message_id", "embedding")
     )
     rows = [(i, v) for i, v in rows if v is not None and v.shape == wanted.shape]
     if not rows:
