@@ -166,7 +166,7 @@ def get_eval_for(user, eval_id: str, *, action: str = "read") -> EvalRun:
     if run is None:
         raise NotFound("Eval not found")
     check(user, action, run.organization_id)
-    if run.status == "running":
+    if run.status in ("created", "running"):
         runner.recover(run.id)
         run.refresh_from_db()
     return run

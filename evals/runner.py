@@ -31,6 +31,7 @@ from evals.suites import get_suite
 log = logging.getLogger(__name__)
 INTERRUPTED = "interrupted: the process playing this sample stopped"
 QUEUE_DOWN = "The task queue (Redis) is unavailable: this eval was not started."
+PREPARE_INTERRUPTED = "The process preparing this eval stopped before its samples began; start it again."
 _threads: dict[str, threading.Thread] = {}
 _rows: dict[str, list] = {}  # eval id → its suite's rows, read once per process
 
@@ -122,6 +123,8 @@ def prepare(eval_id: str) -> EvalRun | None:
     run = EvalRun.objects.select_related("created_by").get(id=eval_id)
     if run.status != "created":
         return run if run.status == "running" else None
+    # A sign of life while preparing: if this process dies now, `recover` ends the eval instead of leaving it created.
+    EvalRun.objects.filter(id=eval_id, status="created").update(heartbeat_at=timezone.now())
     try:
         get_suite(run.organization_id, run.suite).prepare(run, _acting_user(run))
     except Exception as exc:
@@ -281,10 +284,13 @@ def finish_cancelled(eval_id: str) -> None:
 
 
 def recover(eval_id: str) -> None:
-    """An eval whose players stopped (a worker or the server died mid-sample) goes on: after EVAL_STALE_SECONDS
+    """An eval whose set-up stopped (the process preparing it died) fails with PREPARE_INTERRUPTED. An eval whose players stopped (a worker or the server died mid-sample) goes on: after EVAL_STALE_SECONDS
     without a sign of life, its running samples become errors ("interrupted") and the pending ones are played again
     (new lanes), or the eval completes. One caller wins the claim on `heartbeat_at`; readers call this."""
     stale = timezone.now() - timedelta(seconds=settings.EVAL_STALE_SECONDS)
+    if EvalRun.objects.filter(id=eval_id, status="created", heartbeat_at__lt=stale).exists():
+        _finish(eval_id, "failed", error=PREPARE_INTERRUPTED)  # its set-up began and never ended
+        return
     run = EvalRun.objects.filter(id=eval_id, status="running", heartbeat_at__lt=stale).first()
     if run is None:
         return

@@ -293,3 +293,22 @@ def test_conversation_retrieval_figures(scripted_llm):
         and modes["hybrid"]["recall@10"] >= modes["vector"]["recall@10"]
     ), out
     assert modes["hybrid"]["recall@10"] > modes["fts"]["recall@10"] + 0.3, out
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_eval_whose_set_up_died_fails_with_a_clear_error(alice, settings):
+    """A worker killed while preparing an eval (created, its set-up begun) must not leave it created for ever."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from evals import actions, runner
+    from evals.models import EvalRun
+
+    run = actions.start_eval(alice, suite="core-memory-read", models=["engram/oracle"], samples=2, launch=False)
+    assert actions.get_eval_for(alice, run.id).status == "created"  # queued, not begun: left alone
+    began = timezone.now() - timedelta(seconds=settings.EVAL_STALE_SECONDS + 1)
+    EvalRun.objects.filter(id=run.id).update(heartbeat_at=began)  # what prepare() stamps before the set-up
+    run = actions.get_eval_for(alice, run.id)
+    assert (run.status, run.error) == ("failed", runner.PREPARE_INTERRUPTED)
+    assert run.completed_at is not None
