@@ -222,10 +222,11 @@ def summarize_lines(config: dict, prompt: str, lines: list[str], depth: int = 0)
     return summarize_lines(config, prompt, [f"[summary of part {i + 1}] {s}" for i, s in enumerate(partial)], depth + 1)
 
 
-def clip_summary(summary: str) -> str:
-    if len(summary) <= CLIP_CHARS:
+def clip_summary(summary: str, limit: int | None = None) -> str:
+    limit = limit or CLIP_CHARS
+    if len(summary) <= limit:
         return summary
-    return summary[:CLIP_CHARS] + "... [summary truncated to fit]"
+    return summary[:limit] + "... [summary truncated to fit]"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -269,10 +270,9 @@ def _summarised(
     from agents.runtime.packaging import system_alert_text, text_parts
 
     evicted, kept = plan
-    config = summarizer_config(agent)
-    summary = clip_summary(
-        summarize_lines(config, SLIDING_PROMPT if sliding else ALL_PROMPT, transcript_lines(evicted))
-    )
+    config, chosen = summarizer_config(agent), agent.compaction_settings or {}
+    prompt = chosen.get("prompt") or (SLIDING_PROMPT if sliding else ALL_PROMPT)
+    summary = clip_summary(summarize_lines(config, prompt, transcript_lines(evicted)), chosen.get("clip_chars"))
     before = before_count or len(messages)
     after = len(kept) + 2
     hidden = before - 1 - len(kept)  # every message between the system message and the kept ones

@@ -7,9 +7,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 
-from ade.errors import Invalid
+from ade.errors import DomainError, Invalid
 from agents.models import Agent
 from agents.runtime.prompts import base_prompt
+from agents.runtime.providers import resolve_llm
 
 NAME_RE = re.compile(r"^[\w '\-]+$")
 
@@ -97,6 +98,20 @@ def _compaction(settings_value):
             "compaction_settings.sliding_window_percentage must be between 0 and 1",
             field="compaction_settings.sliding_window_percentage",
         )
+    clip = settings_value.get("clip_chars")
+    if clip is not None and (not isinstance(clip, int) or isinstance(clip, bool) or clip < 100):
+        raise Invalid(
+            "compaction_settings.clip_chars must be a whole number of at least 100",
+            field="compaction_settings.clip_chars",
+        )
+    prompt = settings_value.get("prompt")
+    if prompt is not None and not isinstance(prompt, str):
+        raise Invalid("compaction_settings.prompt must be text", field="compaction_settings.prompt")
+    if settings_value.get("model"):
+        try:
+            resolve_llm(settings_value["model"])
+        except DomainError as exc:
+            raise Invalid(f"compaction_settings.model: {exc.message}", field="compaction_settings.model") from None
     return settings_value
 
 

@@ -6,6 +6,7 @@ from django import forms
 from django.conf import settings
 
 from agents.pages.templates_catalog import BY_KEY
+from memory.summarize import CLIP_CHARS, SLIDING_PERCENTAGE
 
 SORT_CHOICES = [("-created", "Newest first"), ("name", "Name A–Z"), ("-updated", "Recently changed")]
 
@@ -156,6 +157,23 @@ class AgentSettingsForm(forms.Form):
     enable_sleeptime = forms.BooleanField(required=False, label="Sleep-time agent")
     system = forms.CharField(required=False, strip=False, widget=forms.Textarea, label="System prompt")
     tags = forms.CharField(required=False, max_length=1000, help_text="Comma-separated")
+    # compaction_settings (memory/summarize.py): how the oldest messages are summarised when the window fills
+    compaction_mode = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("sliding_window", "Sliding window: summarise the oldest part"),
+            ("all", "All: summarise the whole history"),
+            ("self_compact_sliding_window", "Self-compact, sliding window"),
+            ("self_compact_all", "Self-compact, all"),
+        ],
+        label="Compaction mode",
+    )
+    compaction_sliding_window_percentage = forms.FloatField(
+        required=False, min_value=0.05, max_value=0.95, label="Share of messages summarised (sliding window)"
+    )
+    compaction_clip_chars = forms.IntegerField(required=False, min_value=100, label="Longest summary (characters)")
+    compaction_model = forms.ChoiceField(required=False, label="Summariser model")
+    compaction_prompt = forms.CharField(required=False, strip=False, widget=forms.Textarea, label="Summariser prompt")
 
     def __init__(self, *args, agent, **kwargs):
         from agents.runtime.providers import embedding_handles, llm_handles
@@ -166,6 +184,10 @@ class AgentSettingsForm(forms.Form):
         current_embedding = (agent.embedding_config or {}).get("handle", "")
         self.fields["model"].choices = _with_current(llm_handles(), current_model)
         self.fields["embedding"].choices = _with_current(embedding_handles(), current_embedding)
+        compaction = agent.compaction_settings or {}
+        self.fields["compaction_model"].choices = [("", "The agent's own model")] + _with_current(
+            llm_handles(), compaction.get("model") or ""
+        )
         if not self.is_bound:
             self.initial = {
                 "version": agent.version,
@@ -179,6 +201,7 @@ class AgentSettingsForm(forms.Form):
                 "enable_sleeptime": agent.enable_sleeptime,
                 "system": agent.system,
                 "tags": ", ".join(agent.tag_rows.values_list("tag", flat=True)),
+                **{f"compaction_{k}": v or "" for k, v in _compaction_of(agent).items()},
             }
 
     def changes(self) -> dict:
@@ -202,7 +225,31 @@ class AgentSettingsForm(forms.Form):
             changes["enable_sleeptime"] = data["enable_sleeptime"]
         if data["embedding"] != (agent.embedding_config or {}).get("handle", ""):
             changes["embedding"] = data["embedding"]
+        compaction = self._compaction()
+        if compaction != _compaction_of(agent):
+            changes["compaction_settings"] = {**(agent.compaction_settings or {}), **compaction}
         return changes
+
+    def _compaction(self) -> dict:
+        """The posted compaction settings; a field left out of the post keeps the agent's value."""
+        data, current, out = self.cleaned_data, _compaction_of(self.agent), {}
+        for key, now in current.items():
+            value = data[f"compaction_{key}"] if f"compaction_{key}" in self.data else now
+            empty = value in (None, "")
+            out[key] = (None if key in ("model", "prompt") else now) if empty else value  # empty model: the agent's
+        return out
+
+
+def _compaction_of(agent) -> dict:
+    """The agent's compaction settings as the form edits them, defaults filled in."""
+    current = agent.compaction_settings or {}
+    return {
+        "mode": current.get("mode") or "sliding_window",
+        "sliding_window_percentage": current.get("sliding_window_percentage") or SLIDING_PERCENTAGE,
+        "clip_chars": current.get("clip_chars") or CLIP_CHARS,
+        "model": current.get("model") or None,
+        "prompt": current.get("prompt") or None,
+    }
 
 
 def _with_current(handles: list[str], current: str) -> list[tuple[str, str]]:

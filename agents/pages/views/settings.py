@@ -50,7 +50,8 @@ def settings_save(request, agent):
             ),
         )
     except DomainError as exc:
-        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        field = (exc.field or "").replace("compaction_settings.", "compaction_")  # the API's name, the form's field
+        form.add_error(field if field in form.fields else None, exc.message)
         return _panel(request, agent, exc.status, settings_form=form)
     return _panel(request, agent, settings_saved=True)
 
