@@ -302,6 +302,9 @@ def tools_panel(agent) -> dict:
         .exclude(id__in=[t.id for t in attached])
         .order_by("tool_type", "name")
     )
+    from agents.pages import rules_graph
+    from agents.pages.rules_editor import RuleForm, describe
+
     rules = agent.tool_rules or []
     return {
         "agent": agent,
@@ -310,6 +313,9 @@ def tools_panel(agent) -> dict:
         "attachable_groups": _tool_groups(attachable),
         "tool_rules": rules,
         "rules_json": json.dumps(rules, indent=2),
+        "rules_list": [{"index": i, "text": describe(r), "type": r["type"]} for i, r in enumerate(rules)],
+        "rules_graph": rules_graph.drawing(rules),
+        "rule_form": RuleForm(initial={"version": agent.version}, tools=[t.name for t in attached]),
     }
 
 

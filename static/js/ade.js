@@ -361,4 +361,20 @@
     var target = link && link.getAttribute("href").length > 1 && document.getElementById(link.getAttribute("href").slice(1));
     if (target && target.tagName === "DETAILS") target.open = true;
   });
+
+  /* The tool-rule editor shows the fields its rule type needs (agents/pages/rules_editor.py). */
+  function ruleFields(root) {
+    var form = (root || document).querySelector ? (root || document).querySelector("#rule-form") : null;
+    if (!form) return;
+    var kind = form.querySelector('select[name="type"]').value;
+    form.querySelectorAll(".rule-extra").forEach(function (field) {
+      var wanted = field.dataset.for.split(" ");
+      field.hidden = wanted.indexOf(kind) < 0 && wanted.indexOf("always") < 0;
+    });
+  }
+  document.addEventListener("change", function (e) {
+    if (e.target.matches && e.target.matches('#rule-form select[name="type"]')) ruleFields(document);
+  });
+  document.addEventListener("htmx:afterSettle", function () { ruleFields(document); });
+  document.addEventListener("DOMContentLoaded", function () { ruleFields(document); });
 })();
