@@ -1,6 +1,7 @@
 """Page forms: they parse and validate input; the views hand the cleaned data to domain functions."""
 
 import json
+import re
 
 from django import forms
 from django.conf import settings
@@ -119,6 +120,20 @@ class ToolRunForm(forms.Form):
 
 class ToolSourceForm(forms.Form):
     source_code = forms.CharField(strip=False, widget=forms.Textarea)
+    pip_requirements = forms.CharField(required=False, widget=forms.Textarea)
+
+    def clean_pip_requirements(self) -> list[dict]:
+        """`name` or `name==version` per line, as the API's [{name, version}]."""
+        out = []
+        for n, line in enumerate((self.cleaned_data["pip_requirements"] or "").splitlines(), start=1):
+            line = line.split("#", 1)[0].strip()
+            if not line:
+                continue
+            name, _, version = (part.strip() for part in line.partition("=="))
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])?", name) or (_ and not version):
+                raise forms.ValidationError(f"Line {n}: write a package as name or name==version (got {line!r}).")
+            out.append({"name": name, "version": version or None})
+        return out
 
 
 class ToolRulesForm(forms.Form):

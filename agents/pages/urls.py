@@ -10,6 +10,7 @@ from agents.pages.views import (
     rules,
     settings,
     steps,
+    tool_code,
     tools,
     workspace,
 )
@@ -69,6 +70,8 @@ urlpatterns = [
     path(A + "tools/rules/edit/", rules.rule_edit, name="rule_edit"),
     path(A + "tools/rules/save/", rules.rule_save, name="rule_save"),
     path(A + "tools/rules/<int:index>/delete/", rules.rule_delete, name="rule_delete"),
+    path(A + "tools/schema/", tool_code.tool_schema, name="tool_schema"),
+    path(A + "tools/builtin/<str:name>/", tool_code.builtin_tool, name="builtin_tool"),
     path(A + "tools/<str:tool_id>/", tools.tool_edit, name="tool_edit"),
     path(A + "tools/<str:tool_id>/detach/", tools.tool_detach, name="tool_detach"),
     path(A + "folders/", folders.folders_tab, name="folders"),

@@ -377,4 +377,58 @@
   });
   document.addEventListener("htmx:afterSettle", function () { ruleFields(document); });
   document.addEventListener("DOMContentLoaded", function () { ruleFields(document); });
+
+  /* ---- the tool code editor: CodeMirror (vendored), the schema regenerated as you type, errors at their line ---- */
+  function csrfToken() {
+    try { return JSON.parse(document.body.getAttribute("hx-headers"))["X-CSRFToken"]; } catch (e) { return ""; }
+  }
+  function showSchema(cm, data) {
+    var pre = document.getElementById("tool-schema"), box = document.getElementById("tool-schema-error");
+    cm.clearGutter("tool-errors");
+    (cm._errorLines || []).forEach(function (h) { cm.removeLineClass(h, "background", "cm-error-line"); });
+    cm._errorLines = [];
+    if (data.schema) {
+      if (pre) pre.textContent = JSON.stringify(data.schema, null, 2);
+      if (box) box.hidden = true;
+      return;
+    }
+    if (box) { box.hidden = false; box.textContent = data.error || "The schema could not be generated."; }
+    if (data.line && data.line <= cm.lineCount()) {
+      var marker = document.createElement("span");
+      marker.className = "cm-error-marker"; marker.textContent = "●"; marker.title = data.error;
+      cm.setGutterMarker(data.line - 1, "tool-errors", marker);
+      cm._errorLines.push(cm.addLineClass(data.line - 1, "background", "cm-error-line"));
+    }
+  }
+  function refreshSchema(ta, cm) {
+    clearTimeout(ta._schemaTimer);
+    ta._schemaTimer = setTimeout(function () {
+      var body = new FormData();
+      body.append("source_code", cm.getValue());
+      fetch(ta.dataset.schemaUrl, { method: "POST", body: body, credentials: "same-origin", headers: { "X-CSRFToken": csrfToken() } })
+        .then(function (r) { return r.json(); })
+        .then(function (data) { showSchema(cm, data); })
+        .catch(function () { /* offline for a moment: the next keystroke tries again */ });
+    }, 300);
+  }
+  function codeEditors(root) {
+    if (!window.CodeMirror || !root.querySelectorAll) return;
+    root.querySelectorAll("textarea[data-code]").forEach(function (ta) {
+      if (ta._cm) return;
+      var cm = CodeMirror.fromTextArea(ta, {
+        mode: "python", lineNumbers: true, indentUnit: 4, tabSize: 4, indentWithTabs: false, matchBrackets: true,
+        readOnly: ta.hasAttribute("readonly"), gutters: ["tool-errors", "CodeMirror-linenumbers"], viewportMargin: Infinity,
+        extraKeys: {
+          Tab: function (cm) { if (cm.somethingSelected()) cm.indentSelection("add"); else cm.replaceSelection("    "); },
+          "Shift-Tab": "indentLess"
+        }
+      });
+      ta._cm = cm;
+      cm.getWrapperElement().dataset.editorFor = ta.id;
+      cm.on("change", function () { cm.save(); if (ta.dataset.schemaUrl) refreshSchema(ta, cm); });
+      if (ta.dataset.schemaUrl) refreshSchema(ta, cm);
+    });
+  }
+  document.addEventListener("htmx:afterSettle", function (e) { codeEditors(e.target); });
+  document.addEventListener("DOMContentLoaded", function () { codeEditors(document); });
 })();

@@ -45,6 +45,12 @@ def open_workspace(page, base: str, agent_id: str) -> None:
     page.wait_for_selector("#ws-status.live")
 
 
+def set_code(page, text: str, editor: str = "tool-source") -> None:
+    """Replace the text of a code editor (CodeMirror hides its textarea; this types through its API)."""
+    page.wait_for_selector(f'.CodeMirror[data-editor-for="{editor}"]')
+    page.evaluate("([id, text]) => document.getElementById(id)._cm.setValue(text)", [editor, text])
+
+
 def block_editor(page, label: str):
     return page.locator(".block-editor", has=page.locator(".block-label", has_text=re.compile(f"^{label}$")))
 
@@ -249,10 +255,10 @@ def test_edit_a_tool_run_it_and_see_output_and_errors(browser, live_server_url, 
     expect(page.locator("#tools-attached")).to_contain_text("archival_memory_search")
     page.get_by_text("+ New tool").click()
     page.wait_for_selector("dialog[open] #tool-source")
-    page.fill("#tool-source", ADD)
+    set_code(page, ADD)
     page.get_by_role("button", name="Create and attach").click()
     expect(page.locator("#tool-schema")).to_contain_text('"add_numbers"')
-    page.fill("#tool-source", ADD.replace("Add two whole numbers.", "Sum two integers."))
+    set_code(page, ADD.replace("Add two whole numbers.", "Sum two integers."))
     page.get_by_role("button", name="Save tool").click()
     expect(page.locator("#tool-schema")).to_contain_text("Sum two integers.")
     page.fill("#tool-args", '{"a": 20, "b": 22}')
@@ -261,7 +267,7 @@ def test_edit_a_tool_run_it_and_see_output_and_errors(browser, live_server_url, 
     expect(page.locator("#tool-stdout")).to_contain_text("adding 20 and 22")
     shot(page, "09-tool-editor-run")
 
-    page.fill("#tool-source", ADD.replace("return a + b", "raise ValueError('numbers must be small')"))
+    set_code(page, ADD.replace("return a + b", "raise ValueError('numbers must be small')"))
     page.get_by_role("button", name="▶ Run").click()
     expect(page.locator("#tool-result [data-status]")).to_have_text("error")
     expect(page.locator("#tool-result")).to_contain_text("numbers must be small")

@@ -85,6 +85,10 @@ def _editor(request, agent, tool, status=200, **extra):
         "tool": tool,
         "source": tool.source_code if source is None and tool else source,
         "schema_json": json.dumps(tool.json_schema, indent=2) if tool else "",
+        "pip_text": "\n".join(
+            r["name"] + (f"=={r['version']}" if r.get("version") else "")
+            for r in (tool.pip_requirements if tool else [])
+        ),
         **extra,
     }
     ctx.setdefault("run_args", _example_args(tool))
@@ -103,20 +107,18 @@ def tool_new(request, agent):
     if request.method != "POST":
         return _editor(request, agent, None, source=NEW_TOOL_SOURCE, run_args='{\n  "sides": 6,\n  "count": 2\n}')
     form = ToolSourceForm(request.POST)
+    kept = {"source": request.POST.get("source_code", ""), "pip_text": request.POST.get("pip_requirements", "")}
     if not form.is_valid():
-        return _editor(
-            request,
-            agent,
-            None,
-            400,
-            source=request.POST.get("source_code", ""),
-            error="Write the tool's Python source first.",
-        )
+        error = form.errors.get("pip_requirements")
+        if error:
+            return _editor(request, agent, None, 400, pip_error=error[0], **kept)
+        return _editor(request, agent, None, 400, error="Write the tool's Python source first.", **kept)
     try:
-        tool = create_tool(request.user, form.cleaned_data["source_code"])
+        source = form.cleaned_data["source_code"]
+        tool = create_tool(request.user, source, pip_requirements=form.cleaned_data["pip_requirements"])
         attach_tool(request.user, agent.id, tool.id)
     except DomainError as exc:
-        return _editor(request, agent, None, exc.status, source=form.cleaned_data["source_code"], error=exc.message)
+        return _editor(request, agent, None, exc.status, error=exc.message, **kept)
     return _editor(request, agent, tool, saved=True, attached_now=True)
 
 
@@ -126,14 +128,17 @@ def tool_edit(request, agent, tool_id):
     if request.method != "POST":
         return _editor(request, agent, tool)
     form = ToolSourceForm(request.POST)
+    kept = {"source": request.POST.get("source_code", ""), "pip_text": request.POST.get("pip_requirements", "")}
     if not form.is_valid():
-        return _editor(
-            request, agent, tool, 400, source=request.POST.get("source_code", ""), error="The source must not be empty."
-        )
+        error = form.errors.get("pip_requirements")
+        if error:
+            return _editor(request, agent, tool, 400, pip_error=error[0], **kept)
+        return _editor(request, agent, tool, 400, error="The source must not be empty.", **kept)
+    changes = {k: form.cleaned_data[k] for k in ("source_code", "pip_requirements")}
     try:
-        tool = update_tool(request.user, tool.id, {"source_code": form.cleaned_data["source_code"]})
+        tool = update_tool(request.user, tool.id, changes)
     except DomainError as exc:
-        return _editor(request, agent, tool, exc.status, source=form.cleaned_data["source_code"], error=exc.message)
+        return _editor(request, agent, tool, exc.status, error=exc.message, **kept)
     return _editor(request, agent, tool, saved=True)
 
 
