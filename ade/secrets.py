@@ -9,11 +9,15 @@ four characters of a long value only, so people can tell keys apart without read
 import base64
 import hashlib
 import json
+import logging
 
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
+from django.db import models
 
 from ade.errors import DomainError
+
+log = logging.getLogger(__name__)
 
 
 class SecretUnreadable(DomainError):
@@ -57,3 +61,38 @@ def mask(text: str | None) -> str | None:
 
 def mask_map(values: dict[str, str] | None) -> dict[str, str] | None:
     return None if values is None else {k: mask(v) for k, v in values.items()}
+
+
+class EncryptedMapField(models.TextField):
+    """A {name: value} map of secrets, encrypted in its column (a Fernet token; "" when empty) and a dict in Python.
+
+    Reads a plain JSON object too (values stored before the column was encrypted) until the row is saved again. A
+    token that no longer decrypts (SECRET_KEY changed) reads as {} with a warning: the agent still loads, and its
+    owner enters the secrets again."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("default", dict)
+        kwargs.setdefault("blank", True)
+        super().__init__(*args, **kwargs)
+
+    def from_db_value(self, value, expression, connection):
+        return self.to_python(value)
+
+    def to_python(self, value):
+        if isinstance(value, dict):
+            return value
+        if not value:
+            return {}
+        if value.lstrip().startswith("{"):
+            return json.loads(value)
+        try:
+            return decrypt_map(value)
+        except SecretUnreadable:
+            log.warning("stored secrets can no longer be decrypted (SECRET_KEY changed); they read as empty")
+            return {}
+
+    def get_prep_value(self, value):
+        return encrypt_map(value if isinstance(value, dict) else self.to_python(value))
+
+    def value_to_string(self, obj):
+        return ""  # serialisers (dumpdata) never see the values

@@ -7,6 +7,7 @@ from django.utils.timezone import now
 
 from accounts.models import Organization
 from ade.ids import PrefixedIdField
+from ade.secrets import EncryptedMapField
 from memory.models import Archive, Block, File, Folder
 from tools.models import Tool
 
@@ -52,7 +53,7 @@ class Agent(models.Model):
     per_file_view_window_char_limit = models.PositiveIntegerField(null=True, blank=True)
     response_format = models.JSONField(null=True, blank=True)
     compaction_settings = models.JSONField(null=True, blank=True)
-    secrets = models.JSONField(default=dict, blank=True, help_text="Tool environment variables. Never exported.")
+    secrets = EncryptedMapField(editable=False, help_text="Tool environment variables: encrypted, never exported.")
     hidden = models.BooleanField(default=False, help_text="Left out of agent lists unless asked for.")
     project_id = models.CharField(max_length=100, blank=True, default="", help_text="A client's own grouping.")
     template_id = models.CharField(max_length=100, blank=True, default="")

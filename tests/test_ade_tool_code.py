@@ -63,7 +63,41 @@ def test_built_in_tools_open_read_only(client, agent):
     page = client.get(reverse("agents:builtin_tool", args=[agent.id, "memory_replace"]), HTTP_HX_REQUEST="true")
     html = page.content.decode()
     assert page.status_code == 200 and "def memory_replace(" in html and "readonly data-code" in html
-    assert "Save tool" not in html and "Create and attach" not in html and "&quot;name&quot;: &quot;memory_replace&quot;" in html
+    assert (
+        "Save tool" not in html
+        and "Create and attach" not in html
+        and "&quot;name&quot;: &quot;memory_replace&quot;" in html
+    )
     assert client.get(reverse("agents:builtin_tool", args=[agent.id, "nope"])).status_code == 404
     tools = client.get(reverse("agents:tools", args=[agent.id]), HTTP_HX_REQUEST="true").content.decode()
     assert reverse("agents:builtin_tool", args=[agent.id, "memory_replace"]) in tools  # its View link
+
+
+def test_secrets_are_set_masked_and_removed_in_the_tools_panel(client, agent):
+    from django.db import connection
+
+    from agents.models import Agent
+
+    url = reverse("agents:secret_set", args=[agent.id])
+    r = client.post(
+        url, {"version": agent.version, "name": "API_TOKEN", "value": "sk-live-1234567890wxyz"}, HTTP_HX_REQUEST="true"
+    )
+    html = r.content.decode()
+    assert r.status_code == 200 and "API_TOKEN" in html and "****wxyz" in html and "sk-live-1234567890wxyz" not in html
+    agent.refresh_from_db()
+    assert agent.secrets == {"API_TOKEN": "sk-live-1234567890wxyz"}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT secrets FROM agents_agent WHERE id = %s", [agent.id])
+        assert "sk-live" not in cursor.fetchone()[0]  # encrypted at rest
+    bad = client.post(url, {"version": agent.version, "name": "1BAD", "value": "x"}, HTTP_HX_REQUEST="true")
+    assert bad.status_code == 400 and "letters, digits and _" in bad.content.decode()
+    stale = client.post(url, {"version": agent.version - 1, "name": "OTHER", "value": "x"}, HTTP_HX_REQUEST="true")
+    assert stale.status_code == 409 and Agent.objects.get(id=agent.id).secrets == {
+        "API_TOKEN": "sk-live-1234567890wxyz"
+    }
+    gone = client.post(
+        reverse("agents:secret_delete", args=[agent.id, "API_TOKEN"]),
+        {"version": agent.version},
+        HTTP_HX_REQUEST="true",
+    )
+    assert gone.status_code == 200 and Agent.objects.get(id=agent.id).secrets == {}

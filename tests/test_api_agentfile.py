@@ -128,7 +128,8 @@ def test_round_trip(alice_api, scripted_llm):
     assert Tool.objects.filter(name="take_note").count() == 1  # upserted by name
     assert copy["tool_rules"] == agent["tool_rules"] and copy["tags"] == ["notes"]
     assert copy["llm_config"]["handle"] == "engram/scripted" and copy["embedding_config"] == agent["embedding_config"]
-    assert copy["secrets"][0]["key"] == "NOTES_TOKEN" and copy["secrets"][0]["value"] == "new-token"
+    assert copy["secrets"][0]["key"] == "NOTES_TOKEN" and copy["secrets"][0]["value"] == "****"  # masked on read
+    assert Agent.objects.get(id=copy["id"]).secrets == {"NOTES_TOKEN": "new-token"}
     assert len(copy["message_ids"]) == 3
     said = [
         m

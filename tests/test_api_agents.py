@@ -51,9 +51,27 @@ def test_create_with_blocks_tools_and_tags(alice_api):
     assert len(agent["message_ids"]) == 1 and "Name: Ada" in Message.objects.get(id=agent["message_ids"][0]).text
 
     full = alice_api.get(f"/v1/agents/{agent['id']}", {"include": ["agent.secrets"]}).json()
-    assert full["secrets"] == [
-        {"agent_id": agent["id"], "key": "API_TOKEN", "value": "s3cret", "id": None, "description": None}
+    assert full["secrets"] == [  # masked on read; the value is stored encrypted
+        {"agent_id": agent["id"], "key": "API_TOKEN", "value": "****", "id": None, "description": None}
     ]
+    from django.db import connection
+
+    from agents.models import Agent
+
+    assert Agent.objects.get(id=agent["id"]).secrets == {"API_TOKEN": "s3cret"}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT secrets FROM agents_agent WHERE id = %s", [agent["id"]])
+        stored = cursor.fetchone()[0]
+    assert "s3cret" not in stored and "API_TOKEN" not in stored
+    long_value = alice_api.patch(
+        f"/v1/agents/{agent['id']}", {"secrets": {"API_TOKEN": "s3cret", "KEY": "sk-1234567890abcd"}}
+    )
+    assert long_value.status_code == 200
+    shown = alice_api.get(f"/v1/agents/{agent['id']}", {"include": ["agent.secrets"]}).json()["secrets"]
+    assert {s["key"]: s["value"] for s in shown} == {"API_TOKEN": "****", "KEY": "****abcd"}
+    # Sending back what was shown keeps the stored values; a new value replaces one.
+    alice_api.patch(f"/v1/agents/{agent['id']}", {"secrets": {"API_TOKEN": "other", "KEY": "****abcd"}})
+    assert Agent.objects.get(id=agent["id"]).secrets == {"API_TOKEN": "other", "KEY": "sk-1234567890abcd"}
 
 
 def test_create_without_trailing_slash_and_legacy_type(alice_api):

@@ -33,6 +33,7 @@ from agents.actions.specs import (
     _system,
     _timezone,
     embedding_config_from,
+    keep_masked,
     llm_config_from,
 )
 from agents.identities import set_agent_identities
@@ -174,7 +175,7 @@ def update_agent(user, agent_id: str, changes: dict, *, expected_version: int | 
         if "tool_rules" in changes:
             agent.tool_rules = validate_rules(changes["tool_rules"])
         if "secrets" in changes or "tool_exec_environment_variables" in changes:
-            agent.secrets = _secrets(changes)
+            agent.secrets = keep_masked(_secrets(changes), agent.secrets)
         if "compaction_settings" in changes:
             agent.compaction_settings = _compaction(changes["compaction_settings"])
         if "enable_sleeptime" in changes:

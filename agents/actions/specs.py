@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.conf import settings
 
 from ade.errors import DomainError, Invalid
+from ade.secrets import mask
 from agents.models import Agent
 from agents.runtime.prompts import base_prompt
 from agents.runtime.providers import resolve_llm
@@ -80,6 +81,12 @@ def _secrets(spec: dict) -> dict:
     if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
         raise Invalid("secrets must be an object of string names to string values", field="secrets")
     return value
+
+
+def keep_masked(new: dict, old: dict | None) -> dict:
+    """Secrets are shown masked (ade.secrets.mask); a masked value sent back unchanged keeps the stored one."""
+    old = old or {}
+    return {k: old[k] if k in old and v == mask(old[k]) else v for k, v in new.items()}
 
 
 def _compaction(settings_value):

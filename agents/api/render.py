@@ -2,6 +2,7 @@
 
 from django.db.models import Prefetch
 
+from ade.secrets import mask
 from agents.identities import render_identity
 from agents.models import Agent, AgentBlock, AgentTool, FileAgent
 from agents.queries import get_agent_for
@@ -25,7 +26,7 @@ def render_agent(agent: Agent, include=()) -> dict:
     """The AgentState of `agent` (loaded through `with_relations` for lists). Secret values only on request."""
     blocks = [link.block for link in agent.agentblock_set.all()]
     secrets = (
-        [{"agent_id": agent.id, "key": k, "value": v} for k, v in (agent.secrets or {}).items()]
+        [{"agent_id": agent.id, "key": k, "value": mask(v)} for k, v in (agent.secrets or {}).items()]
         if "agent.secrets" in include
         else []
     )

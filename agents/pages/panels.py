@@ -302,6 +302,7 @@ def tools_panel(agent) -> dict:
         .exclude(id__in=[t.id for t in attached])
         .order_by("tool_type", "name")
     )
+    from ade.secrets import mask
     from agents.pages import rules_graph
     from agents.pages.rules_editor import RuleForm, describe
 
@@ -316,6 +317,7 @@ def tools_panel(agent) -> dict:
         "rules_list": [{"index": i, "text": describe(r), "type": r["type"]} for i, r in enumerate(rules)],
         "rules_graph": rules_graph.drawing(rules),
         "rule_form": RuleForm(initial={"version": agent.version}, tools=[t.name for t in attached]),
+        "agent_secrets": [(k, mask(v)) for k, v in sorted((agent.secrets or {}).items())],
     }
 
 

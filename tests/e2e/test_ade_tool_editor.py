@@ -77,3 +77,23 @@ def test_write_a_tool_in_the_code_editor(browser, live_server_url, alice):
     page.keyboard.type("oops")
     assert page.evaluate("document.getElementById('tool-source')._cm.getValue()") == before
     expect(page.locator("dialog[open]").get_by_role("button", name="Save tool")).to_have_count(0)
+
+
+def test_secrets_are_set_masked_and_reach_the_tools(browser, live_server_url, alice):
+    base = live_server_url
+    agent = create_agent(alice, blank_spec("Keyed"))
+    page = sign_in(browser, base, alice)
+    open_workspace(page, base, agent.id)
+    page.locator("#left-panel .tabs").get_by_text("Tools").click()
+    page.fill("#secret-name", "API_TOKEN")
+    page.fill("#secret-value", "sk-test-1234567890wxyz")
+    page.locator("#secret-form").get_by_role("button", name="Set secret").click()
+    row = page.locator("#secrets-list li[data-name=API_TOKEN]")
+    expect(row.locator("[data-masked]")).to_have_text("****wxyz")
+    assert "sk-test-1234567890wxyz" not in page.content()  # never in the page
+    page.get_by_text("+ New tool").click()
+    code = 'def token_tail() -> str:\n    """The last four characters of the API token."""\n    import os\n\n    return os.environ["API_TOKEN"][-4:]\n'
+    set_code(page, code)
+    page.fill("#tool-args", "{}")
+    page.get_by_role("button", name="▶ Run").click()
+    expect(page.locator("#tool-return")).to_have_text("wxyz")  # the sandboxed run sees the secret
