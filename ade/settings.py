@@ -242,7 +242,9 @@ TOOL_SANDBOX_PYTHON = os.environ.get("TOOL_SANDBOX_PYTHON", "")
 TOOL_ALLOW_NETWORK = os.environ.get("TOOL_ALLOW_NETWORK", "0") == "1"
 # Archival search: "vector", "fts" or "hybrid" (both fused; measured best by `manage.py bench retrieval`).
 ARCHIVAL_SEARCH_MODE = os.environ.get("ARCHIVAL_SEARCH_MODE", "hybrid")
-CONVERSATION_SEARCH_MODE = os.environ.get("CONVERSATION_SEARCH_MODE", "hybrid")  # conversation_search: fts | vector | hybrid
+CONVERSATION_SEARCH_MODE = os.environ.get(
+    "CONVERSATION_SEARCH_MODE", "hybrid"
+)  # conversation_search: fts | vector | hybrid
 MCP_TOOL_TIMEOUT_SECONDS = float(os.environ.get("MCP_TOOL_TIMEOUT_SECONDS", 60))
 # stdio MCP servers run in the tool sandbox; they get network access only when the operator allows it, and see
 # /usr plus these read-only directories (colon-separated: where the operator installed them).

@@ -15,7 +15,9 @@ from django.test.utils import CaptureQueriesContext
 # counted; every statement that reads or writes rows is.
 CONTROL_STATEMENTS = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "SET ")
 REPLY_TURN_QUERIES = 20  # POST /v1/agents/{id}/messages, one step answered in plain text
-TOOL_TURN_QUERIES = 29  # the same with a conversation_search step (hybrid: +4 to embed the new messages and rank by meaning)
+TOOL_TURN_QUERIES = (
+    29  # the same with a conversation_search step (hybrid: +4 to embed the new messages and rank by meaning)
+)
 ARCHIVAL_INSERT_QUERIES = 10  # POST /v1/agents/{id}/archival-memory (14 before only the metadata section was
 # rewritten and the passage's organization and author were set by id)
 
