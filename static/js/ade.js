@@ -429,6 +429,7 @@
       if (ta.dataset.schemaUrl) refreshSchema(ta, cm);
     });
   }
-  document.addEventListener("htmx:afterSettle", function (e) { codeEditors(e.target); });
+  /* the whole document: after an outerHTML swap the event's target is the element that was replaced */
+  document.addEventListener("htmx:afterSettle", function () { codeEditors(document); });
   document.addEventListener("DOMContentLoaded", function () { codeEditors(document); });
 })();

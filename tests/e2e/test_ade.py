@@ -254,7 +254,7 @@ def test_edit_a_tool_run_it_and_see_output_and_errors(browser, live_server_url, 
     page.locator("#left-panel .tabs").get_by_text("Tools").click()
     expect(page.locator("#tools-attached")).to_contain_text("archival_memory_search")
     page.get_by_text("+ New tool").click()
-    page.wait_for_selector("dialog[open] #tool-source")
+    page.wait_for_selector("dialog[open] #tool-source", state="attached")  # CodeMirror hides the textarea
     set_code(page, ADD)
     page.get_by_role("button", name="Create and attach").click()
     expect(page.locator("#tool-schema")).to_contain_text('"add_numbers"')

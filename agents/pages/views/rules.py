@@ -1,6 +1,7 @@
 """The tool-rules editor of the tools panel: add, edit and remove one rule at a time with tool pickers; the
 rules are saved through update_agent (like PATCH /v1/agents/{id} with `tool_rules`), with the version read."""
 
+from django.http import Http404
 from django.views.decorators.http import require_POST
 
 from ade.errors import Conflict, DomainError
@@ -43,10 +44,11 @@ def rule_save(request, agent):
 
 @agent_view
 @require_POST
-def rule_delete(request, agent, index: int):
+def rule_delete(request, agent, index: str):
     rules = list(agent.tool_rules or [])
-    if index < len(rules):
-        del rules[index]
+    if not index.isdigit() or int(index) >= len(rules):
+        raise Http404("No such rule")
+    del rules[int(index)]
     version = request.POST.get("version", "")
     return _save(request, agent, rules, int(version) if version.isdigit() else None)
 
