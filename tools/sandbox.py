@@ -339,6 +339,9 @@ def _bwrap_problem(drop: tuple, python: str, bwrap: str | None) -> str | None:
 
 def _execute(command, variables, timeout, memory_mb, payload, output_cap, *, result_pipe):
     """Start `command`, feed `payload`, collect its output until it ends, the timeout or the memory limit."""
+    from agents.runtime.llm import wait_for_warm_up  # not at module level: tools/ never imports agents/ there
+
+    wait_for_warm_up()  # never start a tool process during litellm's start-up import (see there)
     pass_fds = [result_pipe[1]] if result_pipe else []
     info_read = None
     if "bwrap" in command:  # bwrap tells which PID namespace it made: the memory watch adds up its processes

@@ -50,7 +50,26 @@ def litellm():
 def warm_up() -> None:
     """Import litellm on a background thread (it takes seconds): a server's or worker's first turn then finds it
     loaded instead of paying the import. A turn that comes sooner waits on the same lock, never imports twice."""
-    threading.Thread(target=litellm, name="litellm-warm-up", daemon=True).start()
+    _warming.set()
+    threading.Thread(target=_warm, name="litellm-warm-up", daemon=True).start()
+
+
+def _warm() -> None:
+    try:
+        litellm()
+    finally:
+        _warming.clear()
+
+
+_warming = threading.Event()
+
+
+def wait_for_warm_up(timeout: float = 30) -> None:
+    """Return once a warm-up import in progress has ended (at once when none is). Tool processes are started after
+    it: one started while litellm was importing on the other thread lost its result now and then (about one run
+    in five right after start-up, in tests), and never once the import was over."""
+    if _warming.is_set() and _import_lock.acquire(timeout=timeout):  # the import holds it until it is done
+        _import_lock.release()
 
 
 class LLMError(Exception):
