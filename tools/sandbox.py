@@ -7,15 +7,15 @@ Each execution runs under bubblewrap (`bwrap`) in new user, PID, mount, network,
 - it sees no other process: not the server, not another execution running at the same time;
 - it has no network at all unless the caller allows it (settings.TOOL_ALLOW_NETWORK for custom tools);
 - its environment is only what the caller passes (for tools: the agent's secrets and LETTA_AGENT_ID).
-When the server runs as root, bwrap itself is started as an unprivileged user (settings.TOOL_SANDBOX_USER) so that
-even an escape from the namespaces lands without privileges. As any other user, bwrap runs as that user.
+When the server runs as root, bwrap is started as an unprivileged user (settings.TOOL_SANDBOX_USER): an escape
+from the namespaces lands without privileges.
 
 Budget per execution: CPU time, address space per process, file size and a process count are set with setrlimit
 inside the sandbox's own user namespace (so RLIMIT_NPROC counts this execution's processes only); the tmpfs sizes
 bound its disk; the server adds up the resident memory of every process in the sandbox's PID namespace while it runs
 and stops the whole execution when the total passes the limit. At the timeout (or that limit) the server kills bwrap;
-its PID 1 dies with it (--die-with-parent) and the kernel kills every process of the namespace, including ones
-that forked, called setsid() and forked again. Files in its tmpfs go with the mount namespace.
+its PID 1 dies with it (--die-with-parent) and the kernel kills every process of the namespace, even ones that
+forked, called setsid() and forked again. Files in its tmpfs go with the mount namespace.
 
 Without bwrap, tools are refused with one error naming TOOL_SANDBOX (`unsafe-local`, for a single-user laptop: plain
 subprocesses with the limits, no isolation); the default never falls back silently. Arguments go in as JSON on
@@ -60,8 +60,7 @@ BASE_ENV = {
     "PATH": "/usr/local/bin:/usr/bin:/bin",
     "LANG": "C.UTF-8",
     "LC_ALL": "C.UTF-8",
-    # Numeric libraries start one thread per core otherwise, each reserving address space.
-    "OMP_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",  # numeric libraries start a thread per core otherwise, each reserving address space
     "OPENBLAS_NUM_THREADS": "1",
 }
 ETC_FILES = ("/etc/ld.so.cache", "/etc/ssl", "/etc/ca-certificates", "/etc/localtime", "/etc/alternatives")
@@ -296,8 +295,7 @@ def _bwrap_args(network: bool, read_only_paths: tuple[str, ...] = ()) -> list[st
         args += ["--size", str(size * mb), "--tmpfs", path]
     for path in read_only_paths:  # after the tmpfs mounts, so a path under /tmp stays visible (MCP_STDIO_PATHS)
         args += ["--ro-bind", path, path]
-    # The root itself is an unbounded tmpfs: read-only, so only the capped ones above take writes.
-    args += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", SANDBOX_HOME]
+    args += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", SANDBOX_HOME]  # / (unbounded tmpfs) read-only
     if _bwrap_can_disable_userns():
         args.append("--disable-userns")  # no nested namespaces: no capabilities to poke the kernel with
     return args
@@ -342,8 +340,7 @@ def _execute(command, variables, timeout, memory_mb, payload, output_cap, *, res
     from agents.runtime.llm import wait_for_warm_up  # not at module level: tools/ never imports agents/ there
 
     wait_for_warm_up()  # never start a tool process during litellm's start-up import (see there)
-    pass_fds = [result_pipe[1]] if result_pipe else []
-    info_read = None
+    pass_fds, info_read = [result_pipe[1]] if result_pipe else [], None
     if "bwrap" in command:  # bwrap tells which PID namespace it made: the memory watch adds up its processes
         info_read, info_write = os.pipe()
         pass_fds.append(info_write)
@@ -402,7 +399,7 @@ class _nothing:
 
 
 def _send(proc, payload: bytes) -> None:
-    # The runner reads all of stdin before it runs any tool code, so this cannot deadlock.
+    """The runner reads all of stdin before it runs any tool code, so this cannot deadlock."""
     try:
         proc.stdin.write(payload)
         proc.stdin.close()
@@ -458,7 +455,7 @@ def _resident_mb(info: _Capture) -> float:
 
 
 def _kill_group(proc) -> None:
-    # bwrap is the group leader; its PID 1 dies with it and takes the whole PID namespace along.
+    """bwrap is the group leader; its PID 1 dies with it and takes the whole PID namespace along."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):

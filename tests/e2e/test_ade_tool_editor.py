@@ -91,7 +91,7 @@ def test_secrets_are_set_masked_and_reach_the_tools(browser, live_server_url, al
     row = page.locator("#secrets-list li[data-name=API_TOKEN]")
     expect(row.locator("[data-masked]")).to_have_text("****wxyz")
     assert "sk-test-1234567890wxyz" not in page.content()  # never in the page
-    page.get_by_text("+ New tool").click()
+    page.goto(f"{base}/agents/{agent.id}/tools/new/")  # the editor as a page (a live push may redraw the panel)
     code = 'def token_tail() -> str:\n    """The last four characters of the API token."""\n    import os\n\n    return os.environ["API_TOKEN"][-4:]\n'
     set_code(page, code)
     page.fill("#tool-args", "{}")
