@@ -61,4 +61,6 @@ def link_for(entry: AuditEntry) -> str:
         return reverse("accounts:api_keys")
     if entry.object_type == "mcp_server":
         return reverse("tools:mcp_servers")
+    if entry.object_type == "provider":
+        return reverse("agents:providers")
     return ""

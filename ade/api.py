@@ -216,6 +216,7 @@ for _router in (
     "memory.archives_api.router",
     "agents.api.identities.router",
     "agents.api.steps.router",
+    "agents.api.providers.router",
     "accounts.api.router",
     "agents.api.windows.router",
     "evals.api.router",

@@ -64,7 +64,7 @@ def create_conversation(
             field="isolated_block_labels",
         )
     agent = get_agent_for(user, agent_id, action="edit")
-    thread_llm_config(agent.llm_config or {}, model or "", model_settings)  # refuses a bad model or setting now
+    thread_llm_config(agent, model or "", model_settings)  # refuses a bad model or setting now
     return Conversation.objects.create(
         organization_id=agent.organization_id,
         agent=agent,
@@ -93,7 +93,7 @@ def update_conversation(user, conversation_id: str, changes: dict) -> Conversati
         conv = Conversation.objects.select_for_update().get(id=conv.id)
         model = changes["model"] if "model" in changes else conv.model
         settings_in = changes["model_settings"] if "model_settings" in changes else conv.model_settings
-        thread_llm_config(conv.agent.llm_config or {}, model or "", settings_in)  # refuses a bad model or setting
+        thread_llm_config(conv.agent, model or "", settings_in)  # refuses a bad model or setting
         for field in ("summary", "model"):
             if field in changes:
                 setattr(conv, field, changes[field] or "")

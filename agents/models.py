@@ -328,3 +328,33 @@ class Identity(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.identifier_key})"
+
+
+class Provider(models.Model):
+    """An LLM provider an organization added (Letta's BYOK providers): its models become handles
+    `<name>/<model>` for that organization only. The key is encrypted at rest (ade/secrets.py) and goes only to
+    `base_url`; agents/org_providers.py is the one place that reads it."""
+
+    id = PrefixedIdField("provider")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="providers")
+    name = models.CharField(max_length=60)
+    provider_type = models.CharField(max_length=32)
+    base_url = models.CharField(max_length=2000)
+    api_key = models.TextField(blank=True, default="")  # a Fernet token ("" when the provider takes no key)
+    api_version = models.CharField(max_length=40, blank=True, default="")
+    region = models.CharField(max_length=40, blank=True, default="")
+    listed_models = models.JSONField(default=list, blank=True)  # [{"name", "context_window"}], as last listed
+    last_synced = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["organization", "name"], name="uniq_provider_name_per_org")]
+
+    def __str__(self):
+        return self.name

@@ -14,18 +14,19 @@ def use_thread(agent: Agent, conversation_id: str) -> Conversation:
     agent.message_ids = ids if ids else list(agent.message_ids or [])[:1]
     agent.thread = conv
     if conv.model or conv.model_settings:
-        agent.llm_config = thread_llm_config(agent.llm_config or {}, conv.model, conv.model_settings)
+        agent.llm_config = thread_llm_config(agent, conv.model, conv.model_settings)
     return conv
 
 
-def thread_llm_config(current: dict, model: str, model_settings: dict | None) -> dict:
+def thread_llm_config(agent: Agent, model: str, model_settings: dict | None) -> dict:
     """The agent's llm_config with the conversation's model and model settings over it."""
     from agents.actions.specs import model_settings_overrides
     from agents.runtime.providers import resolve_llm
 
+    current, org_id = agent.llm_config or {}, agent.organization_id
     overrides = model_settings_overrides(model_settings)
     if model:
-        return resolve_llm(model, overrides)
+        return resolve_llm(model, overrides, org_id=org_id)
     if current.get("handle"):
-        return resolve_llm(current["handle"], {**current, **overrides})
+        return resolve_llm(current["handle"], {**current, **overrides}, org_id=org_id)
     return {**current, **overrides}

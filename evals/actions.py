@@ -39,7 +39,7 @@ def model_choices(user, suite: str) -> list[str]:
     check(user, "read")
     if not get_suite(user.organization_id, suite).needs_model:
         return embedding_handles()
-    return [ORACLE_HANDLE, *llm_handles()]
+    return [ORACLE_HANDLE, *llm_handles(user.organization_id)]
 
 
 def add_suite(user, *, name: str, jsonl: str, grader: str = "contains", description: str = "") -> UserSuite:
@@ -86,7 +86,7 @@ def start_eval(
     command line; suites that read a data file)."""
     check(user, "edit")
     chosen = get_suite(user.organization_id, suite)
-    models = _checked_models(models, chosen)
+    models = _checked_models(models, chosen, user.organization_id)
     if not isinstance(concurrency, int) or isinstance(concurrency, bool) or not 1 <= concurrency <= MAX_CONCURRENCY:
         raise Invalid(f"concurrency must be a whole number from 1 to {MAX_CONCURRENCY}", field="concurrency")
     if target is not None and not isinstance(target, dict):
@@ -120,7 +120,7 @@ def start_eval(
     return run
 
 
-def _checked_models(models, suite) -> list[str]:
+def _checked_models(models, suite, org_id: str) -> list[str]:
     from agents.runtime.providers import resolve_embedding, resolve_llm
 
     if not isinstance(models, list) or not models or not all(isinstance(m, str) and m for m in models):
@@ -129,7 +129,7 @@ def _checked_models(models, suite) -> list[str]:
         raise Invalid(f"models must be at most {MAX_MODELS} different handles", field="models")
     for handle in models:
         try:
-            (resolve_llm if suite.needs_model else resolve_embedding)(handle)
+            (resolve_llm if suite.needs_model else resolve_embedding)(handle, org_id=org_id)
         except (Invalid, NotFound) as exc:
             raise Invalid(f"models: {exc}", field="models") from exc
     return models

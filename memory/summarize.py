@@ -159,7 +159,7 @@ def summarizer_config(agent) -> dict:
     from agents.runtime.providers import resolve_llm
 
     handle = (agent.compaction_settings or {}).get("model")
-    return resolve_llm(handle) if handle else agent.llm_config
+    return resolve_llm(handle, org_id=agent.organization_id) if handle else agent.llm_config
 
 
 def transcript_lines(messages) -> list[str]:
@@ -178,7 +178,7 @@ def transcript_lines(messages) -> list[str]:
     return lines
 
 
-def _ask(config: dict, prompt: str, lines: list[str]) -> str:
+def _ask(config: dict, prompt: str, lines: list[str], org_id: str | None) -> str:
     from agents.runtime.llm import complete
 
     transcript = "<start_transcript>\n" + "\n".join(lines) + "\n<end_transcript>\n. Generate the summary."
@@ -186,6 +186,7 @@ def _ask(config: dict, prompt: str, lines: list[str]) -> str:
         config,
         [{"role": "system", "content": prompt}, {"role": "user", "content": transcript}],
         max_tokens=SUMMARY_REPLY_TOKENS,
+        org_id=org_id,
     )
     return (result.content or "").strip()
 
@@ -208,8 +209,8 @@ def _chunks(lines: list[str], budget: int, model: str) -> list[list[str]]:
     return chunks + ([current] if current else [])
 
 
-def summarize_lines(config: dict, prompt: str, lines: list[str], depth: int = 0) -> str:
-    """Summarise transcript lines, in chunks when they exceed the summariser's window."""
+def summarize_lines(config: dict, prompt: str, lines: list[str], depth: int = 0, *, org_id: str | None = None) -> str:
+    """Summarise transcript lines (for an agent of `org_id`), in chunks when they exceed the summariser's window."""
     from memory.tokens import count_tokens
 
     model = config.get("model")
@@ -217,9 +218,10 @@ def summarize_lines(config: dict, prompt: str, lines: list[str], depth: int = 0)
     budget = max(int(window * 0.75) - count_tokens(prompt, model) - SUMMARY_REPLY_TOKENS, 200)
     chunks = _chunks(lines, budget, model)
     if len(chunks) == 1 or depth >= 3:
-        return _ask(config, prompt, chunks[0] if depth < 3 else [line for c in chunks for line in c][-50:])
-    partial = [_ask(config, prompt, chunk) for chunk in chunks]
-    return summarize_lines(config, prompt, [f"[summary of part {i + 1}] {s}" for i, s in enumerate(partial)], depth + 1)
+        return _ask(config, prompt, chunks[0] if depth < 3 else [line for c in chunks for line in c][-50:], org_id)
+    partial = [_ask(config, prompt, chunk, org_id) for chunk in chunks]
+    parts = [f"[summary of part {i + 1}] {s}" for i, s in enumerate(partial)]
+    return summarize_lines(config, prompt, parts, depth + 1, org_id=org_id)
 
 
 def clip_summary(summary: str, limit: int | None = None) -> str:
@@ -272,7 +274,8 @@ def _summarised(
     evicted, kept = plan
     config, chosen = summarizer_config(agent), agent.compaction_settings or {}
     prompt = chosen.get("prompt") or (SLIDING_PROMPT if sliding else ALL_PROMPT)
-    summary = clip_summary(summarize_lines(config, prompt, transcript_lines(evicted)), chosen.get("clip_chars"))
+    summary = summarize_lines(config, prompt, transcript_lines(evicted), org_id=agent.organization_id)
+    summary = clip_summary(summary, chosen.get("clip_chars"))
     before = before_count or len(messages)
     after = len(kept) + 2
     hidden = before - 1 - len(kept)  # every message between the system message and the kept ones

@@ -72,11 +72,11 @@ def create_agent(user, spec: dict) -> Agent:
         last_updated_by=user,
         name=_name(spec.get("name")),
         system=_system(spec.get("system"), agent_type),
-        llm_config=llm_config_from(spec),
+        llm_config=llm_config_from(spec, org_id=org.id),
         embedding_config=embedding_config_from(spec),
         timezone=_timezone(spec.get("timezone")),
         secrets=_secrets(spec),
-        compaction_settings=_compaction(spec.get("compaction_settings")),
+        compaction_settings=_compaction(spec.get("compaction_settings"), org.id),
     )
     _apply_simple(agent, spec)
     agent.message_buffer_autoclear = agent.message_buffer_autoclear or agent_type == "workflow_agent"
@@ -169,7 +169,7 @@ def update_agent(user, agent_id: str, changes: dict, *, expected_version: int | 
                 "model_settings",
             )
         ):
-            agent.llm_config = llm_config_from(changes, agent.llm_config)
+            agent.llm_config = llm_config_from(changes, agent.llm_config, org_id=agent.organization_id)
         if "embedding" in changes or "embedding_config" in changes:
             agent.embedding_config = embedding_config_from(changes)
         if "tool_rules" in changes:
@@ -177,7 +177,7 @@ def update_agent(user, agent_id: str, changes: dict, *, expected_version: int | 
         if "secrets" in changes or "tool_exec_environment_variables" in changes:
             agent.secrets = keep_masked(_secrets(changes), agent.secrets)
         if "compaction_settings" in changes:
-            agent.compaction_settings = _compaction(changes["compaction_settings"])
+            agent.compaction_settings = _compaction(changes["compaction_settings"], agent.organization_id)
         if "enable_sleeptime" in changes:
             agent.enable_sleeptime = bool(changes["enable_sleeptime"])
         _apply_simple(agent, changes)

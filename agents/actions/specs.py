@@ -89,7 +89,7 @@ def keep_masked(new: dict, old: dict | None) -> dict:
     return {k: old[k] if k in old and v == mask(old[k]) else v for k, v in new.items()}
 
 
-def _compaction(settings_value):
+def _compaction(settings_value, org_id: str | None = None):
     if settings_value is None:
         return None
     if not isinstance(settings_value, dict):
@@ -116,7 +116,7 @@ def _compaction(settings_value):
         raise Invalid("compaction_settings.prompt must be text", field="compaction_settings.prompt")
     if settings_value.get("model"):
         try:
-            resolve_llm(settings_value["model"])
+            resolve_llm(settings_value["model"], org_id=org_id)
         except DomainError as exc:
             raise Invalid(f"compaction_settings.model: {exc.message}", field="compaction_settings.model") from None
     return settings_value
@@ -132,8 +132,9 @@ def _apply_simple(agent: Agent, spec: dict) -> None:
         setattr(agent, name, value)
 
 
-def llm_config_from(spec: dict, current: dict | None = None) -> dict:
-    """The agent's llm_config from a handle (`model`) and/or an `llm_config`, plus the shortcut fields."""
+def llm_config_from(spec: dict, current: dict | None = None, *, org_id: str | None = None) -> dict:
+    """The agent's llm_config from a handle (`model`: the operator's or one of `org_id`'s providers) and/or an
+    `llm_config`, plus the shortcut fields."""
     from agents.runtime.providers import TUNABLE, resolve_llm
 
     given = spec.get("llm_config")
@@ -148,7 +149,7 @@ def llm_config_from(spec: dict, current: dict | None = None) -> dict:
     overrides.update(model_settings_overrides(spec.get("model_settings")))
     handle = spec.get("model") or (given or {}).get("handle")
     if handle:
-        return resolve_llm(handle, overrides)
+        return resolve_llm(handle, overrides, org_id=org_id)
     if given and given.get("model") and given.get("model_endpoint_type"):
         config = {**given, **overrides}
         if not isinstance(config.get("context_window"), int) or config["context_window"] < 1:
@@ -156,11 +157,11 @@ def llm_config_from(spec: dict, current: dict | None = None) -> dict:
         return config
     if current is not None:
         return (
-            resolve_llm(current["handle"], {**current, **overrides})
+            resolve_llm(current["handle"], {**current, **overrides}, org_id=org_id)
             if current.get("handle")
             else {**current, **overrides}
         )
-    return resolve_llm(settings.DEFAULT_MODEL, overrides)
+    return resolve_llm(settings.DEFAULT_MODEL, overrides, org_id=org_id)
 
 
 # ModelSettings fields (SDK 1.x, one shape per provider_type) -> llm_config keys.

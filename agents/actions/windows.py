@@ -76,7 +76,10 @@ def compact_messages(user, agent_id: str, compaction_settings: dict | None = Non
 
     agent = get_agent_for(user, agent_id, action="edit")
     if compaction_settings:
-        agent.compaction_settings = {**(agent.compaction_settings or {}), **_compaction(compaction_settings)}
+        agent.compaction_settings = {
+            **(agent.compaction_settings or {}),
+            **_compaction(compaction_settings, agent.organization_id),
+        }
     before = load_context(agent)
     try:
         after = compact(agent, before, trigger="manual")

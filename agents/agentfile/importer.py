@@ -44,9 +44,10 @@ def import_agent_file(
     `keep_free_names`: an agent keeps its name unless it is taken (then `_copy`), whatever `append_copy_suffix`
     says. `model_map` (file handle → handle here, see agents.agentfile.preview) replaces the models it names."""
     doc = parse_agent_file(raw)
-    llm_override = _resolved_llm(model)
+    org_id = user.organization_id
+    llm_override = _resolved_llm(model, org_id)
     embedding_override = _resolved_embedding(embedding)
-    models = _Models(checked_model_map(model_map), llm_override, embedding_override)
+    models = _Models(checked_model_map(model_map, org_id), llm_override, embedding_override, org_id)
     with transaction.atomic():
         ids = _IdMap()
         _import_tools(user, doc, ids, override_existing_tools)
@@ -104,16 +105,16 @@ class _IdMap(dict):
         return [self[i] for i in local_ids or []]
 
 
-def _resolved_llm(handle: str | None) -> dict | None:
+def _resolved_llm(handle: str | None, org_id: str | None) -> dict | None:
     from agents.runtime.providers import resolve_llm
 
-    return resolve_llm(handle) if handle else None
+    return resolve_llm(handle, org_id=org_id) if handle else None
 
 
-def _resolved_embedding(handle: str | None) -> dict | None:
+def _resolved_embedding(handle: str | None, org_id: str | None = None) -> dict | None:
     from agents.runtime.providers import resolve_embedding
 
-    return resolve_embedding(handle) if handle else None
+    return resolve_embedding(handle, org_id=org_id) if handle else None
 
 
 class _AgentNames:
@@ -140,8 +141,8 @@ class _Models:
     """Which model configs the imported agents and folders get: an override for all, else the file's handle mapped
     by `model_map`, else the file's own config."""
 
-    def __init__(self, model_map: dict, llm: dict | None, embedding: dict | None):
-        self.map, self.llm, self.embedding = model_map, llm, embedding
+    def __init__(self, model_map: dict, llm: dict | None, embedding: dict | None, org_id: str | None):
+        self.map, self.llm, self.embedding, self.org_id = model_map, llm, embedding, org_id
 
     def llm_for(self, config: dict | None) -> dict | None:
         return self.llm or self._mapped(llm_handle(config), _resolved_llm, "an LLM")
@@ -158,7 +159,7 @@ class _Models:
         if not target:
             return None
         try:
-            return resolve(target)
+            return resolve(target, self.org_id)
         except DomainError:
             raise Invalid(
                 f"model_map[{handle!r}]: {target!r} is not {kind} of this server", field="model_map"
@@ -319,7 +320,9 @@ def _import_agent(user, entry: AgentEntry, ids: _IdMap, *, name, models: _Models
         "include_base_tool_rules": False,
         "initial_message_sequence": [],
         "enable_sleeptime": False,
-        **_model_spec(entry, models.llm_for(entry.llm_config), models.embedding_for(entry.embedding_config)),
+        **_model_spec(
+            entry, models.llm_for(entry.llm_config), models.embedding_for(entry.embedding_config), user.organization_id
+        ),
     }
     agent = create_agent(user, {k: v for k, v in spec.items() if v is not None})
     llm = models.llm_for(entry.llm_config)
@@ -329,7 +332,7 @@ def _import_agent(user, entry: AgentEntry, ids: _IdMap, *, name, models: _Models
     return agent
 
 
-def _model_spec(entry: AgentEntry, llm: dict | None, embedding: dict | None) -> dict:
+def _model_spec(entry: AgentEntry, llm: dict | None, embedding: dict | None, org_id: str | None) -> dict:
     """Which model the agent calls: the override, else the file's handle when this server has that model, else
     the file's config as it is (calls fail until that provider is configured)."""
     from agents.runtime.providers import resolve_llm
@@ -341,7 +344,7 @@ def _model_spec(entry: AgentEntry, llm: dict | None, embedding: dict | None) -> 
     handle = config.pop("handle", None)
     if handle:
         try:
-            resolve_llm(handle)
+            resolve_llm(handle, org_id=org_id)
             return {**spec, "model": handle, "llm_config": config}
         except DomainError:
             pass

@@ -26,9 +26,9 @@ def embedding_handle(config: dict | None) -> str | None:
     return None
 
 
-def _available(resolve, handle: str) -> bool:
+def _available(resolve, handle: str, org_id: str | None) -> bool:
     try:
-        resolve(handle)
+        resolve(handle, org_id=org_id)
         return True
     except DomainError:
         return False
@@ -61,7 +61,12 @@ def preview(user, doc: AgentFile) -> dict:
             used.setdefault(("embedding", handle), []).append(f"folder {source.name}")
     resolvers = {"llm": resolve_llm, "embedding": resolve_embedding}
     models = [
-        {"kind": kind, "handle": handle, "available": _available(resolvers[kind], handle), "used_by": users}
+        {
+            "kind": kind,
+            "handle": handle,
+            "available": _available(resolvers[kind], handle, user.organization_id),
+            "used_by": users,
+        }
         for (kind, handle), users in used.items()
     ]
     return {
@@ -71,13 +76,13 @@ def preview(user, doc: AgentFile) -> dict:
         "messages": sum(len(a.messages) for a in doc.agents),
         "models": models,
         "unknown_models": [m for m in models if not m["available"]],
-        "choices": {"llm": llm_handles(), "embedding": embedding_handles()},
+        "choices": {"llm": llm_handles(user.organization_id), "embedding": embedding_handles()},
     }
 
 
-def checked_model_map(model_map) -> dict[str, str]:
-    """`model_map` as given (a dict of file handle → handle here); every target must be a model this server has,
-    as an LLM or an embedding model."""
+def checked_model_map(model_map, org_id: str | None) -> dict[str, str]:
+    """`model_map` as given (a dict of file handle → handle here); every target must be a model this server (or
+    the organization's own providers) has, as an LLM or an embedding model."""
     from agents.runtime.providers import resolve_embedding, resolve_llm
 
     if not model_map:
@@ -89,6 +94,6 @@ def checked_model_map(model_map) -> dict[str, str]:
             'model_map must be a JSON object of handles, e.g. {"openai/gpt-4o": "ollama/llama3"}', field="model_map"
         )
     for source, target in model_map.items():
-        if not (_available(resolve_llm, target) or _available(resolve_embedding, target)):
+        if not (_available(resolve_llm, target, org_id) or _available(resolve_embedding, target, org_id)):
             raise Invalid(f"model_map[{source!r}]: {target!r} is not a model of this server", field="model_map")
     return dict(model_map)

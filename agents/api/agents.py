@@ -57,7 +57,7 @@ class ModelFilters(Schema):
 def list_models(request, f: Query[ModelFilters]):
     from agents.runtime.providers import llm_models
 
-    models = llm_models()
+    models = llm_models(request.auth.organization_id)
     if f.provider_category:
         models = [m for m in models if m.get("provider_category") in f.provider_category]
     if f.provider_name:

@@ -41,11 +41,11 @@ class ImportForm(forms.Form):
     model = forms.ChoiceField(required=False)
     embedding = forms.ChoiceField(required=False)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, org_id: str, **kwargs):
         from agents.runtime.providers import embedding_handles, llm_handles
 
         super().__init__(*args, **kwargs)
-        self.fields["model"].choices = [("", "The file's model")] + [(h, h) for h in llm_handles()]
+        self.fields["model"].choices = [("", "The file's model")] + [(h, h) for h in llm_handles(org_id)]
         self.fields["embedding"].choices = [("", "The file's embedding model")] + [(h, h) for h in embedding_handles()]
 
     def clean_file(self):
@@ -197,11 +197,11 @@ class AgentSettingsForm(forms.Form):
         self.agent = agent
         current_model = agent.llm_config.get("handle") or agent.model_handle
         current_embedding = (agent.embedding_config or {}).get("handle", "")
-        self.fields["model"].choices = _with_current(llm_handles(), current_model)
+        self.fields["model"].choices = _with_current(llm_handles(agent.organization_id), current_model)
         self.fields["embedding"].choices = _with_current(embedding_handles(), current_embedding)
         compaction = agent.compaction_settings or {}
         self.fields["compaction_model"].choices = [("", "The agent's own model")] + _with_current(
-            llm_handles(), compaction.get("model") or ""
+            llm_handles(agent.organization_id), compaction.get("model") or ""
         )
         if not self.is_bound:
             self.initial = {

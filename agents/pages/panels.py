@@ -268,7 +268,7 @@ def chat(agent, limit: int = 300) -> dict:
         "agent": agent,
         "turns": turns,
         "running": any(t["active"] for t in turns),
-        "model_missing": agent.model_handle not in llm_handles(),
+        "model_missing": agent.model_handle not in llm_handles(agent.organization_id),
         "embedding_missing": embedding if embedding and embedding not in embedding_handles() else "",
     }
 

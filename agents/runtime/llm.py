@@ -164,8 +164,9 @@ def complete(
     stream: bool = False,
     on_delta=None,
     max_tokens: int | None = None,
+    org_id: str | None = None,
 ) -> LLMResult:
-    """One chat completion. `on_delta(kind, data)` receives stream deltas: ("content", text),
+    """One chat completion, for an agent of `org_id` (whose own providers a "byok" config names). `on_delta(kind, data)` receives stream deltas: ("content", text),
     ("reasoning", text), ("tool_call", {"index", "id", "name", "arguments"}).
 
     Raises ContextWindowExceeded, InvalidLLMResponse or LLMError; retries 429/5xx with backoff first.
@@ -175,10 +176,11 @@ def complete(
 
     lit = litellm()
     try:
-        kwargs = {k: v for k, v in litellm_kwargs(llm_config).items() if v is not None}
-    except Invalid as exc:  # an endpoint the server may not call
+        kwargs = {k: v for k, v in litellm_kwargs(llm_config, org_id).items() if v is not None}
+    except Invalid as exc:  # an endpoint the server may not call, or a provider the organization does not have
         raise LLMError(exc.message) from exc
-    tenant = bool(tenant_endpoint(llm_config))
+    # An endpoint a tenant chose (its own or its organization's provider): only the kind of failure is shown.
+    tenant = bool(tenant_endpoint(llm_config)) or llm_config.get("provider_category") == "byok"
     kwargs.update(messages=messages, timeout=getattr(settings, "LLM_TIMEOUT_SECONDS", 120))
     if llm_config.get("temperature") is not None:
         kwargs["temperature"] = llm_config["temperature"]

@@ -89,7 +89,7 @@ class Turn(ToolPhase, Records):
         if self.options.get("override_model"):
             from agents.runtime.providers import resolve_llm
 
-            self.llm_config = resolve_llm(self.options["override_model"])
+            self.llm_config = resolve_llm(self.options["override_model"], org_id=self.agent.organization_id)
         self.system_override = self.options.get("override_system") or None
 
     def emit(self, event: dict) -> None:
@@ -200,6 +200,7 @@ class Turn(ToolPhase, Records):
                     parallel_tool_calls=parallel,
                     stream=streamer is not None,
                     on_delta=streamer.on_delta if streamer else None,
+                    org_id=self.agent.organization_id,
                 )
             except llm_client.ContextWindowExceeded as exc:
                 if attempt == MAX_OVERFLOW_RETRIES:

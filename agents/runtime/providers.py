@@ -1,9 +1,11 @@
 """The model catalog: which LLM and embedding handles are configured, and what a handle resolves to.
 
 A handle is "provider/model". `engram/scripted` (the simulator that ships with Engram) and
-`local/all-minilm-l6-v2` (embeddings computed in-process) are always there; the others appear when their key or
-base URL is set. `resolve_llm` / `resolve_embedding` give the Letta LlmConfig / EmbeddingConfig dicts that agents
-store; `litellm_kwargs` turns a stored config into the arguments of a litellm call, and is the one place that
+`local/all-minilm-l6-v2` (embeddings computed in-process) are always there; the operator's others appear when their
+key or base URL is set, and an organization's own providers (agents/org_providers.py) add handles only it sees:
+functions that list or resolve handles take the `org_id` whose providers count.
+
+`resolve_llm` / `resolve_embedding` give the Letta LlmConfig / EmbeddingConfig dicts that agents store; `litellm_kwargs` turns a stored config into the arguments of a litellm call, and is the one place that
 knows provider URLs and keys (keys are read at call time and never stored in a config).
 """
 
@@ -13,6 +15,15 @@ import time
 from django.conf import settings
 
 from ade.errors import Invalid, NotFound
+
+from .llm_configs import (
+    ANTHROPIC_MODELS,
+    DEFAULT_CONTEXT_WINDOW,
+    OPENAI_MODELS,
+    OPERATOR_PREFIX,
+    provider_config,
+    provider_record,
+)
 
 log = logging.getLogger(__name__)
 
@@ -24,23 +35,9 @@ SCRIPTED_MODELS = {"scripted": "Scripted model (simulator)", "oracle": "Oracle (
 ORACLE_HANDLE = "engram/oracle"
 LOCAL_EMBED_HANDLE = "local/all-minilm-l6-v2"
 SCRIPTED_CONTEXT_WINDOW = 32_000
-DEFAULT_CONTEXT_WINDOW = 128_000
 OPENAI_BASE = "https://api.openai.com/v1"
 ANTHROPIC_BASE = "https://api.anthropic.com/v1"
 
-# Known models of the keyed providers: model → context window.
-OPENAI_MODELS = {
-    "gpt-4.1": 1_047_576,
-    "gpt-4.1-mini": 1_047_576,
-    "gpt-4.1-nano": 1_047_576,
-    "gpt-4o": 128_000,
-    "gpt-4o-mini": 128_000,
-    "gpt-5": 272_000,
-    "gpt-5-mini": 272_000,
-    "gpt-5-nano": 272_000,
-    "o4-mini": 200_000,
-}
-ANTHROPIC_MODELS = {"claude-sonnet-4-5": 200_000, "claude-haiku-4-5": 200_000, "claude-opus-4-1": 200_000}
 OPENAI_EMBEDDINGS = {"text-embedding-3-small": 1536}
 
 # LlmConfig fields a caller may set on top of what the handle gives (identity fields come from the handle).
@@ -103,7 +100,7 @@ def _llm(provider: str, model: str) -> dict | None:
     if provider == "engram":
         if model not in SCRIPTED_MODELS:
             return None
-        return _config(
+        return provider_config(
             model,
             "openai",
             _scripted_endpoint(),
@@ -112,46 +109,54 @@ def _llm(provider: str, model: str) -> dict | None:
             display_name=SCRIPTED_MODELS[model],
         )
     if provider == "openai" and settings.OPENAI_API_KEY:
-        return _config(model, "openai", OPENAI_BASE, "openai", OPENAI_MODELS.get(model, DEFAULT_CONTEXT_WINDOW))
+        return provider_config(model, "openai", OPENAI_BASE, "openai", OPENAI_MODELS.get(model, DEFAULT_CONTEXT_WINDOW))
     if provider == "anthropic" and settings.ANTHROPIC_API_KEY:
-        return _config(
+        return provider_config(
             model, "anthropic", ANTHROPIC_BASE, "anthropic", ANTHROPIC_MODELS.get(model, 200_000), max_tokens=8192
         )
     if provider == "ollama" and settings.OLLAMA_BASE_URL:
-        return _config(model, "ollama", settings.OLLAMA_BASE_URL, "ollama", DEFAULT_CONTEXT_WINDOW)
+        return provider_config(model, "ollama", settings.OLLAMA_BASE_URL, "ollama", DEFAULT_CONTEXT_WINDOW)
     if provider == "openai-compatible" and settings.OPENAI_COMPATIBLE_BASE_URL:
-        return _config(
+        return provider_config(
             model, "openai", settings.OPENAI_COMPATIBLE_BASE_URL, "openai-compatible", DEFAULT_CONTEXT_WINDOW
         )
     return None
 
 
-def _config(model, endpoint_type, endpoint, provider_name, context_window, **extra) -> dict:
-    return {
-        "model": model,
-        "display_name": extra.pop("display_name", None),
-        "model_endpoint_type": endpoint_type,
-        "model_endpoint": endpoint,
-        "provider_name": provider_name,
-        "provider_category": "base",
-        "model_wrapper": None,
-        "context_window": context_window,
-        "put_inner_thoughts_in_kwargs": False,
-        "handle": f"{provider_name}/{model}",
-        "temperature": 0.7,
-        "max_tokens": extra.pop("max_tokens", None),
-        "enable_reasoner": False,
-        "reasoning_effort": None,
-        "max_reasoning_tokens": 0,
-        "frequency_penalty": None,
-        "parallel_tool_calls": False,
-        "response_format": None,
-        "strict": False,
-        **extra,
-    }
+def configured_operator_providers() -> list[tuple[str, str, str | None]]:
+    """(name, provider_type, base URL) of the providers the operator configured, Engram's simulator first."""
+    rows = [("engram", "openai", None)]
+    if settings.OPENAI_API_KEY:
+        rows.append(("openai", "openai", OPENAI_BASE))
+    if settings.ANTHROPIC_API_KEY:
+        rows.append(("anthropic", "anthropic", ANTHROPIC_BASE))
+    if settings.OLLAMA_BASE_URL:
+        rows.append(("ollama", "ollama", settings.OLLAMA_BASE_URL))
+    if settings.OPENAI_COMPATIBLE_BASE_URL:
+        rows.append(("openai-compatible", "openai", settings.OPENAI_COMPATIBLE_BASE_URL))
+    return rows
 
 
-def llm_handles() -> list[str]:
+def operator_provider_rows() -> list[dict]:
+    """The operator's providers in Letta's Provider shape: listed with every organization's, read-only, no key."""
+    handles = [h.split("/", 1) for h in llm_handles()]
+    return [
+        provider_record(
+            id=OPERATOR_PREFIX + name,
+            name=name,
+            provider_type=kind,
+            provider_category="base",
+            base_url=base_url,
+            models=[model for owner, model in handles if owner == name],
+        )
+        for name, kind, base_url in configured_operator_providers()
+    ]
+
+
+def llm_handles(org_id: str | None = None) -> list[str]:
+    """Every LLM handle the organization may pick: the operator's, then its own providers'."""
+    from agents import org_providers
+
     handles = [SCRIPTED_HANDLE]
     if settings.OPENAI_API_KEY:
         handles += [f"openai/{m}" for m in OPENAI_MODELS]
@@ -167,7 +172,7 @@ def llm_handles() -> list[str]:
             for m in _remote_models(settings.OPENAI_COMPATIBLE_BASE_URL, "/models", settings.OPENAI_COMPATIBLE_API_KEY)
             if "embed" not in m
         ]
-    return handles
+    return handles + org_providers.handles(org_id)
 
 
 def _embedding(provider: str, model: str) -> dict | None:
@@ -226,17 +231,20 @@ _PROVIDER_TYPES = {
 }
 
 
-def llm_models() -> list[dict]:
-    """`Model` dicts of every configured LLM handle."""
+def llm_models(org_id: str | None = None) -> list[dict]:
+    """`Model` dicts of every LLM handle the organization may pick."""
+    from agents import org_providers
+
+    types = {**_PROVIDER_TYPES, **org_providers.provider_types(org_id)}
+    configs = [resolve_llm(h) for h in llm_handles()] + org_providers.llm_configs(org_id)
     out = []
-    for handle in llm_handles():
-        cfg = resolve_llm(handle)
+    for cfg in configs:
         out.append(
             {
                 **cfg,
                 "name": cfg["model"],
                 "max_context_window": cfg["context_window"],
-                "provider_type": _PROVIDER_TYPES[cfg["provider_name"]],
+                "provider_type": types[cfg["provider_name"]],
                 "model_type": "llm",
             }
         )
@@ -272,15 +280,18 @@ def _split(handle, field: str) -> tuple[str, str]:
     return provider, model
 
 
-def resolve_llm(handle: str, overrides: dict | None = None) -> dict:
-    """The LlmConfig for `handle`, with caller overrides (context window, temperature, …) applied and checked.
+def resolve_llm(handle: str, overrides: dict | None = None, *, org_id: str | None = None) -> dict:
+    """The LlmConfig for `handle` (an operator's model, or one of `org_id`'s providers), with caller overrides
+    (context window, temperature, …) applied and checked.
 
     Raises Invalid (field "model") for a malformed handle or bad override, NotFound for an unconfigured one."""
+    from agents import org_providers
+
     provider, model = _split(handle, "model")
-    config = _llm(provider, model)
+    config = _llm(provider, model) or org_providers.llm_config(org_id, provider, model)
     if config is None:
         raise NotFound(
-            f"Model {handle!r} is not available. Configured models: {', '.join(llm_handles())}", field="model"
+            f"Model {handle!r} is not available. Configured models: {', '.join(llm_handles(org_id))}", field="model"
         )
     for key, value in (overrides or {}).items():
         if key in TUNABLE and value is not None:
@@ -299,8 +310,9 @@ def _checked(key: str, value):
     return value
 
 
-def resolve_embedding(handle: str) -> dict:
-    """The EmbeddingConfig for `handle`. Invalid (field "embedding") if malformed, NotFound if not configured."""
+def resolve_embedding(handle: str, *, org_id: str | None = None) -> dict:
+    """The EmbeddingConfig for `handle`. Invalid (field "embedding") if malformed, NotFound if not configured.
+    Embedding models come from the operator's providers only: `org_id` is taken for symmetry with resolve_llm."""
     provider, model = _split(handle, "embedding")
     config = _embedding(provider, model)
     if config is None:
@@ -320,8 +332,9 @@ def _provider_of(config: dict) -> str:
     return config.get("model_endpoint_type") or config.get("embedding_endpoint_type") or "openai"
 
 
-def litellm_kwargs(config: dict) -> dict:
-    """`model`, `api_base`, `api_key` for a litellm call with a stored llm_config or embedding_config.
+def litellm_kwargs(config: dict, org_id: str | None = None) -> dict:
+    """`model`, `api_base`, `api_key` for a litellm call with a stored llm_config or embedding_config, made for
+    an agent of `org_id` (whose own providers a "byok" config names).
 
     The scripted server's address is looked up now (it may have been autostarted on another port since the
     config was stored). Local embeddings (`local/…`) are computed in-process and have no litellm form.
@@ -329,6 +342,10 @@ def litellm_kwargs(config: dict) -> dict:
     An operator's key goes only to that provider's own base URL. A config naming another endpoint (set by a
     tenant, or imported) is called without any key, and only if `ade.netguard` lets it through (checked here,
     right before the call, so a host that resolves differently since the config was stored is caught)."""
+    if config.get("provider_category") == "byok":
+        from agents import org_providers
+
+        return org_providers.call_kwargs(org_id, config)
     embedding = "embedding_model" in config
     model = config.get("embedding_model") if embedding else config.get("model")
     provider = _provider_of(config)
@@ -364,6 +381,8 @@ def tenant_endpoint(config: dict) -> str | None:
     operator's, or Engram's). Such an endpoint gets no key and must pass `ade.netguard.check_outbound_url`."""
     provider = _provider_of(config)
     stored = config.get("embedding_endpoint" if "embedding_model" in config else "model_endpoint")
+    if config.get("provider_category") == "byok":  # called at its provider row's URL, checked there
+        return None
     if provider in SELF_HOSTED or provider == "anthropic":
         return None
     if provider == "ollama":

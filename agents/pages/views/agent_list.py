@@ -82,9 +82,9 @@ def agent_import(request):
     """The dialog opens the import's progress socket first (agents/pages/imports.py); the post starts the import
     in the background and answers at once with the progress panel."""
     if request.method != "POST":
-        context = {"form": ImportForm(), "ticket": imports.new_ticket(request.user)}
+        context = {"form": ImportForm(org_id=request.user.organization_id), "ticket": imports.new_ticket(request.user)}
         return region(request, "agents/partials/import_form.html", "agents/import.html", context)
-    form = ImportForm(request.POST, request.FILES)
+    form = ImportForm(request.POST, request.FILES, org_id=request.user.organization_id)
     ticket = request.POST.get("ticket", "")
     import_id = imports.read_ticket(ticket, request.user) if ticket else None
     if ticket and import_id is None:
@@ -94,7 +94,7 @@ def agent_import(request):
         try:
             options = _import_options(request, data)
             parse_agent_file(data["file"])  # a broken file or a bad choice is refused here, inline, before it starts
-            checked_model_map(options["model_map"])
+            checked_model_map(options["model_map"], request.user.organization_id)
             if import_id is None or not request.htmx:  # no progress socket (no JS): the import runs right here
                 return go(request, "agents:workspace", import_agent_file(request.user, data["file"], **options)[0])
         except DomainError as exc:
@@ -129,7 +129,7 @@ def agent_import_preview(request):
     from accounts.permissions import check
     from agents.agentfile.preview import preview
 
-    form = ImportForm(request.POST, request.FILES)
+    form = ImportForm(request.POST, request.FILES, org_id=request.user.organization_id)
     context = {"error": None, "preview": None}
     if form.is_valid():
         try:
