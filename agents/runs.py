@@ -76,7 +76,7 @@ def runs_on_workers() -> bool:
 
 def start_turn(
     user,
-    agent_id: str,
+    agent_id: str | Agent,
     messages: list[dict],
     *,
     options: dict | None = None,
@@ -89,8 +89,11 @@ def start_turn(
 
     Idempotent: a turn sent again with the same `idempotency_key`, or whose messages carry the same `otid`, to
     the same agent (a client retrying a request that timed out) gets the first one's Run back, marked
-    `replayed` (`submit` then does nothing; following it streams the first one's events)."""
-    agent = get_agent_for(user, agent_id, action="chat")
+    `replayed` (`submit` then does nothing; following it streams the first one's events).
+
+    `agent_id` may be the Agent row itself when the caller loaded it with `get_agent_for(user, id, action="chat")`
+    (the API checks the input against it first; a second read would cost a query per turn)."""
+    agent = agent_id if isinstance(agent_id, Agent) else get_agent_for(user, agent_id, action="chat")
     key = _idempotency_key(messages, idempotency_key)
     with transaction.atomic():
         if key:  # the agent's row lock serialises two retries arriving together
@@ -128,7 +131,7 @@ def submit(run: Run) -> None:
     if runs_on_workers():
         transaction.on_commit(lambda: _enqueue_or_fail(run))
     else:
-        _drive(_mark_running(run.id))
+        _drive(_mark_running(run))
 
 
 def _enqueue_or_fail(run: Run) -> None:
@@ -153,7 +156,7 @@ def _enqueue_or_fail(run: Run) -> None:
 def execute(run_id: str, *, on_event=None) -> Run:
     """Run the turn of `run_id` in this process to its end; call `on_event(event)` for each event as it happens.
     A loop error is recorded on the run (failed) and raised again."""
-    error = _drive(_mark_running(run_id), on_event)
+    error = _drive(_mark_running(Run.objects.get(id=run_id)), on_event)
     if error is not None:
         raise error
     return Run.objects.get(id=run_id)
@@ -193,13 +196,13 @@ def _requeue(agent_id: str, conversation_id: str | None) -> None:
         enqueue("agents.execute_queued", next_id)
 
 
-def _mark_running(run_id: str) -> Run:
-    with transaction.atomic():
-        run = Run.objects.select_for_update().get(id=run_id)
-        if run.status != "created":
-            raise Conflict(f"Run {run_id} has already started ({run.status})")
-        run.status, run.started_at = "running", timezone.now()
-        run.save(update_fields=["status", "started_at"])
+def _mark_running(run: Run) -> Run:
+    """Claim a created run for this process: one conditional UPDATE, so two claimers cannot both win."""
+    now = timezone.now()
+    if not Run.objects.filter(id=run.id, status="created").update(status="running", started_at=now):
+        status = Run.objects.filter(id=run.id).values_list("status", flat=True).first()
+        raise Conflict(f"Run {run.id} has already started ({status})")
+    run.status, run.started_at = "running", now
     return run
 
 
@@ -255,9 +258,10 @@ def _drive(run: Run, on_event=None) -> Exception | None:
             reason = DATABASE_LOST if is_disconnect(exc) else str(exc)  # never a driver's text
             _end(run, "failed", "error", error=reason[:2000], from_statuses=ACTIVE)
             error = exc
-    took = time.monotonic_ns() - started
-    retrying(lambda: Run.objects.filter(id=run.id).update(total_duration_ns=took), what=f"run {run.id}: its duration")
-    _close(run)
+    if not finished:  # a finished turn wrote its duration with its end (agents/runtime/records.py)
+        took = time.monotonic_ns() - started
+        retrying(lambda: Run.objects.filter(id=run.id).update(total_duration_ns=took), what=f"run {run.id}: duration")
+    _close(run, known=finished)
     if finished:
         _start_sleeptime(run)
     return error
@@ -298,11 +302,14 @@ def _end(
     return bool(changed)
 
 
-def _close(run: Run) -> None:
-    """End the run's event log (followers stop) and tell pages its new status."""
-    status = retrying(
-        Run.objects.filter(id=run.id).values_list("status", flat=True).first, what=f"run {run.id}: its status"
-    )
+def _close(run: Run, *, known: bool = False) -> None:
+    """End the run's event log (followers stop) and tell pages its new status (`known`: the loop just wrote it
+    into `run`; else it is read)."""
+    status = run.status
+    if not known:
+        status = retrying(
+            Run.objects.filter(id=run.id).values_list("status", flat=True).first, what=f"run {run.id}: its status"
+        )
     _tell(run, lambda: event_log().append(run.id, None))
     _tell(run, lambda: send_now(agent_group(run.agent_id), {"type": "run_updated", "run_id": run.id, "status": status}))
 

@@ -101,7 +101,7 @@ def _start(request, agent_id: str, payload, *, background: bool = False, convers
     409) and record the Run."""
     _refuse_unsupported(payload)
     items = _turn_items(payload)
-    agent = get_agent_for(request.auth, agent_id)
+    agent = get_agent_for(request.auth, agent_id, action="chat")
     if conversation is not None:
         from agents.conversations import use_thread
 
@@ -111,7 +111,7 @@ def _start(request, agent_id: str, payload, *, background: bool = False, convers
     config = payload.dict(include=set(REQUEST_CONFIG_FIELDS))
     return runs.start_turn(
         request.auth,
-        agent_id,
+        agent,
         items,
         options=options,
         request_config=config,

@@ -183,6 +183,7 @@ class Records:
                     completed_at=now,
                     error=error[:2000],
                     ttft_ns=self.ttft_ns,
+                    total_duration_ns=time.monotonic_ns() - self.started,
                 )
                 Agent.objects.filter(id=self.agent.id).update(
                     last_run_completion=now,
@@ -191,6 +192,7 @@ class Records:
                 )
 
         retrying(write, what=f"run {self.run.id}: its finish")  # a finished turn is not failed by a restart
+        self.run.status, self.run.stop_reason = status, stop_reason
         self.emit(stop)
         self.emit(usage)
         if error:
