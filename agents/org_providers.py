@@ -51,7 +51,7 @@ KINDS = {
 }
 # The operator's provider names (agents/runtime/providers.py): an organization's provider may not take them.
 RESERVED = {"engram", "local", "openai", "anthropic", "ollama", "openai-compatible", "letta"}
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,59}$")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,59}$")
 AZURE_API_VERSION = "2024-10-21"
 LIST_TIMEOUT = 10
 
@@ -79,11 +79,11 @@ def create_provider(user, fields: dict) -> Provider:
     name = fields.get("name")
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise Invalid(
-            "name must be 1-60 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit "
+            "name must be 1-60 letters, digits, '.', '_' or '-', starting with a letter or digit "
             "(it becomes the first part of model handles, e.g. my-groq/llama-3.3-70b)",
             field="name",
         )
-    if name in RESERVED:
+    if name.lower() in RESERVED:
         raise Conflict(f"name {name!r} is taken by one of the server's own providers; choose another", field="name")
     provider = Provider(organization_id=user.organization_id, name=name, provider_type=_kind_name(fields))
     provider.created_by = user if getattr(user, "pk", None) else None
@@ -108,10 +108,13 @@ def update_provider(user, provider_id: str, fields: dict) -> Provider:
     if not isinstance(fields.get("api_key"), str):
         raise Invalid("api_key is required (enter the key again to change a provider)", field="api_key")
     changed = get_provider_for(user, provider_id)
+    read_at = changed.updated_at
     _apply(changed, fields, new=False)
     _list_into(changed)
     with transaction.atomic():
         provider = get_provider_for(user, provider_id, for_update=True)
+        if provider.updated_at != read_at:  # changed by someone else while its models were listed
+            raise Conflict(f"Provider {provider.name} was changed meanwhile; reload it and try again")
         for field in ("api_key", "base_url", "api_version", "region", "listed_models", "last_synced", "last_error"):
             setattr(provider, field, getattr(changed, field))
         provider.save()

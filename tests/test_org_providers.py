@@ -227,3 +227,24 @@ def test_a_viewer_sees_the_providers_but_no_form(alice, client, remote):
     page = client.get("/providers/").content.decode()
     assert "Add a provider" not in page and "admins add and remove providers" in page
     assert client.post("/providers/", {"name": "x", "provider_type": "openai", "api_key": KEY}).status_code == 403
+
+
+def test_names_keep_their_case_but_cannot_mimic_the_operator(alice_api, remote):
+    assert add(alice_api, remote, name="OpenAI").status_code == 409
+    assert add(alice_api, remote, name="Team-LLM").status_code == 200
+    assert "Team-LLM/fast-1" in {m["handle"] for m in alice_api.get("/v1/models/").json()}
+
+
+def test_a_change_made_while_the_models_were_listed_is_not_overwritten(alice_api, remote, monkeypatch):
+    from agents import org_providers
+
+    provider = add(alice_api, remote).json()
+    listed = org_providers.list_models
+
+    def meanwhile(row):
+        ProviderRow.objects.get(id=row.id).save()  # another admin saves the provider during the listing
+        return listed(row)
+
+    monkeypatch.setattr(org_providers, "list_models", meanwhile)
+    r = alice_api.patch(f"/v1/providers/{provider['id']}", {"api_key": KEY})
+    assert r.status_code == 409 and "changed meanwhile" in r.json()["detail"]
