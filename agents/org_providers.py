@@ -32,7 +32,8 @@ class Kind:
     needs_key: bool = True
 
 
-# Letta's provider_type values we can call through litellm.
+# Letta's provider_type values we can call through litellm; the others (Bedrock, Vertex: cloud credentials rather
+# than a key) are refused with the list of these.
 KINDS = {
     "openai": Kind("OpenAI or any OpenAI-compatible API", "https://api.openai.com/v1", "openai"),
     "anthropic": Kind("Anthropic", "https://api.anthropic.com/v1", "anthropic"),
@@ -45,9 +46,11 @@ KINDS = {
     "xai": Kind("xAI", "https://api.x.ai/v1", "openai"),
     "fireworks": Kind("Fireworks AI", "https://api.fireworks.ai/inference/v1", "openai"),
     "cerebras": Kind("Cerebras", "https://api.cerebras.ai/v1", "openai"),
+    "google_ai": Kind("Google AI (Gemini)", "https://generativelanguage.googleapis.com/v1beta/openai", "openai"),
     "ollama": Kind("Ollama", None, "ollama", needs_key=False),
     "vllm": Kind("vLLM", None, "openai", needs_key=False),
     "lmstudio_openai": Kind("LM Studio", None, "openai", needs_key=False),
+    "sglang": Kind("SGLang", None, "openai", needs_key=False),
 }
 # The operator's provider names (agents/runtime/providers.py): an organization's provider may not take them.
 RESERVED = {"engram", "local", "openai", "anthropic", "ollama", "openai-compatible", "letta"}

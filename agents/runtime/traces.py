@@ -5,6 +5,7 @@ request is our own message list and tool schemas (never the litellm kwargs, whic
 value of the agent's secrets is replaced, and fields named like credentials are masked.
 """
 
+import functools
 import json
 
 MAX_STRING = 20_000
@@ -56,17 +57,24 @@ def build_trace(request: dict, response: dict, *, secrets: dict | None = None) -
 
 def _clean(value, secrets: list[str], key: str = ""):
     if isinstance(value, dict):
-        return {k: _clean(v, secrets, str(k)) for k, v in value.items()}
+        return {k: _clean(v, secrets, k if isinstance(k, str) else str(k)) for k, v in value.items()}
     if isinstance(value, list):
         return [_clean(v, secrets) for v in value]
     if isinstance(value, str):
-        if key and any(name in key.lower() for name in SECRET_NAMES) and value:
+        if key and value and _credential_name(key):
             return REDACTED
         for secret in secrets:
             value = value.replace(secret, REDACTED)
         if len(value) > MAX_STRING:
             return value[:MAX_STRING] + f"… [{len(value) - MAX_STRING} characters clipped]"
     return value
+
+
+@functools.lru_cache(maxsize=4096)
+def _credential_name(key: str) -> bool:
+    # Cached: a trace repeats the same few keys (role, content, type, description…) thousands of times.
+    lowered = key.lower()
+    return any(name in lowered for name in SECRET_NAMES)
 
 
 def _size(trace: dict) -> int:
