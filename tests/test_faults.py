@@ -355,6 +355,61 @@ def test_a_hundred_streams_hold_no_database_connection(stack, alice_key, agent, 
         web.stop(timeout=5)
 
 
+def test_redis_restarted_three_times_during_a_load(stack, letta, alice_key, scripted_llm):
+    """Three users each send messages one after another (blocking `create`) while Redis stops and starts three
+    times (kombu has crashed workers on such a restart, #11 item 5): both workers live through it, every message
+    a user was told succeeded is stored once, every other one is absent or on a failed run, and each agent goes on."""
+    import threading
+
+    agents = [
+        letta.agents.create(name=f"load-{i}-{uuid.uuid4().hex[:6]}", model="engram/scripted", memory_blocks=[])
+        for i in range(3)
+    ]
+    scripted_llm.queue({"text": "Noted.", "delay_ms": 300, "repeat": 10_000})
+    told: dict[str, dict[str, bool]] = {a.id: {} for a in agents}
+    done = threading.Event()
+
+    def user(agent_id: str) -> None:
+        with Letta(base_url=stack.web.url, api_key=alice_key, max_retries=0, timeout=60) as client:
+            n = 0
+            while not done.is_set():
+                text = f"load-{n}-{agent_id}."  # no text is a prefix of another
+                n += 1
+                try:
+                    reply = client.agents.messages.create(agent_id, messages=[{"role": "user", "content": text}])
+                    told[agent_id][text] = any(m.message_type == "assistant_message" for m in reply.messages)
+                except Exception:
+                    told[agent_id][text] = False
+                    time.sleep(0.3)
+
+    users = [threading.Thread(target=user, args=(a.id,)) for a in agents]
+    for thread in users:
+        thread.start()
+    try:
+        for _ in range(3):
+            time.sleep(4)
+            stack.redis.stop()
+            time.sleep(3)
+            stack.redis.start()
+        time.sleep(4)
+    finally:
+        done.set()
+        for thread in users:
+            thread.join(90)
+    assert len(stack.workers.alive()) == 2, stack.workers.logs()
+    assert "Unrecoverable error" not in stack.workers.logs(tail=None)
+    assert sum(ok for outcome in told.values() for ok in outcome.values()) >= 6, told  # the load did run
+    assert any(not ok for outcome in told.values() for ok in outcome.values()), "no message met an outage"
+    scripted_llm.reset()
+    for a in agents:
+        assert_invariants(
+            letta,
+            a.id,
+            succeeded=[t for t, ok in told[a.id].items() if ok],
+            failed=[t for t, ok in told[a.id].items() if not ok],
+        )
+
+
 def test_prefork_workers_keep_their_connection_pool(stack):
     """Run last in this module: after every fault above, no worker's pool was closed under its watchdog."""
     logs = stack.workers.logs(tail=None)
