@@ -35,6 +35,13 @@ def warm_up_litellm(**_kwargs) -> None:
         llm.warm_up()
 
 
+def set_eager(on: bool) -> None:
+    """Run tasks inline (tests, benchmarks) or hand them to workers. Celery 5.6 reads the Django-namespaced key
+    (CELERY_TASK_ALWAYS_EAGER) before the plain one, so a change must reach both."""
+    app.conf.task_always_eager = on
+    app.conf.CELERY_TASK_ALWAYS_EAGER = on
+
+
 def enqueue(task_name: str, *args) -> None:
     """Send a task by its registered name. Domain modules (runs, ingestion) use this instead of importing the task
     modules above them, which import them back: the layers stay one-way. Eager Celery runs the task right here."""

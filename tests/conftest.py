@@ -141,12 +141,12 @@ class LiveServerUrl(str):
 @pytest.fixture(autouse=True)
 def _celery_eager_unless_services(request):
     """Only `services` tests hand work to real Celery workers; all others run tasks inline, as embedded."""
-    from ade.celery import app
+    from ade.celery import app, set_eager
 
     before = app.conf.task_always_eager
-    app.conf.task_always_eager = request.node.get_closest_marker("services") is None
+    set_eager(request.node.get_closest_marker("services") is None)
     yield
-    app.conf.task_always_eager = before
+    set_eager(before)
 
 
 @pytest.fixture

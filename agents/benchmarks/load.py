@@ -44,10 +44,10 @@ def run(argv, out) -> None:
     args = parser.parse_args(argv)
     if not settings.REDIS_URL:
         raise CommandError("bench load needs REDIS_URL (a Redis for the broker, the channel layer and run events)")
-    from ade.celery import app
+    from ade.celery import set_eager
     from agents.scripted.server import ScriptedClient, ScriptedServer
 
-    app.conf.task_always_eager = False
+    set_eager(False)
     server = ScriptedServer(pace_ms=0).start()
     model = ScriptedClient(server.url, server.control_token)
     model.queue(*[{"text": REPLY, "delay_ms": args.model_latency_ms}] * (args.agents * args.messages + args.workers))
