@@ -5,6 +5,7 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from ade.errors import Invalid, NotFound
+from ade.prepared import Prepared, attnames
 
 from . import audit
 from .models import ApiKey, Membership, Organization, Role, User, hash_key
@@ -50,22 +51,38 @@ def revoke_api_key(user: User, key_id: str) -> ApiKey:
     return key
 
 
+KEY_FIELDS, USER_FIELDS = attnames(ApiKey), attnames(User)
+
+
+def _key_lookup(hashed: str):
+    """The unrevoked key with its user and the user's role in the key's organization, in one row."""
+    role = Membership.objects.filter(user=OuterRef("user"), organization=OuterRef("organization")).values("role")
+    return (
+        ApiKey.objects.filter(hashed_key=hashed, revoked_at=None)
+        .annotate(member_role=Subquery(role[:1]))
+        .values_list(*KEY_FIELDS, *(f"user__{name}" for name in USER_FIELDS), "member_role")[:1]
+    )
+
+
+KEY_LOOKUP = Prepared(_key_lookup)  # every API request runs it: compiled once per process
+
+
 def user_for_key(raw: str) -> User | None:
     """The active user behind a raw key, acting in the key's organization (`user.organization` is set to it for
     this request and `user.api_key` to the key), or None when the key is unknown, revoked, or its user is no longer
     a member of that organization."""
     if not raw:
         return None
-    role = Membership.objects.filter(user=OuterRef("user"), organization=OuterRef("organization")).values("role")
-    key = (
-        ApiKey.objects.select_related("user")
-        .annotate(role=Subquery(role[:1]))
-        .filter(hashed_key=hash_key(raw), revoked_at=None)
-        .first()
-    )
-    if key is None or not key.user.is_active or key.role is None:
+    found = KEY_LOOKUP.rows(hash_key(raw))
+    if not found:
         return None
-    user = key.user
+    row, width = found[0], len(KEY_FIELDS)
+    key = ApiKey.from_db("default", KEY_FIELDS, row[:width])
+    user = User.from_db("default", USER_FIELDS, row[width:-1])
+    key.role = row[-1]
+    if not user.is_active or key.role is None:
+        return None
+    key.user = user
     user.organization_id = key.organization_id  # not saved: the key's organization, for this request only
     user.api_key = key
     remember_role(user, key.organization_id, key.role)  # read in the same query as the key

@@ -1,8 +1,12 @@
 """Access rules: the only place that decides who may see which agent and what they may do with it."""
 
+from django.db.models import prefetch_related_objects
+
 from accounts.permissions import check, role_in
 from ade.errors import NotFound
+from ade.prepared import Prepared, attnames
 from agents.models import Agent
+from tools.models import Tool
 
 
 def agents_for(user):
@@ -12,17 +16,40 @@ def agents_for(user):
     return Agent.objects.filter(organization_id=user.organization_id)
 
 
-def get_agent_for(user, agent_id: str, *, for_update: bool = False, action: str = "read", loading=None) -> Agent:
+def get_agent_for(user, agent_id: str, *, for_update: bool = False, action: str = "read", prefetch=()) -> Agent:
     """The agent if `user` may see it, else NotFound (404, never 403: existence is not leaked); then Forbidden (403)
-    unless the user's role allows `action` (accounts.permissions: read, chat, edit, manage, own). `loading(qs)` may
-    add what the caller reads (prefetches), loaded in the same round."""
-    qs = agents_for(user)
+    unless the user's role allows `action` (accounts.permissions: read, chat, edit, manage, own). `prefetch`:
+    relations the caller reads (prefetch_related lookups), loaded with it."""
     if for_update:
-        qs = qs.select_for_update()
-    if loading is not None:
-        qs = loading(qs)
-    agent = qs.filter(id=agent_id).first()
+        agent = agents_for(user).select_for_update().filter(id=agent_id).first()
+    else:  # every agent route and turn reads it: compiled once per process
+        found = [] if role_in(user) is None else AGENT_IN_ORG.objects(Agent, user.organization_id, str(agent_id))
+        agent = found[0] if found else None
     if agent is None:
         raise NotFound("Agent not found")
     check(user, action, agent.organization_id)
+    if prefetch:
+        prefetch_related_objects([agent], *prefetch)
     return agent
+
+
+def agent_row(agent_id: str) -> Agent | None:
+    """The agent by id, with no access check (a turn already checked when it was sent)."""
+    found = AGENT_BY_ID.objects(Agent, agent_id)
+    return found[0] if found else None
+
+
+def agent_tools(agent_id: str) -> list[Tool]:
+    """The agent's attached tools in their order."""
+    return AGENT_TOOLS.objects(Tool, agent_id)
+
+
+AGENT_FIELDS = attnames(Agent)
+AGENT_IN_ORG = Prepared(
+    lambda org, agent_id: Agent.objects.filter(organization_id=org, id=agent_id)[:1], fields=AGENT_FIELDS
+)
+AGENT_BY_ID = Prepared(lambda agent_id: Agent.objects.filter(id=agent_id)[:1], fields=AGENT_FIELDS)
+AGENT_TOOLS = Prepared(
+    lambda agent_id: Tool.objects.filter(agenttool__agent_id=agent_id).order_by("agenttool__position", "agenttool__id"),
+    fields=attnames(Tool),
+)

@@ -27,8 +27,11 @@ instructions.
 
 
 def after_turn(run: Run, **_signal) -> list[Run]:
-    """Advance the sleep-time counter of the run's agent; on a firing turn start its companions' runs."""
-    group = group_of(run.agent_id)  # by id: every turn of every agent asks, most have no group
+    """Advance the sleep-time counter of the run's agent; on a firing turn start its companions' runs. Only while
+    the agent's `enable_sleeptime` is on (as in Letta: turning it off keeps the companion but stops it)."""
+    if not run.agent.enable_sleeptime:  # the turn's own agent row: most agents have none, and no query is made
+        return []
+    group = group_of(run.agent_id)
     if group is None:
         return []
     responses = list(Message.objects.filter(run_id=run.id).exclude(role__in=("user", "system")).order_by("seq"))

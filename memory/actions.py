@@ -104,7 +104,7 @@ def create_block(
     block.check_value(block.value)
     block.created_by_id = block.last_updated_by_id = actor.user_id
     with transaction.atomic():
-        block.save()
+        block.save(force_insert=True)  # a new id: no UPDATE to try first
         _record(block, {f: (None, v) for f, v in block.snapshot().items()}, actor)
     return block
 

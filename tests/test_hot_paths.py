@@ -15,11 +15,16 @@ from django.test.utils import CaptureQueriesContext
 # counted; every statement that reads or writes rows is.
 CONTROL_STATEMENTS = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "SET ")
 # POST /v1/agents/{id}/messages, one step answered in plain text (20 before the agent was read once per request,
-# the run claimed with one conditional UPDATE, and its duration and status written and known at its end)
-REPLY_TURN_QUERIES = 16
+# the run claimed with one conditional UPDATE, and its duration and status written and known at its end; 16 before
+# the sleep-time trigger read the turn's agent row instead of asking for a group)
+REPLY_TURN_QUERIES = 15
 TOOL_TURN_QUERIES = (
-    25  # the same with a conversation_search step (hybrid: +4 to embed the new messages and rank by meaning)
+    24  # the same with a conversation_search step (hybrid: +4 to embed the new messages and rank by meaning)
 )
+AGENT_CREATE_QUERIES = 28  # POST /v1/agents/ with two blocks (37 before a new agent's rows were inserted without
+# an UPDATE tried first, and its block and tool links in one INSERT each)
+AGENT_GET_QUERIES = 9  # GET /v1/agents/{id}: the key, the agent, and one query per relation the AgentState shows
+MESSAGE_LIST_QUERIES = 3  # GET /v1/agents/{id}/messages?limit=60: the key, the agent, the page
 ARCHIVAL_INSERT_QUERIES = 10  # POST /v1/agents/{id}/archival-memory (14 before only the metadata section was
 # rewritten and the passage's organization and author were set by id)
 
@@ -83,6 +88,23 @@ def test_an_archival_insert_runs_a_fixed_number_of_queries_however_big_the_archi
     for i in range(4):
         queries = counted(lambda: alice_api.post(path, {"text": f"Fact number {i}.", "tags": [f"t{i}"]}))
         assert len(queries) == ARCHIVAL_INSERT_QUERIES, f"insert {i}:\n{listing(queries)}"
+
+
+def test_agent_create_get_and_message_list_run_a_fixed_number_of_queries(alice_api, agent, scripted_llm):
+    body = {
+        "name": "pinned",
+        "model": "engram/scripted",
+        "memory_blocks": [{"label": "human", "value": "Ada."}, {"label": "persona", "value": "Terse."}],
+    }
+    alice_api.get(f"/v1/agents/{agent.id}")  # the key's last use is written at most once a minute: not here
+    queries = counted(lambda: alice_api.post("/v1/agents/", body))
+    assert len(queries) == AGENT_CREATE_QUERIES, f"create:\n{listing(queries)}"
+    for i in range(3):
+        send(alice_api, agent, f"Message {i}.")
+        queries = counted(lambda: alice_api.get(f"/v1/agents/{agent.id}"))
+        assert len(queries) == AGENT_GET_QUERIES, f"get {i}:\n{listing(queries)}"
+        queries = counted(lambda: alice_api.get(f"/v1/agents/{agent.id}/messages?limit=60"))
+        assert len(queries) == MESSAGE_LIST_QUERIES, f"list {i}:\n{listing(queries)}"
 
 
 def test_a_turn_sends_messages_edited_since_the_last_turn(alice_api, agent, scripted_llm):

@@ -84,12 +84,14 @@ def create_agent(user, spec: dict) -> Agent:
     user_rules = validate_rules(spec.get("tool_rules"))
     check(user, "edit")
     with transaction.atomic():
-        agent.save()
+        agent.save(force_insert=True)  # a new id: no UPDATE to try first
         _attach_blocks(
-            agent, _new_blocks(org, spec.get("memory_blocks"), user) + _blocks_by_id(user, spec.get("block_ids"))
+            agent,
+            _new_blocks(org, spec.get("memory_blocks"), user) + _blocks_by_id(user, spec.get("block_ids")),
+            fresh=True,
         )
         tools = _tools_for_create(user, agent, spec)
-        _set_tools(agent, tools)
+        _set_tools(agent, tools, fresh=True)
         agent.tool_rules = user_rules + base_rules(agent, spec, tools, user_rules) + approval_rules(tools, user_rules)
         _set_tags(agent, spec.get("tags"))
         set_agent_identities(user, agent, spec.get("identity_ids"))

@@ -91,25 +91,29 @@ def _recompile_now(agent: Agent) -> None:
     Message.objects.filter(id=agent.message_ids[0]).update(content=pk.text_parts(text))
 
 
-def _attach_blocks(agent: Agent, blocks: list[Block]) -> None:
-    labels = list(Block.objects.filter(agentblock__agent=agent).values_list("label", flat=True))
-    position = len(labels)
+def _attach_blocks(agent: Agent, blocks: list[Block], *, fresh: bool = False) -> None:
+    """Append `blocks` to the agent's (`fresh`: a new agent, which has none yet), refusing a label it has."""
+    labels = [] if fresh else list(Block.objects.filter(agentblock__agent=agent).values_list("label", flat=True))
+    links = []
     for block in blocks:
         if block.label in labels:
             raise Conflict(f"The agent already has a block labelled {block.label!r}", field="label")
+        links.append(AgentBlock(agent=agent, block=block, position=len(labels)))
         labels.append(block.label)
-        AgentBlock.objects.create(agent=agent, block=block, position=position)
-        position += 1
+    AgentBlock.objects.bulk_create(links)
 
 
-def _set_tools(agent: Agent, tools: list[Tool]) -> None:
-    AgentTool.objects.filter(agent=agent).exclude(tool__in=tools).delete()
-    have = set(AgentTool.objects.filter(agent=agent).values_list("tool_id", flat=True))
+def _set_tools(agent: Agent, tools: list[Tool], *, fresh: bool = False) -> None:
+    """Make `tools` the agent's, in that order (`fresh`: a new agent, which has none yet)."""
+    if not fresh:
+        AgentTool.objects.filter(agent=agent).exclude(tool__in=tools).delete()
+    have = set() if fresh else set(AgentTool.objects.filter(agent=agent).values_list("tool_id", flat=True))
     for position, tool in enumerate(tools):
         if tool.id in have:
             AgentTool.objects.filter(agent=agent, tool=tool).update(position=position)
-        else:
-            AgentTool.objects.create(agent=agent, tool=tool, position=position)
+    AgentTool.objects.bulk_create(
+        [AgentTool(agent=agent, tool=tool, position=p) for p, tool in enumerate(tools) if tool.id not in have]
+    )
 
 
 def _set_tags(agent: Agent, tags) -> None:

@@ -8,9 +8,9 @@ from agents.models import Agent, AgentBlock, AgentTool, FileAgent
 from agents.queries import get_agent_for
 
 
-def with_relations(qs):
-    """`qs` with everything `render_agent` reads fetched in a fixed number of queries."""
-    return qs.prefetch_related(
+def relations() -> tuple:
+    """Everything `render_agent` reads, as prefetch_related lookups (fresh ones: Django may annotate a Prefetch)."""
+    return (
         Prefetch("agentblock_set", queryset=AgentBlock.objects.select_related("block").order_by("position", "id")),
         Prefetch("agenttool_set", queryset=AgentTool.objects.select_related("tool").order_by("position", "id")),
         Prefetch("file_links", queryset=FileAgent.objects.select_related("file").order_by("file__file_name")),
@@ -20,6 +20,11 @@ def with_relations(qs):
         "identities__agents",
         "identities__blocks",
     )
+
+
+def with_relations(qs):
+    """`qs` with every relation `render_agent` reads prefetched in a fixed number of queries."""
+    return qs.prefetch_related(*relations())
 
 
 def render_agent(agent: Agent, include=()) -> dict:
@@ -164,4 +169,4 @@ def render_agents(page: list[Agent], include=()) -> list[dict]:
 
 def agent_state(user, agent_id: str, include=()) -> dict:
     """Load and render one agent the user may see."""
-    return render_agent(get_agent_for(user, agent_id, loading=with_relations), include)
+    return render_agent(get_agent_for(user, agent_id, prefetch=relations()), include)

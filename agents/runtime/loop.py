@@ -20,6 +20,7 @@ from ade.dbretry import readable, retrying
 from ade.errors import DomainError
 from ade.ids import new_id
 from agents.models import Agent, Message, Run
+from agents.queries import agent_row, agent_tools
 from agents.runtime import llm as llm_client
 from agents.runtime import packaging as pk
 from agents.runtime import traces
@@ -69,7 +70,10 @@ class Turn(ToolPhase, Records):
     def __init__(self, run: Run, emit):
         self.run, self._emit = run, emit
         self.started = time.monotonic_ns()
-        self.agent = Agent.objects.get(id=run.agent_id)
+        self.agent = agent_row(run.agent_id)
+        if self.agent is None:
+            raise Agent.DoesNotExist(f"agent {run.agent_id} of run {run.id}")
+        run.agent = self.agent  # what runs after the turn reads (the sleep-time trigger) needs no query
         if run.conversation_id:
             from agents.threads import use_thread
 
@@ -77,7 +81,7 @@ class Turn(ToolPhase, Records):
         self.options = run.options or {}
         self.style = style_for(self.agent.agent_type)
         self.max_steps = max(int(self.options.get("max_steps") or DEFAULT_MAX_STEPS), 1)
-        self.tools = {t.name: t for t in self.agent.tools.order_by("agenttool__position", "agenttool__id")}
+        self.tools = {t.name: t for t in agent_tools(self.agent.id)}
         self.client_tools = {c["name"]: c for c in self.options.get("client_tools") or [] if c.get("name")}
         self.solver = ToolRulesSolver(self.agent.tool_rules)
         self.context = load_context(self.agent)
