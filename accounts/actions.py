@@ -77,8 +77,8 @@ def user_for_key(raw: str) -> User | None:
     if not found:
         return None
     row, width = found[0], len(KEY_FIELDS)
-    key = ApiKey.from_db("default", KEY_FIELDS, row[:width])
-    user = User.from_db("default", USER_FIELDS, row[width:-1])
+    key = ApiKey.from_db(KEY_LOOKUP.using, KEY_FIELDS, row[:width])
+    user = User.from_db(KEY_LOOKUP.using, USER_FIELDS, row[width:-1])
     key.role = row[-1]
     if not user.is_active or key.role is None:
         return None

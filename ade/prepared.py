@@ -54,6 +54,6 @@ class Prepared:
         return [model.from_db(self.using, self.fields, row) for row in self.rows(*values)]
 
 
-def attnames(model, *exclude: str) -> list[str]:
+def attnames(model) -> list[str]:
     """Every concrete field of `model` (attribute names), to select whole rows."""
-    return [f.attname for f in model._meta.concrete_fields if f.attname not in exclude]
+    return [f.attname for f in model._meta.concrete_fields]
