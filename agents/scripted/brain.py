@@ -311,8 +311,8 @@ def reply(body: dict) -> dict:
     if "send_message" in conv.tools and (must_call or conv.heartbeat_agent):
         args = fit_args(conv, "send_message", {"message": text}, "Replying to the user.", final=True)
         return _call(conv, "send_message", args, "Replying to the user." if conv.heartbeat_agent else "")
-    if must_call:
-        name = next(iter(conv.tools))
+    if must_call:  # nothing left to do but a call is required: end the turn if a tool can (a sleep-time agent's)
+        name = "memory_finish_edits" if "memory_finish_edits" in conv.tools else next(iter(conv.tools))
         return _call(conv, name, fit_args(conv, name, default_args(conv, name, text), text, final=False), "")
     return _say(text)
 
