@@ -20,7 +20,9 @@ RUN pip install -r requirements.txt \
 COPY . .
 # Static files go into the image; only uploads (media) live on a volume shared by web and workers.
 # SECRET_KEY here only satisfies settings at build time; the real one comes from the environment.
+# Bytecode too: PYTHONDONTWRITEBYTECODE would otherwise make every start compile our modules again.
 RUN SECRET_KEY=build-only python manage.py collectstatic --no-input -v0 \
+    && python -m compileall -q -x '/\.|node_modules' /app \
     && mkdir -p /var/lib/engram/media \
     && chown -R engram /var/lib/engram
 

@@ -26,7 +26,10 @@ install-dev: $(DEVSTAMP)
 # Celery: one worker starts beside daphne in this foreground process group, both log here, Ctrl-C stops both.
 # The worker gets 10 s for a warm shutdown (the turn it runs finishes), then a cold one (SIGQUIT), so Ctrl-C always
 # ends `make run` in bounded time.
+# Bytecode of our own modules is written here once (PYTHONDONTWRITEBYTECODE, often set, stops Python doing it):
+# without it every start compiles them again, ~0.15 s of start-up.
 run: sandbox-deps install
+	$(PY) -m compileall -q -x '/\.|node_modules|/var/' . >/dev/null
 	$(PY) manage.py migrate --no-input -v0
 	$(PY) manage.py collectstatic --no-input -v0
 	PORT=$(PORT) $(PY) manage.py bootstrap

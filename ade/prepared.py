@@ -11,6 +11,8 @@ query must not depend on anything but those values (no `now()`, no settings read
 """
 
 from django.db import connections
+from django.db.models import prefetch_related_objects
+from django.db.models.query import get_related_populators
 
 MARKER = "\x00prepared:{}\x00"
 
@@ -21,6 +23,7 @@ class Prepared:
         whose `values_list(*fields)` gives those fields in that order."""
         self.build, self.fields, self.using = build, fields, using
         self._entry = None  # (compiler, sql, params, positions of the values)
+        self._populate = None  # for instances(): the model, its columns, and the select_related populators
 
     def _compiled(self, arity: int):
         # Once per process: a request's connection lives only as long as its thread. The compiler's converters
@@ -52,6 +55,65 @@ class Prepared:
     def objects(self, model, *values: str) -> list:
         """Instances of `model` (whose `fields` the query selects), as a queryset would give them."""
         return [model.from_db(self.using, self.fields, row) for row in self.rows(*values)]
+
+    def instances(self, *values: str) -> list:
+        """The model instances of a plain queryset (built without `fields`), with what it select_related()s
+        attached, as iterating the queryset would give them."""
+        compiler = self._compiled(len(values))[0]
+        if self._populate is None:  # once: which columns make which object
+            info, select = compiler.klass_info, compiler.select
+            start, end = info["select_fields"][0], info["select_fields"][-1] + 1
+            names = [column[0].target.attname for column in select[start:end]]
+            self._populate = (info["model"], start, end, names, get_related_populators(info, select, self.using))
+        model, start, end, names, related = self._populate
+        found = []
+        for row in self.rows(*values):
+            obj = model.from_db(self.using, names, row[start:end])
+            for populator in related:
+                populator.populate(row, obj)
+            found.append(obj)
+        return found
+
+
+class PreparedRelations:
+    """prefetch_related() for one object at a time, each relation read by a query compiled once per process.
+
+    `lookups` are relation names of `model`, or (name, queryset) pairs for a Prefetch with its own queryset;
+    "a__b" loads `a` so and then `b` on what it found through Django's own prefetch (only when there is some).
+    Afterwards `obj.a.all()` answers from memory, exactly as after prefetch_related_objects([obj], ...)."""
+
+    def __init__(self, model, lookups):
+        self.model, self.nested, self.first = model, {}, {}
+        for lookup in lookups:
+            name, queryset = lookup if isinstance(lookup, tuple) else (lookup, None)
+            head, _, rest = name.partition("__")
+            self.nested.setdefault(head, [])
+            if rest:
+                self.nested[head].append(rest)
+            if head not in self.first or queryset is not None:
+                self.first[head] = Prepared(self._related(head, queryset))
+
+    def _related(self, name, queryset):
+        def build(pk):
+            manager = getattr(self.model(pk=pk), name)
+            return manager.get_queryset() if queryset is None else manager._apply_rel_filters(queryset.all())
+
+        return build
+
+    def load(self, obj) -> None:
+        cache = obj.__dict__.setdefault("_prefetched_objects_cache", {})
+        for name, prepared in self.first.items():
+            manager = getattr(obj, name)
+            found = prepared.instances(str(obj.pk))
+            reverse_fk = getattr(manager, "field", None) if not hasattr(manager, "prefetch_cache_name") else None
+            for item in found if reverse_fk is not None else ():
+                reverse_fk.set_cached_value(item, obj)  # link.agent is this object, as Django's prefetch sets it
+            queryset = manager.get_queryset()
+            queryset._result_cache, queryset._prefetch_done = found, True
+            key = manager.prefetch_cache_name if reverse_fk is None else reverse_fk.remote_field.cache_name
+            cache[key] = queryset
+            if found and self.nested[name]:
+                prefetch_related_objects(found, *self.nested[name])
 
 
 def attnames(model) -> list[str]:

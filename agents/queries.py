@@ -1,7 +1,5 @@
 """Access rules: the only place that decides who may see which agent and what they may do with it."""
 
-from django.db.models import prefetch_related_objects
-
 from accounts.permissions import check, role_in
 from ade.errors import NotFound
 from ade.prepared import Prepared, attnames
@@ -16,10 +14,9 @@ def agents_for(user):
     return Agent.objects.filter(organization_id=user.organization_id)
 
 
-def get_agent_for(user, agent_id: str, *, for_update: bool = False, action: str = "read", prefetch=()) -> Agent:
+def get_agent_for(user, agent_id: str, *, for_update: bool = False, action: str = "read") -> Agent:
     """The agent if `user` may see it, else NotFound (404, never 403: existence is not leaked); then Forbidden (403)
-    unless the user's role allows `action` (accounts.permissions: read, chat, edit, manage, own). `prefetch`:
-    relations the caller reads (prefetch_related lookups), loaded with it."""
+    unless the user's role allows `action` (accounts.permissions: read, chat, edit, manage, own)."""
     if for_update:
         agent = agents_for(user).select_for_update().filter(id=agent_id).first()
     else:  # every agent route and turn reads it: compiled once per process
@@ -28,8 +25,6 @@ def get_agent_for(user, agent_id: str, *, for_update: bool = False, action: str 
     if agent is None:
         raise NotFound("Agent not found")
     check(user, action, agent.organization_id)
-    if prefetch:
-        prefetch_related_objects([agent], *prefetch)
     return agent
 
 

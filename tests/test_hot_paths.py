@@ -5,6 +5,7 @@ the number does not grow with the conversation or the archive. Speed itself is m
 A change that adds a query to one of these paths should be deliberate: update the number, and say why.
 """
 
+import os
 from pathlib import Path
 
 import pytest
@@ -192,6 +193,35 @@ def test_the_model_receives_the_messages_exactly_as_built(scripted_llm):
     # litellm itself drops None fields (the assistant's `content: None`); nothing else may change.
     expected = [{k: v for k, v in m.items() if v is not None} for m in messages]
     assert sent["messages"] == expected and sent["tools"] == tools and sent["tool_choice"] == "auto"
+    assert not any(key.startswith("_") for key in sent)  # litellm's own switches stay out of the request
+
+
+def test_the_warm_up_and_a_call_with_tools_import_no_mcp_gateway(scripted_llm_server):
+    """litellm asked its MCP gateway (the mcp package, starlette, uvicorn: 0.6 s on a server's first message)
+    whether a tool named a proxy MCP server; ours never do (agents/runtime/litellm_setup.py). In a fresh process,
+    since this one may have imported it for other reasons."""
+    import subprocess
+    import sys
+
+    code = (
+        "import django, sys; django.setup()\n"
+        "from agents.runtime.llm import _rehearse, complete, litellm\n"
+        "_rehearse(litellm())  # the start-up warm-up's calls, answered by litellm itself\n"
+        "from agents.runtime.providers import resolve_llm\n"
+        "tool = {'type': 'function', 'function': {'name': 'f', 'parameters': {'type': 'object', 'properties': {}}}}\n"
+        "result = complete(resolve_llm('engram/scripted'), [{'role': 'user', 'content': 'hi'}], tools=[tool])\n"
+        "print(bool(result.content or result.tool_calls), 'mcp' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parent.parent,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "ade.settings", "SCRIPTED_LLM_URL": scripted_llm_server.url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["True", "False"]
 
 
 def test_the_scripted_model_logs_how_long_it_took(scripted_llm):
@@ -219,3 +249,31 @@ def test_closing_a_sqlite_connection_leaves_the_write_ahead_log_in_place():
     connection.close()
     assert Path(f"{connection.settings_dict['NAME']}-wal").exists()
     assert Organization.objects.filter(name="Wal").exists()
+
+
+def test_one_agent_renders_from_its_prepared_relations_as_from_django_prefetch(alice, alice_api, agent, scripted_llm):
+    """GET loads one agent's relations in queries compiled once per process (agents/api/render.py ONE_AGENT); the
+    list loads a page through Django's prefetch_related. With every relation filled, both give the same state."""
+    from agents.actions import update_agent
+
+    path = f"/v1/agents/{agent.id}"
+    folder = alice_api.post("/v1/folders/", {"name": "docs"}).json()
+    assert alice_api.patch(f"{path}/folders/attach/{folder['id']}").status_code == 200
+    block = alice_api.post("/v1/blocks/", {"label": "project", "value": "Engram"}).json()
+    identity = alice_api.post(
+        "/v1/identities/",
+        {"identifier_key": "ada", "name": "Ada", "identity_type": "user", "block_ids": [block["id"]]},
+    ).json()
+    assert alice_api.patch(f"{path}/identities/attach/{identity['id']}").status_code == 200
+    assert alice_api.patch(path, {"tags": ["b-tag", "a-tag"]}).status_code == 200
+    update_agent(alice, agent.id, {"enable_sleeptime": True})
+
+    got = alice_api.get(path).json()
+    listed = alice_api.get("/v1/agents/", params={"limit": 100}).json()
+    assert got == next(a for a in listed if a["id"] == agent.id)
+    assert [b["label"] for b in got["blocks"]] == ["human", "persona"]
+    assert got["tools"] and [s["id"] for s in got["sources"]] == [folder["id"]]
+    assert sorted(got["tags"]) == ["a-tag", "b-tag"] and got["identity_ids"] == [identity["id"]]
+    assert got["identities"][0]["block_ids"] == [block["id"]] and got["identities"][0]["agent_ids"] == [agent.id]
+    group = got["managed_group"]
+    assert group["manager_agent_id"] == agent.id and len(group["agent_ids"]) == 1  # its sleep-time companion

@@ -4,6 +4,8 @@ Each change below was found with a profile of `bench server` and says what it sa
 functions check the library's layout and keep its behaviour when it differs.
 """
 
+CALL_KWARGS: dict = {}  # added to every completion call (see _no_mcp_gateway)
+
 
 def configure(module) -> None:
     module.suppress_debug_info = True
@@ -16,6 +18,7 @@ def configure(module) -> None:
     _no_service_events_without_listeners(module)
     _keep_ids_without_thought_signatures()
     _no_success_logging_without_callbacks(module)
+    _no_mcp_gateway(module)
 
 
 def _send_messages_as_they_are() -> None:
@@ -116,3 +119,15 @@ def _no_success_logging_without_callbacks(module) -> None:
         return cost(self, *args, **kwargs) if heard(self) else None
 
     Logging.success_handler, Logging.response_cost_calculator = success_handler_if_heard, cost_if_heard
+
+
+def _no_mcp_gateway(module) -> None:
+    """The first call with tools imported litellm's MCP gateway (the `mcp` package, starlette, uvicorn,
+    OpenTelemetry: 0.6 s and ~25 MiB, the bulk of the first message after start-up) to ask whether a tool names
+    an MCP server of the litellm proxy. Ours never do (our MCP tools are plain function schemas): litellm's own
+    switch skips that check. Only where this litellm has the switch; elsewhere the call is left as it was."""
+    from pathlib import Path
+
+    main = Path(module.__file__).with_name("main.py")
+    if main.is_file() and '"_skip_mcp_handler"' in main.read_text(encoding="utf-8", errors="replace"):
+        CALL_KWARGS["_skip_mcp_handler"] = True

@@ -56,9 +56,24 @@ def warm_up() -> None:
 
 def _warm() -> None:
     try:
-        litellm()
+        _rehearse(litellm())
+    except Exception:  # a warm-up must never take the process down; the first turn then pays instead
+        log.warning("warming up litellm failed", exc_info=True)
     finally:
         _warming.clear()
+
+
+def _rehearse(lit) -> None:
+    """A call with tools and a streamed call that litellm answers itself (mock_response: nothing leaves the
+    process): what litellm loads on its first call (its provider tables, the stream builder and its token
+    encoding) is loaded now, not during the first turn (it took ~0.4 s of the first message after start-up)."""
+    from agents.runtime.litellm_setup import CALL_KWARGS
+
+    call = {"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "warm-up"}], "api_key": "-"}
+    tool = {"type": "function", "function": {"name": "noop", "parameters": {"type": "object", "properties": {}}}}
+    lit.completion(**call, **CALL_KWARGS, tools=[tool], mock_response="ok")
+    for _chunk in lit.completion(**call, **CALL_KWARGS, stream=True, mock_response="ok"):
+        pass
 
 
 _warming = threading.Event()
@@ -172,6 +187,7 @@ def complete(
     Raises ContextWindowExceeded, InvalidLLMResponse or LLMError; retries 429/5xx with backoff first.
     """
     from ade.errors import DomainError, Invalid
+    from agents.runtime.litellm_setup import CALL_KWARGS
     from agents.runtime.providers import litellm_kwargs, tenant_endpoint
 
     lit = litellm()
@@ -181,7 +197,7 @@ def complete(
         raise LLMError(exc.message) from exc
     # An endpoint a tenant chose (its own or its organization's provider): only the kind of failure is shown.
     tenant = bool(tenant_endpoint(llm_config)) or llm_config.get("provider_category") == "byok"
-    kwargs.update(messages=messages, timeout=getattr(settings, "LLM_TIMEOUT_SECONDS", 120))
+    kwargs.update(CALL_KWARGS, messages=messages, timeout=getattr(settings, "LLM_TIMEOUT_SECONDS", 120))
     if llm_config.get("temperature") is not None:
         kwargs["temperature"] = llm_config["temperature"]
     if max_tokens or llm_config.get("max_tokens"):
