@@ -277,3 +277,17 @@ def test_one_agent_renders_from_its_prepared_relations_as_from_django_prefetch(a
     assert got["identities"][0]["block_ids"] == [block["id"]] and got["identities"][0]["agent_ids"] == [agent.id]
     group = got["managed_group"]
     assert group["manager_agent_id"] == agent.id and len(group["agent_ids"]) == 1  # its sleep-time companion
+
+
+def test_the_warm_up_hands_over_once_it_is_over(scripted_llm):
+    """ade/asgi.py shortens the GIL switch interval only after litellm's warm-up (`then`), which must run even
+    when the warm-up itself fails."""
+    import threading
+
+    from agents.runtime import llm
+
+    done = threading.Event()
+    llm.warm_up(then=done.set)
+    assert done.wait(60)
+    llm.wait_for_warm_up()
+    assert not llm._warming.is_set()

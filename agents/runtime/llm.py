@@ -47,33 +47,43 @@ def litellm():
     return _litellm
 
 
-def warm_up() -> None:
+def warm_up(then=None) -> None:
     """Import litellm on a background thread (it takes seconds): a server's or worker's first turn then finds it
-    loaded instead of paying the import. A turn that comes sooner waits on the same lock, never imports twice."""
+    loaded instead of paying the import. A turn that comes sooner waits on the same lock, never imports twice.
+    `then()` is called on that thread once the warm-up is over."""
     _warming.set()
-    threading.Thread(target=_warm, name="litellm-warm-up", daemon=True).start()
+    threading.Thread(target=_warm, args=(then,), name="litellm-warm-up", daemon=True).start()
 
 
-def _warm() -> None:
+def _warm(then=None) -> None:
     try:
         _rehearse(litellm())
     except Exception:  # a warm-up must never take the process down; the first turn then pays instead
         log.warning("warming up litellm failed", exc_info=True)
     finally:
         _warming.clear()
+        if then is not None:
+            then()
 
 
 def _rehearse(lit) -> None:
-    """A call with tools and a streamed call that litellm answers itself (mock_response: nothing leaves the
-    process): what litellm loads on its first call (its provider tables, the stream builder and its token
-    encoding) is loaded now, not during the first turn (it took ~0.4 s of the first message after start-up)."""
+    """A call with tools that litellm answers itself (mock_response: nothing leaves the process), and the token
+    encoding of the default model: what a first turn would otherwise load (litellm's provider tables, the
+    tiktoken encoding) is loaded now (it took ~0.4 s of the first message after start-up). Not a streamed mock:
+    its path loads ~70 MiB that real streams never use."""
     from agents.runtime.litellm_setup import CALL_KWARGS
+    from memory.tokens import count_tokens
 
-    call = {"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "warm-up"}], "api_key": "-"}
     tool = {"type": "function", "function": {"name": "noop", "parameters": {"type": "object", "properties": {}}}}
-    lit.completion(**call, **CALL_KWARGS, tools=[tool], mock_response="ok")
-    for _chunk in lit.completion(**call, **CALL_KWARGS, stream=True, mock_response="ok"):
-        pass
+    lit.completion(
+        model="openai/gpt-4o-mini",
+        messages=[{"role": "user", "content": "warm-up"}],
+        api_key="-",
+        tools=[tool],
+        mock_response="ok",
+        **CALL_KWARGS,
+    )
+    count_tokens("warm-up", settings.DEFAULT_MODEL)
 
 
 _warming = threading.Event()
