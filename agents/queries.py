@@ -3,7 +3,7 @@
 from accounts.permissions import check, role_in
 from ade.errors import NotFound
 from ade.prepared import Prepared, attnames
-from agents.models import Agent
+from agents.models import Agent, Message, Run
 from tools.models import Tool
 
 
@@ -39,6 +39,24 @@ def agent_tools(agent_id: str) -> list[Tool]:
     return AGENT_TOOLS.objects(Tool, agent_id)
 
 
+def message_row(message_id: str) -> Message | None:
+    """The message by id, with no access check (the caller has its agent already)."""
+    found = MESSAGE_BY_ID.objects(Message, message_id)
+    return found[0] if found else None
+
+
+def run_row(run_id: str) -> Run | None:
+    """The run by id, with no access check."""
+    found = RUN_BY_ID.objects(Run, run_id)
+    return found[0] if found else None
+
+
+def cancel_requested(run_id: str) -> bool:
+    """Whether someone asked to cancel the run (read before each step of its turn)."""
+    return bool(CANCEL_REQUESTED.rows(run_id))
+
+
+# The reads every request or turn makes, compiled once per process (ade/prepared.py).
 AGENT_FIELDS = attnames(Agent)
 AGENT_IN_ORG = Prepared(
     lambda org, agent_id: Agent.objects.filter(organization_id=org, id=agent_id)[:1], fields=AGENT_FIELDS
@@ -48,3 +66,6 @@ AGENT_TOOLS = Prepared(
     lambda agent_id: Tool.objects.filter(agenttool__agent_id=agent_id).order_by("agenttool__position", "agenttool__id"),
     fields=attnames(Tool),
 )
+MESSAGE_BY_ID = Prepared(lambda message_id: Message.objects.filter(id=message_id)[:1], fields=attnames(Message))
+RUN_BY_ID = Prepared(lambda run_id: Run.objects.filter(id=run_id)[:1], fields=attnames(Run))
+CANCEL_REQUESTED = Prepared(lambda run_id: Run.objects.filter(id=run_id, cancel_requested=True).values_list("id")[:1])

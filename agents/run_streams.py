@@ -10,6 +10,7 @@ from ade.dbretry import retrying
 from ade.errors import ServiceUnavailable
 from ade.events import agent_group, send_now
 from agents.models import Run
+from agents.queries import run_row
 from agents.run_events import event_log, redis_client
 
 ACTIVE = ("created", "running")
@@ -73,7 +74,10 @@ def wait(run_id: str, timeout: float | None = None) -> Run:
         connection.close()  # back to the pool while a worker runs the turn; the read after it gets a checked one
     for _event in follow(run_id, timeout=timeout):
         pass
-    return retrying(lambda: Run.objects.get(id=run_id), what=f"run {run_id}: waiting for it")
+    run = retrying(lambda: run_row(run_id), what=f"run {run_id}: waiting for it")
+    if run is None:
+        raise Run.DoesNotExist(f"run {run_id} is gone")
+    return run
 
 
 def _is_finished(run_id: str) -> bool:

@@ -20,7 +20,7 @@ from ade.dbretry import readable, retrying
 from ade.errors import DomainError
 from ade.ids import new_id
 from agents.models import Agent, Message, Run
-from agents.queries import agent_row, agent_tools
+from agents.queries import agent_row, agent_tools, cancel_requested
 from agents.runtime import llm as llm_client
 from agents.runtime import packaging as pk
 from agents.runtime import traces
@@ -130,8 +130,7 @@ class Turn(ToolPhase, Records):
         self.finish(self.stop or "end_turn", error)
 
     def cancel_requested(self) -> bool:
-        flag = Run.objects.filter(id=self.run.id, cancel_requested=True)
-        return retrying(flag.exists, what=f"run {self.run.id}: the cancel flag")
+        return retrying(lambda: cancel_requested(self.run.id), what=f"run {self.run.id}: the cancel flag")
 
     # ---- a model step --------------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from ade.errors import Conflict, Invalid
 from agents.models import Message
+from agents.queries import message_row
 from agents.runtime.packaging import KEEP_ALIVE, text_parts
 
 PENDING_APPROVAL_ERROR = (
@@ -33,7 +34,7 @@ class TurnInput:
 def check_turn_input(agent, items) -> None:
     """Refuse malformed input or a message while an approval is pending, without running anything."""
     last_id = (agent.message_ids or [None])[-1]
-    last = Message.objects.filter(id=last_id).first() if last_id else None
+    last = message_row(last_id) if last_id else None
     read_turn_input(agent, [last] if last else [], items)
 
 
