@@ -51,16 +51,21 @@ def revoke_api_key(user: User, key_id: str) -> ApiKey:
     return key
 
 
-KEY_FIELDS, USER_FIELDS = attnames(ApiKey), attnames(User)
+KEY_FIELDS, USER_FIELDS, ORG_FIELDS = attnames(ApiKey), attnames(User), attnames(Organization)
 
 
 def _key_lookup(hashed: str):
-    """The unrevoked key with its user and the user's role in the key's organization, in one row."""
+    """The unrevoked key with its user, its organization and the user's role there, in one row."""
     role = Membership.objects.filter(user=OuterRef("user"), organization=OuterRef("organization")).values("role")
     return (
         ApiKey.objects.filter(hashed_key=hashed, revoked_at=None)
         .annotate(member_role=Subquery(role[:1]))
-        .values_list(*KEY_FIELDS, *(f"user__{name}" for name in USER_FIELDS), "member_role")[:1]
+        .values_list(
+            *KEY_FIELDS,
+            *(f"user__{name}" for name in USER_FIELDS),
+            *(f"organization__{name}" for name in ORG_FIELDS),
+            "member_role",
+        )[:1]
     )
 
 
@@ -76,14 +81,15 @@ def user_for_key(raw: str) -> User | None:
     found = KEY_LOOKUP.rows(hash_key(raw))
     if not found:
         return None
-    row, width = found[0], len(KEY_FIELDS)
+    row, width, users = found[0], len(KEY_FIELDS), len(USER_FIELDS)
     key = ApiKey.from_db(KEY_LOOKUP.using, KEY_FIELDS, row[:width])
-    user = User.from_db(KEY_LOOKUP.using, USER_FIELDS, row[width:-1])
+    user = User.from_db(KEY_LOOKUP.using, USER_FIELDS, row[width : width + users])
+    organization = Organization.from_db(KEY_LOOKUP.using, ORG_FIELDS, row[width + users : -1])
     key.role = row[-1]
     if not user.is_active or key.role is None:
         return None
     key.user = user
-    user.organization_id = key.organization_id  # not saved: the key's organization, for this request only
+    user.organization = key.organization = organization  # not saved: the key's organization, for this request
     user.api_key = key
     remember_role(user, key.organization_id, key.role)  # read in the same query as the key
     now = timezone.now()

@@ -10,15 +10,24 @@ def record(organization_id: str, actor, action: str, *, object_id: str = "", sum
     """Append one entry. `actor` is a User (with `api_key` set when the API authenticated them by key), a
     `memory.actions.Actor` (an agent's memory tool, or a person), or None for the system. `action` is
     `<object_type>.<verb>` (block.update, member.remove, ...)."""
+    return record_all(organization_id, actor, [(action, object_id, summary)])[0]
+
+
+def record_all(organization_id: str, actor, entries: list[tuple[str, str, str]]) -> list[AuditEntry]:
+    """Append (action, object_id, summary) entries of one actor, in one INSERT."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("audit.record belongs inside the atomic() block of the change it records")
-    return AuditEntry.objects.create(
-        organization_id=organization_id,
-        action=action,
-        object_type=action.split(".", 1)[0],
-        object_id=str(object_id or ""),
-        summary=(summary or "")[:500],
-        **_actor_fields(actor),
+    fields = _actor_fields(actor)
+    return AuditEntry.objects.bulk_create(
+        AuditEntry(
+            organization_id=organization_id,
+            action=action,
+            object_type=action.split(".", 1)[0],
+            object_id=str(object_id or ""),
+            summary=(summary or "")[:500],
+            **fields,
+        )
+        for action, object_id, summary in entries
     )
 
 

@@ -45,19 +45,30 @@ class Actor:
 
 def _record(block: Block, diff: dict, actor: Actor) -> BlockHistory:
     """The block's history row and its audit entry (inside the change's transaction)."""
-    verb = "create" if block.version == 1 and all(old is None for old, _new in diff.values()) else "update"
-    summary = f"{block.label} v{block.version}: {', '.join(sorted(diff))}"
-    audit.record(block.organization_id, actor, f"block.{verb}", object_id=block.id, summary=summary)
-    return BlockHistory.objects.create(
-        block=block,
-        version=block.version,
-        actor_type=actor.type,
-        actor_id=actor.id,
-        actor_name=actor.name,
-        tool_name=actor.tool_name,
-        previous={f: old for f, (old, _new) in diff.items()},
-        new={f: new for f, (_old, new) in diff.items()},
-    )
+    return _record_all([(block, diff)], actor)[0]
+
+
+def _record_all(changes: list[tuple[Block, dict]], actor: Actor) -> list[BlockHistory]:
+    """The history rows and audit entries of (block, diff) changes in one organization, one INSERT for each kind."""
+    entries, rows = [], []
+    for block, diff in changes:
+        verb = "create" if block.version == 1 and all(old is None for old, _new in diff.values()) else "update"
+        entries.append((f"block.{verb}", block.id, f"{block.label} v{block.version}: {', '.join(sorted(diff))}"))
+        rows.append(
+            BlockHistory(
+                block=block,
+                version=block.version,
+                actor_type=actor.type,
+                actor_id=actor.id,
+                actor_name=actor.name,
+                tool_name=actor.tool_name,
+                previous={f: old for f, (old, _new) in diff.items()},
+                new={f: new for f, (_old, new) in diff.items()},
+            )
+        )
+    if changes:
+        audit.record_all(changes[0][0].organization_id, actor, entries)
+    return BlockHistory.objects.bulk_create(rows)
 
 
 def _announce(block: Block, agent_ids=None) -> None:
@@ -83,6 +94,39 @@ def create_block(
     tags: list | None = None,
     actor: Actor,
 ) -> Block:
+    return create_blocks(
+        [
+            new_block(
+                organization,
+                label=label,
+                value=value,
+                limit=limit,
+                description=description,
+                read_only=read_only,
+                hidden=hidden,
+                metadata=metadata,
+                tags=tags,
+                actor=actor,
+            )
+        ],
+        actor,
+    )[0]
+
+
+def new_block(
+    organization,
+    *,
+    label: str,
+    value: str = "",
+    limit: int | None = None,
+    description: str | None = None,
+    read_only: bool = False,
+    hidden: bool = False,
+    metadata: dict | None = None,
+    tags: list | None = None,
+    actor: Actor,
+) -> Block:
+    """A checked Block, not saved yet: `create_blocks` writes it."""
     label = normalize_newlines(label or "").strip()
     if not label:
         raise Invalid("label must not be empty", field="label")
@@ -103,10 +147,15 @@ def create_block(
         raise Invalid("limit must be a positive number", field="limit")
     block.check_value(block.value)
     block.created_by_id = block.last_updated_by_id = actor.user_id
-    with transaction.atomic():
-        block.save(force_insert=True)  # a new id: no UPDATE to try first
-        _record(block, {f: (None, v) for f, v in block.snapshot().items()}, actor)
     return block
+
+
+def create_blocks(blocks: list[Block], actor: Actor) -> list[Block]:
+    """Write new blocks (from `new_block`, one organization) with their history and audit: one INSERT per table."""
+    with transaction.atomic():
+        Block.objects.bulk_create(blocks)
+        _record_all([(block, {f: (None, v) for f, v in block.snapshot().items()}) for block in blocks], actor)
+    return blocks
 
 
 def update_block(

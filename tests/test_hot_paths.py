@@ -22,8 +22,9 @@ REPLY_TURN_QUERIES = 15
 TOOL_TURN_QUERIES = (
     24  # the same with a conversation_search step (hybrid: +4 to embed the new messages and rank by meaning)
 )
-AGENT_CREATE_QUERIES = 28  # POST /v1/agents/ with two blocks (37 before a new agent's rows were inserted without
-# an UPDATE tried first, and its block and tool links in one INSERT each)
+AGENT_CREATE_QUERIES = 24  # POST /v1/agents/ with two blocks (37 before a new agent's rows were inserted without
+# an UPDATE tried first, and its block and tool links in one INSERT each; 28 before its blocks, their histories and
+# audit entries went in one INSERT per table, and the key's organization was read with the key)
 AGENT_GET_QUERIES = 9  # GET /v1/agents/{id}: the key, the agent, and one query per relation the AgentState shows
 MESSAGE_LIST_QUERIES = 3  # GET /v1/agents/{id}/messages?limit=60: the key, the agent, the page
 ARCHIVAL_INSERT_QUERIES = 10  # POST /v1/agents/{id}/archival-memory (14 before only the metadata section was

@@ -8,7 +8,7 @@ from agents.models import Agent, AgentBlock, AgentFolder, AgentTag, AgentTool, G
 from agents.queries import get_agent_for
 from agents.runtime import packaging as pk
 from agents.runtime.defaults import base_tool_names
-from memory.actions import Actor, create_block
+from memory.actions import Actor, create_blocks, new_block
 from memory.context import compile_system_prompt, rebuild_system_prompts
 from memory.models import Block, Folder
 from tools.models import Tool
@@ -19,7 +19,7 @@ def _new_blocks(org, specs, user) -> list[Block]:
         return []
     if not isinstance(specs, list):
         raise Invalid("memory_blocks must be a list", field="memory_blocks")
-    blocks = []
+    blocks, actor = [], Actor.user(user)
     for i, b in enumerate(specs):
         if not isinstance(b, dict) or not isinstance(b.get("label"), str):
             raise Invalid(f"memory_blocks[{i}].label is required", field=f"memory_blocks[{i}].label")
@@ -27,7 +27,7 @@ def _new_blocks(org, specs, user) -> list[Block]:
         if not isinstance(value, str):
             raise Invalid(f"memory_blocks[{i}].value must be a string", field=f"memory_blocks[{i}].value")
         blocks.append(
-            create_block(
+            new_block(
                 org,
                 label=b["label"],
                 value=value,
@@ -37,10 +37,10 @@ def _new_blocks(org, specs, user) -> list[Block]:
                 hidden=bool(b.get("hidden", False)),
                 metadata=b.get("metadata"),
                 tags=b.get("tags"),
-                actor=Actor.user(user),
+                actor=actor,
             )
         )
-    return blocks
+    return create_blocks(blocks, actor)  # one INSERT for the blocks, one for their histories, one for the audit
 
 
 def _blocks_by_id(user, ids) -> list[Block]:
