@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from ade.errors import Conflict, Invalid, NotFound
+from ade.prepared import Prepared
 
 from .actions import Actor, create_passages, delete_passage
 from .dates import agent_timezone, parse_bound, timestamp
@@ -48,11 +49,10 @@ def default_archive(agent) -> Archive:
     """The agent's first archive, created and attached on first use. Call inside a transaction."""
     # Lock the agent row so two first inserts cannot create two default archives (and concurrent inserts of one
     # agent take turns, so each one's recount of the passages in the system prompt sees the others).
-    type(agent).objects.select_for_update().filter(pk=agent.pk).first()
+    _LOCK_AGENT.rows(agent.pk)
     # The first archive attached is the agent's own; shared archives attached later never receive its inserts.
-    links = type(agent).archives.through.objects.filter(agent_id=agent.pk).select_related("archive")
-    first = links.order_by("id").first()
-    archive = first.archive if first else None
+    first = _FIRST_ARCHIVE.instances(agent.pk)
+    archive = first[0].archive if first else None
     if archive is None:
         archive = Archive.objects.create(
             organization_id=agent.organization_id,
@@ -272,3 +272,20 @@ def _context_changed(agent) -> None:
     from .context import refresh_memory_metadata
 
     refresh_memory_metadata(agent)
+
+
+def _agent_model():
+    from agents.models import Agent  # memory/ does not import agents/ at module level
+
+    return Agent
+
+
+# Every insert runs them: compiled once per process (ade/prepared.py).
+_LOCK_AGENT = Prepared(
+    lambda agent_id: _agent_model().objects.select_for_update().filter(pk=agent_id).values_list("pk")
+)
+_FIRST_ARCHIVE = Prepared(
+    lambda agent_id: (
+        _agent_model().archives.through.objects.filter(agent_id=agent_id).select_related("archive").order_by("id")[:1]
+    )
+)

@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 from django.db.models import Exists, F, Func, IntegerField, OuterRef, Subquery
 from django.utils import timezone
 
+from ade.prepared import Prepared
+
 from .models import Passage, PassageTag
 
 LINE_NUMBER_TYPES = ("sleeptime_agent", "memgpt_v2_agent", "letta_v1_agent")
@@ -170,27 +172,44 @@ def _count(qs):
     return Subquery(qs.order_by().annotate(n=Func(F("pk"), function="COUNT")).values("n"), output_field=IntegerField())
 
 
-def _counts(agent, *fields: str) -> dict:
-    """{n_messages, n_passages, has_folders, *fields} of the agent, in one query."""
-    from agents.models import Agent, AgentFolder, Message
+COUNTED = ("n_messages", "n_passages", "has_folders")
 
-    rows = (
-        Agent.objects.filter(id=agent.id)
-        .annotate(
-            n_messages=_count(Message.objects.filter(agent_id=OuterRef("id"))),
-            n_passages=_count(Passage.objects.filter(archive__agents=OuterRef("id"))),
-            has_folders=Exists(AgentFolder.objects.filter(agent_id=OuterRef("id"))),
+
+def _counts_query(*fields: str) -> Prepared:
+    def build(agent_id):
+        from agents.models import Agent, AgentFolder, Message
+
+        return (
+            Agent.objects.filter(id=agent_id)
+            .annotate(
+                n_messages=_count(Message.objects.filter(agent_id=OuterRef("id"))),
+                n_passages=_count(Passage.objects.filter(archive__agents=OuterRef("id"))),
+                has_folders=Exists(AgentFolder.objects.filter(agent_id=OuterRef("id"))),
+            )
+            .order_by()
+            .values_list(*COUNTED, *fields)[:1]
         )
-        .order_by()
-        .values("n_messages", "n_passages", "has_folders", *fields)[:1]
-    )
-    return next(iter(rows), {})
+
+    return Prepared(build)
+
+
+# Every compile of the system prompt and every archival insert reads them: compiled once per process.
+_COUNTS = {(): _counts_query(), ("message_ids",): _counts_query("message_ids")}
+_TAGS = Prepared(
+    lambda agent_id: PassageTag.objects.filter(passage__archive__agents=agent_id).values_list("tag").distinct()
+)
+
+
+def _counts(agent, *fields: str) -> dict:
+    """{n_messages, n_passages, has_folders, *fields} of the agent (`fields`: none, or message_ids), in one query."""
+    rows = _COUNTS[fields].rows(agent.id)
+    return dict(zip((*COUNTED, *fields), rows[0], strict=True)) if rows else {}
 
 
 def _archival_tags(agent, archival_count: int) -> list[str]:
     if not archival_count:
         return []
-    return sorted(PassageTag.objects.filter(passage__archive__agents=agent).values_list("tag", flat=True).distinct())
+    return sorted(tag for (tag,) in _TAGS.rows(agent.id))
 
 
 def gather(agent, in_context_count: int | None = None) -> MemoryState:
@@ -264,7 +283,9 @@ def refresh_memory_metadata(agent) -> None:
 
     if not agent.message_ids:
         return
-    system = Message.objects.filter(id=agent.message_ids[0]).first()
+    from agents.queries import message_row
+
+    system = message_row(agent.message_ids[0])
     if system is None:
         return
     old = system.text
