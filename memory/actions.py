@@ -81,36 +81,9 @@ def _announce(block: Block, agent_ids=None) -> None:
         rebuild_system_prompts(ids)
 
 
-def create_block(
-    organization,
-    *,
-    label: str,
-    value: str = "",
-    limit: int | None = None,
-    description: str | None = None,
-    read_only: bool = False,
-    hidden: bool = False,
-    metadata: dict | None = None,
-    tags: list | None = None,
-    actor: Actor,
-) -> Block:
-    return create_blocks(
-        [
-            new_block(
-                organization,
-                label=label,
-                value=value,
-                limit=limit,
-                description=description,
-                read_only=read_only,
-                hidden=hidden,
-                metadata=metadata,
-                tags=tags,
-                actor=actor,
-            )
-        ],
-        actor,
-    )[0]
+def create_block(organization, *, actor: Actor, **fields) -> Block:
+    """A new block (`fields` as for `new_block`), written with its history row and audit entry."""
+    return create_blocks([new_block(organization, actor=actor, **fields)], actor)[0]
 
 
 def new_block(
