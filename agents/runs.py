@@ -95,13 +95,8 @@ def start_turn(
     (the API checks the input against it first; a second read would cost a query per turn)."""
     agent = agent_id if isinstance(agent_id, Agent) else get_agent_for(user, agent_id, action="chat")
     key = _idempotency_key(messages, idempotency_key)
-    with transaction.atomic():
-        if key:  # the agent's row lock serialises two retries arriving together
-            list(Agent.objects.select_for_update().filter(id=agent.id).values_list("id", flat=True))
-            earlier = Run.objects.filter(agent=agent, metadata__idempotency_key=key).order_by("created_at").first()
-            if earlier is not None:
-                earlier.replayed = True
-                return earlier
+
+    def record() -> Run:
         return Run.objects.create(
             organization_id=agent.organization_id,
             agent=agent,
@@ -113,6 +108,16 @@ def start_turn(
             metadata={"idempotency_key": key} if key else {},
             created_by=user if getattr(user, "pk", None) else None,
         )
+
+    if not key:
+        return record()  # one INSERT: no transaction around it (on PostgreSQL a BEGIN and a COMMIT less)
+    with transaction.atomic():  # the agent's row lock serialises two retries arriving together
+        list(Agent.objects.select_for_update().filter(id=agent.id).values_list("id", flat=True))
+        earlier = Run.objects.filter(agent=agent, metadata__idempotency_key=key).order_by("created_at").first()
+        if earlier is not None:
+            earlier.replayed = True
+            return earlier
+        return record()
 
 
 def _idempotency_key(messages: list[dict], header: str | None) -> str:
