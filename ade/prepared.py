@@ -6,12 +6,14 @@ query is built once from marker strings and compiled once per process, and each 
 parameters for the values and runs the SQL on the current connection.
 Rows pass through the same converters Django applies, and `objects()` builds model instances like a queryset.
 
-Only string values can be swapped in (the markers are strings), each must reach the SQL as one parameter, and the
-query must not depend on anything but those values (no `now()`, no settings read while building).
+Only string values can be swapped in (the markers are strings), each must reach the SQL as parameters (once or
+more), and the query must not depend on anything but those values (no `now()`, no settings read while building).
 """
 
+import itertools
+
 from django.db import connections
-from django.db.models import prefetch_related_objects
+from django.db.models import Exists, prefetch_related_objects
 from django.db.models.query import get_related_populators
 
 MARKER = "\x00prepared:{}\x00"
@@ -37,16 +39,19 @@ class Prepared:
             compiler = queryset.query.get_compiler(using=self.using)
             sql, params = compiler.as_sql()
             params = list(params)
-            if any(params.count(m) != 1 for m in markers):
-                raise ValueError("each value of a prepared query must be exactly one parameter")
-            entry = self._entry = (compiler, sql, params, [params.index(m) for m in markers])
+            positions = [[i for i, p in enumerate(params) if p == m] for m in markers]
+            inside = [p for p in params if isinstance(p, str) and "\x00prepared:" in p and p not in markers]
+            if not all(positions) or inside:  # a value lost, or changed on its way (e.g. into a LIKE pattern)
+                raise ValueError("each value of a prepared query must reach it as whole parameters")
+            entry = self._entry = (compiler, sql, params, positions)
         return entry
 
     def rows(self, *values: str) -> list[list]:
         compiler, sql, params, positions = self._compiled(len(values))
         params = list(params)
-        for position, value in zip(positions, values, strict=True):
-            params[position] = value
+        for places, value in zip(positions, values, strict=True):
+            for position in places:
+                params[position] = value
         with connections[self.using].cursor() as cursor:
             cursor.execute(sql, params)
             fetched = cursor.fetchall()
@@ -80,18 +85,28 @@ class PreparedRelations:
 
     `lookups` are relation names of `model`, or (name, queryset) pairs for a Prefetch with its own queryset;
     "a__b" loads `a` so and then `b` on what it found through Django's own prefetch (only when there is some).
-    Afterwards `obj.a.all()` answers from memory, exactly as after prefetch_related_objects([obj], ...)."""
+    Afterwards `obj.a.all()` answers from memory, exactly as after prefetch_related_objects([obj], ...).
+    One query first tells which relations have rows (EXISTS each): only those are read (most agents have no files,
+    folders, tags, group or identities: 3 queries instead of 7)."""
 
     def __init__(self, model, lookups):
-        self.model, self.nested, self.first = model, {}, {}
+        self.model, self.nested, queries = model, {}, {}
         for lookup in lookups:
             name, queryset = lookup if isinstance(lookup, tuple) else (lookup, None)
             head, _, rest = name.partition("__")
             self.nested.setdefault(head, [])
             if rest:
                 self.nested[head].append(rest)
-            if head not in self.first or queryset is not None:
-                self.first[head] = Prepared(self._related(head, queryset))
+            if head not in queries or queryset is not None:
+                queries[head] = self._related(head, queryset)
+        self.first = {name: Prepared(build) for name, build in queries.items()}
+        self.present = Prepared(
+            lambda pk: (
+                model.objects.filter(pk=pk)
+                .annotate(**{f"has_{i}": Exists(build(pk)) for i, build in enumerate(queries.values())})
+                .values_list(*(f"has_{i}" for i in range(len(queries))))
+            )
+        )
 
     def _related(self, name, queryset):
         def build(pk):
@@ -102,9 +117,10 @@ class PreparedRelations:
 
     def load(self, obj) -> None:
         cache = obj.__dict__.setdefault("_prefetched_objects_cache", {})
-        for name, prepared in self.first.items():
+        present = next(iter(self.present.rows(str(obj.pk))), ())
+        for (name, prepared), has_rows in itertools.zip_longest(self.first.items(), present, fillvalue=False):
             manager = getattr(obj, name)
-            found = prepared.instances(str(obj.pk))
+            found = prepared.instances(str(obj.pk)) if has_rows else []
             reverse_fk = getattr(manager, "field", None) if not hasattr(manager, "prefetch_cache_name") else None
             for item in found if reverse_fk is not None else ():
                 reverse_fk.set_cached_value(item, obj)  # link.agent is this object, as Django's prefetch sets it

@@ -22,10 +22,12 @@ REPLY_TURN_QUERIES = 15
 TOOL_TURN_QUERIES = (
     24  # the same with a conversation_search step (hybrid: +4 to embed the new messages and rank by meaning)
 )
-AGENT_CREATE_QUERIES = 24  # POST /v1/agents/ with two blocks (37 before a new agent's rows were inserted without
+AGENT_CREATE_QUERIES = 20  # POST /v1/agents/ with two blocks (37 before a new agent's rows were inserted without
 # an UPDATE tried first, and its block and tool links in one INSERT each; 28 before its blocks, their histories and
-# audit entries went in one INSERT per table, and the key's organization was read with the key)
-AGENT_GET_QUERIES = 9  # GET /v1/agents/{id}: the key, the agent, and one query per relation the AgentState shows
+# audit entries went in one INSERT per table, and the key's organization was read with the key; 24 before the
+# AgentState it answers read only the relations that have rows)
+AGENT_GET_QUERIES = 5  # GET /v1/agents/{id}: the key, the agent, which of its seven relations have rows, and those
+# (blocks, tools); 9 before, with one query per relation
 MESSAGE_LIST_QUERIES = 3  # GET /v1/agents/{id}/messages?limit=60: the key, the agent, the page
 ARCHIVAL_INSERT_QUERIES = 10  # POST /v1/agents/{id}/archival-memory (14 before only the metadata section was
 # rewritten and the passage's organization and author were set by id)
@@ -292,3 +294,16 @@ def test_the_warm_up_hands_over_once_it_is_over(scripted_llm):
     assert done.wait(60)
     llm.wait_for_warm_up()
     assert not llm._warming.is_set()
+
+
+def test_a_prepared_query_takes_a_value_used_twice_and_refuses_one_it_cannot_swap(agent):
+    """ade/prepared.py swaps each value into every parameter that carries it; a value Django rewrites on its way
+    (here into a LIKE pattern) could not be swapped, so such a query is refused when first compiled."""
+    from ade.prepared import Prepared
+    from agents.models import Agent
+
+    twice = Prepared(lambda a: Agent.objects.filter(id=a).filter(pk__in=Agent.objects.filter(id=a)).values_list("name"))
+    assert twice.rows(agent.id) == [("hot-path",)] and twice.rows("agent-none") == []
+    pattern = Prepared(lambda a: Agent.objects.filter(name__contains=a).values_list("id"))
+    with pytest.raises(ValueError, match="whole parameters"):
+        pattern.rows("hot")
