@@ -56,10 +56,12 @@ KEY_FIELDS, USER_FIELDS, ORG_FIELDS = attnames(ApiKey), attnames(User), attnames
 
 def _key_lookup(hashed: str):
     """The unrevoked key with its user, its organization and the user's role there, in one row."""
-    role = Membership.objects.filter(user=OuterRef("user"), organization=OuterRef("organization")).values("role")
+    # No ORDER BY: the hash and (user, organization) are unique (SQLite sorted the one row in a temporary b-tree).
+    role = Membership.objects.filter(user=OuterRef("user"), organization=OuterRef("organization")).order_by()
     return (
         ApiKey.objects.filter(hashed_key=hashed, revoked_at=None)
-        .annotate(member_role=Subquery(role[:1]))
+        .order_by()
+        .annotate(member_role=Subquery(role.values("role")[:1]))
         .values_list(
             *KEY_FIELDS,
             *(f"user__{name}" for name in USER_FIELDS),

@@ -56,16 +56,21 @@ def cancel_requested(run_id: str) -> bool:
     return bool(CANCEL_REQUESTED.rows(run_id))
 
 
-# The reads every request or turn makes, compiled once per process (ade/prepared.py).
+# The reads every request or turn makes, compiled once per process (ade/prepared.py). No ORDER BY where an id picks
+# the row: the models' default ordering made SQLite sort the one row it found.
 AGENT_FIELDS = attnames(Agent)
 AGENT_IN_ORG = Prepared(
-    lambda org, agent_id: Agent.objects.filter(organization_id=org, id=agent_id)[:1], fields=AGENT_FIELDS
+    lambda org, agent_id: Agent.objects.filter(organization_id=org, id=agent_id).order_by()[:1], fields=AGENT_FIELDS
 )
-AGENT_BY_ID = Prepared(lambda agent_id: Agent.objects.filter(id=agent_id)[:1], fields=AGENT_FIELDS)
+AGENT_BY_ID = Prepared(lambda agent_id: Agent.objects.filter(id=agent_id).order_by()[:1], fields=AGENT_FIELDS)
 AGENT_TOOLS = Prepared(
     lambda agent_id: Tool.objects.filter(agenttool__agent_id=agent_id).order_by("agenttool__position", "agenttool__id"),
     fields=attnames(Tool),
 )
-MESSAGE_BY_ID = Prepared(lambda message_id: Message.objects.filter(id=message_id)[:1], fields=attnames(Message))
-RUN_BY_ID = Prepared(lambda run_id: Run.objects.filter(id=run_id)[:1], fields=attnames(Run))
-CANCEL_REQUESTED = Prepared(lambda run_id: Run.objects.filter(id=run_id, cancel_requested=True).values_list("id")[:1])
+MESSAGE_BY_ID = Prepared(
+    lambda message_id: Message.objects.filter(id=message_id).order_by()[:1], fields=attnames(Message)
+)
+RUN_BY_ID = Prepared(lambda run_id: Run.objects.filter(id=run_id).order_by()[:1], fields=attnames(Run))
+CANCEL_REQUESTED = Prepared(
+    lambda run_id: Run.objects.filter(id=run_id, cancel_requested=True).order_by().values_list("id")[:1]
+)

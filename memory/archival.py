@@ -282,7 +282,7 @@ def _agent_model():
 
 # Every insert runs them: compiled once per process (ade/prepared.py).
 _LOCK_AGENT = Prepared(
-    lambda agent_id: _agent_model().objects.select_for_update().filter(pk=agent_id).values_list("pk")
+    lambda agent_id: _agent_model().objects.select_for_update().filter(pk=agent_id).order_by().values_list("pk")
 )
 _FIRST_ARCHIVE = Prepared(
     lambda agent_id: (

@@ -196,7 +196,9 @@ def _counts_query(*fields: str) -> Prepared:
 # Every compile of the system prompt and every archival insert reads them: compiled once per process.
 _COUNTS = {(): _counts_query(), ("message_ids",): _counts_query("message_ids")}
 _TAGS = Prepared(
-    lambda agent_id: PassageTag.objects.filter(passage__archive__agents=agent_id).values_list("tag").distinct()
+    lambda agent_id: (
+        PassageTag.objects.filter(passage__archive__agents=agent_id).order_by().values_list("tag").distinct()
+    )
 )
 
 
