@@ -45,3 +45,15 @@ def test_conversation_suite_small():
     figures = bench("conversation", "--sessions", "4", "--chatter", "3")
     assert set(figures) == {"vector", "fts", "hybrid"}
     assert figures["hybrid"][2] > 0
+
+
+@pytest.mark.django_db(transaction=True)  # on PostgreSQL the load is a COPY on a connection of its own
+def test_archival_bench_small_loads_searches_and_cleans_up():
+    out = io.StringIO()
+    before = Passage.objects.count()
+    call_command("bench", "archival", "--passages", "300", "--other", "40", "--queries", "12", stdout=out)
+    text = out.getvalue()
+    assert "340 passages" in text and text.count("recall@10") == 2, text
+    recalls = [float(line.split()[1]) for line in text.splitlines() if line.strip().startswith("recall@10")]
+    assert recalls == [1.0, 1.0], text  # 300 rows: below the exact-scan threshold, so an exact scan
+    assert Passage.objects.count() == before

@@ -80,6 +80,53 @@ def test_vector_search_returns_true_nearest(org):
     assert all(p.archive_id == archive.id for p, _ in found)
 
 
+@pytest.mark.parametrize("planner_says", ["few", "many"])
+def test_vector_search_is_exact_whichever_way_the_planner_guesses(org, monkeypatch, planner_says):
+    """PostgreSQL decides between the HNSW index and an exact scan from the planner's estimate; a wrong guess of a
+    large set (the index then finds fewer than k rows through the filter) falls back to the exact scan."""
+    from django.db import connection
+
+    from memory import vectors
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the estimate and the index are PostgreSQL's")
+    rng = np.random.default_rng(3)
+    vecs = rng.normal(size=(300, 384)).astype(np.float32)
+    archive = Archive.objects.create(organization=org, name="a")
+    create_passages(org, [f"p{i}" for i in range(297)], vecs[:297], embedding_model="m", archive=archive)
+    rare = create_passages(org, ["r0", "r1", "r2"], vecs[297:], embedding_model="m", archive=archive, tags=["rare"])
+    monkeypatch.setattr(vectors, "_few_candidates", lambda qs: planner_says == "few")
+    query = vecs[298] + 0.05 * rng.normal(size=384).astype(np.float32)
+
+    found = search_passages(Passage.objects.filter(archive=archive), query, top_k=5, embedding_model="m", tags=["rare"])
+
+    unit = vecs[297:] / np.linalg.norm(vecs[297:], axis=1, keepdims=True)
+    order = np.argsort(1 - unit @ (query / np.linalg.norm(query)))
+    assert [p.id for p, _ in found] == [rare[i].id for i in order]
+
+
+@pytest.mark.parametrize(("threshold", "few", "counted"), [(5000, True, False), (20, False, True), (5, False, False)])
+def test_few_candidates_trusts_a_clear_estimate_and_counts_near_the_threshold(
+    org, monkeypatch, threshold, few, counted
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from memory import vectors
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the planner's estimate is PostgreSQL's")
+    archive = Archive.objects.create(organization=org, name="a")
+    vecs = np.eye(40, 384, dtype=np.float32)
+    create_passages(org, [f"p{i}" for i in range(40)], vecs, embedding_model="m", archive=archive)
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE memory_passage")  # the estimate is then ~40 rows
+    monkeypatch.setattr(vectors, "EXACT_SEARCH_MAX_ROWS", threshold)
+    with CaptureQueriesContext(connection) as ctx:
+        assert vectors._few_candidates(Passage.objects.filter(archive=archive)) is few
+    assert any("COUNT(" in q["sql"] for q in ctx.captured_queries) is counted
+
+
 def test_tag_filters_apply_before_limit(org):
     archive = Archive.objects.create(organization=org, name="a")
     vecs = np.eye(8, dtype=np.float32)

@@ -146,7 +146,7 @@ def _copy(org, archive, vectors, tags) -> None:
         cur = raw.cursor()
         with cur.copy(
             "COPY memory_passage (id, organization_id, archive_id, text, tags, metadata, embedding, "
-            "embedding_model, embedding_dim, created_at, updated_at) FROM STDIN WITH (FORMAT BINARY)"
+            "embedding_model, embedding_dim, created_at, updated_at, version) FROM STDIN WITH (FORMAT BINARY)"
         ) as cp:
             cp.set_types(
                 [
@@ -161,6 +161,7 @@ def _copy(org, archive, vectors, tags) -> None:
                     "int4",
                     "timestamptz",
                     "timestamptz",
+                    "int4",
                 ]
             )
             for i, (pid, vec, row_tags) in enumerate(zip(ids, vectors, tags, strict=True)):
@@ -177,6 +178,7 @@ def _copy(org, archive, vectors, tags) -> None:
                         len(vec),
                         now,
                         now,
+                        1,
                     ]
                 )
         with cur.copy("COPY memory_passagetag (passage_id, archive_id, tag) FROM STDIN WITH (FORMAT BINARY)") as cp:
