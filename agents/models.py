@@ -8,6 +8,7 @@ from django.utils.timezone import now
 from accounts.models import Organization
 from ade.ids import PrefixedIdField
 from ade.secrets import EncryptedMapField
+from agents.runtime.traces import TraceEncoder
 from memory.models import Archive, Block, File, Folder
 from tools.models import Tool
 
@@ -238,7 +239,10 @@ class Step(models.Model):
     feedback = models.CharField(max_length=10, blank=True, default="", help_text="positive, negative or empty.")
     tags = models.JSONField(default=list, blank=True)
     trace = models.JSONField(
-        null=True, blank=True, help_text="What the step sent to the model and got back: bounded, secrets redacted."
+        null=True,
+        blank=True,
+        encoder=TraceEncoder,
+        help_text="What the step sent to the model and got back: bounded, secrets redacted.",
     )
     created_at = models.DateTimeField(default=now, db_index=True)
 

@@ -60,3 +60,30 @@ def test_a_step_that_breaks_after_an_edit_keeps_the_edit_explained(alice, script
     assert step.status == "failed" and "memory_replace" in str(step.trace)
     recorded = Message.objects.get(run=run, role="user")
     assert recorded.id not in [m.id for m in context(agent)]  # recorded, but not in the agent's context
+
+
+def test_a_trace_is_serialized_once_and_stored_as_measured(alice, monkeypatch):
+    """build_trace measures the trace's JSON for its size cap; the Step row stores that same text, so the request
+    is not serialized a second time, and what is read back is the capped, redacted trace."""
+    import json
+
+    from agents.runtime import traces
+
+    monkeypatch.setattr(traces, "MAX_TRACE_CHARS", 2_000)
+    messages = [{"role": "system", "content": "sys"}] + [
+        {"role": "user", "content": f"message {i} " + "x" * 200} for i in range(20)
+    ]
+    messages[-1]["content"] += " sk-secret-value"
+    trace = traces.build_trace({"messages": messages}, {"content": "ok"}, secrets={"KEY": "sk-secret-value"})
+    assert json.loads(trace.text) == trace and len(trace.text) <= 2_000
+    assert trace["request_json"]["messages_omitted"] > 0 and "sk-secret-value" not in trace.text
+
+    agent = create_agent(alice, {"memory_blocks": [HUMAN]})
+    encoded, real = [], json.JSONEncoder.iterencode
+    monkeypatch.setattr(
+        json.JSONEncoder, "iterencode", lambda self, o, *a, **k: encoded.append(o) or real(self, o, *a, **k)
+    )
+    step = Step.objects.create(organization=agent.organization, agent=agent, trace=trace)
+    assert not [o for o in encoded if isinstance(o, dict) and "request_json" in o]  # trace.text went in as it is
+    monkeypatch.undo()
+    assert Step.objects.get(id=step.id).trace == json.loads(trace.text)
