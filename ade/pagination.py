@@ -20,10 +20,13 @@ def paginate(
     default_order: str = "desc",
     key: str = "created_at",
     sort_keys: dict[str, str] | None = None,
+    first_page=None,
 ) -> list:
     """One page of `qs` (already scoped to what the caller may see) for the `ade.schemas.Page` params `page`.
 
     `sort_keys` maps the `order_by` values this list accepts to model fields; `key` is the field used otherwise.
+    `first_page(key, ascending, limit)`, when given, reads a page without cursors instead of `qs` (a prepared query
+    of the same rows in the same order: see `ordering`).
     """
     key = _sort_key(page, key, sort_keys)
     order = page.order or default_order
@@ -38,11 +41,13 @@ def paginate(
         qs = qs.filter(_beyond(scope, page.before, "before", key, ascending=not forward))
     if page.before and not page.after:
         # The page nearest the cursor: walk back from it, then restore the requested order.
-        return list(qs.order_by(*_ordering(key, not forward))[:limit])[::-1]
-    return list(qs.order_by(*_ordering(key, forward))[:limit])
+        return list(qs.order_by(*ordering(key, not forward))[:limit])[::-1]
+    if first_page is not None and not page.after:
+        return first_page(key, forward, limit)
+    return list(qs.order_by(*ordering(key, forward))[:limit])
 
 
-def _ordering(key: str, ascending: bool) -> list:
+def ordering(key: str, ascending: bool) -> list:
     # Nulls (only nullable sort keys have them) count as the smallest values, on every database.
     if ascending:
         return [F(key).asc(nulls_first=True), F("pk").asc()]

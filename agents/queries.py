@@ -2,6 +2,7 @@
 
 from accounts.permissions import check, role_in
 from ade.errors import NotFound
+from ade.pagination import ordering
 from ade.prepared import Prepared, attnames
 from agents.models import Agent, Message, Run
 from tools.models import Tool
@@ -51,6 +52,18 @@ def run_row(run_id: str) -> Run | None:
     return found[0] if found else None
 
 
+def message_page(agent_id: str, key: str, ascending: bool, limit: int) -> list[Message]:
+    """The agent's first `limit` messages by `key` (ade.pagination's order): a page without cursors, the usual one."""
+    prepared = _MESSAGE_PAGES.get((key, ascending, limit))
+    if prepared is None:
+        if len(_MESSAGE_PAGES) >= 64:  # a page size per client in practice; bounded whatever they send
+            _MESSAGE_PAGES.clear()
+        prepared = _MESSAGE_PAGES[(key, ascending, limit)] = Prepared(
+            lambda agent: Message.objects.filter(agent_id=agent).order_by(*ordering(key, ascending))[:limit]
+        )
+    return prepared.instances(str(agent_id))
+
+
 def cancel_requested(run_id: str) -> bool:
     """Whether someone asked to cancel the run (read before each step of its turn)."""
     return bool(CANCEL_REQUESTED.rows(run_id))
@@ -71,6 +84,7 @@ MESSAGE_BY_ID = Prepared(
     lambda message_id: Message.objects.filter(id=message_id).order_by()[:1], fields=attnames(Message)
 )
 RUN_BY_ID = Prepared(lambda run_id: Run.objects.filter(id=run_id).order_by()[:1], fields=attnames(Run))
+_MESSAGE_PAGES: dict[tuple, Prepared] = {}
 CANCEL_REQUESTED = Prepared(
     lambda run_id: Run.objects.filter(id=run_id, cancel_requested=True).order_by().values_list("id")[:1]
 )

@@ -307,3 +307,26 @@ def test_a_prepared_query_takes_a_value_used_twice_and_refuses_one_it_cannot_swa
     pattern = Prepared(lambda a: Agent.objects.filter(name__contains=a).values_list("id"))
     with pytest.raises(ValueError, match="whole parameters"):
         pattern.rows("hot")
+
+
+@pytest.mark.parametrize("ascending", [True, False])
+def test_a_prepared_first_page_of_messages_is_the_page_paginate_reads(alice_api, agent, scripted_llm, ascending):
+    """GET /v1/agents/{id}/messages without cursors reads its page with a query compiled once per process; it
+    gives the same rows, in the same order, with the same values, as the queryset `paginate` would run."""
+    from ade.pagination import ordering
+    from agents.models import Message
+    from agents.queries import message_page
+
+    for i in range(3):
+        send(alice_api, agent, f"Message number {i}.")
+    everything = Message.objects.filter(agent=agent)
+    for limit in (1, 4, 100):
+        expected = list(everything.order_by(*ordering("seq", ascending))[:limit])
+        got = message_page(agent.id, "seq", ascending, limit)
+        assert [m.id for m in got] == [m.id for m in expected] and len(got) == min(limit, everything.count())
+        assert [vars(m) | {"_state": None} for m in got] == [vars(m) | {"_state": None} for m in expected]
+    order = "asc" if ascending else "desc"
+    listed = alice_api.get(f"/v1/agents/{agent.id}/messages?limit=4&order={order}").json()
+    after = alice_api.get(f"/v1/agents/{agent.id}/messages?limit=4&order={order}&after={listed[-1]['id']}").json()
+    ids = [m["id"] for m in listed + after]
+    assert len(ids) == len(set(ids)) and ids[0] in {m.id for m in everything}

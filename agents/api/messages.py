@@ -41,7 +41,7 @@ from agents.api.message_schemas import (
 )
 from agents.conversations import messages_of
 from agents.models import Message, Run
-from agents.queries import get_agent_for
+from agents.queries import get_agent_for, message_page
 from agents.runtime.letta_messages import letta_response, to_letta_messages, usage_dict
 from agents.runtime.turn_input import check_turn_input
 
@@ -355,7 +355,9 @@ def list_messages(request, agent_id: AgentId, params: Query[MessageListParams]):
         qs = qs.filter(group_id=params.group_id)
     if params.include_err is False:
         qs = qs.filter(is_err=False)
-    rows = paginate(qs, params, default_limit=100, default_order="desc", key="seq")
+    plain = not (params.conversation_id or params.group_id or params.include_err is False)
+    first = (lambda key, ascending, limit: message_page(agent.id, key, ascending, limit)) if plain else None
+    rows = paginate(qs, params, default_limit=100, default_order="desc", key="seq", first_page=first)
     return render_messages(rows, agent, params, newest_first=(params.order or "desc") == "desc")
 
 
