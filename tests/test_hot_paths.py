@@ -254,22 +254,51 @@ def test_closing_a_sqlite_connection_leaves_the_write_ahead_log_in_place():
     assert Organization.objects.filter(name="Wal").exists()
 
 
-def test_one_agent_renders_from_its_prepared_relations_as_from_django_prefetch(alice, alice_api, agent, scripted_llm):
-    """GET loads one agent's relations in queries compiled once per process (agents/api/render.py ONE_AGENT); the
-    list loads a page through Django's prefetch_related. With every relation filled, both give the same state."""
+def fill_every_relation(alice, api, agent):
     from agents.actions import update_agent
 
     path = f"/v1/agents/{agent.id}"
-    folder = alice_api.post("/v1/folders/", {"name": "docs"}).json()
-    assert alice_api.patch(f"{path}/folders/attach/{folder['id']}").status_code == 200
-    block = alice_api.post("/v1/blocks/", {"label": "project", "value": "Engram"}).json()
-    identity = alice_api.post(
+    folder = api.post("/v1/folders/", {"name": "docs"}).json()
+    assert api.patch(f"{path}/folders/attach/{folder['id']}").status_code == 200
+    block = api.post("/v1/blocks/", {"label": "project", "value": "Engram"}).json()
+    identity = api.post(
         "/v1/identities/",
         {"identifier_key": "ada", "name": "Ada", "identity_type": "user", "block_ids": [block["id"]]},
     ).json()
-    assert alice_api.patch(f"{path}/identities/attach/{identity['id']}").status_code == 200
-    assert alice_api.patch(path, {"tags": ["b-tag", "a-tag"]}).status_code == 200
+    assert api.patch(f"{path}/identities/attach/{identity['id']}").status_code == 200
+    assert api.patch(path, {"tags": ["b-tag", "a-tag"]}).status_code == 200
     update_agent(alice, agent.id, {"enable_sleeptime": True})
+    return path, folder, block, identity
+
+
+def test_responses_read_rows_as_ninja_would_without_its_template_lookups(alice, alice_api, agent, monkeypatch):
+    """ade/wire.py answers a row's missing attribute at once (ninja looked it up again as a template variable):
+    the agent, its list, blocks, tools and folders answer exactly what ninja's own getter gives, and no template
+    variable is resolved on the way."""
+    from django.template import base as template_base
+    from ninja.schema import DjangoGetter
+
+    from ade import wire
+
+    path, _folder, _block, _identity = fill_every_relation(alice, alice_api, agent)
+    urls = [path, "/v1/agents/?limit=100", "/v1/blocks/?limit=100", "/v1/tools/?limit=100", "/v1/folders/"]
+    resolved = []
+    real_resolve = template_base.Variable.resolve
+    monkeypatch.setattr(
+        template_base.Variable, "resolve", lambda self, c: resolved.append(self) or real_resolve(self, c)
+    )
+    ours = [alice_api.get(url).json() for url in urls]
+    assert resolved == []
+    monkeypatch.setattr(DjangoGetter, "__getattr__", wire.ninja_getattr)
+    assert [alice_api.get(url).json() for url in urls] == ours
+    assert resolved  # ninja's getter did look the missing fields up as template variables
+    assert ours[0]["blocks"][0]["project_id"] is None and ours[0]["blocks"][0]["preserve_on_migration"] is False
+
+
+def test_one_agent_renders_from_its_prepared_relations_as_from_django_prefetch(alice, alice_api, agent, scripted_llm):
+    """GET loads one agent's relations in queries compiled once per process (agents/api/render.py ONE_AGENT); the
+    list loads a page through Django's prefetch_related. With every relation filled, both give the same state."""
+    path, folder, block, identity = fill_every_relation(alice, alice_api, agent)
 
     got = alice_api.get(path).json()
     listed = alice_api.get("/v1/agents/", params={"limit": 100}).json()
