@@ -52,6 +52,8 @@ def _folders_by_id(user, ids) -> list[Folder]:
 
 
 def _tools_by_id(user, ids) -> list[Tool]:
+    if ids is None:  # before building a queryset: most creates name no tool ids
+        return []
     return _rows_by_id(Tool.objects.filter(organization_id=user.organization_id), ids, "tool_ids", "Tool")
 
 
@@ -77,7 +79,8 @@ def _tools_for_create(user, agent: Agent, spec: dict) -> list[Tool]:
     extra = spec.get("tools") or []
     if not isinstance(extra, list) or not all(isinstance(n, str) for n in extra):
         raise Invalid("tools must be a list of tool names", field="tools")
-    by_name = {t.name: t for t in Tool.objects.filter(organization=agent.organization, name__in=extra)}
+    named = Tool.objects.filter(organization=agent.organization, name__in=extra) if extra else ()  # no empty IN
+    by_name = {t.name: t for t in named}
     unknown = [n for n in extra if n not in by_name]
     if unknown:
         raise NotFound(f"Tool not found: {', '.join(unknown)}", field="tools")
