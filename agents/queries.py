@@ -46,6 +46,20 @@ def message_row(message_id: str) -> Message | None:
     return found[0] if found else None
 
 
+def messages_by_id(ids: list[str]) -> list[Message]:
+    """The messages with these ids, in no particular order. A turn reads a few (the system message and what the
+    last turn wrote): compiled once per process for each count up to 8."""
+    if len(ids) > 8 or not ids:
+        return list(Message.objects.filter(id__in=ids).order_by()) if ids else []
+    prepared = _MESSAGES_BY_COUNT.get(len(ids))
+    if prepared is None:
+        prepared = _MESSAGES_BY_COUNT.setdefault(
+            len(ids),
+            Prepared(lambda *some: Message.objects.filter(id__in=list(some)).order_by(), fields=MESSAGE_FIELDS),
+        )
+    return prepared.objects(Message, *map(str, ids))
+
+
 def run_row(run_id: str) -> Run | None:
     """The run by id, with no access check."""
     found = RUN_BY_ID.objects(Run, run_id)
@@ -80,9 +94,9 @@ AGENT_TOOLS = Prepared(
     lambda agent_id: Tool.objects.filter(agenttool__agent_id=agent_id).order_by("agenttool__position", "agenttool__id"),
     fields=attnames(Tool),
 )
-MESSAGE_BY_ID = Prepared(
-    lambda message_id: Message.objects.filter(id=message_id).order_by()[:1], fields=attnames(Message)
-)
+MESSAGE_FIELDS = attnames(Message)
+MESSAGE_BY_ID = Prepared(lambda message_id: Message.objects.filter(id=message_id).order_by()[:1], fields=MESSAGE_FIELDS)
+_MESSAGES_BY_COUNT: dict[int, Prepared] = {}
 RUN_BY_ID = Prepared(lambda run_id: Run.objects.filter(id=run_id).order_by()[:1], fields=attnames(Run))
 _MESSAGE_PAGES: dict[tuple, Prepared] = {}
 CANCEL_REQUESTED = Prepared(

@@ -359,3 +359,21 @@ def test_a_prepared_first_page_of_messages_is_the_page_paginate_reads(alice_api,
     after = alice_api.get(f"/v1/agents/{agent.id}/messages?limit=4&order={order}&after={listed[-1]['id']}").json()
     ids = [m["id"] for m in listed + after]
     assert len(ids) == len(set(ids)) and ids[0] in {m.id for m in everything}
+
+
+def test_messages_by_id_reads_what_the_orm_reads_for_any_count(alice_api, agent, scripted_llm):
+    """A turn reads its new in-context rows with a query compiled once per count (agents.queries.messages_by_id)."""
+    from agents.models import Message
+    from agents.queries import messages_by_id
+
+    for i in range(5):
+        send(alice_api, agent, f"Message number {i}.")
+    ids = list(Message.objects.filter(agent=agent).values_list("id", flat=True))
+    assert len(ids) >= 10
+    for count in (1, 2, 3, 8, 9, len(ids)):
+        wanted = ids[:count]
+        got = sorted(messages_by_id(wanted), key=lambda m: m.id)
+        expected = sorted(Message.objects.filter(id__in=wanted), key=lambda m: m.id)
+        assert [vars(m) | {"_state": None} for m in got] == [vars(m) | {"_state": None} for m in expected]
+    assert messages_by_id([]) == [] and [m.id for m in messages_by_id([ids[0], ids[0]])] == [ids[0]]
+    assert messages_by_id(["message-00000000-0000-4000-8000-000000000000"]) == []

@@ -14,6 +14,7 @@ from django.utils import timezone
 from ade.dbretry import retrying
 from ade.errors import DomainError
 from agents.models import Agent, Message, Run, Step
+from agents.queries import messages_by_id
 from agents.runtime import packaging as pk
 from agents.runtime import traces
 from agents.runtime.steps import (
@@ -235,7 +236,7 @@ def load_context(agent: Agent) -> list[Message]:
     if stamp != agent.updated_at:
         cached = {}
     wanted = ids[:1] + [i for i in ids[1:] if i not in cached]
-    rows = {**cached, **{m.id: m for m in Message.objects.filter(id__in=wanted)}}
+    rows = {**cached, **{m.id: m for m in messages_by_id(wanted)}}
     context = [rows[i] for i in ids if i in rows]
     if not context or context[0].role != "system":
         raise DomainError("The agent has no in-context messages (its system message is missing)")
