@@ -82,6 +82,23 @@ class Prepared:
         return found
 
 
+class PreparedByShape:
+    """A query whose SQL depends on a small shape as well as on its values (how many ids it takes; a page's size and
+    order): one `Prepared` per shape, compiled on first use, at most `size` kept. `build(shape, *values)`."""
+
+    def __init__(self, build, *, fields: list[str] | None = None, size: int = 64):
+        self.build, self.fields, self.size, self.by_shape = build, fields, size, {}
+
+    def __getitem__(self, shape) -> Prepared:
+        prepared = self.by_shape.get(shape)
+        if prepared is None:
+            if len(self.by_shape) >= self.size:  # shapes come from clients: bounded whatever they send
+                self.by_shape.clear()
+            prepared = Prepared(lambda *values: self.build(shape, *values), fields=self.fields)
+            self.by_shape[shape] = prepared
+        return prepared
+
+
 class PreparedRelations:
     """prefetch_related() for one object at a time, each relation read by a query compiled once per process.
 

@@ -3,7 +3,7 @@
 from accounts.permissions import check, role_in
 from ade.errors import NotFound
 from ade.pagination import ordering
-from ade.prepared import Prepared, attnames
+from ade.prepared import Prepared, PreparedByShape, attnames
 from agents.models import Agent, Message, Run
 from tools.models import Tool
 
@@ -49,15 +49,11 @@ def message_row(message_id: str) -> Message | None:
 def messages_by_id(ids: list[str]) -> list[Message]:
     """The messages with these ids, in no particular order. A turn reads a few (the system message and what the
     last turn wrote): compiled once per process for each count up to 8."""
-    if len(ids) > 8 or not ids:
-        return list(Message.objects.filter(id__in=ids).order_by()) if ids else []
-    prepared = _MESSAGES_BY_COUNT.get(len(ids))
-    if prepared is None:
-        prepared = _MESSAGES_BY_COUNT.setdefault(
-            len(ids),
-            Prepared(lambda *some: Message.objects.filter(id__in=list(some)).order_by(), fields=MESSAGE_FIELDS),
-        )
-    return prepared.objects(Message, *map(str, ids))
+    if not ids:
+        return []
+    if len(ids) > 8:
+        return list(Message.objects.filter(id__in=ids).order_by())
+    return MESSAGES_BY_COUNT[len(ids)].objects(Message, *map(str, ids))
 
 
 def run_row(run_id: str) -> Run | None:
@@ -68,14 +64,7 @@ def run_row(run_id: str) -> Run | None:
 
 def message_page(agent_id: str, key: str, ascending: bool, limit: int) -> list[Message]:
     """The agent's first `limit` messages by `key` (ade.pagination's order): a page without cursors, the usual one."""
-    prepared = _MESSAGE_PAGES.get((key, ascending, limit))
-    if prepared is None:
-        if len(_MESSAGE_PAGES) >= 64:  # a page size per client in practice; bounded whatever they send
-            _MESSAGE_PAGES.clear()
-        prepared = _MESSAGE_PAGES[(key, ascending, limit)] = Prepared(
-            lambda agent: Message.objects.filter(agent_id=agent).order_by(*ordering(key, ascending))[:limit]
-        )
-    return prepared.instances(str(agent_id))
+    return MESSAGE_PAGES[(key, ascending, limit)].instances(str(agent_id))
 
 
 def cancel_requested(run_id: str) -> bool:
@@ -96,9 +85,13 @@ AGENT_TOOLS = Prepared(
 )
 MESSAGE_FIELDS = attnames(Message)
 MESSAGE_BY_ID = Prepared(lambda message_id: Message.objects.filter(id=message_id).order_by()[:1], fields=MESSAGE_FIELDS)
-_MESSAGES_BY_COUNT: dict[int, Prepared] = {}
+MESSAGES_BY_COUNT = PreparedByShape(
+    lambda count, *ids: Message.objects.filter(id__in=list(ids)).order_by(), fields=MESSAGE_FIELDS
+)
 RUN_BY_ID = Prepared(lambda run_id: Run.objects.filter(id=run_id).order_by()[:1], fields=attnames(Run))
-_MESSAGE_PAGES: dict[tuple, Prepared] = {}
+MESSAGE_PAGES = PreparedByShape(
+    lambda shape, agent: Message.objects.filter(agent_id=agent).order_by(*ordering(*shape[:2]))[: shape[2]]
+)
 CANCEL_REQUESTED = Prepared(
     lambda run_id: Run.objects.filter(id=run_id, cancel_requested=True).order_by().values_list("id")[:1]
 )
