@@ -1,0 +1,75 @@
+"""Request threads are reused (ade/handler.py), and never handed to a request while an earlier one still runs there."""
+
+import asyncio
+
+from channels.testing import ApplicationCommunicator
+from django.test import override_settings
+
+from ade.handler import OneHopHandler
+from tests import request_threads_urls as views
+
+
+def _scope(path: str) -> dict:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver")],
+        "client": ("127.0.0.1", 5000),
+        "server": ("testserver", 80),
+    }
+
+
+async def _get(app, path: str) -> int:
+    talk = ApplicationCommunicator(app, _scope(path))
+    await talk.send_input({"type": "http.request", "body": b"", "more_body": False})
+    start = await talk.receive_output(10)
+    body = await talk.receive_output(10)
+    assert start["status"] == 200, body
+    await talk.wait(10)
+    return int(body["body"])
+
+
+async def _settle(app, executor_count: int) -> None:
+    for _ in range(200):  # a thread is parked for reuse by a callback on that thread, just after the response
+        if len(app.threads.idle) == executor_count:
+            return
+        await asyncio.sleep(0.01)
+
+
+@override_settings(ROOT_URLCONF="tests.request_threads_urls")
+async def test_requests_one_after_another_are_served_by_one_reused_thread():
+    app = OneHopHandler()
+    served = []
+    for _ in range(4):
+        served.append(await _get(app, "/thread"))
+        await _settle(app, 1)
+    assert served == served[:1] * 4
+
+
+@override_settings(ROOT_URLCONF="tests.request_threads_urls")
+async def test_a_thread_still_running_a_hung_up_request_is_not_given_to_the_next_one():
+    app = OneHopHandler()
+    views.release.clear()
+    views.entered.clear()
+    hung_up = ApplicationCommunicator(app, _scope("/slow"))
+    await hung_up.send_input({"type": "http.request", "body": b"", "more_body": False})
+    await asyncio.get_running_loop().run_in_executor(None, views.entered.wait, 10)
+    await hung_up.send_input({"type": "http.disconnect"})
+    await hung_up.wait(10)  # Django is done with the request; its view still runs on its thread
+
+    served = await _get(app, "/thread")  # answered at once, on another thread
+    assert not views.release.is_set() and app.threads.idle != []
+    views.release.set()
+    await _settle(app, 2)  # now both threads are free and kept
+    later = []
+    for _ in range(3):
+        later.append(await _get(app, "/thread"))
+        await _settle(app, 2)
+    assert set(later) <= {served, views.ran_on[-1]} and served != views.ran_on[-1]
