@@ -1,6 +1,7 @@
 """Base tools through the executor: success texts, the exact error texts, read-only, limits, history."""
 
 import pytest
+from django.utils import timezone
 
 from agents.models import Agent, AgentBlock, Message
 from memory.actions import Actor, create_block, update_block
@@ -67,6 +68,29 @@ def test_a_changed_base_schema_is_refreshed(org, tools):
     row.json_schema = {"name": "send_message", "description": "old"}
     row.save()
     assert ensure_base_tools(org)["send_message"].json_schema == base_tools()["send_message"].json_schema
+
+
+def test_base_tools_found_current_are_read_again_once_changed_or_rolled_back(org):
+    """The rows a process found current are reused while their ids and update times hold (tools/actions.py)."""
+    from django.db import transaction
+
+    from tools.models import Tool
+
+    first = ensure_base_tools(org)
+    assert ensure_base_tools(org) is first  # unchanged: the same rows
+    Tool.objects.filter(id=first["send_message"].id).update(description="edited", updated_at=timezone.now())
+    again = ensure_base_tools(org)
+    assert (
+        again is not first
+        and again["send_message"].description == base_tools()["send_message"].json_schema["description"]
+    )
+    Tool.objects.filter(organization=org).delete()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        created = ensure_base_tools(org)  # created inside a transaction that then fails
+        raise RuntimeError
+    after = ensure_base_tools(org)
+    assert not set(t.id for t in after.values()) & set(t.id for t in created.values())
+    assert Tool.objects.filter(id__in=[t.id for t in after.values()]).count() == len(base_tools())
 
 
 def test_schemas_match_the_spec(tools):

@@ -22,10 +22,11 @@ REPLY_TURN_QUERIES = 15
 TOOL_TURN_QUERIES = (
     24  # the same with a conversation_search step (hybrid: +4 to embed the new messages and rank by meaning)
 )
-AGENT_CREATE_QUERIES = 20  # POST /v1/agents/ with two blocks (37 before a new agent's rows were inserted without
+AGENT_CREATE_QUERIES = 17  # POST /v1/agents/ with two blocks (37 before a new agent's rows were inserted without
 # an UPDATE tried first, and its block and tool links in one INSERT each; 28 before its blocks, their histories and
 # audit entries went in one INSERT per table, and the key's organization was read with the key; 24 before the
-# AgentState it answers read only the relations that have rows)
+# AgentState it answers read only the relations that have rows; 20 before its system message was compiled from what
+# create had just written, and inserted with its text)
 AGENT_GET_QUERIES = 5  # GET /v1/agents/{id}: the key, the agent, which of its seven relations have rows, and those
 # (blocks, tools); 9 before, with one query per relation
 MESSAGE_LIST_QUERIES = 3  # GET /v1/agents/{id}/messages?limit=60: the key, the agent, the page
@@ -377,3 +378,38 @@ def test_messages_by_id_reads_what_the_orm_reads_for_any_count(alice_api, agent,
         assert [vars(m) | {"_state": None} for m in got] == [vars(m) | {"_state": None} for m in expected]
     assert messages_by_id([]) == [] and [m.id for m in messages_by_id([ids[0], ids[0]])] == [ids[0]]
     assert messages_by_id(["message-00000000-0000-4000-8000-000000000000"]) == []
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {"agent_type": "memgpt_agent", "tags": ["t"]},  # a boot exchange in context
+        {"initial_message_sequence": [{"role": "user", "content": "Hi."}, {"role": "assistant", "content": "Yo."}]},
+        {"shared_block": True},
+        {"folder": True},
+    ],
+)
+def test_a_new_agent_s_system_message_is_what_a_full_compile_gives(alice, alice_api, extra):
+    """Create compiles the system prompt from what it has just written instead of reading it back (with folders,
+    it reads them): the text must be what a full compile of the stored agent gives at the same moment."""
+    from agents.models import Agent, Message
+    from memory.context import _RECOMPILED_RE, compile_system_prompt
+
+    body = {
+        "name": "fresh",
+        "memory_blocks": [{"label": "human", "value": "Ada."}, {"label": "persona", "value": "Kind."}],
+    }
+    body.update({k: v for k, v in extra.items() if k not in ("shared_block", "folder")})
+    if extra.get("shared_block"):
+        block = alice_api.post("/v1/blocks/", {"label": "project", "value": "Zephyr-42", "limit": 500}).json()
+        body["block_ids"] = [block["id"]]
+    if extra.get("folder"):
+        folder = alice_api.post("/v1/folders/", {"name": "docs"}).json()
+        body["folder_ids"] = [folder["id"]]
+    r = alice_api.post("/v1/agents/", body)
+    assert r.status_code == 200, r.content
+    agent = Agent.objects.get(id=r.json()["id"])
+    stored = Message.objects.get(id=agent.message_ids[0]).text
+    assert "Ada." in stored and "Kind." in stored and ("Zephyr-42" in stored) == bool(extra.get("shared_block"))
+    assert stored == compile_system_prompt(agent, compiled_at=_RECOMPILED_RE.search(stored).group(1))

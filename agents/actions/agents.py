@@ -17,7 +17,6 @@ from agents.actions.relations import (
     _folders_by_id,
     _locked,
     _new_blocks,
-    _recompile_now,
     _set_tags,
     _set_tools,
     _tools_by_id,
@@ -41,6 +40,7 @@ from agents.models import Agent, AgentBlock, Group
 from agents.queries import get_agent_for
 from agents.runtime.defaults import approval_rules, base_rules, initial_messages
 from agents.runtime.rules import validate_rules
+from memory.context import MemoryState, compile_system_prompt
 from memory.models import Archive, Folder
 
 DEFAULT_FREQUENCY = 5  # a sleep-time companion runs after every 5th turn of its main agent
@@ -85,11 +85,8 @@ def create_agent(user, spec: dict) -> Agent:
     check(user, "edit")
     with transaction.atomic():
         agent.save(force_insert=True)  # a new id: no UPDATE to try first
-        _attach_blocks(
-            agent,
-            _new_blocks(org, spec.get("memory_blocks"), user) + _blocks_by_id(user, spec.get("block_ids")),
-            fresh=True,
-        )
+        blocks = _new_blocks(org, spec.get("memory_blocks"), user) + _blocks_by_id(user, spec.get("block_ids"))
+        _attach_blocks(agent, blocks, fresh=True)
         tools = _tools_for_create(user, agent, spec)
         _set_tools(agent, tools, fresh=True)
         agent.tool_rules = user_rules + base_rules(agent, spec, tools, user_rules) + approval_rules(tools, user_rules)
@@ -99,11 +96,15 @@ def create_agent(user, spec: dict) -> Agent:
             organization=org, name=f"{agent.name} archive", embedding_config=agent.embedding_config or {}
         )
         agent.archives.add(archive)
-        for folder in _folders_by_id(user, spec.get("folder_ids") or spec.get("source_ids")):
+        folders = _folders_by_id(user, spec.get("folder_ids") or spec.get("source_ids"))
+        for folder in folders:
             _attach_folder(agent, folder)
-        agent.message_ids = initial_messages(agent, spec.get("initial_message_sequence"))
-        agent.save()
-        _recompile_now(agent)
+        # What the system prompt shows of a new agent is known without reading it back: its blocks in order, all
+        # its messages in context, an empty archive. With folders, their files are read.
+        state = None if folders else MemoryState(blocks, "", recall_count=0, archival_count=0, archival_tags=[])
+        system = compile_system_prompt(agent, state)
+        agent.message_ids = initial_messages(agent, spec.get("initial_message_sequence"), system)
+        agent.save(update_fields=["tool_rules", "message_ids"])  # what changed since the insert
         _audit(user, agent, "create")
     if agent.enable_sleeptime and agent_type != "sleeptime_agent":
         enable_sleeptime(user, agent)

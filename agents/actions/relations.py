@@ -6,10 +6,9 @@ from ade.errors import Conflict, Invalid, NotFound
 from ade.events import agent_group, broadcast
 from agents.models import Agent, AgentBlock, AgentFolder, AgentTag, AgentTool, Group, Message
 from agents.queries import get_agent_for
-from agents.runtime import packaging as pk
 from agents.runtime.defaults import base_tool_names
 from memory.actions import Actor, create_blocks, new_block
-from memory.context import compile_system_prompt, rebuild_system_prompts
+from memory.context import rebuild_system_prompts
 from memory.models import Block, Folder
 from tools.models import Tool
 
@@ -86,12 +85,6 @@ def _tools_for_create(user, agent: Agent, spec: dict) -> list[Tool]:
         raise NotFound(f"Tool not found: {', '.join(unknown)}", field="tools")
     tools = [base[n] for n in names] + [by_name[n] for n in extra] + _tools_by_id(user, spec.get("tool_ids"))
     return list({t.id: t for t in tools}.values())
-
-
-def _recompile_now(agent: Agent) -> None:
-    """Write the compiled system prompt into the agent's system message (inside the caller's transaction)."""
-    text = compile_system_prompt(agent)
-    Message.objects.filter(id=agent.message_ids[0]).update(content=pk.text_parts(text))
 
 
 def _attach_blocks(agent: Agent, blocks: list[Block], *, fresh: bool = False) -> None:

@@ -67,9 +67,9 @@ def approval_rules(tools: list[Tool], rules: list[dict]) -> list[dict]:
     ]
 
 
-def initial_messages(agent: Agent, sequence) -> list[str]:
-    """Create the system message and the starting conversation; return the in-context ids."""
-    rows = [Message(organization_id=agent.organization_id, agent=agent, role="system", content=pk.text_parts(""))]
+def initial_messages(agent: Agent, sequence, system: str) -> list[str]:
+    """Create the system message (`system`, its text) and the starting conversation; return the in-context ids."""
+    rows = [Message(organization_id=agent.organization_id, agent=agent, role="system", content=pk.text_parts(system))]
     rows += starting_rows(agent, sequence)
     Message.objects.bulk_create(rows)
     return [r.id for r in rows]
