@@ -58,8 +58,8 @@ class RequestThreads:
         return ThreadPoolExecutor(max_workers=1, thread_name_prefix="request")
 
     def give_back(self, executor: ThreadPoolExecutor) -> None:
-        # Only once the thread is free: a view goes on running after its client hung up (the request's task is
-        # cancelled, its thread is not), and the next request must not queue behind it.
+        # Only once the thread is free: daphne cancels the application of a connection that went away, and the
+        # view goes on running on its thread (a task is cancelled, a thread is not); no request may queue behind it.
         executor.submit(int).add_done_callback(lambda _: self._park(executor))
 
     def _park(self, executor: ThreadPoolExecutor) -> None:
