@@ -44,12 +44,11 @@ def ensure_base_tools(org) -> dict[str, Tool]:
 
     The rows are shared with this process's other callers: read them, never change them."""
     specs = base_tools()
+    base_rows = Tool.objects.filter(organization=org, name__in=list(specs))
     known = _found_current.get(org.id)
-    if known is not None and known[0] == sorted(
-        Tool.objects.filter(organization=org, name__in=list(specs)).values_list("id", "updated_at")
-    ):
+    if known is not None and known[0] == sorted(base_rows.values_list("id", "updated_at")):
         return known[1]
-    rows = {t.name: t for t in Tool.objects.filter(organization=org, name__in=list(specs))}
+    rows = {t.name: t for t in base_rows}
     missing, stale = [], []
     for name, spec in specs.items():
         wanted = {
@@ -73,7 +72,7 @@ def ensure_base_tools(org) -> dict[str, Tool]:
             Tool.objects.bulk_create(missing, ignore_conflicts=True)
             fields = ["tool_type", "description", "json_schema", "source_type", "source_code", "updated_at"]
             Tool.objects.bulk_update(stale, fields)
-        rows = {t.name: t for t in Tool.objects.filter(organization=org, name__in=list(specs))}
+        rows = {t.name: t for t in base_rows.all()}  # a fresh read
     if len(_found_current) >= 256:
         _found_current.clear()
     _found_current[org.id] = (sorted((t.id, t.updated_at) for t in rows.values()), rows)
