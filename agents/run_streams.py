@@ -44,6 +44,7 @@ def follow(run_id: str, starting_after: int = 0, *, timeout: float | None = None
     store, after = event_log(), starting_after
     deadline = None if timeout is None else time.monotonic() + timeout
     quiet_since = time.monotonic()
+    finished_at = None  # when the run was seen finished while its log was still open
     while True:
         if _stopping.is_set():
             raise ServerStopping("This server is restarting; the turn goes on: resume its stream or retry.")
@@ -56,8 +57,12 @@ def follow(run_id: str, starting_after: int = 0, *, timeout: float | None = None
         now = time.monotonic()
         if events:
             quiet_since = now
+        elif finished_at is not None:
+            if now - finished_at > FOLLOW_GRACE_SECONDS:
+                return  # finished, and its log expired or was never closed: nothing more will come
         elif now - quiet_since > FOLLOW_GRACE_SECONDS and _is_finished(run_id):
-            return  # finished, and its log expired or was never closed: nothing more will come
+            # Its status is written before its last events and end marker: read on until they come or the grace ends.
+            finished_at = now
         if deadline is not None and now > deadline:
             raise TimeoutError(f"run {run_id} did not finish within {timeout} s")
 
