@@ -17,6 +17,7 @@ settings.ALLOWED_MODEL_HOSTS = os.environ["ALLOWED_MODEL_HOSTS"].split(",")
 # In-process tests ingest uploads in the uploading thread (their rows live in the test's transaction); servers and
 # workers the tests start ingest off the request thread as deployed (tests/test_sec_ingest.py checks that path).
 settings.INGEST_INLINE = True
+settings.PASSWORD_HASHERS = ["tests.hashers.FastPBKDF2PasswordHasher", *settings.PASSWORD_HASHERS]
 
 
 def pytest_collection_modifyitems(config, items):

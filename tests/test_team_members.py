@@ -26,12 +26,6 @@ from tests.apiclient import ApiClient
 PASSWORD = "correct horse battery"
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    """Several members per test: a cheap hasher keeps their set-up fast (sign-in is not what these tests check)."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def token_of(link: str) -> str:
     return re.search(r"/join/([^/]+)/$", link).group(1)
 

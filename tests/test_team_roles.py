@@ -20,12 +20,6 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 TOOL = 'def shout(text: str) -> str:\n    """Shout.\n\n    Args:\n        text: what to shout\n    """\n    return text.upper()\n'
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    """Several members per test: a cheap hasher keeps their set-up fast (sign-in is not what these tests check)."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def allowed(role: str, action: str) -> bool:
     return RANK[role] >= RANK[LEAST[action]]
 
