@@ -17,6 +17,7 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: 
 from django.urls import re_path  # noqa: E402
 
 from ade.bodylimit import BodyLimit, install_daphne_limits  # noqa: E402
+from ade.events import serve_here  # noqa: E402
 from ade.websockets import NoRoute, SameOrigin  # noqa: E402
 from agents.pages.routing import websocket_urlpatterns  # noqa: E402
 from agents.runtime import llm  # noqa: E402
@@ -52,7 +53,7 @@ if settings.WARM_LITELLM:
 else:
     _hand_over_sooner()
 
-application = ProtocolTypeRouter(
+routes = ProtocolTypeRouter(
     {
         # The ADE's CSS/JS (and the admin's) straight from the app directories: one process, nothing to collect.
         "http": BodyLimit(ASGIStaticFilesHandler(django_asgi_app)),
@@ -61,3 +62,8 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+
+async def application(scope, receive, send):
+    serve_here()  # where the in-process channel layer must deliver (ade/events.py)
+    return await routes(scope, receive, send)

@@ -1,6 +1,8 @@
 """Broadcasting live updates: only from actions, only after commit."""
 
 import asyncio
+import concurrent.futures
+import contextlib
 import threading
 
 from asgiref.sync import async_to_sync
@@ -21,12 +23,28 @@ def folder_group(folder_id: str) -> str:
     return f"folder.{folder_id}"
 
 
+_serving_loop: asyncio.AbstractEventLoop | None = None  # the event loop of this process's sockets, once one came
+
+
+def serve_here() -> None:
+    """Called on the server's event loop (ade/asgi.py): the in-process layer's consumers wait on this loop."""
+    global _serving_loop
+    _serving_loop = asyncio.get_running_loop()
+
+
 def send_now(group: str, event: dict) -> None:
     layer = get_channel_layer()
     if layer is not None and not _nobody_listens(layer, group):
         send = async_to_sync(layer.group_send)
         message = {"type": "engram.event", "event": event}
-        if _loop_running_here():  # a sync caller on an event loop's thread (e.g. a script driving a browser)
+        loop = _serving_loop if isinstance(layer, InMemoryChannelLayer) else None
+        if loop is not None and loop.is_running() and not _loop_running_here():
+            # The in-process layer's queues wake only the loop they belong to: sent from a loop of its own (what
+            # async_to_sync does in a turn's thread), an event reached the pages when daphne next woke, ~1 s later.
+            sent = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop)
+            with contextlib.suppress(concurrent.futures.TimeoutError):  # a stalled loop gets it when it wakes
+                sent.result(timeout=10)
+        elif _loop_running_here():  # a sync caller on an event loop's thread (e.g. a script driving a browser)
             worker = threading.Thread(target=send, args=(group, message))
             worker.start()
             worker.join()

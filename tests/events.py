@@ -3,7 +3,7 @@
 import asyncio
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 
 class GroupListener:
@@ -23,6 +23,9 @@ class GroupListener:
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     raise AssertionError(f"gave up waiting after {timeout} s; received {self.events}")
+                if isinstance(self.layer, InMemoryChannelLayer):
+                    # A sender in another thread does not wake this loop (ade/events.py): look again regularly.
+                    remaining = min(remaining, 0.1)
                 try:
                     message = await asyncio.wait_for(self.layer.receive(self.channel), remaining)
                 except TimeoutError:
