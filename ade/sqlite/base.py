@@ -8,6 +8,11 @@ When the last connection to a WAL database closes, SQLite copies the log into th
 fsync: about 10 ms at the end of every request that wrote. One idle connection per database and process, opened
 with the first real one and never closed, makes those closes free. The log is still folded into the database every
 1000 pages by SQLite's autocheckpoint. The idle connection holds no lock and no transaction.
+
+Threads of one process begin their write transactions one after another, through a gate held only while BEGIN
+IMMEDIATE waits for SQLite's write lock. SQLite's own wait polls with sleeps of up to 100 ms, so a thread that
+commits and begins again at once (an import writing batch after batch) took the lock back every time and a writer
+waiting beside it timed out; at the gate it now waits behind that writer.
 """
 
 import os
@@ -21,6 +26,7 @@ POOL_SIZE = 8  # idle connections kept per database and process
 _open_logs: dict[str, sqlite3.Connection] = {}
 _idle: dict[tuple[int, str], list[sqlite3.Connection]] = {}  # (pid, path) -> idle connections: never across a fork
 _lock = threading.Lock()
+_begin_gates: dict[tuple[int, str], threading.Lock] = {}
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
@@ -35,6 +41,20 @@ class DatabaseWrapper(base.DatabaseWrapper):
         connection = super().get_new_connection(conn_params)
         _keep_log_open(path)
         return connection
+
+    def _start_transaction_under_autocommit(self):
+        if self.is_in_memory_db():
+            return super()._start_transaction_under_autocommit()
+        gate = _begin_gate(str(self.settings_dict["NAME"]))
+        if not gate.acquire(blocking=False):
+            waited = self.connection.execute("PRAGMA busy_timeout").fetchone()[0] / 1000
+            if not gate.acquire(timeout=waited):
+                with self.wrap_database_errors:
+                    raise self.Database.OperationalError("database is locked")
+        try:
+            return super()._start_transaction_under_autocommit()
+        finally:
+            gate.release()
 
     def _close(self):
         connection = self.connection
@@ -56,3 +76,12 @@ def _keep_log_open(path: str) -> None:
             holder = sqlite3.connect(path, uri=True, check_same_thread=False)
             holder.execute("SELECT count(*) FROM sqlite_master").fetchall()  # opens the file and its log
             _open_logs[path] = holder
+
+
+def _begin_gate(path: str) -> threading.Lock:
+    key = (os.getpid(), path)
+    gate = _begin_gates.get(key)
+    if gate is None:
+        with _lock:
+            gate = _begin_gates.setdefault(key, threading.Lock())
+    return gate
