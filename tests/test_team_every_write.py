@@ -12,7 +12,7 @@ from accounts.routes import action_for
 from ade.api import api
 from agents.actions import create_agent
 from tests.apiclient import ApiClient
-from tests.test_team_roles import fast_passwords, state  # noqa: F401 (fast_passwords: an autouse fixture)
+from tests.test_team_roles import state
 
 WRITES = ("post", "put", "patch", "delete")
 
