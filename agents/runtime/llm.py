@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
+from agents.runtime import openai_wire
+
 log = logging.getLogger(__name__)
 
 TOOL_CALL_ID_MAX_LEN = 29
@@ -246,50 +248,50 @@ def _partial(exc) -> bool:
 def _usage(result: LLMResult, usage) -> None:
     if not usage:
         return
-    get = usage.get if isinstance(usage, dict) else lambda k, d=None: getattr(usage, k, d)
-    result.prompt_tokens = int(get("prompt_tokens", 0) or 0)
-    result.completion_tokens = int(get("completion_tokens", 0) or 0)
-    result.total_tokens = int(get("total_tokens", 0) or 0) or result.prompt_tokens + result.completion_tokens
-    details = get("prompt_tokens_details", None)
+    result.prompt_tokens = int(_get(usage, "prompt_tokens") or 0)
+    result.completion_tokens = int(_get(usage, "completion_tokens") or 0)
+    result.total_tokens = int(_get(usage, "total_tokens") or 0) or result.prompt_tokens + result.completion_tokens
+    details = _get(usage, "prompt_tokens_details")
     if details is not None:
-        cached = details.get("cached_tokens") if isinstance(details, dict) else getattr(details, "cached_tokens", None)
-        result.cached_input_tokens = cached
-    details = get("completion_tokens_details", None)
+        result.cached_input_tokens = _get(details, "cached_tokens")
+    details = _get(usage, "completion_tokens_details")
     if details is not None:
-        reasoning = (
-            details.get("reasoning_tokens") if isinstance(details, dict) else getattr(details, "reasoning_tokens", None)
-        )
-        result.reasoning_tokens = reasoning
+        result.reasoning_tokens = _get(details, "reasoning_tokens")
 
 
 def _once(lit, kwargs) -> LLMResult:
-    response = lit.completion(**kwargs)
-    choices = getattr(response, "choices", None) or []
+    response = openai_wire.complete(kwargs) if openai_wire.handles(kwargs) else lit.completion(**kwargs)
+    choices = _get(response, "choices") or []
     if not choices:
         raise InvalidLLMResponse("The model returned no choices")
-    message = choices[0].message
+    message = _get(choices[0], "message") or {}
     result = LLMResult(
-        content=message.content or "",
-        finish_reason=choices[0].finish_reason,
-        reasoning=getattr(message, "reasoning_content", None) or "",
-        model=response.model or "",
+        content=_get(message, "content") or "",
+        finish_reason=_get(choices[0], "finish_reason"),
+        reasoning=_get(message, "reasoning_content") or "",
+        model=_get(response, "model") or "",
     )
-    for call in message.tool_calls or []:
-        result.tool_calls.append(ToolCall(call.id or "", call.function.name or "", call.function.arguments or ""))
-    _usage(result, getattr(response, "usage", None))
+    for call in _get(message, "tool_calls") or []:
+        function = _get(call, "function") or {}
+        result.tool_calls.append(
+            ToolCall(_get(call, "id") or "", _get(function, "name") or "", _get(function, "arguments") or "")
+        )
+    _usage(result, _get(response, "usage"))
     return result
 
 
 def _stream(lit, kwargs, on_delta) -> LLMResult:
     result = LLMResult()
     calls: dict[int, dict] = {}
+    kwargs = {**kwargs, "stream_options": {"include_usage": True}}
+    chunks = openai_wire.stream(kwargs) if openai_wire.handles(kwargs) else lit.completion(**kwargs, stream=True)
     try:
-        for chunk in lit.completion(**kwargs, stream=True, stream_options={"include_usage": True}):
-            if getattr(chunk, "usage", None):
-                _usage(result, chunk.usage)
-            for choice in getattr(chunk, "choices", None) or []:
+        for chunk in chunks:
+            if _get(chunk, "usage"):
+                _usage(result, _get(chunk, "usage"))
+            for choice in _get(chunk, "choices") or []:
                 _apply_delta(result, calls, choice, on_delta)
-            result.model = result.model or getattr(chunk, "model", "") or ""
+            result.model = result.model or _get(chunk, "model") or ""
     except Exception as exc:
         try:
             exc._engram_partial = bool(result.content or result.reasoning or calls)
@@ -302,28 +304,36 @@ def _stream(lit, kwargs, on_delta) -> LLMResult:
     return result
 
 
+def _get(obj, name: str, default=None):
+    """A field of a response part: a dict from `openai_wire`, an object from litellm.completion."""
+    return obj.get(name, default) if isinstance(obj, dict) else getattr(obj, name, default)
+
+
 def _apply_delta(result: LLMResult, calls: dict, choice, on_delta) -> None:
-    delta = choice.delta
-    if choice.finish_reason:
-        result.finish_reason = choice.finish_reason
+    delta = _get(choice, "delta")
+    if _get(choice, "finish_reason"):
+        result.finish_reason = _get(choice, "finish_reason")
     if delta is None:
         return
-    reasoning = getattr(delta, "reasoning_content", None)
+    reasoning = _get(delta, "reasoning_content")
     if reasoning:
         result.reasoning += reasoning
         on_delta and on_delta("reasoning", reasoning)
-    if delta.content:
-        result.content += delta.content
-        on_delta and on_delta("content", delta.content)
-    for tc in getattr(delta, "tool_calls", None) or []:
-        index = tc.index if tc.index is not None else len(calls)
+    content = _get(delta, "content")
+    if content:
+        result.content += content
+        on_delta and on_delta("content", content)
+    for tc in _get(delta, "tool_calls") or []:
+        index = _get(tc, "index")
+        index = index if index is not None else len(calls)
         call = calls.setdefault(index, {"id": "", "name": "", "arguments": ""})
-        fn = tc.function
-        piece = {"index": index, "id": None, "name": None, "arguments": (fn.arguments if fn else None) or ""}
-        if tc.id and not call["id"]:
-            call["id"] = piece["id"] = tc.id
-        if fn and fn.name and not call["name"]:
-            call["name"] = piece["name"] = fn.name
+        fn = _get(tc, "function")
+        name, call_id = fn and _get(fn, "name"), _get(tc, "id")
+        piece = {"index": index, "id": None, "name": None, "arguments": (fn and _get(fn, "arguments")) or ""}
+        if call_id and not call["id"]:
+            call["id"] = piece["id"] = call_id
+        if name and not call["name"]:
+            call["name"] = piece["name"] = name
         call["arguments"] += piece["arguments"]
         on_delta and on_delta("tool_call", piece)
 

@@ -1,0 +1,146 @@
+"""Chat completions with OpenAI-compatible endpoints through litellm's lower-level pieces.
+
+`litellm.completion` spent ~4.6 ms of CPU per call here, the HTTP exchange itself ~1 ms: the rest is its wrapper
+(argument binding, logging objects, the provider lookup, the OpenAI SDK and its pydantic response). For a model
+litellm sends to an OpenAI-compatible endpoint ("openai/…"), the request is still litellm's: its chat config for
+that model maps the parameters (dropping what the model lacks, renaming `max_tokens` where the model wants
+another name) and builds the body and the headers; litellm's pooled HTTP client sends it; a failure goes through
+litellm's exception mapping, so the caller sees the exceptions `litellm.completion` raises. We read the JSON answer
+(or the server-sent events of a stream) ourselves, as plain dicts.
+
+Differences from the wrapper, on purpose: no retries inside the call (`llm.complete` retries, once per attempt,
+instead of the SDK retrying up to twice more inside each of its attempts), and redirects are not followed (a
+tenant's endpoint must not bounce the call to a host the outbound check never saw).
+"""
+
+import json
+import os
+
+import httpx
+
+DEFAULT_BASE = "https://api.openai.com/v1"
+# What `llm.complete` may pass: anything else (a key litellm alone understands) takes litellm.completion.
+CALL_KEYS = frozenset(
+    {"model", "messages", "api_base", "api_key", "timeout", "temperature", "max_tokens", "tools", "tool_choice"}
+    | {"parallel_tool_calls", "stream_options", "_skip_mcp_handler"}
+)
+PARAMETERS = ("temperature", "max_tokens", "tools", "tool_choice", "parallel_tool_calls", "stream_options")
+
+
+def handles(kwargs: dict) -> bool:
+    """Whether this call goes to an OpenAI-compatible chat endpoint with only parameters we know."""
+    return str(kwargs.get("model", "")).startswith("openai/") and kwargs.keys() <= CALL_KEYS
+
+
+def complete(kwargs: dict) -> dict:
+    """The chat completion's JSON (`choices`, `usage`, `model`…)."""
+    response = _send(kwargs, stream=False)
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise _mapped(kwargs, 502, f"the model endpoint answered with invalid JSON: {response.text[:200]}") from exc
+
+
+def stream(kwargs: dict):
+    """The chunks (dicts) of a streamed chat completion, as they arrive."""
+    response = _send(kwargs, stream=True)
+    try:
+        for line in response.iter_lines():
+            if not line.startswith("data:"):
+                continue  # SSE comments, `event:` lines, keep-alives
+            data = line[5:].strip()
+            if data == "[DONE]":
+                break
+            chunk = json.loads(data)
+            if isinstance(chunk, dict) and chunk.get("error"):
+                error = chunk["error"]
+                message = error.get("message", str(error)) if isinstance(error, dict) else str(error)
+                raise _mapped(kwargs, int(error.get("code") or 500) if isinstance(error, dict) else 500, message)
+            yield chunk
+    except httpx.TimeoutException as exc:
+        raise _timeout(kwargs) from exc
+    except (httpx.TransportError, ValueError) as exc:
+        raise _mapped(kwargs, 500, f"the model's stream broke off: {exc}") from exc
+    finally:
+        response.close()
+
+
+def _send(kwargs: dict, *, stream: bool) -> httpx.Response:
+    from litellm.llms.custom_httpx.http_handler import _get_httpx_client
+
+    url, headers, body = _request(kwargs, stream)
+    client = _get_httpx_client().client
+    request = client.build_request("POST", url, content=json.dumps(body), headers=headers, timeout=kwargs["timeout"])
+    try:
+        response = client.send(request, stream=stream, follow_redirects=False)
+    except httpx.TimeoutException as exc:
+        raise _timeout(kwargs) from exc
+    except httpx.TransportError as exc:
+        raise _mapped(kwargs, 500, f"Connection error: {exc}") from exc
+    if response.status_code >= 300:
+        text = response.read().decode("utf-8", "replace") if stream else response.text
+        response.close()
+        raise _mapped(kwargs, response.status_code, text, headers=response.headers)
+    return response
+
+
+def _request(kwargs: dict, stream: bool) -> tuple[str, dict, dict]:
+    """litellm's URL, headers and body for this call."""
+    import litellm
+    from litellm.types.utils import LlmProviders
+    from litellm.utils import ProviderConfigManager
+
+    model = kwargs["model"].removeprefix("openai/")
+    config = ProviderConfigManager.get_provider_chat_config(model, LlmProviders.OPENAI)
+    chosen = {k: kwargs[k] for k in PARAMETERS if kwargs.get(k) is not None}
+    if stream:
+        chosen["stream"] = True
+    params = config.map_openai_params(chosen, {}, model, drop_params=litellm.drop_params)
+    litellm_params = {"custom_llm_provider": "openai", "api_base": kwargs.get("api_base")}
+    # As litellm.completion sends them: without fields set to None (an assistant's `content` beside its tool calls).
+    messages = [_without_nones(m) for m in kwargs["messages"]]
+    body = config.transform_request(model, messages, params, litellm_params, {})
+    headers = config.validate_environment({}, model, messages, params, litellm_params, kwargs.get("api_key"))
+    organization = os.environ.get("OPENAI_ORGANIZATION")
+    if organization and not kwargs.get("api_base"):  # the SDK sent it to OpenAI itself; to nobody else
+        headers["OpenAI-Organization"] = organization
+    base = kwargs.get("api_base") or litellm.api_base or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE
+    return base.rstrip("/") + "/chat/completions", headers, body
+
+
+def _without_nones(message):
+    if isinstance(message, dict) and None in message.values():
+        return {k: v for k, v in message.items() if v is not None}
+    return message
+
+
+def _mapped(kwargs: dict, status: int, text: str, *, headers=None) -> Exception:
+    """The exception litellm.completion would raise for this HTTP failure (RateLimitError, BadRequestError,
+    ContextWindowExceededError…): made by litellm's own mapping, with the endpoint's error body attached."""
+    from litellm.litellm_core_utils.exception_mapping_utils import exception_type
+    from litellm.llms.openai.common_utils import OpenAIError
+
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = None
+    message = text
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        message = body["error"].get("message") or text
+    error = OpenAIError(status, message, headers=headers, body=body if isinstance(body, dict) else None)
+    try:
+        exception_type(model=kwargs["model"], original_exception=error, custom_llm_provider="openai")
+    except Exception as mapped:  # it raises the mapped exception
+        mapped.body = getattr(mapped, "body", None) or error.body
+        return mapped
+    return error
+
+
+def _timeout(kwargs: dict) -> Exception:
+    import litellm
+
+    return litellm.Timeout(
+        message=f"the model did not answer within {kwargs['timeout']} seconds",
+        model=kwargs["model"],
+        llm_provider="openai",
+    )

@@ -1,0 +1,111 @@
+"""Calls to OpenAI-compatible endpoints through litellm's lower-level pieces (agents/runtime/openai_wire.py): the
+request litellm would build, litellm's exceptions, one HTTP request per attempt, no redirects followed."""
+
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import litellm
+import pytest
+
+from agents.runtime import openai_wire
+from agents.runtime.llm import LLMError, complete
+from agents.runtime.providers import resolve_llm
+
+HELLO = [{"role": "user", "content": "hi"}]
+
+
+def scripted_kwargs(scripted_llm, **extra) -> dict:
+    return {"model": "openai/scripted", "api_base": scripted_llm.api_base, "api_key": "scripted", "timeout": 30} | {
+        "messages": HELLO,
+        **extra,
+    }
+
+
+def test_the_model_gets_the_parameters_litellm_maps_for_it(scripted_llm):
+    """An o-series model takes `max_completion_tokens` and no temperature: litellm's config for the model decides."""
+    config = {**resolve_llm("engram/scripted"), "model": "o3-mini", "temperature": 0.3}
+    scripted_llm.queue_text("Short.")
+    assert complete(config, HELLO, max_tokens=50).content == "Short."
+    sent = scripted_llm.last_request()
+    assert sent["model"] == "o3-mini" and sent["max_completion_tokens"] == 50
+    assert "max_tokens" not in sent and "temperature" not in sent
+
+    scripted_llm.queue_text("Short.")
+    complete({**config, "model": "scripted"}, HELLO, max_tokens=50)
+    sent = scripted_llm.last_request()
+    assert (sent["max_tokens"], sent["temperature"]) == (50, 0.3)
+
+
+@pytest.mark.parametrize(
+    "error, raised, status",
+    [
+        ("rate_limit", litellm.RateLimitError, 429),
+        ("context_length_exceeded", litellm.ContextWindowExceededError, 400),
+        ("server_error", litellm.InternalServerError, 500),
+        ({"status": 400, "message": "model exploded", "code": "bad_thing"}, litellm.BadRequestError, 400),
+    ],
+)
+def test_failures_raise_litellms_exceptions(scripted_llm, error, raised, status):
+    scripted_llm.queue_error(error)
+    with pytest.raises(raised) as caught:
+        openai_wire.complete(scripted_kwargs(scripted_llm))
+    assert caught.value.status_code == status
+    scripted_llm.queue_error(error)
+    with pytest.raises(raised):
+        list(openai_wire.stream(scripted_kwargs(scripted_llm)))
+
+
+def test_an_attempt_is_one_request(scripted_llm, settings):
+    """The OpenAI SDK under litellm.completion retried a 5xx twice inside each of our attempts."""
+    settings.LLM_RETRY_DELAYS = (0,)
+    scripted_llm.queue_error("server_error", repeat=5)
+    with pytest.raises(LLMError, match="internal error"):
+        complete(resolve_llm("engram/scripted"), HELLO)
+    assert len(scripted_llm.requests()) == 2  # the first attempt and our one retry
+
+
+def test_a_redirect_is_not_followed(scripted_llm):
+    """An endpoint could answer with a redirect to a host the outbound check never saw."""
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's naming)
+            self.send_response(307)
+            self.send_header("Location", f"{scripted_llm.api_base}/chat/completions")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        kwargs = scripted_kwargs(scripted_llm, api_base=f"http://127.0.0.1:{server.server_port}/v1")
+        scripted_llm.queue_text("You should not see this.")
+        with pytest.raises(litellm.APIError):
+            openai_wire.complete(kwargs)
+        with pytest.raises(litellm.APIError):
+            list(openai_wire.stream(kwargs))
+        assert scripted_llm.requests() == []
+    finally:
+        server.shutdown()
+
+
+def test_a_stream_delivers_deltas_and_reassembles_tool_calls(scripted_llm):
+    scripted_llm.queue_tool_call("lookup", {"q": "tea"}, id="call_7", text="Let me look.")
+    deltas = []
+    result = complete(
+        resolve_llm("engram/scripted"), HELLO, stream=True, on_delta=lambda kind, data: deltas.append(kind)
+    )
+    assert result.content == "Let me look." and "content" in deltas and "tool_call" in deltas
+    [call] = result.tool_calls
+    assert (call.id, call.name, call.arguments) == ("call_7", "lookup", '{"q": "tea"}')
+    assert result.prompt_tokens > 0 and result.total_tokens == result.prompt_tokens + result.completion_tokens
+    assert scripted_llm.last_request()["stream"] is True
+
+
+def test_calls_litellm_alone_understands_still_go_through_it():
+    assert openai_wire.handles({"model": "openai/gpt-4o", "messages": HELLO, "timeout": 5})
+    assert not openai_wire.handles({"model": "anthropic/claude", "messages": HELLO})
+    assert not openai_wire.handles({"model": "azure/gpt-4o", "messages": HELLO, "api_version": "2024-06-01"})
+    assert not openai_wire.handles({"model": "openai/gpt-4o", "messages": HELLO, "extra_headers": {"X": "1"}})
