@@ -10,6 +10,7 @@ from ade.ids import PrefixedIdField
 from ade.secrets import EncryptedMapField
 from agents.runtime.traces import TraceEncoder
 from memory.models import Archive, Block, File, Folder
+from memory.queries import agent_blocks
 from tools.models import Tool
 
 AGENT_TYPES = [
@@ -92,7 +93,7 @@ class Agent(models.Model):
         return cfg.get("handle") or f"{cfg.get('model_endpoint_type', 'openai')}/{cfg.get('model', '')}"
 
     def ordered_blocks(self):
-        return list(self.blocks.order_by("agentblock__position", "agentblock__id"))
+        return agent_blocks(self.id)
 
 
 class AgentBlock(models.Model):

@@ -9,6 +9,7 @@ from ade.errors import Invalid, NotFound
 from ade.events import agent_group, broadcast
 
 from .models import Archive, Block, BlockHistory, Passage, PassageTag, normalize_newlines
+from .queries import block_agent_ids, block_to_change
 from .vectors import ensure_vector_index
 
 DEFAULT_DESCRIPTIONS = {
@@ -72,7 +73,7 @@ def _record_all(changes: list[tuple[Block, dict]], actor: Actor) -> list[BlockHi
 
 
 def _announce(block: Block, agent_ids=None) -> None:
-    ids = agent_ids if agent_ids is not None else list(block.agents.values_list("id", flat=True))
+    ids = agent_ids if agent_ids is not None else block_agent_ids(block.id)
     for agent_id in ids:
         broadcast(agent_group(agent_id), {"type": "block_updated", "block_id": block.id, "version": block.version})
     if ids:
@@ -136,7 +137,7 @@ def update_block(
 ) -> Block:
     """Apply `changes` under a row lock; refuse stale versions; write one history row; notify attached agents."""
     with transaction.atomic():
-        block = Block.objects.select_for_update().filter(id=block_id, organization=organization).first()
+        block = block_to_change(getattr(organization, "pk", organization), block_id)
         if block is None:
             raise NotFound("Block not found")
         diff = block.apply_edit(changes, expected_version=expected_version)

@@ -256,12 +256,14 @@ def rebuild_system_prompts(agent_ids, *, force: bool = False, update_timestamp: 
     Without `force`, an agent whose stored text already contains the current memory section is left alone (this
     keeps provider prompt caches warm). `update_timestamp=False` keeps the old "last recompiled" time.
     """
-    from agents.models import Agent, Message
+    from agents.models import Message
+    from agents.queries import agent_row, message_row
 
-    for agent in Agent.objects.filter(id__in=list(agent_ids)):
-        if not agent.message_ids:
+    for agent_id in dict.fromkeys(agent_ids):
+        agent = agent_row(agent_id)
+        if agent is None or not agent.message_ids:
             continue
-        system = Message.objects.filter(id=agent.message_ids[0]).first()
+        system = message_row(agent.message_ids[0])
         if system is None:
             continue
         old = system.text

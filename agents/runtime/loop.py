@@ -20,7 +20,7 @@ from ade.dbretry import readable, retrying
 from ade.errors import DomainError
 from ade.ids import new_id
 from agents.models import Agent, Message, Run
-from agents.queries import agent_row, agent_tools, cancel_requested
+from agents.queries import agent_row, agent_tools, cancel_requested, message_row
 from agents.runtime import llm as llm_client
 from agents.runtime import packaging as pk
 from agents.runtime import traces
@@ -328,10 +328,9 @@ class Turn(ToolPhase, Records):
 
     def refresh_system_message(self) -> None:
         system = self.context[0]
-        read = Message.objects.filter(id=system.id).values_list("content", flat=True).first
-        content = retrying(read, what=f"run {self.run.id}: the system message")
-        if content is not None:
-            system.content = content
+        stored = retrying(lambda: message_row(system.id), what=f"run {self.run.id}: the system message")
+        if stored is not None:
+            system.content = stored.content
 
     def compact(self, trigger: str) -> None:
         from memory.summarize import SystemPromptTooLarge, compact
