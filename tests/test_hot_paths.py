@@ -241,6 +241,24 @@ def test_the_scripted_model_logs_how_long_it_took(scripted_llm):
     assert entry["endpoint"] == "chat" and entry["elapsed_ms"] >= 60
 
 
+def test_the_scripted_model_logs_when_a_stream_began(scripted_llm):
+    """`bench server` times the first SSE event from the model's first chunk (`first_byte_at`, seconds since the
+    epoch), logged when it was written: after the request's delay, before its end."""
+    import time
+
+    import httpx
+
+    scripted_llm.queue_text("Streamed slowly.", delay_ms=50, pace_ms=20)
+    body = {"model": "scripted", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    sent = time.time()
+    with httpx.stream("POST", f"{scripted_llm.api_base}/chat/completions", json=body) as response:
+        lines = [line for line in response.iter_lines() if line]
+    ended = time.time()
+    [entry] = scripted_llm.requests(None)
+    assert lines[-1] == "data: [DONE]"
+    assert sent + 0.05 <= entry["first_byte_at"] < ended - 0.02 and entry["elapsed_ms"] >= 70
+
+
 @pytest.mark.django_db(transaction=True)
 def test_closing_a_sqlite_connection_leaves_the_write_ahead_log_in_place():
     """ade/sqlite keeps one connection per database open, so a request's connection closing is not the last one

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 ROWS = {
     "message": ("send a message (one model call)", 8, 137),
     "memory_message": ("send with a memory tool call (two calls)", 15, None),
-    "stream_first_event": ("SSE: first event after the model's bytes", 3, 60),
-    "stream_first_token": ("SSE: first token after the model's bytes", 5, None),
+    "stream_first_event": ("SSE: first event after the model's first byte", 3, None),
+    "stream_first_token": ("SSE: first token after the model's first byte", 5, None),
+    "stream_own": ("SSE: first event, own time since the request", None, 60),
     "create": ("agent create (two blocks)", 4, 28),
     "get": ("GET one agent", 2, None),
     "list": ("list 60 messages", 3, None),
@@ -63,8 +64,8 @@ def measure_all(server, model, figures: Figures, args, out) -> None:
     for name, (count, request) in phases.items():
         _phase(figures, name, server, model, count, request)
     stream = [_stream(server, model, agent, i) for i in range(WARM_UP + some)][WARM_UP:]
-    figures.ops["stream_first_event"] = [first for first, _ in stream]
-    figures.ops["stream_first_token"] = [token for _, token in stream]
+    for i, name in enumerate(("stream_first_event", "stream_first_token", "stream_own")):
+        figures.ops[name] = [times[i] for times in stream]
     time.sleep(SETTLE_SECONDS)
     figures.loaded_mib = server.rss_mib()
 
@@ -115,12 +116,13 @@ def _insert(server, agent: str, i: int) -> None:
     server.call("POST", f"/v1/agents/{agent}/archival-memory", json={"text": text, "tags": [f"t{i % 5}"]})
 
 
-def _stream(server, model, agent: str, i: int) -> tuple[float, float]:
-    """(first SSE event, first token) of a token stream, in ms after the model finished sending (the scripted
-    model answers at once, so its logged time is when its bytes were all out)."""
+def _stream(server, model, agent: str, i: int) -> tuple[float, float, float]:
+    """A token stream's (first SSE event, first token) in ms after the model wrote its first chunk (the scripted
+    model logs when, on the same clock), and the first event's time since the request minus all of the model's time
+    (the server's own time before it: the turn's set-up and the model call's overhead)."""
     model.reset()
     body = {**_message(f"Stream number {i}, please."), "stream_tokens": True, "include_pings": False}
-    started, first, token = time.perf_counter(), None, None
+    started, sent_at, first, token = time.perf_counter(), time.time(), None, None
     with server.http.stream("POST", f"/v1/agents/{agent}/messages/stream", json=body) as response:
         for line in response.iter_lines():
             if not line.startswith("data: ") or line == "data: [DONE]":
@@ -129,8 +131,10 @@ def _stream(server, model, agent: str, i: int) -> tuple[float, float]:
             first = first if first is not None else now
             if token is None and json.loads(line[6:]).get("message_type") == "assistant_message":
                 token = now
-    spent = model.spent_ms()
-    return first - spent, (token if token is not None else first) - spent
+    [entry] = model.requests()
+    first_byte = (entry["first_byte_at"] - sent_at) * 1000  # since the request, on the client's clock
+    token = token if token is not None else first
+    return first - first_byte, token - first_byte, first - entry["elapsed_ms"]
 
 
 # ---------------------------------------------------------------------------------------------------------------

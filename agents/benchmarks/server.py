@@ -127,11 +127,15 @@ class ScriptedModel:
     def reset(self) -> None:
         self.http.post("/_control/reset").raise_for_status()
 
-    def spent_ms(self) -> float:
-        """Time the model spent on the requests since the last reset; then reset."""
+    def requests(self) -> list[dict]:
+        """The requests since the last reset, as the model logged them; then reset."""
         log = self.http.get("/_control/requests").json()
         self.reset()
-        return sum(entry.get("elapsed_ms") or 0.0 for entry in log)
+        return log
+
+    def spent_ms(self) -> float:
+        """Time the model spent on the requests since the last reset; then reset."""
+        return sum(entry.get("elapsed_ms") or 0.0 for entry in self.requests())
 
 
 def _env(**extra) -> dict:

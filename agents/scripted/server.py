@@ -14,7 +14,8 @@ control routes:
   `"endpoint": "embeddings"` (default `"chat"`): each endpoint has its own queue.
 * `POST /_control/reset` — empty the queues and the request log, pace back to the start value.
 * `GET /_control/requests` — every request received since the last reset: `[{"endpoint", "body", "elapsed_ms"}]`
-  (`elapsed_ms`: how long the model took to answer it, so benchmarks can subtract the model's own time).
+  (`elapsed_ms`: how long the model took to answer it, so benchmarks can subtract the model's own time; a stream's
+  entry also has `first_byte_at`, when its first chunk was written, in seconds since the epoch).
 * `POST /_control/config` `{"pace_ms": N}`.
 
 The control routes exist only when the server is given a control token, and answer 403 unless a request carries it
@@ -257,8 +258,11 @@ async def _stream(request, body, plan, usage, completion_id, pace_ms):
         "model": body.get("model", "scripted"),
     }
 
+    entry = request.get(LOG_ENTRY) or {}
+
     async def send(payload):
         await response.write(f"data: {json.dumps({**base, **payload})}\n\n".encode())
+        entry.setdefault("first_byte_at", time.time())  # epoch seconds: benchmarks time what follows from it
 
     try:
         for i, delta in enumerate(stream_deltas(plan)):
