@@ -11,6 +11,7 @@ A log is closed by an end marker (it takes a sequence number but is never return
 
 import json
 import threading
+import time
 from collections import OrderedDict
 from functools import lru_cache
 
@@ -32,7 +33,9 @@ class MemoryLog:
             while len(self._runs) > self.MAX_RUNS:
                 self._runs.popitem(last=False)
             self._changed.notify_all()
-            return len(entries)
+            seq = len(entries)
+        time.sleep(0)  # hand the GIL to a woken reader now, not after up to a switch interval of our own work
+        return seq
 
     def read(self, run_id: str, after: int, block: float = 0) -> tuple[list[tuple[int, dict]], bool]:
         """Events with seq > after, and whether the end marker was reached. Waits up to `block` s for news."""
