@@ -65,6 +65,18 @@ def test_envelope_date_otid_and_ids():
     assert out["otid"].split("-")[:4] == message.id.removeprefix("message-").split("-")[:4]
 
 
+def test_part_otids_set_the_low_seven_bits_of_the_message_uuid():
+    """Read from the id's text for our own (lowercase) ids; other spellings go through uuid.UUID, same answer."""
+    import uuid
+
+    raw = uuid.UUID("0a1b2c3d-4e5f-4a6b-8c7d-8e9fa0b1c2ff")
+    for index in (0, 1, 5, 127, 128, 300):
+        expected = str(uuid.UUID(int=(raw.int & ~0x7F) | (index & 0x7F)))
+        assert part_otid(f"message-{raw}", index) == expected
+        assert part_otid(f"message-{str(raw).upper()}", index) == expected
+    assert part_otid(f"message-{raw}", 2).endswith("c282")  # the top bit of the last byte is kept
+
+
 def test_user_text_keeps_client_otid_and_parts_stay_parts():
     plain = row("user", ["hi there"], otid="client-otid-1", name="ada", sender_id="identity-1")
     [out] = to_letta_messages(plain)

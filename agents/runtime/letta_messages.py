@@ -14,6 +14,7 @@ Pure functions over the row's fields: no queries.
 """
 
 import json
+import re
 import uuid
 from datetime import UTC
 
@@ -38,8 +39,14 @@ def wire_date(value) -> str:
 
 def part_otid(message_id: str, index: int) -> str:
     """The otid of part `index` of a stored message: its uuid with the low 7 bits set to the index."""
-    raw = uuid.UUID(message_id.split("-", 1)[1])
+    text = message_id.split("-", 1)[1]
+    if _CANONICAL_UUID.fullmatch(text):  # our ids: change the last byte in the text (a page has hundreds of parts)
+        return f"{text[:-2]}{(int(text[-2:], 16) & 0x80) | (index & 0x7F):02x}"
+    raw = uuid.UUID(text)
     return str(uuid.UUID(int=(raw.int & ~0x7F) | (index & 0x7F)))
+
+
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def _json(text):
@@ -55,6 +62,7 @@ class _Parts:
     def __init__(self, message):
         self.message = message
         self.out = []
+        self.date = wire_date(message.created_at)
 
     def add(self, message_type: str, **fields):
         m = self.message
@@ -62,7 +70,7 @@ class _Parts:
         self.out.append(
             {
                 "id": m.id,
-                "date": wire_date(m.created_at),
+                "date": self.date,
                 "message_type": message_type,
                 "otid": otid,
                 "name": m.name or None,
