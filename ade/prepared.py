@@ -151,6 +151,36 @@ class PreparedRelations:
                 prefetch_related_objects(found, *self.nested[name])
 
 
+class PreparedUpdate:
+    """`UPDATE table SET <columns> WHERE <columns> = values`, its SQL built once per process: what
+    `Model.objects.filter(**where).update(**changes)` does for plain equality filters, without compiling a queryset
+    each time (~0.3–0.5 ms of CPU for the few UPDATEs every turn makes). Values are converted by the fields as
+    Django converts them (`get_db_prep_save` for SET, `get_db_prep_value` for WHERE), None included (NULL; in
+    WHERE it never matches, as SQL's `= NULL` never does). No signals, no auto_now: the same as QuerySet.update."""
+
+    def __init__(self, model, changes: list[str], where: list[str], *, using: str = "default"):
+        meta = model._meta
+        self.changes, self.where = [meta.get_field(n) for n in changes], [meta.get_field(n) for n in where]
+        self.model, self.using, self._sql = model, using, None
+
+    def run(self, changes: dict, **where) -> int:
+        """The number of rows changed. `changes` and `where` name exactly the fields given at construction."""
+        connection = connections[self.using]
+        if self._sql is None:
+            quote = connection.ops.quote_name
+            table = quote(self.model._meta.db_table)
+            sets = ", ".join(f"{quote(f.column)} = %s" for f in self.changes)
+            wheres = " AND ".join(f"{table}.{quote(f.column)} = %s" for f in self.where)
+            self._sql = f"UPDATE {table} SET {sets} WHERE {wheres}"
+        if len(changes) != len(self.changes) or len(where) != len(self.where):
+            raise TypeError(f"{self.model.__name__}: update names other fields than it was prepared for")
+        params = [f.get_db_prep_save(changes[f.name], connection) for f in self.changes]
+        params += [f.get_db_prep_value(where[f.name], connection, prepared=False) for f in self.where]
+        with connection.cursor() as cursor:
+            cursor.execute(self._sql, params)
+            return cursor.rowcount
+
+
 def attnames(model) -> list[str]:
     """Every concrete field of `model` (attribute names), to select whole rows."""
     return [f.attname for f in model._meta.concrete_fields]

@@ -37,6 +37,7 @@ from ade.celery import enqueue
 from ade.dbretry import DATABASE_LOST, is_disconnect, retrying
 from ade.errors import Conflict, NotFound, ServiceUnavailable
 from ade.events import agent_group, send_now
+from ade.prepared import PreparedUpdate
 from agents.models import Agent, Message, Run, Step
 from agents.queries import get_agent_for
 from agents.run_events import event_log, redis_client
@@ -204,11 +205,14 @@ def _requeue(agent_id: str, conversation_id: str | None) -> None:
 def _mark_running(run: Run) -> Run:
     """Claim a created run for this process: one conditional UPDATE, so two claimers cannot both win."""
     now = timezone.now()
-    if not Run.objects.filter(id=run.id, status="created").update(status="running", started_at=now):
+    if not RUN_CLAIMED.run({"status": "running", "started_at": now}, id=run.id, status="created"):
         status = Run.objects.filter(id=run.id).values_list("status", flat=True).first()
         raise Conflict(f"Run {run.id} has already started ({status})")
     run.status, run.started_at = "running", now
     return run
+
+
+RUN_CLAIMED = PreparedUpdate(Run, ["status", "started_at"], ["id", "status"])  # every turn: built once per process
 
 
 def _claim_next(agent_id: str, conversation_id: str | None) -> Run | None:

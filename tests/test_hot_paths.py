@@ -357,6 +357,35 @@ def test_a_prepared_query_takes_a_value_used_twice_and_refuses_one_it_cannot_swa
         pattern.rows("hot")
 
 
+def test_a_prepared_update_writes_what_queryset_update_writes(agent):
+    """ade/prepared.py's UPDATE converts values as the fields do (JSON, dates, NULL) and matches rows on every WHERE
+    value, JSON lists included (the in-context list swap): the row reads back as after QuerySet.update."""
+    from django.utils import timezone
+
+    from ade.prepared import PreparedUpdate
+    from agents.models import Agent
+
+    fields = ["message_ids", "last_run_completion", "last_stop_reason", "last_run_duration_ms", "metadata"]
+    update = PreparedUpdate(Agent, fields, ["id", "message_ids"])
+    old, when = list(agent.message_ids), timezone.now()
+    changes = {
+        "message_ids": [*old, "message-x"],
+        "last_run_completion": when,
+        "last_stop_reason": "end_turn",
+        "last_run_duration_ms": None,
+        "metadata": {"a": [1, "é"], "b": None},
+    }
+    assert update.run(changes, id=agent.id, message_ids=["message-not-the-list"]) == 0
+    assert update.run(changes, id=agent.id, message_ids=old) == 1
+    prepared = Agent.objects.values(*fields).get(id=agent.id)
+    Agent.objects.filter(id=agent.id).update(message_ids=old)
+    Agent.objects.filter(id=agent.id, message_ids=old).update(**changes)
+    assert Agent.objects.values(*fields).get(id=agent.id) == prepared
+    assert prepared["message_ids"][-1] == "message-x" and prepared["last_run_completion"] == when
+    with pytest.raises(TypeError, match="other fields"):
+        update.run({"message_ids": []}, id=agent.id, message_ids=old)
+
+
 @pytest.mark.parametrize("ascending", [True, False])
 def test_a_prepared_first_page_of_messages_is_the_page_paginate_reads(alice_api, agent, scripted_llm, ascending):
     """GET /v1/agents/{id}/messages without cursors reads its page with a query compiled once per process; it

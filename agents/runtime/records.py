@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from ade.dbretry import retrying
 from ade.errors import DomainError
+from ade.prepared import PreparedUpdate
 from agents.models import Agent, Message, Run, Step
 from agents.queries import messages_by_id
 from agents.runtime import packaging as pk
@@ -176,21 +177,23 @@ class Records:
 
         def write():
             with transaction.atomic():
-                Run.objects.filter(id=self.run.id).update(
-                    status=status,
-                    stop_reason=stop_reason,
-                    usage=usage,
-                    metadata=metadata,
-                    completed_at=now,
-                    error=error[:2000],
-                    ttft_ns=self.ttft_ns,
-                    total_duration_ns=time.monotonic_ns() - self.started,
-                )
-                Agent.objects.filter(id=self.agent.id).update(
-                    last_run_completion=now,
-                    last_stop_reason=stop_reason,
-                    last_run_duration_ms=(time.monotonic_ns() - self.started) // 1_000_000,
-                )
+                ended = {
+                    "status": status,
+                    "stop_reason": stop_reason,
+                    "usage": usage,
+                    "metadata": metadata,
+                    "completed_at": now,
+                    "error": error[:2000],
+                    "ttft_ns": self.ttft_ns,
+                    "total_duration_ns": time.monotonic_ns() - self.started,
+                }
+                RUN_ENDED.run(ended, id=self.run.id)
+                last_run = {
+                    "last_run_completion": now,
+                    "last_stop_reason": stop_reason,
+                    "last_run_duration_ms": (time.monotonic_ns() - self.started) // 1_000_000,
+                }
+                AGENT_LAST_RUN.run(last_run, id=self.agent.id)
 
         retrying(write, what=f"run {self.run.id}: its finish")  # a finished turn is not failed by a restart
         self.run.status, self.run.stop_reason = status, stop_reason
@@ -206,6 +209,15 @@ class Records:
                     "detail": None,
                 }
             )
+
+
+# Every turn ends with these two UPDATEs: built once per process (ade/prepared.py).
+RUN_ENDED = PreparedUpdate(
+    Run,
+    ["status", "stop_reason", "usage", "metadata", "completed_at", "error", "ttft_ns", "total_duration_ns"],
+    ["id"],
+)
+AGENT_LAST_RUN = PreparedUpdate(Agent, ["last_run_completion", "last_stop_reason", "last_run_duration_ms"], ["id"])
 
 
 def _test_hold() -> None:

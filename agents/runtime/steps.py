@@ -4,6 +4,9 @@ came of it (`Call`), the turn's usage totals, and the decoration of tool schemas
 import json
 from dataclasses import dataclass
 
+from ade.prepared import PreparedUpdate
+from agents.models import Agent, Conversation
+
 HEARTBEAT_PARAM = {
     "type": "boolean",
     "description": "Ask to be woken up again right after this call, with its result. Set it to true whenever "
@@ -135,13 +138,16 @@ def replace_message_ids(agent, old: list[str], new: list[str]) -> None:
     """Set the agent's in-context list (its conversation's, during a conversation's turn) to `new` if it is still
     `old`; else StaleContext. Call inside the transaction that writes the messages, so a refused write leaves
     nothing behind."""
-    from agents.models import Agent, Conversation
-
     thread = getattr(agent, "thread", None)  # set by agents.conversations.use_thread for a conversation's turn
-    rows = Conversation.objects.filter(id=thread.id) if thread else Agent.objects.filter(id=agent.id)
-    if not rows.filter(message_ids=old).update(message_ids=new):
+    update = _CONVERSATION_LIST if thread else _AGENT_LIST
+    if not update.run({"message_ids": new}, id=thread.id if thread else agent.id, message_ids=old):
         raise StaleContext(
             "The agent's messages were changed by someone else while this turn ran (another turn, "
             "an edit or a reset); this step was not saved."
         )
     agent.message_ids = new
+
+
+# Every step that writes swaps the in-context list with this UPDATE: built once per process (ade/prepared.py).
+_AGENT_LIST = PreparedUpdate(Agent, ["message_ids"], ["id", "message_ids"])
+_CONVERSATION_LIST = PreparedUpdate(Conversation, ["message_ids"], ["id", "message_ids"])
