@@ -181,6 +181,42 @@ class PreparedUpdate:
             return cursor.rowcount
 
 
+class PreparedInsert:
+    """`INSERT INTO table (every column) VALUES (...), ...` for up to MAX_ROWS whole rows, its SQL built once per
+    process and row count: what `bulk_create` (or `save(force_insert=True)`) does for rows whose every value is
+    plain, without compiling an insert query each time. Each field converts its value as Django's insert does
+    (`pre_save(obj, add=True)`, then `get_db_prep_save`): ids and timestamps are filled in on the objects. No
+    signals, as bulk_create. More rows, or a value that is an expression, go through bulk_create itself."""
+
+    MAX_ROWS = 8
+
+    def __init__(self, model, *, using: str = "default"):
+        self.model, self.using, self._sql = model, using, {}
+        self.fields = list(model._meta.concrete_fields)
+
+    def run(self, objs: list) -> list:
+        """Insert `objs`; return them, now saved."""
+        if not objs:
+            return objs
+        connection = connections[self.using]
+        params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in objs for f in self.fields]
+        if len(objs) > self.MAX_ROWS or any(hasattr(p, "resolve_expression") for p in params):
+            return self.model.objects.using(self.using).bulk_create(objs)
+        sql = self._sql.get(len(objs))
+        if sql is None:
+            quote = connection.ops.quote_name
+            row = "(" + ", ".join(["%s"] * len(self.fields)) + ")"
+            columns = ", ".join(quote(f.column) for f in self.fields)
+            sql = self._sql[len(objs)] = (
+                f"INSERT INTO {quote(self.model._meta.db_table)} ({columns}) VALUES {', '.join([row] * len(objs))}"
+            )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+        for obj in objs:
+            obj._state.adding, obj._state.db = False, self.using
+        return objs
+
+
 def attnames(model) -> list[str]:
     """Every concrete field of `model` (attribute names), to select whole rows."""
     return [f.attname for f in model._meta.concrete_fields]

@@ -386,6 +386,34 @@ def test_a_prepared_update_writes_what_queryset_update_writes(agent):
         update.run({"message_ids": []}, id=agent.id, message_ids=old)
 
 
+def test_a_prepared_insert_writes_what_bulk_create_writes(agent):
+    """ade/prepared.py's INSERT fills in ids, defaults and timestamps as Django's insert does and stores every value
+    as bulk_create stores it (JSON, NULL, text); past MAX_ROWS it is bulk_create."""
+    from ade.prepared import PreparedInsert
+    from agents.models import Message
+
+    def rows(n):
+        content = [{"type": "text", "text": "héllo ✓"}]
+        calls = [{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]
+        return [
+            Message(organization_id=agent.organization_id, agent=agent, role="assistant", content=content,
+                    tool_calls=calls if i % 2 else None, step_id=None, name=f"n{i}")
+            for i in range(n)
+        ]  # fmt: skip
+
+    insert, fields = PreparedInsert(Message), [f.attname for f in Message._meta.concrete_fields]
+    ours, django = insert.run(rows(3)), Message.objects.bulk_create(rows(3))
+    assert all(m.id.startswith("message-") and not m._state.adding for m in ours)
+    read = lambda batch: list(Message.objects.filter(id__in=[m.id for m in batch]).order_by("name").values(*fields))  # noqa: E731
+    varying = ("id", "seq", "created_at", "updated_at")
+    assert [{k: v for k, v in r.items() if k not in varying} for r in read(ours)] == [
+        {k: v for k, v in r.items() if k not in varying} for r in read(django)
+    ]
+    assert all(r["seq"] and r["created_at"] for r in read(ours))
+    many = insert.run(rows(PreparedInsert.MAX_ROWS + 1))
+    assert Message.objects.filter(id__in=[m.id for m in many]).count() == PreparedInsert.MAX_ROWS + 1
+
+
 @pytest.mark.parametrize("ascending", [True, False])
 def test_a_prepared_first_page_of_messages_is_the_page_paginate_reads(alice_api, agent, scripted_llm, ascending):
     """GET /v1/agents/{id}/messages without cursors reads its page with a query compiled once per process; it

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from ade.dbretry import retrying
 from ade.errors import DomainError
-from ade.prepared import PreparedUpdate
+from ade.prepared import PreparedInsert, PreparedUpdate
 from agents.models import Agent, Message, Run, Step
 from agents.queries import messages_by_id
 from agents.runtime import packaging as pk
@@ -90,7 +90,7 @@ class Records:
             with transaction.atomic():
                 if step is not None:
                     step.status = "pending"
-                    step.save(force_insert=True)
+                    STEP_INSERT.run([step])
                 self._write_rows(inputs)
 
         retrying(write, what=f"run {self.run.id}: opening a step")
@@ -104,7 +104,7 @@ class Records:
         new = [row for row in rows if row.id not in getattr(self, "written", ())]
         for row in new:
             row.conversation = thread
-        Message.objects.bulk_create(new)
+        MESSAGE_INSERT.run(new)
 
     def checkpoint(self, step: Step | None, rows: list[Message]) -> None:
         """Write a step: its Step row, its messages and the new in-context list, in one transaction (again on a
@@ -116,8 +116,10 @@ class Records:
         def write():
             self.agent.message_ids = before  # as read, should an earlier attempt have failed at its commit
             with transaction.atomic():
-                if step is not None:
-                    step.save(force_update=opened, force_insert=not opened)
+                if opened:
+                    step.save(force_update=True)
+                elif step is not None:
+                    STEP_INSERT.run([step])
                 self._write_rows(rows)
                 replace_message_ids(self.agent, before, [m.id for m in context])
 
@@ -211,7 +213,9 @@ class Records:
             )
 
 
-# Every turn ends with these two UPDATEs: built once per process (ade/prepared.py).
+# What every turn writes, its SQL built once per process (ade/prepared.py).
+STEP_INSERT = PreparedInsert(Step)
+MESSAGE_INSERT = PreparedInsert(Message)
 RUN_ENDED = PreparedUpdate(
     Run,
     ["status", "stop_reason", "usage", "metadata", "completed_at", "error", "ttft_ns", "total_duration_ns"],
