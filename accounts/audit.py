@@ -3,6 +3,8 @@ the entry and the change commit together or not at all."""
 
 from django.db import transaction
 
+from ade.prepared import PreparedInsert
+
 from .models import AuditEntry
 
 
@@ -18,17 +20,22 @@ def record_all(organization_id: str, actor, entries: list[tuple[str, str, str]])
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("audit.record belongs inside the atomic() block of the change it records")
     fields = _actor_fields(actor)
-    return AuditEntry.objects.bulk_create(
-        AuditEntry(
-            organization_id=organization_id,
-            action=action,
-            object_type=action.split(".", 1)[0],
-            object_id=str(object_id or ""),
-            summary=(summary or "")[:500],
-            **fields,
-        )
-        for action, object_id, summary in entries
+    return AUDIT_INSERT.run(
+        [
+            AuditEntry(
+                organization_id=organization_id,
+                action=action,
+                object_type=action.split(".", 1)[0],
+                object_id=str(object_id or ""),
+                summary=(summary or "")[:500],
+                **fields,
+            )
+            for action, object_id, summary in entries
+        ]
     )
+
+
+AUDIT_INSERT = PreparedInsert(AuditEntry)  # most changes write one or a few entries: built once per process
 
 
 def _actor_fields(actor) -> dict:

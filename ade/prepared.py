@@ -12,7 +12,7 @@ more), and the query must not depend on anything but those values (no `now()`, n
 
 import itertools
 
-from django.db import connections
+from django.db import DatabaseError, connections
 from django.db.models import Exists, prefetch_related_objects
 from django.db.models.query import get_related_populators
 
@@ -180,19 +180,35 @@ class PreparedUpdate:
             cursor.execute(self._sql, params)
             return cursor.rowcount
 
+    @classmethod
+    def whole_rows(cls, model) -> "PreparedUpdate":
+        """Every column but the primary key, WHERE the primary key: for `save_row`."""
+        pk = model._meta.pk
+        return cls(model, [f.name for f in model._meta.concrete_fields if f is not pk], [pk.name])
+
+    def save_row(self, obj) -> None:
+        """What `obj.save(force_update=True)` writes (auto_now fields set as it sets them), through an update
+        built by `whole_rows`. Raises DatabaseError when the row is gone, as a forced update does."""
+        changes = {f.name: f.pre_save(obj, False) for f in self.changes}
+        if not self.run(changes, **{self.where[0].name: obj.pk}):
+            raise DatabaseError(f"{self.model.__name__} {obj.pk}: the row to update is gone")
+
 
 class PreparedInsert:
-    """`INSERT INTO table (every column) VALUES (...), ...` for up to MAX_ROWS whole rows, its SQL built once per
-    process and row count: what `bulk_create` (or `save(force_insert=True)`) does for rows whose every value is
-    plain, without compiling an insert query each time. Each field converts its value as Django's insert does
-    (`pre_save(obj, add=True)`, then `get_db_prep_save`): ids and timestamps are filled in on the objects. No
-    signals, as bulk_create. More rows, or a value that is an expression, go through bulk_create itself."""
+    """`INSERT INTO table (columns) VALUES (...), ...` for up to MAX_ROWS whole rows, its SQL built once per process
+    and row count: what `bulk_create` (or `save(force_insert=True)`) does for rows whose every value is plain,
+    without compiling an insert query each time. Each field converts its value as Django's insert does
+    (`pre_save(obj, add=True)`, then `get_db_prep_save`): ids and timestamps are filled in on the objects, and a
+    database-numbered key comes back through RETURNING. No signals, as bulk_create. More rows, or a value that is
+    an expression, go through bulk_create itself."""
 
     MAX_ROWS = 8
 
     def __init__(self, model, *, using: str = "default"):
         self.model, self.using, self._sql = model, using, {}
-        self.fields = list(model._meta.concrete_fields)
+        pk = model._meta.pk
+        self.returning = pk if pk.db_returning else None  # an AutoField: the database numbers the row
+        self.fields = [f for f in model._meta.concrete_fields if f is not self.returning]
 
     def run(self, objs: list) -> list:
         """Insert `objs`; return them, now saved."""
@@ -200,21 +216,30 @@ class PreparedInsert:
             return objs
         connection = connections[self.using]
         params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in objs for f in self.fields]
-        if len(objs) > self.MAX_ROWS or any(hasattr(p, "resolve_expression") for p in params):
+        plain = not any(hasattr(p, "resolve_expression") for p in params)
+        can_return = self.returning is None or connection.features.can_return_rows_from_bulk_insert
+        if len(objs) > self.MAX_ROWS or not plain or not can_return:
             return self.model.objects.using(self.using).bulk_create(objs)
-        sql = self._sql.get(len(objs))
+        with connection.cursor() as cursor:
+            cursor.execute(self._statement(connection, len(objs)), params)
+            numbers = cursor.fetchall() if self.returning is not None else ()
+        for obj, number in itertools.zip_longest(objs, numbers):
+            if number is not None:
+                setattr(obj, self.returning.attname, number[0])
+            obj._state.adding, obj._state.db = False, self.using
+        return objs
+
+    def _statement(self, connection, count: int) -> str:
+        sql = self._sql.get(count)
         if sql is None:
             quote = connection.ops.quote_name
             row = "(" + ", ".join(["%s"] * len(self.fields)) + ")"
             columns = ", ".join(quote(f.column) for f in self.fields)
-            sql = self._sql[len(objs)] = (
-                f"INSERT INTO {quote(self.model._meta.db_table)} ({columns}) VALUES {', '.join([row] * len(objs))}"
-            )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-        for obj in objs:
-            obj._state.adding, obj._state.db = False, self.using
-        return objs
+            returning = f" RETURNING {quote(self.returning.column)}" if self.returning is not None else ""
+            values = ", ".join([row] * count)
+            sql = f"INSERT INTO {quote(self.model._meta.db_table)} ({columns}) VALUES {values}{returning}"
+            self._sql[count] = sql
+        return sql
 
 
 def attnames(model) -> list[str]:

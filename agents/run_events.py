@@ -24,6 +24,7 @@ class MemoryLog:
     def __init__(self):
         self._runs: OrderedDict[str, list] = OrderedDict()
         self._changed = threading.Condition()
+        self._waiting = 0  # readers blocked in read()
 
     def append(self, run_id: str, event: dict | None) -> int:
         """Store `event` (None = the end marker) and return its sequence number."""
@@ -33,15 +34,20 @@ class MemoryLog:
             while len(self._runs) > self.MAX_RUNS:
                 self._runs.popitem(last=False)
             self._changed.notify_all()
-            seq = len(entries)
-        time.sleep(0)  # hand the GIL to a woken reader now, not after up to a switch interval of our own work
+            seq, woken = len(entries), self._waiting
+        if woken:
+            time.sleep(0)  # hand the GIL to the woken readers now, not after a switch interval of our own work
         return seq
 
     def read(self, run_id: str, after: int, block: float = 0) -> tuple[list[tuple[int, dict]], bool]:
         """Events with seq > after, and whether the end marker was reached. Waits up to `block` s for news."""
         with self._changed:
             if block and len(self._runs.get(run_id, ())) <= after:
-                self._changed.wait_for(lambda: len(self._runs.get(run_id, ())) > after, timeout=block)
+                self._waiting += 1
+                try:
+                    self._changed.wait_for(lambda: len(self._runs.get(run_id, ())) > after, timeout=block)
+                finally:
+                    self._waiting -= 1
             return _split(list(enumerate(self._runs.get(run_id, ()), start=1))[after:])
 
 

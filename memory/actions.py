@@ -7,6 +7,7 @@ from django.db import connection, transaction
 from accounts import audit
 from ade.errors import Invalid, NotFound
 from ade.events import agent_group, broadcast
+from ade.prepared import PreparedInsert, PreparedUpdate
 
 from .models import Archive, Block, BlockHistory, Passage, PassageTag, normalize_newlines
 from .queries import block_agent_ids, block_to_change
@@ -44,6 +45,10 @@ class Actor:
         return self.id if self.type in ("user", "api", "admin") and self.id else None
 
 
+# Every memory edit writes these (agents' memory tools, the pages, the API): built once per process.
+BLOCK_SAVE, HISTORY_INSERT = PreparedUpdate.whole_rows(Block), PreparedInsert(BlockHistory)
+
+
 def _record(block: Block, diff: dict, actor: Actor) -> BlockHistory:
     """The block's history row and its audit entry (inside the change's transaction)."""
     return _record_all([(block, diff)], actor)[0]
@@ -69,7 +74,7 @@ def _record_all(changes: list[tuple[Block, dict]], actor: Actor) -> list[BlockHi
         )
     if changes:
         audit.record_all(changes[0][0].organization_id, actor, entries)
-    return BlockHistory.objects.bulk_create(rows)
+    return HISTORY_INSERT.run(rows)
 
 
 def _announce(block: Block, agent_ids=None) -> None:
@@ -144,7 +149,7 @@ def update_block(
         if diff:
             if actor.user_id:
                 block.last_updated_by_id = actor.user_id
-            block.save()
+            BLOCK_SAVE.save_row(block)
             _record(block, diff, actor)
             _announce(block)
     return block

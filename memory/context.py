@@ -5,6 +5,7 @@ memory changes. Compiling is a pure function of a few rows (blocks, counts, tags
 a handful of queries so the hot path stays cheap.
 """
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Exists, F, Func, IntegerField, OuterRef, Subquery
 from django.utils import timezone
 
-from ade.prepared import Prepared
+from ade.prepared import Prepared, PreparedUpdate
 
 from .models import Passage, PassageTag
 
@@ -256,7 +257,6 @@ def rebuild_system_prompts(agent_ids, *, force: bool = False, update_timestamp: 
     Without `force`, an agent whose stored text already contains the current memory section is left alone (this
     keeps provider prompt caches warm). `update_timestamp=False` keeps the old "last recompiled" time.
     """
-    from agents.models import Message
     from agents.queries import agent_row, message_row
 
     for agent_id in dict.fromkeys(agent_ids):
@@ -275,7 +275,15 @@ def rebuild_system_prompts(agent_ids, *, force: bool = False, update_timestamp: 
         kept = _RECOMPILED_RE.search(old) if not update_timestamp else None
         text = compile_system_prompt(agent, state, compiled_at=kept.group(1) if kept else None)
         if text != old:
-            Message.objects.filter(id=system.id).update(content=[{"type": "text", "text": text}])
+            _system_text_update().run({"content": [{"type": "text", "text": text}]}, id=system.id)
+
+
+@functools.cache
+def _system_text_update() -> PreparedUpdate:
+    """Rewrites a system message's text (every memory change does): built once per process."""
+    from agents.models import Message
+
+    return PreparedUpdate(Message, ["content"], ["id"])
 
 
 def refresh_memory_metadata(agent) -> None:
@@ -283,7 +291,6 @@ def refresh_memory_metadata(agent) -> None:
     that an archival insert or delete changes. The rest of the text already is what a full compile gives, since
     every change to blocks, rules, files or the base prompt recompiles it; a message without the section (or whose
     section cannot be found) is recompiled whole, as `rebuild_system_prompts(force=True)` would."""
-    from agents.models import Message
 
     if not agent.message_ids:
         return
@@ -306,7 +313,7 @@ def refresh_memory_metadata(agent) -> None:
     )
     text = old[:start] + metadata + old[end + len("</memory_metadata>") :]
     if text != old:
-        Message.objects.filter(id=system.id).update(content=[{"type": "text", "text": text}])
+        _system_text_update().run({"content": [{"type": "text", "text": text}]}, id=system.id)
 
 
 # ---------------------------------------------------------------------------------------------------------------

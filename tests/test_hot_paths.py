@@ -391,6 +391,7 @@ def test_a_prepared_insert_writes_what_bulk_create_writes(agent):
     as bulk_create stores it (JSON, NULL, text); past MAX_ROWS it is bulk_create."""
     from ade.prepared import PreparedInsert
     from agents.models import Message
+    from memory.models import BlockHistory
 
     def rows(n):
         content = [{"type": "text", "text": "héllo ✓"}]
@@ -412,6 +413,14 @@ def test_a_prepared_insert_writes_what_bulk_create_writes(agent):
     assert all(r["seq"] and r["created_at"] for r in read(ours))
     many = insert.run(rows(PreparedInsert.MAX_ROWS + 1))
     assert Message.objects.filter(id__in=[m.id for m in many]).count() == PreparedInsert.MAX_ROWS + 1
+
+    # A model the database numbers (an AutoField key): each object gets its own row's number back.
+    block = agent.blocks.first()
+    history = [BlockHistory(block=block, version=90 + i, actor_type="system", new={"i": i}) for i in range(3)]
+    numbered = PreparedInsert(BlockHistory)
+    numbered.run(history[:1]), numbered.run(history[1:2]), numbered.run(history[2:])  # the SQL is reused
+    assert all(isinstance(h.pk, int) for h in history) and len({h.pk for h in history}) == 3
+    assert [BlockHistory.objects.get(pk=h.pk).new for h in history] == [{"i": 0}, {"i": 1}, {"i": 2}]
 
 
 @pytest.mark.parametrize("ascending", [True, False])

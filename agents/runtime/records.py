@@ -117,7 +117,7 @@ class Records:
             self.agent.message_ids = before  # as read, should an earlier attempt have failed at its commit
             with transaction.atomic():
                 if opened:
-                    step.save(force_update=True)
+                    STEP_SAVE.save_row(step)
                 elif step is not None:
                     STEP_INSERT.run([step])
                 self._write_rows(rows)
@@ -214,7 +214,7 @@ class Records:
 
 
 # What every turn writes, its SQL built once per process (ade/prepared.py).
-STEP_INSERT = PreparedInsert(Step)
+STEP_INSERT, STEP_SAVE = PreparedInsert(Step), PreparedUpdate.whole_rows(Step)
 MESSAGE_INSERT = PreparedInsert(Message)
 RUN_ENDED = PreparedUpdate(
     Run,
