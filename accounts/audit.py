@@ -3,7 +3,7 @@ the entry and the change commit together or not at all."""
 
 from django.db import transaction
 
-from ade.prepared import PreparedInsert
+from ade.prepared import insert_rows
 
 from .models import AuditEntry
 
@@ -20,7 +20,7 @@ def record_all(organization_id: str, actor, entries: list[tuple[str, str, str]])
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("audit.record belongs inside the atomic() block of the change it records")
     fields = _actor_fields(actor)
-    return AUDIT_INSERT.run(
+    return insert_rows(
         [
             AuditEntry(
                 organization_id=organization_id,
@@ -33,9 +33,6 @@ def record_all(organization_id: str, actor, entries: list[tuple[str, str, str]])
             for action, object_id, summary in entries
         ]
     )
-
-
-AUDIT_INSERT = PreparedInsert(AuditEntry)  # most changes write one or a few entries: built once per process
 
 
 def _actor_fields(actor) -> dict:

@@ -202,7 +202,7 @@ class PreparedInsert:
     database-numbered key comes back through RETURNING. No signals, as bulk_create. More rows, or a value that is
     an expression, go through bulk_create itself."""
 
-    MAX_ROWS = 8
+    MAX_ROWS = 16  # a new agent's tools fit; SQLite's 999 parameters still hold for our widest rows
 
     def __init__(self, model, *, using: str = "default"):
         self.model, self.using, self._sql = model, using, {}
@@ -240,6 +240,19 @@ class PreparedInsert:
             sql = f"INSERT INTO {quote(self.model._meta.db_table)} ({columns}) VALUES {values}{returning}"
             self._sql[count] = sql
         return sql
+
+
+_INSERTS: dict = {}
+
+
+def insert_rows(objs: list) -> list:
+    """Insert new rows of one model (`bulk_create` / `save(force_insert=True)` for plain values) through that model's
+    PreparedInsert, one per model and process. Returns the objects, now saved."""
+    if not objs:
+        return objs
+    model = type(objs[0])
+    prepared = _INSERTS.get(model) or _INSERTS.setdefault(model, PreparedInsert(model))
+    return prepared.run(objs)
 
 
 def attnames(model) -> list[str]:

@@ -37,7 +37,7 @@ from ade.celery import enqueue
 from ade.dbretry import DATABASE_LOST, is_disconnect, retrying
 from ade.errors import Conflict, NotFound, ServiceUnavailable
 from ade.events import agent_group, send_now
-from ade.prepared import PreparedInsert, PreparedUpdate
+from ade.prepared import PreparedUpdate, insert_rows
 from agents.models import Agent, Message, Run, Step
 from agents.queries import get_agent_for
 from agents.run_events import event_log, redis_client
@@ -109,7 +109,7 @@ def start_turn(
             metadata={"idempotency_key": key} if key else {},
             created_by=user if getattr(user, "pk", None) else None,
         )
-        return RUN_INSERT.run([run])[0]
+        return insert_rows([run])[0]
 
     if not key:
         return record()  # one INSERT: no transaction around it (on PostgreSQL a BEGIN and a COMMIT less)
@@ -213,7 +213,7 @@ def _mark_running(run: Run) -> Run:
     return run
 
 
-RUN_INSERT, RUN_CLAIMED = PreparedInsert(Run), PreparedUpdate(Run, ["status", "started_at"], ["id", "status"])
+RUN_CLAIMED = PreparedUpdate(Run, ["status", "started_at"], ["id", "status"])  # every turn: built once per process
 
 
 def _claim_next(agent_id: str, conversation_id: str | None) -> Run | None:

@@ -7,7 +7,7 @@ from django.db import connection, transaction
 from accounts import audit
 from ade.errors import Invalid, NotFound
 from ade.events import agent_group, broadcast
-from ade.prepared import PreparedInsert, PreparedUpdate
+from ade.prepared import PreparedUpdate, insert_rows
 
 from .models import Archive, Block, BlockHistory, Passage, PassageTag, normalize_newlines
 from .queries import block_agent_ids, block_to_change
@@ -45,8 +45,8 @@ class Actor:
         return self.id if self.type in ("user", "api", "admin") and self.id else None
 
 
-# Every memory edit writes these (agents' memory tools, the pages, the API): built once per process.
-BLOCK_SAVE, HISTORY_INSERT = PreparedUpdate.whole_rows(Block), PreparedInsert(BlockHistory)
+# Every memory edit writes it (agents' memory tools, the pages, the API): built once per process.
+BLOCK_SAVE = PreparedUpdate.whole_rows(Block)
 
 
 def _record(block: Block, diff: dict, actor: Actor) -> BlockHistory:
@@ -74,7 +74,7 @@ def _record_all(changes: list[tuple[Block, dict]], actor: Actor) -> list[BlockHi
         )
     if changes:
         audit.record_all(changes[0][0].organization_id, actor, entries)
-    return HISTORY_INSERT.run(rows)
+    return insert_rows(rows)
 
 
 def _announce(block: Block, agent_ids=None) -> None:
@@ -132,7 +132,7 @@ def new_block(
 def create_blocks(blocks: list[Block], actor: Actor) -> list[Block]:
     """Write new blocks (from `new_block`, one organization) with their history and audit: one INSERT per table."""
     with transaction.atomic():
-        Block.objects.bulk_create(blocks)
+        insert_rows(blocks)
         _record_all([(block, {f: (None, v) for f, v in block.snapshot().items()}) for block in blocks], actor)
     return blocks
 

@@ -157,7 +157,7 @@ def test_an_audit_row_commits_with_its_change_or_not_at_all(alice, monkeypatch):
     assert Agent.objects.filter(id=agent.id).exists() and AuditEntry.objects.count() == count
     monkeypatch.undo()
 
-    monkeypatch.setattr("accounts.audit.AUDIT_INSERT.run", broken)  # the audit row fails: no change
+    monkeypatch.setattr("accounts.audit.insert_rows", broken)  # the audit row fails: no change
     with pytest.raises(RuntimeError):
         update_block(alice.organization, block.id, {"value": "Bea"}, actor=Actor.user(alice))
     with pytest.raises(RuntimeError):

@@ -5,6 +5,7 @@ from django.db import transaction
 from accounts.permissions import check
 from ade.errors import Invalid
 from ade.events import agent_group, broadcast
+from ade.prepared import PreparedUpdate, insert_rows
 from agents.actions.relations import (
     _add_rules,
     _attach_blocks,
@@ -84,7 +85,7 @@ def create_agent(user, spec: dict) -> Agent:
     user_rules = validate_rules(spec.get("tool_rules"))
     check(user, "edit")
     with transaction.atomic():
-        agent.save(force_insert=True)  # a new id: no UPDATE to try first
+        insert_rows([agent])  # a new id: no UPDATE to try first
         blocks = _new_blocks(org, spec.get("memory_blocks"), user) + _blocks_by_id(user, spec.get("block_ids"))
         _attach_blocks(agent, blocks, fresh=True)
         tools = _tools_for_create(user, agent, spec)
@@ -92,10 +93,9 @@ def create_agent(user, spec: dict) -> Agent:
         agent.tool_rules = user_rules + base_rules(agent, spec, tools, user_rules) + approval_rules(tools, user_rules)
         _set_tags(agent, spec.get("tags"))
         set_agent_identities(user, agent, spec.get("identity_ids"))
-        archive = Archive.objects.create(
-            organization=org, name=f"{agent.name} archive", embedding_config=agent.embedding_config or {}
-        )
-        agent.archives.add(archive)
+        archive = Archive(organization=org, name=f"{agent.name} archive", embedding_config=agent.embedding_config or {})
+        insert_rows([archive])
+        insert_rows([Agent.archives.through(agent=agent, archive=archive)])
         folders = _folders_by_id(user, spec.get("folder_ids") or spec.get("source_ids"))
         for folder in folders:
             _attach_folder(agent, folder)
@@ -104,11 +104,15 @@ def create_agent(user, spec: dict) -> Agent:
         state = None if folders else MemoryState(blocks, "", recall_count=0, archival_count=0, archival_tags=[])
         system = compile_system_prompt(agent, state)
         agent.message_ids = initial_messages(agent, spec.get("initial_message_sequence"), system)
-        agent.save(update_fields=["tool_rules", "message_ids"])  # what changed since the insert
+        NEW_AGENT_LISTS.run({"tool_rules": agent.tool_rules, "message_ids": agent.message_ids}, id=agent.id)
         _audit(user, agent, "create")
     if agent.enable_sleeptime and agent_type != "sleeptime_agent":
         enable_sleeptime(user, agent)
     return agent
+
+
+# What a create writes after the agent's row (then known: its tool rules and first messages), built once per process.
+NEW_AGENT_LISTS = PreparedUpdate(Agent, ["tool_rules", "message_ids"], ["id"])
 
 
 def enable_sleeptime(user, agent: Agent) -> Agent:

@@ -4,6 +4,7 @@ folders, its lock and version, its sleep-time group. Callers hold the transactio
 from accounts.audit import record
 from ade.errors import Conflict, Invalid, NotFound
 from ade.events import agent_group, broadcast
+from ade.prepared import insert_rows
 from agents.models import Agent, AgentBlock, AgentFolder, AgentTag, AgentTool, Group, Message
 from agents.queries import get_agent_for
 from agents.runtime.defaults import base_tool_names
@@ -96,7 +97,7 @@ def _attach_blocks(agent: Agent, blocks: list[Block], *, fresh: bool = False) ->
             raise Conflict(f"The agent already has a block labelled {block.label!r}", field="label")
         links.append(AgentBlock(agent=agent, block=block, position=len(labels)))
         labels.append(block.label)
-    AgentBlock.objects.bulk_create(links)
+    insert_rows(links)
 
 
 def _set_tools(agent: Agent, tools: list[Tool], *, fresh: bool = False) -> None:
@@ -107,9 +108,7 @@ def _set_tools(agent: Agent, tools: list[Tool], *, fresh: bool = False) -> None:
     for position, tool in enumerate(tools):
         if tool.id in have:
             AgentTool.objects.filter(agent=agent, tool=tool).update(position=position)
-    AgentTool.objects.bulk_create(
-        [AgentTool(agent=agent, tool=tool, position=p) for p, tool in enumerate(tools) if tool.id not in have]
-    )
+    insert_rows([AgentTool(agent=agent, tool=tool, position=p) for p, tool in enumerate(tools) if tool.id not in have])
 
 
 def _set_tags(agent: Agent, tags) -> None:
@@ -120,7 +119,7 @@ def _set_tags(agent: Agent, tags) -> None:
     wanted = sorted({t.strip() for t in tags if t.strip()})
     AgentTag.objects.filter(agent=agent).exclude(tag__in=wanted).delete()
     have = set(AgentTag.objects.filter(agent=agent).values_list("tag", flat=True))
-    AgentTag.objects.bulk_create([AgentTag(agent=agent, tag=t) for t in wanted if t not in have])
+    insert_rows([AgentTag(agent=agent, tag=t) for t in wanted if t not in have])
 
 
 def _attach_folder(agent: Agent, folder: Folder) -> None:

@@ -5,6 +5,7 @@ import json
 import uuid
 
 from ade.errors import Invalid
+from ade.prepared import insert_rows
 from agents.models import Agent, Message
 from agents.runtime import packaging as pk
 from tools.models import Tool
@@ -71,7 +72,7 @@ def initial_messages(agent: Agent, sequence, system: str) -> list[str]:
     """Create the system message (`system`, its text) and the starting conversation; return the in-context ids."""
     rows = [Message(organization_id=agent.organization_id, agent=agent, role="system", content=pk.text_parts(system))]
     rows += starting_rows(agent, sequence)
-    Message.objects.bulk_create(rows)
+    insert_rows(rows)
     return [r.id for r in rows]
 
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from ade.dbretry import retrying
 from ade.errors import DomainError
-from ade.prepared import PreparedInsert, PreparedUpdate
+from ade.prepared import PreparedUpdate, insert_rows
 from agents.models import Agent, Message, Run, Step
 from agents.queries import messages_by_id
 from agents.runtime import packaging as pk
@@ -90,7 +90,7 @@ class Records:
             with transaction.atomic():
                 if step is not None:
                     step.status = "pending"
-                    STEP_INSERT.run([step])
+                    insert_rows([step])
                 self._write_rows(inputs)
 
         retrying(write, what=f"run {self.run.id}: opening a step")
@@ -104,7 +104,7 @@ class Records:
         new = [row for row in rows if row.id not in getattr(self, "written", ())]
         for row in new:
             row.conversation = thread
-        MESSAGE_INSERT.run(new)
+        insert_rows(new)
 
     def checkpoint(self, step: Step | None, rows: list[Message]) -> None:
         """Write a step: its Step row, its messages and the new in-context list, in one transaction (again on a
@@ -119,7 +119,7 @@ class Records:
                 if opened:
                     STEP_SAVE.save_row(step)
                 elif step is not None:
-                    STEP_INSERT.run([step])
+                    insert_rows([step])
                 self._write_rows(rows)
                 replace_message_ids(self.agent, before, [m.id for m in context])
 
@@ -214,8 +214,7 @@ class Records:
 
 
 # What every turn writes, its SQL built once per process (ade/prepared.py).
-STEP_INSERT, STEP_SAVE = PreparedInsert(Step), PreparedUpdate.whole_rows(Step)
-MESSAGE_INSERT = PreparedInsert(Message)
+STEP_SAVE = PreparedUpdate.whole_rows(Step)
 RUN_ENDED = PreparedUpdate(
     Run,
     ["status", "stop_reason", "usage", "metadata", "completed_at", "error", "ttft_ns", "total_duration_ns"],
