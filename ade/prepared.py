@@ -219,7 +219,7 @@ class PreparedInsert:
         plain = not any(hasattr(p, "resolve_expression") for p in params)
         can_return = self.returning is None or connection.features.can_return_rows_from_bulk_insert
         if len(objs) > self.MAX_ROWS or not plain or not can_return:
-            return self.model.objects.using(self.using).bulk_create(objs)
+            return self.model.objects.using(self.using).bulk_create(objs, batch_size=500)
         with connection.cursor() as cursor:
             cursor.execute(self._statement(connection, len(objs)), params)
             numbers = cursor.fetchall() if self.returning is not None else ()

@@ -232,11 +232,9 @@ def create_passages(
             )
         )
     with transaction.atomic():
-        Passage.objects.bulk_create(rows, batch_size=500)
+        insert_rows(rows)  # one passage (an archival insert) through SQL built once; a file's in batches
         if tags:
-            PassageTag.objects.bulk_create(
-                [PassageTag(passage=p, archive=archive, tag=t) for p in rows for t in tags], batch_size=1000
-            )
+            insert_rows([PassageTag(passage=p, archive=archive, tag=t) for p in rows for t in tags])
         # A new dimension gets its HNSW index after commit (DDL must not join this write).
         for dim in {p.embedding_dim for p in rows if p.embedding_dim}:
             transaction.on_commit(lambda dim=dim: ensure_vector_index(connection, dim))

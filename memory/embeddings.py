@@ -10,6 +10,7 @@ import json
 import logging
 import struct
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ LOCAL_HANDLE = "local/all-minilm-l6-v2"  # = agents.runtime.providers.LOCAL_EMBE
 LOCAL_DIM = 384
 LOCAL_BATCH = 32
 PROVIDER_BATCH = 100
+RETRY_DELAYS = (0.5, 1.0)  # a provider's 429 or 5xx: two more tries
 
 
 class EmbeddingError(DomainError):
@@ -97,21 +99,42 @@ def _provider_embed(texts: list[str], config: dict) -> np.ndarray:
 
 
 def _call_litellm(texts: list[str], kwargs: dict) -> list[list[float]]:
+    from agents.runtime import openai_wire  # litellm's lower-level path for OpenAI-compatible endpoints
+
+    kwargs = {**kwargs, "timeout": 60}
+    tenant = kwargs.pop("_tenant", False)
+    for attempt in range(len(RETRY_DELAYS) + 1):
+        try:
+            if openai_wire.embeds(kwargs):
+                return openai_wire.embed(kwargs, texts)
+            return _litellm_embedding(texts, kwargs)
+        except Exception as exc:  # noqa: BLE001 - every provider failure becomes one readable error
+            if attempt < len(RETRY_DELAYS) and _retryable(exc):
+                time.sleep(RETRY_DELAYS[attempt])
+                continue
+            # From an endpoint a tenant chose (maybe a service inside the host), not its response text.
+            detail = provider_error_message(exc) if tenant else f"{type(exc).__name__}: {exc}"[:1000]
+            if tenant:
+                log.warning("embedding call to a custom endpoint failed: %s", exc)
+            raise EmbeddingError(f"embedding request to {kwargs['model']} failed: {detail}") from exc
+    raise AssertionError("unreachable")
+
+
+def _litellm_embedding(texts: list[str], kwargs: dict) -> list[list[float]]:
     import litellm  # slow to import: only when a provider is used
 
     litellm.suppress_debug_info = True
-    kwargs = dict(kwargs)
-    tenant = kwargs.pop("_tenant", False)
-    try:
-        response = litellm.embedding(input=texts, num_retries=2, timeout=60, **kwargs)
-    except Exception as exc:  # noqa: BLE001 - every provider failure becomes one readable error
-        # From an endpoint a tenant chose (maybe a service inside the host), not its response text.
-        detail = provider_error_message(exc) if tenant else f"{type(exc).__name__}: {exc}"[:1000]
-        if tenant:
-            log.warning("embedding call to a custom endpoint failed: %s", exc)
-        raise EmbeddingError(f"embedding request to {kwargs['model']} failed: {detail}") from exc
+    response = litellm.embedding(input=texts, num_retries=0, **kwargs)
     data = sorted(response.data, key=lambda d: d["index"] if isinstance(d, dict) else d.index)
     return [d["embedding"] if isinstance(d, dict) else d.embedding for d in data]
+
+
+def _retryable(exc: Exception) -> bool:
+    """Rate limits, server errors and lost connections: worth another try (never a refused request)."""
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, int):
+        return status == 429 or status >= 500
+    return type(exc).__name__ in ("APIConnectionError", "Timeout", "ServiceUnavailableError", "InternalServerError")
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -109,3 +109,27 @@ def test_calls_litellm_alone_understands_still_go_through_it():
     assert not openai_wire.handles({"model": "anthropic/claude", "messages": HELLO})
     assert not openai_wire.handles({"model": "azure/gpt-4o", "messages": HELLO, "api_version": "2024-06-01"})
     assert not openai_wire.handles({"model": "openai/gpt-4o", "messages": HELLO, "extra_headers": {"X": "1"}})
+
+
+def test_embeddings_come_back_in_order_with_the_dimensions_litellm_maps(scripted_llm):
+    kwargs = {"model": "openai/text-embedding-3-small", "api_base": scripted_llm.api_base, "api_key": "k"}
+    vectors = openai_wire.embed({**kwargs, "dimensions": 64, "timeout": 30}, ["one", "two", "three"])
+    [sent] = scripted_llm.requests("embeddings")
+    assert sent["input"] == ["one", "two", "three"] and sent["dimensions"] == 64
+    assert [len(v) for v in vectors] == [64, 64, 64] and vectors[0] != vectors[1]
+    assert openai_wire.embed({**kwargs, "dimensions": 64, "timeout": 30}, ["two"]) == [vectors[1]]
+
+
+def test_an_embedder_s_server_error_is_tried_again_and_a_refusal_is_not(scripted_llm):
+    from agents.runtime.providers import resolve_embedding
+    from memory.embeddings import EmbeddingError, embed
+
+    config = resolve_embedding("engram/scripted-embed")
+    scripted_llm.queue({"endpoint": "embeddings", "error": "server_error"})
+    assert embed(["x"], config).shape == (1, 384)
+    assert len(scripted_llm.requests("embeddings")) == 2
+    scripted_llm.reset()
+    scripted_llm.queue({"endpoint": "embeddings", "error": {"status": 400, "message": "bad input"}, "repeat": 3})
+    with pytest.raises(EmbeddingError, match="bad input"):
+        embed(["x"], config)
+    assert len(scripted_llm.requests("embeddings")) == 1

@@ -24,6 +24,7 @@ CALL_KEYS = frozenset(
     {"model", "messages", "api_base", "api_key", "timeout", "temperature", "max_tokens", "tools", "tool_choice"}
     | {"parallel_tool_calls", "stream_options", "_skip_mcp_handler"}
 )
+EMBED_KEYS = frozenset({"model", "api_base", "api_key", "dimensions", "timeout"})
 PARAMETERS = ("temperature", "max_tokens", "tools", "tool_choice", "parallel_tool_calls", "stream_options")
 
 
@@ -65,10 +66,38 @@ def stream(kwargs: dict):
         response.close()
 
 
+def embed(kwargs: dict, texts: list[str]) -> list[list[float]]:
+    """The embedding vectors of `texts`, in order, from an OpenAI-compatible endpoint: the parameters as litellm
+    maps them for the model (`dimensions` only where it has them), sent and failing as `complete` does."""
+    import litellm
+    from litellm.utils import get_optional_params_embeddings
+
+    model = kwargs["model"].removeprefix("openai/")
+    params = get_optional_params_embeddings(
+        model=model, dimensions=kwargs.get("dimensions"), custom_llm_provider="openai", drop_params=litellm.drop_params
+    )
+    body = {"model": model, "input": texts, **params}
+    response = _post(kwargs, _url(kwargs, "embeddings"), _headers(kwargs, {}), body, stream=False)
+    try:
+        data = response.json()["data"]
+        return [item["embedding"] for item in sorted(data, key=lambda item: item["index"])]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise _mapped(kwargs, 502, f"the embedding endpoint answered with no vectors: {response.text[:200]}") from exc
+
+
+def embeds(kwargs: dict) -> bool:
+    """Whether this embedding call goes to an OpenAI-compatible endpoint with only parameters we know."""
+    return str(kwargs.get("model", "")).startswith("openai/") and kwargs.keys() <= EMBED_KEYS
+
+
 def _send(kwargs: dict, *, stream: bool) -> httpx.Response:
+    url, headers, body = _request(kwargs, stream)
+    return _post(kwargs, url, headers, body, stream=stream)
+
+
+def _post(kwargs: dict, url: str, headers: dict, body: dict, *, stream: bool) -> httpx.Response:
     from litellm.llms.custom_httpx.http_handler import _get_httpx_client
 
-    url, headers, body = _request(kwargs, stream)
     client = _get_httpx_client().client
     request = client.build_request("POST", url, content=json.dumps(body), headers=headers, timeout=kwargs["timeout"])
     try:
@@ -101,11 +130,24 @@ def _request(kwargs: dict, stream: bool) -> tuple[str, dict, dict]:
     messages = [_without_nones(m) for m in kwargs["messages"]]
     body = config.transform_request(model, messages, params, litellm_params, {})
     headers = config.validate_environment({}, model, messages, params, litellm_params, kwargs.get("api_key"))
+    return _url(kwargs, "chat/completions"), _headers(kwargs, headers), body
+
+
+def _headers(kwargs: dict, headers: dict) -> dict:
+    if kwargs.get("api_key") is not None:
+        headers.setdefault("Authorization", f"Bearer {kwargs['api_key']}")
+    headers.setdefault("Content-Type", "application/json")
     organization = os.environ.get("OPENAI_ORGANIZATION")
     if organization and not kwargs.get("api_base"):  # the SDK sent it to OpenAI itself; to nobody else
         headers["OpenAI-Organization"] = organization
+    return headers
+
+
+def _url(kwargs: dict, path: str) -> str:
+    import litellm
+
     base = kwargs.get("api_base") or litellm.api_base or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE
-    return base.rstrip("/") + "/chat/completions", headers, body
+    return f"{base.rstrip('/')}/{path}"
 
 
 def _without_nones(message):
