@@ -100,6 +100,7 @@ def _provider_embed(texts: list[str], config: dict) -> np.ndarray:
 
 def _call_litellm(texts: list[str], kwargs: dict) -> list[list[float]]:
     from agents.runtime import openai_wire  # litellm's lower-level path for OpenAI-compatible endpoints
+    from agents.runtime.llm import retryable
 
     kwargs = {**kwargs, "timeout": 60}
     tenant = kwargs.pop("_tenant", False)
@@ -109,7 +110,7 @@ def _call_litellm(texts: list[str], kwargs: dict) -> list[list[float]]:
                 return openai_wire.embed(kwargs, texts)
             return _litellm_embedding(texts, kwargs)
         except Exception as exc:  # noqa: BLE001 - every provider failure becomes one readable error
-            if attempt < len(RETRY_DELAYS) and _retryable(exc):
+            if attempt < len(RETRY_DELAYS) and retryable(exc):
                 time.sleep(RETRY_DELAYS[attempt])
                 continue
             # From an endpoint a tenant chose (maybe a service inside the host), not its response text.
@@ -127,14 +128,6 @@ def _litellm_embedding(texts: list[str], kwargs: dict) -> list[list[float]]:
     response = litellm.embedding(input=texts, num_retries=0, **kwargs)
     data = sorted(response.data, key=lambda d: d["index"] if isinstance(d, dict) else d.index)
     return [d["embedding"] if isinstance(d, dict) else d.embedding for d in data]
-
-
-def _retryable(exc: Exception) -> bool:
-    """Rate limits, server errors and lost connections: worth another try (never a refused request)."""
-    status = getattr(exc, "status_code", None)
-    if isinstance(status, int):
-        return status == 429 or status >= 500
-    return type(exc).__name__ in ("APIConnectionError", "Timeout", "ServiceUnavailableError", "InternalServerError")
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -133,3 +133,28 @@ def test_an_embedder_s_server_error_is_tried_again_and_a_refusal_is_not(scripted
     with pytest.raises(EmbeddingError, match="bad input"):
         embed(["x"], config)
     assert len(scripted_llm.requests("embeddings")) == 1
+
+
+def test_an_error_inside_a_stream_is_raised_as_litellm_s(scripted_llm):
+    """Some endpoints answer 200 and then send the failure as a stream event; its `code` may be a name."""
+
+    class Broken(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's naming)
+            body = b'data: {"error": {"message": "overloaded right now", "code": "server_busy"}}\n\n'
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Broken)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        kwargs = scripted_kwargs(scripted_llm, api_base=f"http://127.0.0.1:{server.server_port}/v1")
+        with pytest.raises(litellm.InternalServerError, match="overloaded right now"):
+            list(openai_wire.stream(kwargs))
+    finally:
+        server.shutdown()

@@ -150,7 +150,8 @@ def is_context_error(exc: Exception) -> bool:
     return any(p in text for p in CONTEXT_ERROR_PHRASES)
 
 
-def _retryable(exc: Exception) -> bool:
+def retryable(exc: Exception) -> bool:
+    """A rate limit, a server error or a lost connection: worth another try (never a refused request)."""
     status = getattr(exc, "status_code", None)
     if isinstance(status, int):
         return status == 429 or status >= 500
@@ -232,7 +233,7 @@ def complete(
         except Exception as exc:  # provider errors come in many classes; sort them by what we can do
             if is_context_error(exc):
                 raise ContextWindowExceeded(_readable(exc, tenant=tenant)) from exc
-            if attempt < len(delays) and _retryable(exc) and not (stream and on_delta and _partial(exc)):
+            if attempt < len(delays) and retryable(exc) and not (stream and on_delta and _partial(exc)):
                 log.warning("LLM call failed (%s), retrying in %.1fs", type(exc).__name__, delays[attempt])
                 time.sleep(delays[attempt])
                 continue

@@ -53,10 +53,11 @@ def stream(kwargs: dict):
             if data == "[DONE]":
                 break
             chunk = json.loads(data)
-            if isinstance(chunk, dict) and chunk.get("error"):
-                error = chunk["error"]
-                message = error.get("message", str(error)) if isinstance(error, dict) else str(error)
-                raise _mapped(kwargs, int(error.get("code") or 500) if isinstance(error, dict) else 500, message)
+            if isinstance(chunk, dict) and chunk.get("error"):  # an error the endpoint sent inside the stream
+                error = chunk["error"] if isinstance(chunk["error"], dict) else {"message": str(chunk["error"])}
+                code = error.get("code")
+                status = code if isinstance(code, int) and 400 <= code < 600 else 500  # else a name, not a status
+                raise _mapped(kwargs, status, error.get("message") or str(error))
             yield chunk
     except httpx.TimeoutException as exc:
         raise _timeout(kwargs) from exc
