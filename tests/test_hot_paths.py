@@ -228,6 +228,45 @@ def test_the_warm_up_and_a_call_with_tools_import_no_mcp_gateway(scripted_llm_se
     assert done.stdout.split() == ["True", "False"]
 
 
+def test_loading_the_urls_builds_no_api_schema_until_an_operation_is_used():
+    """Registering the operations once built ~570 pydantic models before a server could answer (ade/wire.py):
+    they are built on first use now, and then validate as before (only ninja's own dozen bases, built as it loaded,
+    are complete). In a fresh process, since this one has used them."""
+    import subprocess
+    import sys
+
+    code = (
+        "import django; django.setup()\n"
+        "import ade.urls\n"
+        "from ninja import Schema\n"
+        "from ninja.params.models import ParamModel\n"
+        "from agents.api.schemas import AgentIn\n"
+        "models, todo = [], [Schema, ParamModel]\n"
+        "while todo:\n"
+        "    found = todo.pop().__subclasses__()\n"
+        "    models += found\n"
+        "    todo += found\n"
+        "built = [c for c in models if c.__pydantic_complete__]\n"
+        "print(len(models) > 500, len(built) <= 12, AgentIn.__pydantic_complete__)\n"
+        "from ninja.errors import ValidationError\n"
+        "from pydantic import ValidationError as Refused\n"
+        "try:\n"
+        "    AgentIn.model_validate({'name': 5})\n"
+        "except Refused as e:\n"
+        "    print(e.errors()[0]['loc'][0], AgentIn.__pydantic_complete__)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parent.parent,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "ade.settings", "WARM_LITELLM": "0"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["True", "True", "False", "name", "True"]
+
+
 def test_the_scripted_model_logs_how_long_it_took(scripted_llm):
     """`bench server` subtracts the model's own time, read from `elapsed_ms` in the request log."""
     import httpx
