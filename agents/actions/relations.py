@@ -44,28 +44,27 @@ def _new_blocks(org, specs, user) -> list[Block]:
 
 
 def _blocks_by_id(user, ids) -> list[Block]:
-    return _rows_by_id(Block.objects.filter(organization_id=user.organization_id), ids, "block_ids", "Block")
+    return _rows_by_id(Block, user, ids, "block_ids")
 
 
 def _folders_by_id(user, ids) -> list[Folder]:
-    return _rows_by_id(Folder.objects.filter(organization_id=user.organization_id), ids, "folder_ids", "Folder")
+    return _rows_by_id(Folder, user, ids, "folder_ids")
 
 
 def _tools_by_id(user, ids) -> list[Tool]:
-    if ids is None:  # before building a queryset: most creates name no tool ids
-        return []
-    return _rows_by_id(Tool.objects.filter(organization_id=user.organization_id), ids, "tool_ids", "Tool")
+    return _rows_by_id(Tool, user, ids, "tool_ids")
 
 
-def _rows_by_id(qs, ids, field: str, what: str) -> list:
-    if ids is None:
+def _rows_by_id(model, user, ids, field: str) -> list:
+    """The user's organization's `model` rows with these ids, in their order (None: none asked for)."""
+    if ids is None:  # before building a queryset: most creates name no ids
         return []
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
         raise Invalid(f"{field} must be a list of ids", field=field)
-    rows = {r.id: r for r in qs.filter(id__in=ids)}
+    rows = {r.id: r for r in model.objects.filter(organization_id=user.organization_id, id__in=ids)}
     missing = [i for i in ids if i not in rows]
     if missing:
-        raise NotFound(f"{what} not found: {', '.join(missing)}", field=field)
+        raise NotFound(f"{model.__name__} not found: {', '.join(missing)}", field=field)
     return [rows[i] for i in dict.fromkeys(ids)]
 
 
