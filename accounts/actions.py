@@ -5,7 +5,7 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from ade.errors import Invalid, NotFound
-from ade.prepared import Prepared, attnames
+from ade.prepared import Prepared, attnames, row_object
 
 from . import audit
 from .models import ApiKey, Membership, Organization, Role, User, hash_key
@@ -84,9 +84,9 @@ def user_for_key(raw: str) -> User | None:
     if not found:
         return None
     row, width, users = found[0], len(KEY_FIELDS), len(USER_FIELDS)
-    key = ApiKey.from_db(KEY_LOOKUP.using, KEY_FIELDS, row[:width])
-    user = User.from_db(KEY_LOOKUP.using, USER_FIELDS, row[width : width + users])
-    organization = Organization.from_db(KEY_LOOKUP.using, ORG_FIELDS, row[width + users : -1])
+    key = row_object(ApiKey, KEY_LOOKUP.using, KEY_FIELDS, row[:width])
+    user = row_object(User, KEY_LOOKUP.using, USER_FIELDS, row[width : width + users])
+    organization = row_object(Organization, KEY_LOOKUP.using, ORG_FIELDS, row[width + users : -1])
     key.role = row[-1]
     if not user.is_active or key.role is None:
         return None

@@ -14,7 +14,9 @@ import itertools
 
 from django.db import DatabaseError, connections
 from django.db.models import Exists, prefetch_related_objects
+from django.db.models.base import ModelState
 from django.db.models.query import get_related_populators
+from django.db.models.signals import post_init, pre_init
 
 MARKER = "\x00prepared:{}\x00"
 
@@ -61,7 +63,7 @@ class Prepared:
 
     def objects(self, model, *values: str) -> list:
         """Instances of `model` (whose `fields` the query selects), as a queryset would give them."""
-        return [model.from_db(self.using, self.fields, row) for row in self.rows(*values)]
+        return [row_object(model, self.using, self.fields, row) for row in self.rows(*values)]
 
     def instances(self, *values: str) -> list:
         """The model instances of a plain queryset (built without `fields`), with what it select_related()s
@@ -75,7 +77,7 @@ class Prepared:
         model, start, end, names, related = self._populate
         found = []
         for row in self.rows(*values):
-            obj = model.from_db(self.using, names, row[start:end])
+            obj = row_object(model, self.using, names, row[start:end])
             for populator in related:
                 populator.populate(row, obj)
             found.append(obj)
@@ -253,6 +255,23 @@ def insert_rows(objs: list) -> list:
     model = type(objs[0])
     prepared = _INSERTS.get(model) or _INSERTS.setdefault(model, PreparedInsert(model))
     return prepared.run(objs)
+
+
+def row_object(model, using: str, names: list[str], values):
+    """`model.from_db(using, names, values)`, without Model.__init__ when the row holds every concrete field.
+
+    __init__ sets each field through its descriptor and sends the init signals. For a new instance that is the
+    same as filling its __dict__ (a foreign key's descriptor only drops a cached object, which a new instance has
+    not got), as long as no field transforms what it is set to (none of ours does) and nothing listens to the init
+    signals (otherwise, and for partial rows, this is from_db). A test compares the two for each model we read.
+    ~4x faster per row: 60 messages of a page, an agent's tools, a turn's rows."""
+    if len(values) != len(model._meta.concrete_fields) or pre_init.receivers or post_init.receivers:
+        return model.from_db(using, names, values)
+    obj = model.__new__(model)
+    state = obj._state = ModelState()
+    state.adding, state.db = False, using
+    obj.__dict__.update(zip(names, values, strict=True))
+    return obj
 
 
 def attnames(model) -> list[str]:

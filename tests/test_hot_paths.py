@@ -267,6 +267,36 @@ def test_loading_the_urls_builds_no_api_schema_until_an_operation_is_used():
     assert done.stdout.split() == ["True", "True", "False", "name", "True"]
 
 
+def test_whole_rows_become_the_objects_from_db_makes(alice, alice_api, agent, scripted_llm):
+    """`row_object` builds a whole row without Model.__init__ (ade/prepared.py): for every model of ours, the same
+    object `from_db` builds, whose relations load as theirs do; a partial row is left to from_db."""
+    from django.apps import apps
+
+    from ade.prepared import attnames, row_object
+
+    send(alice_api, agent, "Hello.")
+    checked = set()
+    for model in apps.get_models():
+        if model._meta.app_label not in ("accounts", "agents", "memory", "tools", "evals"):
+            continue
+        names = attnames(model)
+        for values in model.objects.values_list(*names)[:3]:
+            fast, made = row_object(model, "default", names, values), model.from_db("default", names, values)
+            assert type(fast) is model and fast is not made
+            assert {k: v for k, v in fast.__dict__.items() if k != "_state"} == {
+                k: v for k, v in made.__dict__.items() if k != "_state"
+            }
+            assert (fast._state.adding, fast._state.db, fast.get_deferred_fields()) == (False, "default", set())
+            for field in model._meta.concrete_fields:
+                if field.is_relation:
+                    assert getattr(fast, field.name) == getattr(made, field.name)
+            checked.add(model.__name__)
+    assert {"Agent", "Message", "Block", "Tool", "ApiKey", "Organization", "Run", "Step"} <= checked
+    names = attnames(type(agent))
+    partial = row_object(type(agent), "default", names[:3], [agent.id, agent.organization_id, agent.name])
+    assert partial.name == agent.name and "system" in partial.get_deferred_fields()
+
+
 def test_the_scripted_model_logs_how_long_it_took(scripted_llm):
     """`bench server` subtracts the model's own time, read from `elapsed_ms` in the request log."""
     import httpx
