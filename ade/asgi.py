@@ -1,5 +1,6 @@
 import os
 import sys
+from importlib import import_module
 
 import django
 
@@ -48,6 +49,9 @@ def _hand_over_sooner() -> None:
 
 
 _stop_following_on_shutdown()
+# The URLs (the API's ~190 operations) load now, before litellm's warm-up starts competing for the GIL, instead of
+# during the first request.
+import_module(settings.ROOT_URLCONF)
 if settings.WARM_LITELLM:
     llm.warm_up(then=_hand_over_sooner)
 else:
