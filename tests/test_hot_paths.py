@@ -200,15 +200,29 @@ def test_the_model_receives_the_messages_exactly_as_built(scripted_llm):
     assert not any(key.startswith("_") for key in sent)  # litellm's own switches stay out of the request
 
 
+def in_a_fresh_process(code: str, **env) -> list[str]:
+    """What `code` prints, run in a new Python process with Django set up from this repository."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()\n" + code],
+        cwd=Path(__file__).resolve().parent.parent,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "ade.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.split()
+
+
 def test_the_warm_up_and_a_call_with_tools_import_no_mcp_gateway(scripted_llm_server):
     """litellm asked its MCP gateway (the mcp package, starlette, uvicorn: 0.6 s on a server's first message)
     whether a tool named a proxy MCP server; ours never do (agents/runtime/litellm_setup.py). In a fresh process,
     since this one may have imported it for other reasons."""
-    import subprocess
-    import sys
-
     code = (
-        "import django, sys; django.setup()\n"
+        "import sys\n"
         "from agents.runtime.llm import _rehearse, complete, litellm\n"
         "_rehearse(litellm())  # the start-up warm-up's calls, answered by litellm itself\n"
         "from agents.runtime.providers import resolve_llm\n"
@@ -216,30 +230,18 @@ def test_the_warm_up_and_a_call_with_tools_import_no_mcp_gateway(scripted_llm_se
         "result = complete(resolve_llm('engram/scripted'), [{'role': 'user', 'content': 'hi'}], tools=[tool])\n"
         "print(bool(result.content or result.tool_calls), 'mcp' in sys.modules)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=Path(__file__).resolve().parent.parent,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "ade.settings", "SCRIPTED_LLM_URL": scripted_llm_server.url},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split() == ["True", "False"]
+    assert in_a_fresh_process(code, SCRIPTED_LLM_URL=scripted_llm_server.url) == ["True", "False"]
 
 
 def test_loading_the_urls_builds_no_api_schema_until_an_operation_is_used():
     """Registering the operations once built ~570 pydantic models before a server could answer (ade/wire.py):
     they are built on first use now, and then validate as before (only ninja's own dozen bases, built as it loaded,
     are complete). In a fresh process, since this one has used them."""
-    import subprocess
-    import sys
-
     code = (
-        "import django; django.setup()\n"
         "import ade.urls\n"
         "from ninja import Schema\n"
         "from ninja.params.models import ParamModel\n"
+        "from pydantic import ValidationError\n"
         "from agents.api.schemas import AgentIn\n"
         "models, todo = [], [Schema, ParamModel]\n"
         "while todo:\n"
@@ -248,23 +250,12 @@ def test_loading_the_urls_builds_no_api_schema_until_an_operation_is_used():
         "    todo += found\n"
         "built = [c for c in models if c.__pydantic_complete__]\n"
         "print(len(models) > 500, len(built) <= 12, AgentIn.__pydantic_complete__)\n"
-        "from ninja.errors import ValidationError\n"
-        "from pydantic import ValidationError as Refused\n"
         "try:\n"
         "    AgentIn.model_validate({'name': 5})\n"
-        "except Refused as e:\n"
+        "except ValidationError as e:\n"
         "    print(e.errors()[0]['loc'][0], AgentIn.__pydantic_complete__)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=Path(__file__).resolve().parent.parent,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "ade.settings", "WARM_LITELLM": "0"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split() == ["True", "True", "False", "name", "True"]
+    assert in_a_fresh_process(code, WARM_LITELLM="0") == ["True", "True", "False", "name", "True"]
 
 
 def test_whole_rows_become_the_objects_from_db_makes(alice, alice_api, agent, scripted_llm):
