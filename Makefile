@@ -24,8 +24,8 @@ install-dev: $(DEVSTAMP)
 
 # The embedded default unless DATABASE_URL / REDIS_URL are set (README, Configuration). With REDIS_URL turns run on
 # Celery: one worker starts beside daphne in this foreground process group, both log here, Ctrl-C stops both.
-# The worker gets 10 s for a warm shutdown (the turn it runs finishes), then a cold one (SIGQUIT), so Ctrl-C always
-# ends `make run` in bounded time.
+# The worker gets 10 s for a warm shutdown (the turn it runs finishes), then 10 s for a cold one (SIGQUIT), then it
+# and its pool are killed, so Ctrl-C always ends `make run` in bounded time.
 # Bytecode of our own modules is written here once (PYTHONDONTWRITEBYTECODE, often set, stops Python doing it):
 # without it every start compiles them again, ~0.15 s of start-up.
 run: sandbox-deps install
@@ -36,8 +36,9 @@ run: sandbox-deps install
 	@if [ -z "$$REDIS_URL" ]; then exec .venv/bin/daphne -b 127.0.0.1 -p $(PORT) ade.asgi:application; fi; \
 	  echo "REDIS_URL is set: turns run on a Celery worker started beside the web server (Ctrl-C stops both)"; \
 	  .venv/bin/celery -A ade worker -l INFO --concurrency 2 -n worker@%h --without-gossip --without-mingle & worker=$$!; \
-	  trap 'kill -TERM $$worker 2>/dev/null; for _ in $$(seq 40); do kill -0 $$worker 2>/dev/null || break; sleep 0.25; done; \
-	    kill -QUIT $$worker 2>/dev/null; wait $$worker' EXIT; \
+	  gone() { for _ in $$(seq 40); do kill -0 $$worker 2>/dev/null || return 0; sleep 0.25; done; return 1; }; \
+	  trap 'kill -TERM $$worker 2>/dev/null; gone || { kill -QUIT $$worker 2>/dev/null; gone; } || \
+	    { echo "the worker did not stop: killed"; pkill -KILL -P $$worker; kill -KILL $$worker 2>/dev/null; }; wait $$worker' EXIT; \
 	  .venv/bin/daphne -b 127.0.0.1 -p $(PORT) ade.asgi:application
 
 # Debian packages: bubblewrap isolates custom tools (run and test); Redis server and Chromium for the tests.
@@ -48,6 +49,7 @@ sandbox-deps:
 
 system-deps: sandbox-deps
 	@missing=""; command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	  command -v pkill >/dev/null || missing="$$missing procps"; \
 	  test -x /usr/bin/chromium || missing="$$missing chromium"; \
 	  if [ -n "$$missing" ]; then \
 	    echo "installing:$$missing"; \

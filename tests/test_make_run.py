@@ -83,7 +83,13 @@ def test_make_run_with_redis_url_runs_turns_on_a_worker_and_ctrl_c_stops_both(tm
     finally:
         os.killpg(make.pid, signal.SIGINT)  # Ctrl-C in the terminal
         try:
-            make.wait(timeout=60)
+            try:
+                make.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                ps = subprocess.run(
+                    ["ps", "-o", "pid,stat,etime,args", "-g", str(make.pid)], capture_output=True, text=True
+                )
+                pytest.fail(f"make run still running 60 s after Ctrl-C:\n{ps.stdout}\n{log_path.read_text()[-4000:]}")
             wait_for(lambda: not _process_group_alive(make.pid), 60, "daphne and the worker to exit")
         finally:
             if _process_group_alive(make.pid):
