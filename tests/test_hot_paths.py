@@ -233,6 +233,13 @@ def test_the_warm_up_and_a_call_with_tools_import_no_mcp_gateway(scripted_llm_se
     assert in_a_fresh_process(code, SCRIPTED_LLM_URL=scripted_llm_server.url) == ["True", "False"]
 
 
+def test_a_process_that_exits_during_the_warm_up_lets_it_finish_first():
+    """The interpreter's finalization waited forever for an import lock the frozen warm-up thread held (daphne
+    stopped with Ctrl-C seconds after start never exited): the exit now waits for the warm-up to end."""
+    code = "import sys\nfrom agents.runtime import llm\nllm.warm_up(then=lambda: print('warmed'))\nsys.exit(0)\n"
+    assert in_a_fresh_process(code) == ["warmed"]
+
+
 def test_loading_the_urls_builds_no_api_schema_until_an_operation_is_used():
     """Registering the operations once built ~570 pydantic models before a server could answer (ade/wire.py):
     they are built on first use now, and then validate as before (only ninja's own dozen bases, built as it loaded,

@@ -5,6 +5,7 @@ limits and server errors, and returns an `LLMResult`. Context-length errors are 
 so the loop can compact and retry. `chat_messages(rows, agent)` turns Message rows into the provider's format.
 """
 
+import atexit
 import json
 import logging
 import threading
@@ -32,6 +33,7 @@ CONTEXT_ERROR_PHRASES = (
 
 _litellm = None
 _import_lock = threading.Lock()
+EXIT_WAIT_SECONDS = 60  # the import takes seconds; a bound all the same
 
 
 def litellm():
@@ -52,9 +54,15 @@ def litellm():
 def warm_up(then=None) -> None:
     """Import litellm on a background thread (it takes seconds): a server's or worker's first turn then finds it
     loaded instead of paying the import. A turn that comes sooner waits on the same lock, never imports twice.
-    `then()` is called on that thread once the warm-up is over."""
+    `then()` is called on that thread once the warm-up is over.
+
+    A process that exits meanwhile lets the warm-up finish first (at most EXIT_WAIT_SECONDS): the interpreter's
+    finalization otherwise waited forever for an import lock the frozen daemon thread held (litellm's HTTP client,
+    collected at exit, imports in its __del__). Seen: daphne stopped with Ctrl-C seconds after start never exited."""
     _warming.set()
-    threading.Thread(target=_warm, args=(then,), name="litellm-warm-up", daemon=True).start()
+    thread = threading.Thread(target=_warm, args=(then,), name="litellm-warm-up", daemon=True)
+    thread.start()
+    atexit.register(thread.join, EXIT_WAIT_SECONDS)
 
 
 def _warm(then=None) -> None:
