@@ -2,6 +2,7 @@
 request litellm would build, litellm's exceptions, one HTTP request per attempt, no redirects followed."""
 
 import threading
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import litellm
@@ -19,6 +20,29 @@ def scripted_kwargs(scripted_llm, **extra) -> dict:
         "messages": HELLO,
         **extra,
     }
+
+
+@contextmanager
+def endpoint_answering(status: int, headers: dict, body: bytes = b""):
+    """An endpoint that answers every POST with this status, headers and body; yields its api_base."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's naming)
+            self.send_response(status)
+            for name, value in {**headers, "Content-Length": str(len(body))}.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/v1"
+    finally:
+        server.shutdown()
 
 
 def test_the_model_gets_the_parameters_litellm_maps_for_it(scripted_llm):
@@ -66,29 +90,14 @@ def test_an_attempt_is_one_request(scripted_llm, settings):
 
 def test_a_redirect_is_not_followed(scripted_llm):
     """An endpoint could answer with a redirect to a host the outbound check never saw."""
-
-    class Redirect(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 (http.server's naming)
-            self.send_response(307)
-            self.send_header("Location", f"{scripted_llm.api_base}/chat/completions")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Redirect)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        kwargs = scripted_kwargs(scripted_llm, api_base=f"http://127.0.0.1:{server.server_port}/v1")
+    with endpoint_answering(307, {"Location": f"{scripted_llm.api_base}/chat/completions"}) as api_base:
+        kwargs = scripted_kwargs(scripted_llm, api_base=api_base)
         scripted_llm.queue_text("You should not see this.")
         with pytest.raises(litellm.APIError):
             openai_wire.complete(kwargs)
         with pytest.raises(litellm.APIError):
             list(openai_wire.stream(kwargs))
         assert scripted_llm.requests() == []
-    finally:
-        server.shutdown()
 
 
 def test_a_stream_delivers_deltas_and_reassembles_tool_calls(scripted_llm):
@@ -137,24 +146,8 @@ def test_an_embedder_s_server_error_is_tried_again_and_a_refusal_is_not(scripted
 
 def test_an_error_inside_a_stream_is_raised_as_litellm_s(scripted_llm):
     """Some endpoints answer 200 and then send the failure as a stream event; its `code` may be a name."""
-
-    class Broken(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 (http.server's naming)
-            body = b'data: {"error": {"message": "overloaded right now", "code": "server_busy"}}\n\n'
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Broken)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        kwargs = scripted_kwargs(scripted_llm, api_base=f"http://127.0.0.1:{server.server_port}/v1")
+    body = b'data: {"error": {"message": "overloaded right now", "code": "server_busy"}}\n\n'
+    with endpoint_answering(200, {"Content-Type": "text/event-stream"}, body) as api_base:
+        kwargs = scripted_kwargs(scripted_llm, api_base=api_base)
         with pytest.raises(litellm.InternalServerError, match="overloaded right now"):
             list(openai_wire.stream(kwargs))
-    finally:
-        server.shutdown()
