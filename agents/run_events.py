@@ -4,7 +4,7 @@ Two stores with one interface:
 - `RedisLog` (REDIS_URL set): one Redis stream per run, entry ids `0-<seq>` assigned by Redis itself, so
   the web process, the worker and the watchdog can all append and readers get every event once, in order.
   Streams expire `RUN_EVENTS_TTL_SECONDS` after their last event.
-- `MemoryLog` (embedded default): the same in this process, bounded to the most recent runs.
+- `MemoryLog` (embedded default): the same in this process, kept as long and also bounded in runs and events.
 
 A log is closed by an end marker (it takes a sequence number but is never returned as an event).
 """
@@ -19,10 +19,17 @@ from django.conf import settings
 
 
 class MemoryLog:
-    MAX_RUNS = 200
+    """Bounded like the Redis streams are by their TTL, and also by size: a streamed reply stores an event per
+    token (~0.5 KB each), so 200 runs of 1,000-token replies held ~95 MiB until the bound was in events too."""
 
-    def __init__(self):
-        self._runs: OrderedDict[str, list] = OrderedDict()
+    MAX_RUNS = 200
+    MAX_EVENTS = 50_000
+
+    def __init__(self, ttl: float):
+        self.ttl = ttl
+        self._runs: OrderedDict[str, list] = OrderedDict()  # least recently written first
+        self._written: dict[str, float] = {}  # run id -> monotonic time of its last event
+        self._events = 0
         self._changed = threading.Condition()
         self._waiting = 0  # readers blocked in read()
 
@@ -31,13 +38,34 @@ class MemoryLog:
         with self._changed:
             entries = self._runs.setdefault(run_id, [])
             entries.append(event)
-            while len(self._runs) > self.MAX_RUNS:
-                self._runs.popitem(last=False)
+            self._runs.move_to_end(run_id)
+            self._written[run_id] = now = time.monotonic()
+            self._events += 1
+            self._forget(now)
             self._changed.notify_all()
             seq, woken = len(entries), self._waiting
         if woken:
             time.sleep(0)  # hand the GIL to the woken readers now, not after a switch interval of our own work
         return seq
+
+    def _forget(self, now: float) -> None:
+        """Drop runs silent for longer than the TTL, then, while over a bound, the least recently written closed
+        runs. An open run is never dropped for size: its followers would see its numbering start again."""
+        while self._runs:
+            oldest = next(iter(self._runs))
+            if now - self._written[oldest] <= self.ttl:
+                break
+            self._drop(oldest)
+        if len(self._runs) <= self.MAX_RUNS and self._events <= self.MAX_EVENTS:
+            return
+        for run_id in [r for r, entries in self._runs.items() if entries[-1] is None]:
+            self._drop(run_id)
+            if len(self._runs) <= self.MAX_RUNS and self._events <= self.MAX_EVENTS:
+                return
+
+    def _drop(self, run_id: str) -> None:
+        self._events -= len(self._runs.pop(run_id))
+        del self._written[run_id]
 
     def read(self, run_id: str, after: int, block: float = 0) -> tuple[list[tuple[int, dict]], bool]:
         """Events with seq > after, and whether the end marker was reached. Waits up to `block` s for news."""
@@ -48,7 +76,7 @@ class MemoryLog:
                     self._changed.wait_for(lambda: len(self._runs.get(run_id, ())) > after, timeout=block)
                 finally:
                     self._waiting -= 1
-            return _split(list(enumerate(self._runs.get(run_id, ()), start=1))[after:])
+            return _split(list(enumerate(self._runs.get(run_id, ())[after:], start=after + 1)))
 
 
 class RedisLog:
@@ -98,7 +126,7 @@ def _split(entries: list[tuple[int, dict | None]]) -> tuple[list[tuple[int, dict
 
 @lru_cache(maxsize=1)
 def _memory_log() -> MemoryLog:
-    return MemoryLog()
+    return MemoryLog(settings.RUN_EVENTS_TTL_SECONDS)
 
 
 @lru_cache(maxsize=4)
