@@ -233,9 +233,11 @@ def _test_hold() -> None:
 # In-context rows of recent agents, reused by their next turn in this process: reading ~500 rows is the biggest
 # cost of a turn. Stored rows never change, with two exceptions: the system message is rewritten in place (so it
 # is always read afresh) and an edit through agents.actions.edit_message touches Agent.updated_at (so an entry is only
-# used while the agent's updated_at is the one it was made with). Only rows read from the database are kept.
+# used while the agent's updated_at is the one it was made with). Only rows read from the database are kept, for
+# at most 64 agents and 20,000 rows (~10 MiB of short messages) in all: the least recently used agent goes first.
 _CONTEXT_CACHE: OrderedDict[str, tuple] = OrderedDict()
 _CONTEXT_CACHE_AGENTS = 64
+_CONTEXT_CACHE_ROWS = 20_000
 _context_cache_lock = threading.Lock()
 
 
@@ -258,6 +260,9 @@ def load_context(agent: Agent) -> list[Message]:
     with _context_cache_lock:
         _CONTEXT_CACHE[key] = (agent.updated_at, {m.id: m for m in context[1:]})
         _CONTEXT_CACHE.move_to_end(key)
-        while len(_CONTEXT_CACHE) > _CONTEXT_CACHE_AGENTS:
-            _CONTEXT_CACHE.popitem(last=False)
+        rows_kept = sum(len(kept) for _stamp, kept in _CONTEXT_CACHE.values())
+        while len(_CONTEXT_CACHE) > 1 and (
+            len(_CONTEXT_CACHE) > _CONTEXT_CACHE_AGENTS or rows_kept > _CONTEXT_CACHE_ROWS
+        ):
+            rows_kept -= len(_CONTEXT_CACHE.popitem(last=False)[1][1])
     return context
