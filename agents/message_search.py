@@ -9,7 +9,6 @@ or system alerts), assistant replies and reasoning.
 import json
 import re
 
-import numpy as np
 from django.conf import settings
 
 from ade.errors import Invalid
@@ -106,6 +105,8 @@ def _semantic(qs, query: str) -> list[dict]:
     if not items:
         return []
     vectors = embed([query] + [_text(i) for i in items], resolve_embedding(settings.DEFAULT_EMBEDDING))
+    import numpy as np  # not at start-up (~40 ms); embed() above has loaded it
+
     scores = vectors[1:] @ vectors[0]
     order = np.argsort(-scores, kind="stable")
     return [items[i] for i in order]

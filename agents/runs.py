@@ -30,7 +30,6 @@ from django.conf import settings
 from django.db import transaction
 from django.dispatch import Signal
 from django.utils import timezone
-from redis.exceptions import RedisError
 
 from accounts.permissions import allows
 from ade.celery import enqueue
@@ -40,7 +39,7 @@ from ade.events import agent_group, send_now
 from ade.prepared import PreparedUpdate, insert_rows
 from agents.models import Agent, Message, Run, Step
 from agents.queries import get_agent_for
-from agents.run_events import event_log, redis_client
+from agents.run_events import event_log, failures, redis_client
 from agents.run_streams import (  # noqa: F401  (the public names of runs: entry points use runs.follow etc.)
     ACTIVE,
     ServerStopping,
@@ -250,7 +249,7 @@ def _drive(run: Run, on_event=None) -> Exception | None:
                 return  # the turn is failing already; its last events have nowhere to go
             try:
                 event = publish(run, event)
-            except (RedisError, OSError) as exc:  # the turn stops (a failed step, stop reason `error`)
+            except failures() as exc:  # the turn stops (a failed step, stop reason `error`)
                 log.warning("run %s: the event log is unavailable (%s); the turn stops", run.id, exc)
                 log_down.set()
                 raise ServiceUnavailable(EVENTS_DOWN_ERROR) from exc
@@ -328,7 +327,7 @@ def _tell(run: Run, send) -> None:
     """Send a run's end to its followers; the Run row is the truth, so Redis being down must not stop the end."""
     try:
         send()
-    except (RedisError, OSError) as exc:
+    except failures() as exc:
         log.warning("run %s: could not tell its followers it ended (%s)", run.id, exc)
 
 
@@ -370,7 +369,7 @@ def _watch(run_id: str):
             watcher.join()
             try:
                 client.delete(_lease_key(run_id))
-            except RedisError as exc:  # it expires by itself
+            except failures() as exc:  # it expires by itself
                 log.warning("run %s: could not release its lease (%s)", run_id, exc)
 
 

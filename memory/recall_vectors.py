@@ -8,8 +8,6 @@ older ones are embedded by later searches and are meanwhile still found by the w
 
 import logging
 
-import numpy as np
-
 from .embeddings import EmbeddingError, embed, model_name
 from .models import RecallVector
 
@@ -40,6 +38,8 @@ def rank_by_meaning(agent, scope, query: str, text_of) -> list:
     rows = [(i, v) for i, v in rows if v is not None and v.shape == wanted.shape]
     if not rows:
         return []
+    import numpy as np  # not at start-up (~40 ms); embed() above has loaded it
+
     scores = np.stack([v for _, v in rows]) @ wanted  # rows and query are unit length: cosine similarity
     top = [rows[i][0] for i in np.argsort(-scores, kind="stable")[:VECTOR_HITS] if scores[i] > 0]
     by_id = scope.model.objects.in_bulk(top)
@@ -48,6 +48,8 @@ def rank_by_meaning(agent, scope, query: str, text_of) -> list:
 
 def embed_missing(agent, scope, text_of, limit: int = EMBED_PER_SEARCH) -> int:
     """Embed the newest `limit` messages of `scope` without a vector of the agent's model; how many it did."""
+    import numpy as np
+
     config, model = agent.embedding_config, model_name(agent.embedding_config)
     missing = list(scope.exclude(recall_vector__embedding_model=model).order_by("-seq")[:limit])
     if not missing:

@@ -1,11 +1,11 @@
 """Nearest-neighbour search over passages, one function for PostgreSQL (pgvector HNSW) and SQLite (numpy).
 
-Both rank by cosine distance and return the same order for the same data (ties aside).
+Both rank by cosine distance and return the same order for the same data (ties aside). numpy is imported by the
+search, not with this module (which every process loads at start-up for its connection hook).
 """
 
 import json
 
-import numpy as np
 from django.db import connection as default_connection
 from django.db.backends.signals import connection_created
 from django.db.models.expressions import RawSQL
@@ -64,7 +64,9 @@ def _ranked(qs, dim: int, literal: str, k: int, exact: bool) -> list:
     return rows
 
 
-def _normalise(vec) -> np.ndarray:
+def _normalise(vec):
+    import numpy as np
+
     v = np.asarray(vec, dtype=np.float32)
     n = np.linalg.norm(v)
     return v / n if n else v
@@ -75,6 +77,8 @@ def nearest(queryset, query_vec, k: int):
 
     `queryset` carries every filter (archive, tags, dates, model) so they apply before the limit.
     """
+    import numpy as np
+
     q = _normalise(query_vec)
     dim = int(q.shape[0])
     qs = queryset.filter(embedding_dim=dim, embedding__isnull=False)

@@ -265,6 +265,20 @@ def test_loading_the_urls_builds_no_api_schema_until_an_operation_is_used():
     assert in_a_fresh_process(code, WARM_LITELLM="0") == ["True", "True", "False", "name", "True"]
 
 
+def test_the_embedded_default_starts_without_numpy_redis_or_httpx(tmp_path):
+    """They took ~150 ms of every start-up and are imported when first needed: numpy by the first vector, Redis's
+    client only with REDIS_URL, httpx by litellm's warm-up or the first model call."""
+    code = (
+        "import sys\n"
+        "import ade.asgi\n"
+        "print(*[m in sys.modules for m in ('numpy', 'redis', 'httpx')])\n"
+        "from memory.embeddings import embed\n"
+        "print(embed(['a vector at last'], None).shape[1], 'numpy' in sys.modules)\n"
+    )
+    env = {"DATABASE_URL": "", "REDIS_URL": "", "ENGRAM_VAR_DIR": str(tmp_path), "WARM_LITELLM": "0"}
+    assert in_a_fresh_process(code, **env) == ["False", "False", "False", "384", "True"]
+
+
 def test_whole_rows_become_the_objects_from_db_makes(alice, alice_api, agent, scripted_llm):
     """`row_object` builds a whole row without Model.__init__ (ade/prepared.py): for every model of ours, the same
     object `from_db` builds, whose relations load as theirs do; a partial row is left to from_db."""

@@ -3,7 +3,6 @@
 
 import re
 
-import numpy as np
 from django.conf import settings
 
 from ade.errors import Invalid
@@ -74,5 +73,7 @@ def _semantic(tools, query: str) -> list:
     if not tools:
         return []
     vectors = embed([query] + [embedded_text(t) for t in tools], resolve_embedding(settings.DEFAULT_EMBEDDING))
+    import numpy as np  # not at start-up (~40 ms); embed() above has loaded it
+
     order = np.argsort(-(vectors[1:] @ vectors[0]), kind="stable")
     return [tools[i] for i in order]

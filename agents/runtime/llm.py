@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from agents.runtime import openai_wire
-
 log = logging.getLogger(__name__)
 
 TOOL_CALL_ID_MAX_LEN = 29
@@ -269,6 +267,8 @@ def _usage(result: LLMResult, usage) -> None:
 
 
 def _once(lit, kwargs) -> LLMResult:
+    from agents.runtime import openai_wire  # not at start-up: httpx took ~45 ms of it (litellm's import brings it)
+
     response = openai_wire.complete(kwargs) if openai_wire.handles(kwargs) else lit.completion(**kwargs)
     choices = _get(response, "choices") or []
     if not choices:
@@ -293,6 +293,8 @@ def _stream(lit, kwargs, on_delta) -> LLMResult:
     result = LLMResult()
     calls: dict[int, dict] = {}
     kwargs = {**kwargs, "stream_options": {"include_usage": True}}
+    from agents.runtime import openai_wire
+
     chunks = openai_wire.stream(kwargs) if openai_wire.handles(kwargs) else lit.completion(**kwargs, stream=True)
     try:
         for chunk in chunks:
