@@ -70,6 +70,7 @@ def _warm(then=None) -> None:
         log.warning("warming up litellm failed", exc_info=True)
     finally:
         _warming.clear()
+        _warm_done.set()
         if then is not None:
             then()
 
@@ -95,14 +96,16 @@ def _rehearse(lit) -> None:
 
 
 _warming = threading.Event()
+_warm_done = threading.Event()
 
 
 def wait_for_warm_up(timeout: float = 30) -> None:
-    """Return once a warm-up import in progress has ended (at once when none is). Tool processes are started after
-    it: one started while litellm was importing on the other thread lost its result now and then (about one run
-    in five right after start-up, in tests), and never once the import was over."""
-    if _warming.is_set() and _import_lock.acquire(timeout=timeout):  # the import holds it until it is done
-        _import_lock.release()
+    """Return once a warm-up in progress has ended (at once when none is). Tool processes are started after it: one
+    started while litellm was importing on the other thread lost its result now and then (about one run in five
+    right after start-up, in tests), and never once the import was over. The rehearsal after the import counts too:
+    with httpx no longer loaded at start-up, a tool started during it lost its result in 4 of 6 runs."""
+    if _warming.is_set():
+        _warm_done.wait(timeout)
 
 
 class LLMError(Exception):
