@@ -24,6 +24,7 @@ class MemoryLog:
 
     MAX_RUNS = 200
     MAX_EVENTS = 50_000
+    clock = staticmethod(time.monotonic)
 
     def __init__(self, ttl: float):
         self.ttl = ttl
@@ -39,7 +40,7 @@ class MemoryLog:
             entries = self._runs.setdefault(run_id, [])
             entries.append(event)
             self._runs.move_to_end(run_id)
-            self._written[run_id] = now = time.monotonic()
+            self._written[run_id] = now = self.clock()
             self._events += 1
             self._forget(now)
             self._changed.notify_all()

@@ -51,10 +51,10 @@ def test_an_open_run_keeps_every_event_whatever_the_budget(monkeypatch):
     assert log.append("run-open", None) == 31  # its numbering goes on
 
 
-def test_runs_silent_for_longer_than_the_ttl_are_forgotten(monkeypatch):
+def test_runs_silent_for_longer_than_the_ttl_are_forgotten():
     clock = [1000.0]
-    monkeypatch.setattr("agents.run_events.time.monotonic", lambda: clock[0])
     log = MemoryLog(ttl=30)
+    log.clock = lambda: clock[0]
     stream(log, "run-old", 5)
     clock[0] += 20
     stream(log, "run-recent", 5, close=False)
