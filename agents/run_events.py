@@ -42,16 +42,17 @@ class MemoryLog:
             self._runs.move_to_end(run_id)
             self._written[run_id] = now = self.clock()
             self._events += 1
-            self._forget(now)
+            self._forget(now, run_id)
             self._changed.notify_all()
             seq, woken = len(entries), self._waiting
         if woken:
             time.sleep(0)  # hand the GIL to the woken readers now, not after a switch interval of our own work
         return seq
 
-    def _forget(self, now: float) -> None:
+    def _forget(self, now: float, written: str) -> None:
         """Drop runs silent for longer than the TTL, then, while over a bound, the least recently written closed
-        runs. An open run is never dropped for size: its followers would see its numbering start again."""
+        runs. Neither an open run nor the one just written is dropped for size: followers would see a numbering
+        start again, or miss a run's last events."""
         while self._runs:
             oldest = next(iter(self._runs))
             if now - self._written[oldest] <= self.ttl:
@@ -59,7 +60,7 @@ class MemoryLog:
             self._drop(oldest)
         if len(self._runs) <= self.MAX_RUNS and self._events <= self.MAX_EVENTS:
             return
-        for run_id in [r for r, entries in self._runs.items() if entries[-1] is None]:
+        for run_id in [r for r, entries in self._runs.items() if entries[-1] is None and r != written]:
             self._drop(run_id)
             if len(self._runs) <= self.MAX_RUNS and self._events <= self.MAX_EVENTS:
                 return

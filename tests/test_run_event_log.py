@@ -48,7 +48,8 @@ def test_an_open_run_keeps_every_event_whatever_the_budget(monkeypatch):
     assert [seq for seq, _ in events] == list(range(1, 31)) and not ended
     assert log.read("run-closed", 0) == ([], False)  # dropped for the open runs' sake
     assert len(log.read("run-long", 150)[0]) == 50
-    assert log.append("run-open", None) == 31  # its numbering goes on
+    assert log.append("run-open", None) == 31  # its numbering goes on, and its followers still read its end
+    assert log.read("run-open", 30) == ([], True)
 
 
 def test_runs_silent_for_longer_than_the_ttl_are_forgotten():
