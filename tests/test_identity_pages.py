@@ -18,7 +18,8 @@ def test_agents_list_filters_by_identity(alice, mallory, client):
     client.force_login(alice)
 
     page = client.get(reverse("agents:list")).content.decode()
-    assert f'<option value="{ada.id}"' in page and "Eve" not in page
+    # The other organization's identity by its id and its label (a bare "Eve" also turned up inside a random token).
+    assert f'<option value="{ada.id}"' in page and theirs.id not in page and ">Eve" not in page
     filtered = client.get(reverse("agents:list"), {"identity": ada.id}, **HTMX).content.decode()
     assert "Ada&#x27;s helper" in filtered and "Shared helper" not in filtered
     foreign = client.get(reverse("agents:list"), {"identity": theirs.id}, **HTMX).content.decode()
