@@ -195,3 +195,22 @@ def scripted_llm(scripted_llm_server, settings):
     client.reset()
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def socket_sessions_ended(django_db_setup, django_db_blocker):
+    """For tests that drive the page consumers with channels' communicators: those switch channels'
+    close_old_connections off while they run, so the executor thread the consumers query from keeps a connection
+    to the test database, which PostgreSQL will not drop while it is open. Those sessions are ended once, at the
+    end of the run. Ending them after every test instead left that thread a dead connection, which failed the next
+    test's first query there (the session read of channels' auth)."""
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )

@@ -10,9 +10,9 @@ from ade.events import send_now
 from evals.events import eval_group
 from evals.models import EvalResult, EvalRun
 from evals.render import render_result
-from tests.test_page_live import no_connections_left_behind, session_cookie  # noqa: F401 (fixture)
+from tests.test_page_live import session_cookie
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("socket_sessions_ended")]
 
 
 async def connect(eval_id, user=None):

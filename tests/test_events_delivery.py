@@ -15,9 +15,9 @@ from ade import events
 from agents.actions import create_agent
 from agents.pages.templates_catalog import blank_spec
 from memory.actions import Actor, update_block
-from tests.test_page_live import connect, no_connections_left_behind  # noqa: F401 (fixture)
+from tests.test_page_live import connect
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("socket_sessions_ended")]
 IN_PROCESS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 

@@ -18,7 +18,7 @@ from agents.pages import panels
 from agents.pages.templates_catalog import BY_KEY
 from memory.actions import Actor, update_block
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("socket_sessions_ended")]
 
 
 def session_cookie(user) -> bytes:
@@ -32,21 +32,6 @@ async def connect(agent_id, user=None, query=""):
     communicator = WebsocketCommunicator(application, f"/ws/agents/{agent_id}/{query}", headers=headers)
     connected, code = await communicator.connect(timeout=5)
     return communicator, connected, code
-
-
-@pytest.fixture(autouse=True)
-def no_connections_left_behind():
-    """Channels and Django's async session code query from executor threads that keep their connections; end
-    them after each test so the test database can be dropped (PostgreSQL refuses while sessions remain)."""
-    yield
-    from django.db import connection
-
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
 
 
 def without_times(html: str) -> str:

@@ -10,7 +10,7 @@ from ade.asgi import application
 from ade.events import agent_group
 from agents.actions import create_agent
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("socket_sessions_ended")]
 
 
 def signed_in(user) -> Client:
@@ -33,19 +33,6 @@ async def push(agent_id):
 
     event = {"type": "agent_deleted", "agent_id": agent_id}  # renders a notice whatever the agent holds
     await get_channel_layer().group_send(agent_group(agent_id), {"type": "engram.event", "event": event})
-
-
-@pytest.fixture(autouse=True)
-def no_connections_left_behind():
-    yield
-    from django.db import connection
-
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
 
 
 @pytest.mark.parametrize("end", ["logout", "deactivate", "password"])

@@ -223,15 +223,9 @@ def test_a_killed_worker_leaves_a_consistent_database_and_the_agent_works_afterw
     assert in_context(agent)[-1].text == "Welcome back."
 
 
-@pytest.mark.xfail(
-    reason="open bug: after the page-socket tests end every other database session (their teardown), the session "
-    "read of channels' AuthMiddleware on asgiref's shared thread can still get the terminated connection, "
-    "although close_old_connections runs there and the pool checks connections",
-    strict=False,
-)
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("other_sessions_ended")
+@pytest.mark.usefixtures("socket_sessions_ended")
 async def test_a_turn_on_a_worker_streams_to_the_agent_page_websocket(alice, agent, scripted_llm, celery_workers):
     from channels.db import database_sync_to_async
 
@@ -249,19 +243,3 @@ async def test_a_turn_on_a_worker_streams_to_the_agent_page_websocket(alice, age
     assert len(pieces) >= 3  # tokens arrived one by one, from the worker, over Redis
     assert "Streaming from a worker process to your page." in frames[-1]
     assert await database_sync_to_async(lambda: Run.objects.get(id=run.id).status)() == "completed"
-
-
-@pytest.fixture
-def other_sessions_ended():
-    """The consumer's executor threads keep database sessions the test database cannot be dropped with: end them
-    (from this thread, after the test). Workers reconnect on their next task."""
-    yield
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
