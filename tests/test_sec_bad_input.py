@@ -92,6 +92,25 @@ def test_no_coercion_between_json_kinds(alice_api, method, path, body, field):
     assert alice_api.get(f"/v1/folders/{folder['id']}").json()["embedding_config"] == folder["embedding_config"]
 
 
+@pytest.mark.parametrize(
+    ("message", "detail"),
+    [
+        ({"role": "user", "content": "hi", "colour": "red"}, "body.messages.0.message.colour: Extra inputs"),
+        ({"role": "user"}, "body.messages.0.message.content: Field required"),
+        ({"type": "shout", "role": "user", "content": "hi"}, "'message', 'approval', 'tool_return'"),
+        ({"tool_returns": "nope"}, "body.messages.0.tool_return.tool_returns: Input should be a valid list"),
+    ],
+)
+def test_a_bad_input_message_gets_the_error_of_its_own_kind_only(alice_api, message, detail):
+    agent = alice_api.post("/v1/agents/", {"name": "target"}).json()
+    before = alice_api.get(f"/v1/agents/{agent['id']}/messages").json()
+    r = alice_api.post(f"/v1/agents/{agent['id']}/messages", {"messages": [message]})
+    assert r.status_code == 422 and detail in r.json()["detail"], r.content
+    assert len(r.json()["errors"]) == len(r.json()["detail"].split("; ")), r.content
+    assert "function-wrap" not in r.json()["detail"]  # not one error per kind of message, under validator names
+    assert alice_api.get(f"/v1/agents/{agent['id']}/messages").json() == before
+
+
 def test_a_superuser_from_createsuperuser_can_create_things(db, monkeypatch):
     from django.core.management import call_command
 

@@ -2,10 +2,10 @@
 variants), LettaMessages and LettaResponse, runs, steps and usage."""
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from ninja import Field, Schema
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Discriminator, Tag
 
 from ade.wire import RequestSchema
 from agents.api.schemas import StopReason
@@ -58,6 +58,30 @@ class ToolReturnCreateIn(RequestSchema):
     group_id: str | None = Field(None, max_length=64)
 
 
+def _input_kind(value) -> str:
+    """Which input message a dict is: its `type` when it has one, else what its fields say. Tried as a plain union,
+    a message with one unknown field got an error from every kind of message, each under a validator's name."""
+    if not isinstance(value, dict):
+        return getattr(value, "type", None) or "message"
+    if value.get("type") is not None:
+        return str(value["type"])  # an unknown type is refused, naming the three there are
+    if "role" in value:
+        return "message"
+    if "tool_returns" in value:
+        return "tool_return"
+    if {"approvals", "approve", "approval_request_id"} & value.keys():
+        return "approval"
+    return "message"
+
+
+InputMessage = Annotated[
+    Annotated[MessageCreateIn, Tag("message")]
+    | Annotated[ApprovalCreateIn, Tag("approval")]
+    | Annotated[ToolReturnCreateIn, Tag("tool_return")],
+    Discriminator(_input_kind),
+]
+
+
 class ClientTool(RequestSchema):
     name: str = Field(..., min_length=1, max_length=64)
     description: str | None = None
@@ -67,7 +91,7 @@ class ClientTool(RequestSchema):
 class TurnIn(RequestSchema):
     """The body of POST /v1/agents/{id}/messages (and /stream, /async): `messages` or `input`, exactly one."""
 
-    messages: list[MessageCreateIn | ApprovalCreateIn | ToolReturnCreateIn] | None = None
+    messages: list[InputMessage] | None = None
     input: str | list[dict[str, Any]] | None = None
     max_steps: int = Field(50, ge=1, le=1000)
     use_assistant_message: bool = True
