@@ -4,6 +4,7 @@ client was told succeeded is stored once, what it was told failed is absent or v
 later, no run stays queued or running, memory changes have their step, and the next message runs normally."""
 
 import signal
+import threading
 import time
 import uuid
 
@@ -360,7 +361,6 @@ def test_redis_restarted_three_times_during_a_load(stack, letta, alice_key, scri
     server answers 503 during the wait) while Redis stops and starts three times (kombu has crashed workers on such
     a restart, #11 item 5): both workers live through it, every message a user was told succeeded is stored once,
     every refused one is absent or on a failed run, and each agent goes on."""
-    import threading
 
     agents = [
         letta.agents.create(name=f"load-{i}-{uuid.uuid4().hex[:6]}", model="engram/scripted", memory_blocks=[])
@@ -445,7 +445,6 @@ def _seq_ids(body: str) -> list[int]:
 def test_web_sigterm_ends_streams_at_once_and_they_resume_on_another_web(
     stack, alice_key, agent, scripted_llm, tmp_path
 ):
-    import threading
 
     from tests.faultkit import Web
 
@@ -490,3 +489,40 @@ def test_web_sigterm_ends_streams_at_once_and_they_resume_on_another_web(
     assert "finished elsewhere" in resumed and "[DONE]" in resumed
     assert len(before + after) == len(set(before + after)), "an event came twice"
     assert Run.objects.get(id=run_id).status == "completed"
+
+
+def test_web_sigterm_during_an_in_process_turn_lets_it_finish_and_exits_cleanly(
+    stack, alice_key, agent, scripted_llm, tmp_path
+):
+    """The embedded shape (no Redis: turns run in the web process). The turn in flight ends and is stored before
+    the process exits, with status 0: it used to end with a segfault in the interpreter's finalization."""
+    from tests.faultkit import Web
+
+    web = Web(tmp_path, {k: v for k, v in stack.env.items() if k not in ("REDIS_URL", "CELERY_EAGER")})
+    web.start()
+    scripted_llm.queue({"text": "finished before the exit", "delay_ms": 3_000})
+
+    def send():
+        try:
+            httpx.post(
+                f"{web.url}/v1/agents/{agent.id}/messages",
+                json={"messages": [{"role": "user", "content": "in flight at the stop"}]},
+                headers={"Authorization": f"Bearer {alice_key}"},
+                timeout=60,
+            )
+        except httpx.HTTPError:  # daphne drops the connection as it stops; a client retries with its otid
+            pass
+
+    sending = threading.Thread(target=send)
+    sending.start()
+    try:
+        wait_for(lambda: Run.objects.filter(agent_id=agent.id, status="running").exists(), SETTLE_SECONDS, "the turn")
+        web.proc.send_signal(signal.SIGTERM)
+        assert web.proc.wait(timeout=60) == 0, web.log()[-3000:]
+    finally:
+        web.stop()
+        sending.join(60)
+    run = Run.objects.get(agent_id=agent.id)
+    assert run.status == "completed"
+    assert stored(agent.id, "in flight at the stop") == 1
+    assert Message.objects.filter(run=run, role="assistant").count() == 1

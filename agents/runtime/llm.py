@@ -56,7 +56,8 @@ def warm_up(then=None) -> None:
 
     A process that exits meanwhile lets the warm-up finish first (at most EXIT_WAIT_SECONDS): the interpreter's
     finalization otherwise waited forever for an import lock the frozen daemon thread held (litellm's HTTP client,
-    collected at exit, imports in its __del__). Seen: daphne stopped with Ctrl-C seconds after start never exited."""
+    collected at exit, imports in its __del__). Seen: daphne stopped with Ctrl-C seconds after start never exited.
+    daphne's web process now skips both, the wait and the finalization (ade/asgi.py `_end_now`)."""
     _warming.set()
     thread = threading.Thread(target=_warm, args=(then,), name="litellm-warm-up", daemon=True)
     thread.start()
