@@ -265,12 +265,13 @@ def summarize(run: EvalRun) -> dict:
 
 
 def wait(eval_id: str, *, on_progress=None, poll: float = 0.25) -> EvalRun:
-    """Block until the eval ends (the command, with workers): `on_progress(run)` whenever `done` moves."""
+    """Block until the eval ends (the command, with workers): `on_progress(run)` whenever `done` moves, and once
+    with the ended run (its last sample is counted before the eval's status is written)."""
     seen = -1
     while True:
         recover(eval_id)
         run = EvalRun.objects.get(id=eval_id)
-        if on_progress and run.done != seen:
+        if on_progress and (run.done != seen or run.is_finished):
             seen = run.done
             on_progress(run)
         if run.is_finished:

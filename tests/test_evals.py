@@ -312,3 +312,22 @@ def test_an_eval_whose_set_up_died_fails_with_a_clear_error(alice, settings):
     run = actions.get_eval_for(alice, run.id)
     assert (run.status, run.error) == ("failed", runner.PREPARE_INTERRUPTED)
     assert run.completed_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_progress_ends_with_the_ended_eval_when_its_last_sample_was_seen_before(alice):
+    """The command's bar stopped at "20/20 running" when a poll came between the last sample and the eval's end."""
+    from evals import actions, runner
+    from evals.models import EvalRun
+
+    run = actions.start_eval(alice, suite="core-memory-read", models=["engram/oracle"], samples=2, launch=False)
+    EvalRun.objects.filter(id=run.id).update(status="running", done=2)
+    seen = []
+
+    def on_progress(state):
+        seen.append(f"{state.done}/{state.total} {state.status}")
+        if len(seen) == 1:  # the eval ends after this poll, with no sample left to count
+            runner._finish(run.id, "completed")
+
+    runner.wait(run.id, on_progress=on_progress, poll=0.05)
+    assert seen == ["2/2 running", "2/2 completed"]
