@@ -374,17 +374,20 @@ def fill_every_relation(alice, api, agent):
     return path, folder, block, identity
 
 
-def test_responses_read_rows_as_ninja_would_without_its_template_lookups(alice, alice_api, agent, monkeypatch):
-    """ade/wire.py answers a row's missing attribute at once (ninja looked it up again as a template variable):
-    the agent, its list, blocks, tools and folders answer exactly what ninja's own getter gives, and no template
-    variable is resolved on the way."""
+def test_responses_read_rows_as_ninja_would_without_its_getter(alice, alice_api, agent, monkeypatch):
+    """ade/wire.py reads a row or dict into its schema's fields in one pass, and answers a row's missing attribute at
+    once (ninja's getter looked it up again as a template variable): the agent, its list, blocks, tools, folders and
+    a run (schemas with resolvers) answer exactly what ninja's own getter gives, with no template lookup."""
     from django.template import base as template_base
     from ninja.schema import DjangoGetter
 
     from ade import wire
 
     path, _folder, _block, _identity = fill_every_relation(alice, alice_api, agent)
+    # The run fails (this agent's model has no key here): its error and stop reason come from resolvers.
+    run = alice_api.post(f"{path}/messages/async", {"messages": [{"role": "user", "content": "hi"}]}).json()
     urls = [path, "/v1/agents/?limit=100", "/v1/blocks/?limit=100", "/v1/tools/?limit=100", "/v1/folders/"]
+    urls.append(f"/v1/runs/{run['id']}")
     resolved = []
     real_resolve = template_base.Variable.resolve
     monkeypatch.setattr(
@@ -392,10 +395,12 @@ def test_responses_read_rows_as_ninja_would_without_its_template_lookups(alice, 
     )
     ours = [alice_api.get(url).json() for url in urls]
     assert resolved == []
+    monkeypatch.setattr(wire, "_fields_to_read", lambda cls: None)  # every schema through ninja's getter
     monkeypatch.setattr(DjangoGetter, "__getattr__", wire.ninja_getattr)
     assert [alice_api.get(url).json() for url in urls] == ours
     assert resolved  # ninja's getter did look the missing fields up as template variables
     assert ours[0]["blocks"][0]["project_id"] is None and ours[0]["blocks"][0]["preserve_on_migration"] is False
+    assert ours[3] and all(tool["metadata_"] is not None for tool in ours[3])  # a resolver's answer
 
 
 def test_one_agent_renders_from_its_prepared_relations_as_from_django_prefetch(alice, alice_api, agent, scripted_llm):
