@@ -241,7 +241,7 @@ def test_a_process_that_exits_during_the_warm_up_lets_it_finish_first():
 
 
 def test_loading_the_urls_makes_no_operation_or_schema_until_used():
-    """Registering the operations once built ~570 pydantic models before a server could answer (ade/wire.py): our
+    """Registering the operations once built ~570 pydantic models before a server could answer (ade/ninja_tuning.py): our
     schemas are built on first use now, and each operation's signature and parameter and response models are made
     when first asked for; then they validate as before. In a fresh process, since this one has used them."""
     code = (
@@ -375,13 +375,13 @@ def fill_every_relation(alice, api, agent):
 
 
 def test_responses_read_rows_as_ninja_would_without_its_getter(alice, alice_api, agent, monkeypatch):
-    """ade/wire.py reads a row or dict into its schema's fields in one pass, and answers a row's missing attribute at
+    """ade/ninja_tuning.py reads a row or dict into its schema's fields in one pass, and answers a row's missing attribute at
     once (ninja's getter looked it up again as a template variable): the agent, its list, blocks, tools, folders and
     a run (schemas with resolvers) answer exactly what ninja's own getter gives, with no template lookup."""
     from django.template import base as template_base
     from ninja.schema import DjangoGetter
 
-    from ade import wire
+    from ade import ninja_tuning
 
     path, _folder, _block, _identity = fill_every_relation(alice, alice_api, agent)
     # The run fails (this agent's model has no key here): its error and stop reason come from resolvers.
@@ -395,8 +395,8 @@ def test_responses_read_rows_as_ninja_would_without_its_getter(alice, alice_api,
     )
     ours = [alice_api.get(url).json() for url in urls]
     assert resolved == []
-    monkeypatch.setattr(wire, "_fields_to_read", lambda cls: None)  # every schema through ninja's getter
-    monkeypatch.setattr(DjangoGetter, "__getattr__", wire.ninja_getattr)
+    monkeypatch.setattr(ninja_tuning, "_fields_to_read", lambda cls: None)  # every schema through ninja's getter
+    monkeypatch.setattr(DjangoGetter, "__getattr__", ninja_tuning.ninja_getattr)
     assert [alice_api.get(url).json() for url in urls] == ours
     assert resolved  # ninja's getter did look the missing fields up as template variables
     assert ours[0]["blocks"][0]["project_id"] is None and ours[0]["blocks"][0]["preserve_on_migration"] is False
