@@ -189,6 +189,8 @@ CELERY_BEAT_SCHEDULE = {"reap-lost-runs": {"task": "agents.reap_lost_runs", "sch
 # Run events are kept this long in Redis for stream resume; a worker that stops renewing its lease for
 # RUN_LEASE_SECONDS is taken for dead and its run is failed.
 RUN_EVENTS_TTL_SECONDS = int(os.environ.get("RUN_EVENTS_TTL_SECONDS", 24 * 3600))
+# A finished run's events stay replayable this long: every streamed token of a day's runs held Redis's memory.
+RUN_EVENTS_CLOSED_TTL_SECONDS = int(os.environ.get("RUN_EVENTS_CLOSED_TTL_SECONDS", 3600))
 RUN_LEASE_SECONDS = int(os.environ.get("RUN_LEASE_SECONDS", 30))
 # A run still queued after RUN_QUEUE_STALE_SECONDS with nothing of its conversation running lost its task: the
 # watchdog enqueues it again, up to RUN_QUEUE_RETRIES times, then fails it (agents.runs._sweep_queued).

@@ -3,7 +3,8 @@
 Two stores with one interface:
 - `RedisLog` (REDIS_URL set): one Redis stream per run, entry ids `0-<seq>` assigned by Redis itself, so
   the web process, the worker and the watchdog can all append and readers get every event once, in order.
-  Streams expire `RUN_EVENTS_TTL_SECONDS` after their last event.
+  Streams expire `RUN_EVENTS_TTL_SECONDS` after their last event, and `RUN_EVENTS_CLOSED_TTL_SECONDS` after their
+  end marker (a finished run's stream can be replayed for that long).
 - `MemoryLog` (embedded default): the same in this process, kept as long and also bounded in runs and events.
 
 A log is closed by an end marker (it takes a sequence number but is never returned as an event).
@@ -26,8 +27,8 @@ class MemoryLog:
     MAX_EVENTS = 50_000
     clock = staticmethod(time.monotonic)
 
-    def __init__(self, ttl: float):
-        self.ttl = ttl
+    def __init__(self, ttl: float, closed_ttl: float | None = None):
+        self.ttl, self.closed_ttl = ttl, ttl if closed_ttl is None else closed_ttl
         self._runs: OrderedDict[str, list] = OrderedDict()  # least recently written first
         self._written: dict[str, float] = {}  # run id -> monotonic time of its last event
         self._events = 0
@@ -50,14 +51,19 @@ class MemoryLog:
         return seq
 
     def _forget(self, now: float, written: str) -> None:
-        """Drop runs silent for longer than the TTL, then, while over a bound, the least recently written closed
-        runs. Neither an open run nor the one just written is dropped for size: followers would see a numbering
-        start again, or miss a run's last events."""
+        """Drop runs silent for longer than the TTL and closed runs silent for longer than the closed TTL, then,
+        while over a bound, the least recently written closed runs. Neither an open run nor the one just written is
+        dropped for size: followers would see a numbering start again, or miss a run's last events."""
         while self._runs:
             oldest = next(iter(self._runs))
             if now - self._written[oldest] <= self.ttl:
                 break
             self._drop(oldest)
+        for run_id in list(self._runs):  # least recently written first
+            if now - self._written[run_id] <= self.closed_ttl:
+                break
+            if self._runs[run_id][-1] is None and run_id != written:
+                self._drop(run_id)
         if len(self._runs) <= self.MAX_RUNS and self._events <= self.MAX_EVENTS:
             return
         for run_id in [r for r, entries in self._runs.items() if entries[-1] is None and r != written]:
@@ -82,11 +88,11 @@ class MemoryLog:
 
 
 class RedisLog:
-    def __init__(self, url: str, ttl: int):
+    def __init__(self, url: str, ttl: int, closed_ttl: int | None = None):
         import redis
 
         self.redis = redis.Redis.from_url(url)
-        self.ttl = ttl
+        self.ttl, self.closed_ttl = ttl, ttl if closed_ttl is None else closed_ttl
 
     @staticmethod
     def key(run_id: str) -> str:
@@ -97,7 +103,7 @@ class RedisLog:
         fields = {"end": "1"} if event is None else {"event": json.dumps(event, default=str)}
         pipe = self.redis.pipeline(transaction=False)
         pipe.xadd(key, fields, id="0-*")  # Redis numbers the entry: 0-1, 0-2, ...
-        pipe.expire(key, self.ttl)
+        pipe.expire(key, self.ttl if event is not None else self.closed_ttl)
         entry_id, _ = pipe.execute()
         return int(entry_id.split(b"-")[1])
 
@@ -128,12 +134,12 @@ def _split(entries: list[tuple[int, dict | None]]) -> tuple[list[tuple[int, dict
 
 @lru_cache(maxsize=1)
 def _memory_log() -> MemoryLog:
-    return MemoryLog(settings.RUN_EVENTS_TTL_SECONDS)
+    return MemoryLog(settings.RUN_EVENTS_TTL_SECONDS, settings.RUN_EVENTS_CLOSED_TTL_SECONDS)
 
 
 @lru_cache(maxsize=4)
-def _redis_log(url: str, ttl: int) -> RedisLog:
-    return RedisLog(url, ttl)
+def _redis_log(url: str, ttl: int, closed_ttl: int) -> RedisLog:
+    return RedisLog(url, ttl, closed_ttl)
 
 
 def failures() -> tuple[type[Exception], ...]:
@@ -154,5 +160,5 @@ def redis_client():
 def event_log() -> MemoryLog | RedisLog:
     """The store for this configuration (Redis whenever REDIS_URL is set, so every process shares it)."""
     if settings.REDIS_URL:
-        return _redis_log(settings.REDIS_URL, settings.RUN_EVENTS_TTL_SECONDS)
+        return _redis_log(settings.REDIS_URL, settings.RUN_EVENTS_TTL_SECONDS, settings.RUN_EVENTS_CLOSED_TTL_SECONDS)
     return _memory_log()

@@ -1,6 +1,10 @@
 """The in-process run event log (embedded default): numbered like the Redis streams, and bounded in time, runs
 and events so that a long-lived server does not keep every streamed token of its last runs."""
 
+import uuid
+
+import pytest
+
 from agents.run_events import MemoryLog
 
 
@@ -72,3 +76,37 @@ def test_the_run_bound_still_holds_for_closed_runs():
         stream(log, f"run-{r}", 2)
     assert len(log._runs) == MemoryLog.MAX_RUNS
     assert log.read(f"run-{runs - 1}", 0)[1] and not log.read("run-0", 0)[0]
+
+
+def test_a_closed_run_is_kept_for_the_closed_ttl_and_an_open_one_for_the_ttl():
+    clock = [1000.0]
+    log = MemoryLog(ttl=600, closed_ttl=60)
+    log.clock = lambda: clock[0]
+    stream(log, "run-finished", 5)
+    stream(log, "run-waiting", 5, close=False)
+    clock[0] += 59
+    log.append("run-other", delta(0))
+    assert log.read("run-finished", 0)[1]  # still replayable
+    clock[0] += 2
+    log.append("run-other", delta(1))
+    assert log.read("run-finished", 0) == ([], False)
+    assert len(log.read("run-waiting", 0)[0]) == 5  # open: kept until the TTL
+
+
+@pytest.mark.services
+def test_a_redis_stream_expires_after_the_closed_ttl_once_its_run_ends():
+    import os
+
+    from agents.run_events import RedisLog
+
+    log = RedisLog(os.environ["REDIS_URL"], ttl=600, closed_ttl=60)
+    run_id = f"run-ttl-{uuid.uuid4()}"
+    key = log.key(run_id)
+    try:
+        log.append(run_id, delta(0))
+        assert 590 < log.redis.ttl(key) <= 600
+        log.append(run_id, None)
+        assert 50 < log.redis.ttl(key) <= 60
+        assert log.read(run_id, 0) == ([(1, delta(0))], True)
+    finally:
+        log.redis.delete(key)
