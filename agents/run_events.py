@@ -59,11 +59,14 @@ class MemoryLog:
             if now - self._written[oldest] <= self.ttl:
                 break
             self._drop(oldest)
-        for run_id in list(self._runs):  # least recently written first
+        stale = []
+        for run_id, entries in self._runs.items():  # least recently written first: stops at the first recent one
             if now - self._written[run_id] <= self.closed_ttl:
                 break
-            if self._runs[run_id][-1] is None and run_id != written:
-                self._drop(run_id)
+            if entries[-1] is None and run_id != written:
+                stale.append(run_id)
+        for run_id in stale:
+            self._drop(run_id)
         if len(self._runs) <= self.MAX_RUNS and self._events <= self.MAX_EVENTS:
             return
         for run_id in [r for r, entries in self._runs.items() if entries[-1] is None and r != written]:
