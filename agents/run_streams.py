@@ -11,9 +11,10 @@ from ade.errors import ServiceUnavailable
 from ade.events import agent_group, send_now
 from agents.models import Run
 from agents.queries import run_row
-from agents.run_events import event_log, redis_client
+from agents.run_events import event_log, failures, redis_client
 
 ACTIVE = ("created", "running")
+EVENTS_UNREADABLE = "Redis (the run's event log) is unavailable: ask again with the same otid, or resume the stream."
 FOLLOW_GRACE_SECONDS = 5  # how long a follower waits for a finished run's last events before giving up
 _stopping = threading.Event()  # set when this web process shuts down: its followers stop at once
 
@@ -21,6 +22,11 @@ _stopping = threading.Event()  # set when this web process shuts down: its follo
 class ServerStopping(ServiceUnavailable):
     """This web process is shutting down. A stream ends without [DONE] (its client resumes it on another web
     server with `starting_after`); a client waiting for a reply gets 503 and retries (idempotent by otid)."""
+
+
+class EventsUnavailable(ServiceUnavailable):
+    """The run's event log (Redis) cannot be read. The turn itself may go on or fail: a client waiting for a reply
+    gets 503 and retries with the same otid; a stream ends without [DONE], to be resumed with `starting_after`."""
 
 
 def publish(run: Run, event: dict) -> dict:
@@ -48,7 +54,10 @@ def follow(run_id: str, starting_after: int = 0, *, timeout: float | None = None
     while True:
         if _stopping.is_set():
             raise ServerStopping("This server is restarting; the turn goes on: resume its stream or retry.")
-        events, ended = store.read(run_id, after, block=1.0)
+        try:
+            events, ended = store.read(run_id, after, block=1.0)
+        except failures() as exc:
+            raise EventsUnavailable(EVENTS_UNREADABLE) from exc
         for seq, event in events:
             after = seq
             yield {**event, "seq_id": seq, "run_id": run_id}

@@ -42,6 +42,7 @@ from agents.queries import get_agent_for
 from agents.run_events import event_log, failures, redis_client
 from agents.run_streams import (  # noqa: F401  (the public names of runs: entry points use runs.follow etc.)
     ACTIVE,
+    EventsUnavailable,
     ServerStopping,
     events_after,
     follow,

@@ -114,6 +114,73 @@ def test_model_failure_is_an_error_status_not_a_reply(alice_api, scripted_llm):
     assert Run.objects.get().status == "failed"
 
 
+@pytest.mark.parametrize("route", ["agent", "conversation"])
+def test_a_retry_of_an_ended_turn_answers_from_its_run_without_waiting_for_its_events(
+    alice_api, scripted_llm, monkeypatch, route
+):
+    """A turn whose event log was never closed (Redis went away as it ended) is still answered at once when the
+    client retries it: its row is final. Waiting on the log took ~10 s per retry (the follower's grace)."""
+    from agents import runs
+
+    agent = create_agent(alice_api)
+    url = f"/v1/agents/{agent['id']}/messages"
+    if route == "conversation":
+        conv = alice_api.post(f"/v1/conversations/?agent_id={agent['id']}", {})
+        assert conv.status_code == 200, conv.content
+        url = f"/v1/conversations/{conv.json()['id']}/messages"
+    scripted_llm.queue_text("Hello.")
+    scripted_llm.queue_error(PROVIDER_REFUSAL)
+    first = {"messages": [{"role": "user", "content": "hi", "otid": "otid-first"}], "streaming": False}
+    failed = {"messages": [{"role": "user", "content": "again", "otid": "otid-failed"}], "streaming": False}
+    ok, refused = alice_api.post(url, first), alice_api.post(url, failed)
+    assert ok.status_code == 200 and refused.status_code == 502, (ok.content, refused.content)
+
+    def no_waiting(run_id, timeout=None):
+        raise AssertionError(f"waited on the event log of the ended run {run_id}")
+
+    monkeypatch.setattr(runs, "wait", no_waiting)
+    assert alice_api.post(url, first).json() == ok.json()
+    again = alice_api.post(url, failed)
+    assert again.status_code == 502 and again.json()["detail"] == refused.json()["detail"]
+    assert Run.objects.count() == 2 and len(scripted_llm.requests()) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_unreadable_event_log_is_a_503_to_retry_and_a_stream_to_resume(alice_api, scripted_llm, monkeypatch):
+    """Redis (the event log) out of reach while a client follows a turn: a waiting client gets 503 (its retry with
+    the same otid gets the turn), a stream ends with an error event and without [DONE] (to be resumed). It was a
+    500 "An unknown error occurred", and the stream claimed the run had failed."""
+    from agents.run_events import MemoryLog
+    from agents.run_streams import EVENTS_UNREADABLE
+
+    agent = create_agent(alice_api)
+    url = f"/v1/agents/{agent['id']}/messages"
+    scripted_llm.queue_text("Hello.")
+    scripted_llm.queue_text("Hello again.")
+    run_id = sse_events(alice_api.post(url, {"input": "hi", "streaming": True}))[0][1]["run_id"]
+    readable = MemoryLog.read
+
+    def unreadable(self, run_id, after, block=0):
+        if block:
+            raise OSError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+        return readable(self, run_id, after, block)
+
+    monkeypatch.setattr(MemoryLog, "read", unreadable)
+    resumed = b"".join(alice_api.post(f"/v1/runs/{run_id}/stream", {"include_pings": False})).decode()
+    assert "[DONE]" not in resumed and "Connection refused" not in resumed, resumed
+    assert resumed.startswith("event: error\n") and resumed.count("\n\n") == 1, resumed
+    error = json.loads(resumed.split("data: ", 1)[1])
+    assert error["error_type"] == "service_unavailable" and error["message"] == EVENTS_UNREADABLE
+
+    message = {"messages": [{"role": "user", "content": "again", "otid": "otid-again"}]}
+    refused = alice_api.post(url, message)
+    assert refused.status_code == 503 and refused.json()["detail"] == EVENTS_UNREADABLE, refused.content
+    monkeypatch.setattr(MemoryLog, "read", readable)
+    retried = alice_api.post(url, message)
+    assert retried.status_code == 200 and retried.json()["messages"][-1]["content"] == "Hello again."
+    assert Run.objects.count() == 2
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("route", ["messages", "messages/stream"])
 def test_stream_framing(alice_api, scripted_llm, route):

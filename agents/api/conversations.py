@@ -18,7 +18,7 @@ from ade.wire import Page, RequestSchema, collection_route, id_path
 from agents import conversations as conversations_domain
 from agents import runs
 from agents.api.message_schemas import LettaMessageOut, LettaResponseOut, StreamResumeIn, TurnIn
-from agents.api.messages import MessageListParams, _launch, _result, _start, render_messages, sse_response
+from agents.api.messages import MessageListParams, _launch, _reply, _start, render_messages, sse_response
 from agents.models import Conversation, Run
 
 router = Router(tags=["conversations"])
@@ -210,8 +210,7 @@ def send_conversation_message(request, conversation_id: ThreadId, payload: Conve
     run = _start(request, agent.id, payload, background=payload.streaming and payload.background, conversation=conv)
     conversations_domain.touch(conv)
     if not payload.streaming:
-        runs.submit(run)
-        return _result(runs.wait(run.id))
+        return _reply(run)
     _launch(run)
     return sse_response(run.id, include_pings=payload.include_pings)
 

@@ -145,6 +145,14 @@ def _result(run: Run) -> dict:
     return (run.metadata or {}).get("result") or letta_response([], run.stop_reason or "error", run.usage)
 
 
+def _reply(run: Run) -> dict:
+    """Run the turn and answer with its LettaResponse once it has ended."""
+    runs.submit(run)
+    if getattr(run, "replayed", False) and run.status not in runs.ACTIVE:
+        return _result(run)  # a retry of an ended turn: its row is final (its event log may never have been closed)
+    return _result(runs.wait(run.id))
+
+
 class RunFailed(DomainError):
     """A turn that ended in an error: 502 when the model provider failed, else 500. Its run id is in the text."""
 
@@ -174,6 +182,17 @@ def _ping(run_id: str, seq_id: int | None) -> dict:
     }
 
 
+def _error_event(run_id: str, message: str, error_type: str) -> dict:
+    return {
+        "message_type": "error_message",
+        "run_id": run_id,
+        "error_type": error_type,
+        "message": message,
+        "detail": None,
+        "seq_id": None,
+    }
+
+
 def _relay(run_id: str, starting_after: int, loop, queue) -> None:
     """Thread: put the run's events on the asyncio queue as they come, then None."""
     put = lambda item: loop.call_soon_threadsafe(queue.put_nowait, item)  # noqa: E731
@@ -185,6 +204,9 @@ def _relay(run_id: str, starting_after: int, loop, queue) -> None:
     except runs.ServerStopping:
         with contextlib.suppress(RuntimeError):
             put(("stopping",))
+    except runs.EventsUnavailable as exc:
+        with contextlib.suppress(RuntimeError):
+            put(("unreadable", str(exc)))
     except RuntimeError:  # the event loop is gone: the client left
         pass
     except Exception as exc:
@@ -213,19 +235,13 @@ async def _sse(run_id: str, starting_after: int, include_pings: bool):
             continue
         if item == ("stopping",):
             return  # this server is shutting down: no [DONE], so the client resumes on another one
+        if isinstance(item, tuple) and item[0] == "unreadable":  # no [DONE] either: the turn may still end well
+            yield _frame(_error_event(run_id, item[1], "service_unavailable"))
+            return
         if isinstance(item, tuple):  # the end: report a failure the loop could not put into the stream
             _, status, error = item
             if status == "failed" and not saw_error:
-                yield _frame(
-                    {
-                        "message_type": "error_message",
-                        "run_id": run_id,
-                        "error_type": "internal_error",
-                        "message": error or "The run failed",
-                        "detail": None,
-                        "seq_id": None,
-                    }
-                )
+                yield _frame(_error_event(run_id, error or "The run failed", "internal_error"))
             break
         last_seq = item.get("seq_id", last_seq)
         saw_error = saw_error or item.get("message_type") == "error_message"
@@ -265,9 +281,7 @@ def send_message(request, agent_id: AgentId, payload: StreamingTurnIn):
         return _stream(request, agent_id, payload)
     if payload.stream_tokens or payload.background or not payload.include_pings:
         raise HttpError(422, "stream_tokens, include_pings and background need streaming: true")
-    run = _start(request, agent_id, payload)
-    runs.submit(run)
-    return _result(runs.wait(run.id))
+    return _reply(_start(request, agent_id, payload))
 
 
 @router.post(
