@@ -353,12 +353,14 @@ def _watch(run_id: str):
     """While a turn executes: hold its lease and yield its cancel flag, set from any process."""
     cancelled, stop = threading.Event(), threading.Event()
     _local_cancel[run_id] = cancelled
-    client = redis_client()
-    watcher = None
+    client, watcher, leased = redis_client(), None, False
     if client is not None:
-        client.set(_lease_key(run_id), _holder(), ex=settings.RUN_LEASE_SECONDS)
+        try:
+            leased = client.set(_lease_key(run_id), _holder(), ex=settings.RUN_LEASE_SECONDS)
+        except failures() as exc:  # the turn stops at its first event, failed with an error naming Redis
+            log.warning("run %s: could not take its lease (%s)", run_id, exc)
         watcher = threading.Thread(
-            target=_keep_lease, args=(client, run_id, cancelled, stop), daemon=True, name=f"lease-{run_id}"
+            target=_keep_lease, args=(client, run_id, cancelled, stop, leased), daemon=True, name=f"lease-{run_id}"
         )
         watcher.start()
     try:
@@ -374,9 +376,9 @@ def _watch(run_id: str):
                 log.warning("run %s: could not release its lease (%s)", run_id, exc)
 
 
-def _keep_lease(client, run_id: str, cancelled: threading.Event, stop: threading.Event) -> None:
+def _keep_lease(client, run_id: str, cancelled: threading.Event, stop: threading.Event, leased: bool) -> None:
     lease = settings.RUN_LEASE_SECONDS
-    renew_at, failing = time.monotonic() + lease / 3, False
+    renew_at, failing = time.monotonic() + (lease / 3 if leased else 0), not leased
     while True:
         try:
             if client.exists(_cancel_key(run_id)):
@@ -477,9 +479,7 @@ def cancel(user, agent_id: str, run_ids: list[str] | None = None) -> dict:
     Letta does: the SDK would retry a 409); 409 only when no run is named and none is active."""
     agent = get_agent_for(user, agent_id)
     qs = Run.objects.filter(agent=agent, status__in=ACTIVE)
-    if run_ids:
-        qs = qs.filter(id__in=run_ids)
-    runs = list(qs)
+    runs = list(qs.filter(id__in=run_ids) if run_ids else qs)
     if not runs and run_ids:
         return {}
     if not runs:

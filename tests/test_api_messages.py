@@ -150,7 +150,7 @@ def test_an_unreadable_event_log_is_a_503_to_retry_and_a_stream_to_resume(alice_
     """Redis (the event log) out of reach while a client follows a turn: a waiting client gets 503 (its retry with
     the same otid gets the turn), a stream ends with an error event and without [DONE] (to be resumed). It was a
     500 "An unknown error occurred", and the stream claimed the run had failed."""
-    from agents.run_events import MemoryLog
+    from agents.run_events import event_log
     from agents.run_streams import EVENTS_UNREADABLE
 
     agent = create_agent(alice_api)
@@ -158,14 +158,15 @@ def test_an_unreadable_event_log_is_a_503_to_retry_and_a_stream_to_resume(alice_
     scripted_llm.queue_text("Hello.")
     scripted_llm.queue_text("Hello again.")
     run_id = sse_events(alice_api.post(url, {"input": "hi", "streaming": True}))[0][1]["run_id"]
-    readable = MemoryLog.read
+    store = type(event_log())  # the in-process log, or Redis's with REDIS_URL
+    readable = store.read
 
     def unreadable(self, run_id, after, block=0):
         if block:
             raise OSError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
         return readable(self, run_id, after, block)
 
-    monkeypatch.setattr(MemoryLog, "read", unreadable)
+    monkeypatch.setattr(store, "read", unreadable)
     resumed = b"".join(alice_api.post(f"/v1/runs/{run_id}/stream", {"include_pings": False})).decode()
     assert "[DONE]" not in resumed and "Connection refused" not in resumed, resumed
     assert resumed.startswith("event: error\n") and resumed.count("\n\n") == 1, resumed
@@ -175,7 +176,7 @@ def test_an_unreadable_event_log_is_a_503_to_retry_and_a_stream_to_resume(alice_
     message = {"messages": [{"role": "user", "content": "again", "otid": "otid-again"}]}
     refused = alice_api.post(url, message)
     assert refused.status_code == 503 and refused.json()["detail"] == EVENTS_UNREADABLE, refused.content
-    monkeypatch.setattr(MemoryLog, "read", readable)
+    monkeypatch.setattr(store, "read", readable)
     retried = alice_api.post(url, message)
     assert retried.status_code == 200 and retried.json()["messages"][-1]["content"] == "Hello again."
     assert Run.objects.count() == 2
