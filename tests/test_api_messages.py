@@ -183,6 +183,41 @@ def test_an_unreadable_event_log_is_a_503_to_retry_and_a_stream_to_resume(alice_
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("lost", ["database", "other"])
+def test_a_stream_whose_following_fails_ends_resumably_without_claiming_the_run_failed(
+    alice_api, scripted_llm, monkeypatch, lost
+):
+    """The database lost (or any other error) while relaying a run: the stream ends with an error event saying so
+    in plain words and without [DONE]; the run's status is not touched. It used to say the run had failed, with the
+    driver's text (hosts, ports)."""
+    import psycopg
+    from django.db import OperationalError
+
+    from ade.dbretry import DATABASE_LOST
+    from agents import runs
+    from agents.api.messages import RELAY_FAILED
+
+    agent = create_agent(alice_api)
+    scripted_llm.queue_text("Hello.")
+    r = alice_api.post(f"/v1/agents/{agent['id']}/messages", {"input": "hi", "streaming": True})
+    run_id = sse_events(r)[0][1]["run_id"]
+
+    def following_fails(run_id, starting_after=0, **_):
+        if lost == "database":
+            raise OperationalError("connection to server at 10.0.0.7, port 5432 failed") from psycopg.OperationalError()
+        raise KeyError("internal detail")
+        yield  # a generator, as follow is
+
+    monkeypatch.setattr(runs, "follow", following_fails)
+    body = b"".join(alice_api.post(f"/v1/runs/{run_id}/stream", {"include_pings": False})).decode()
+    assert "[DONE]" not in body and "10.0.0.7" not in body and "internal detail" not in body, body
+    error = json.loads(body.split("data: ", 1)[1])
+    assert error["error_type"] == "service_unavailable"
+    assert error["message"] == (DATABASE_LOST if lost == "database" else RELAY_FAILED)
+    assert Run.objects.get(id=run_id).status == "completed"
+
+
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("route", ["messages", "messages/stream"])
 def test_stream_framing(alice_api, scripted_llm, route):
     agent = create_agent(alice_api)

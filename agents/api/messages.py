@@ -22,6 +22,7 @@ from django.utils import timezone
 from ninja import Query, Router
 from ninja.errors import HttpError
 
+from ade.dbretry import DATABASE_LOST, is_disconnect
 from ade.errors import DomainError, Invalid, NotFound
 from ade.pagination import paginate
 from ade.wire import AgentId, MessageId, Page, RunId, collection_route
@@ -48,6 +49,7 @@ from agents.runtime.turn_input import check_turn_input
 log = logging.getLogger(__name__)
 router = Router()
 PING_SECONDS = 20
+RELAY_FAILED = "Following this run failed (not the run itself): resume the stream with starting_after, or read the run."
 SSE_DOC = {
     "responses": {
         200: {
@@ -194,27 +196,28 @@ def _error_event(run_id: str, message: str, error_type: str) -> dict:
 
 
 def _relay(run_id: str, starting_after: int, loop, queue) -> None:
-    """Thread: put the run's events on the asyncio queue as they come, then None."""
+    """Thread: put the run's events on the asyncio queue as they come, then how the stream ends."""
     put = lambda item: loop.call_soon_threadsafe(queue.put_nowait, item)  # noqa: E731
     try:
         for event in runs.follow(run_id, starting_after):
             put(event)
         run = Run.objects.filter(id=run_id).first()
-        put(("ended", run.status if run else None, run.error if run else ""))
+        end = ("ended", run.status if run else None, run.error if run else "")
     except runs.ServerStopping:
-        with contextlib.suppress(RuntimeError):
-            put(("stopping",))
+        end = ("stopping",)
     except runs.EventsUnavailable as exc:
-        with contextlib.suppress(RuntimeError):
-            put(("unreadable", str(exc)))
+        end = ("unreadable", str(exc))
     except RuntimeError:  # the event loop is gone: the client left
-        pass
-    except Exception as exc:
-        log.exception("relaying run %s failed", run_id)
-        put(("ended", "failed", str(exc)))
+        return
+    except Exception as exc:  # following failed, not the run (it goes on, or has ended): the client resumes
+        if not is_disconnect(exc):
+            log.exception("relaying run %s failed", run_id)
+        end = ("unreadable", DATABASE_LOST if is_disconnect(exc) else RELAY_FAILED)
     finally:
         close_old_connections()
         connection.close()
+    with contextlib.suppress(RuntimeError):
+        put(end)
 
 
 async def _sse(run_id: str, starting_after: int, include_pings: bool):
