@@ -527,3 +527,18 @@ def test_tool_choice_none_and_any(litellm, scripted_llm):
     }
     reply = httpx.post(scripted_llm.api_base + "/chat/completions", json=body).json()["choices"][0]["message"]
     assert reply["tool_calls"][0]["function"]["name"] == "send_message"
+
+
+def test_the_request_log_keeps_the_last_thousand_bodies_as_sent(scripted_llm):
+    """A long demo on the scripted model must not grow without limit: the log keeps the last 1,000 requests (their
+    bytes; each read back as the body that was sent)."""
+    import httpx
+
+    with httpx.Client(base_url=scripted_llm.api_base) as http:
+        for i in range(1003):
+            body = {"model": "scripted-embed", "input": f"request {i}", "dimensions": 8}
+            assert http.post("/embeddings", json=body).status_code == 200
+    log = scripted_llm.requests("embeddings")
+    assert len(log) == 1000
+    assert log[0] == {"model": "scripted-embed", "input": "request 3", "dimensions": 8}
+    assert log[-1]["input"] == "request 1002"
