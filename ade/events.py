@@ -3,11 +3,27 @@
 import asyncio
 import concurrent.futures
 import contextlib
+import logging
 import threading
+import time
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.conf import settings
 from django.db import transaction
+
+log = logging.getLogger(__name__)
+_warned_at = 0.0  # when an unreachable channel layer was last logged (once per 10 s, not once per event)
+
+
+def failures() -> tuple[type[Exception], ...]:
+    """What Redis (the channel layer, the run event logs, the lease) raises when it cannot be reached. Redis's own
+    errors are imported only when Redis is used: the import took ~50 ms of the embedded default's start-up."""
+    if settings.REDIS_URL:
+        from redis.exceptions import RedisError
+
+        return (RedisError, OSError)
+    return (OSError,)
 
 
 def agent_group(agent_id: str) -> str:
@@ -33,6 +49,19 @@ def serve_here() -> None:
 
 
 def send_now(group: str, event: dict) -> None:
+    """Send `event` to the pages watching `group`, now. Best effort: a live update lost while the channel layer
+    (Redis) is down is logged, never raised, as what it reports is stored already (its pages catch up when their
+    sockets reconnect). A write told "failed" after it committed would invite a second one."""
+    global _warned_at
+    try:
+        _send(group, event)
+    except failures() as exc:
+        if time.monotonic() - _warned_at > 10:
+            _warned_at = time.monotonic()
+            log.warning("live updates are not reaching the pages (the channel layer is unavailable: %s)", exc)
+
+
+def _send(group: str, event: dict) -> None:
     layer = get_channel_layer()
     if layer is not None and not _nobody_listens(layer, group):
         send = async_to_sync(layer.group_send)

@@ -145,16 +145,6 @@ def _redis_log(url: str, ttl: int, closed_ttl: int) -> RedisLog:
     return RedisLog(url, ttl, closed_ttl)
 
 
-def failures() -> tuple[type[Exception], ...]:
-    """What the store raises when it cannot be reached. Redis's own errors are imported only when Redis is used:
-    the import took ~50 ms of the embedded default's start-up."""
-    if settings.REDIS_URL:
-        from redis.exceptions import RedisError
-
-        return (RedisError, OSError)
-    return (OSError,)
-
-
 def redis_client():
     """The shared Redis connection pool of this process, or None on the embedded default."""
     return event_log().redis if settings.REDIS_URL else None

@@ -8,10 +8,10 @@ from django.db import connection
 
 from ade.dbretry import retrying
 from ade.errors import ServiceUnavailable
-from ade.events import agent_group, send_now
+from ade.events import agent_group, failures, send_now
 from agents.models import Run
 from agents.queries import run_row
-from agents.run_events import event_log, failures, redis_client
+from agents.run_events import event_log, redis_client
 
 ACTIVE = ("created", "running")
 EVENTS_UNREADABLE = "Redis (the run's event log) is unavailable: ask again with the same otid, or resume the stream."

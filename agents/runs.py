@@ -35,11 +35,11 @@ from accounts.permissions import allows
 from ade.celery import enqueue
 from ade.dbretry import DATABASE_LOST, is_disconnect, retrying
 from ade.errors import Conflict, NotFound, ServiceUnavailable
-from ade.events import agent_group, send_now
+from ade.events import agent_group, failures, send_now
 from ade.prepared import PreparedUpdate, insert_rows
 from agents.models import Agent, Message, Run, Step
 from agents.queries import get_agent_for
-from agents.run_events import event_log, failures, redis_client
+from agents.run_events import event_log, redis_client
 from agents.run_streams import (  # noqa: F401  (the public names of runs: entry points use runs.follow etc.)
     ACTIVE,
     EventsUnavailable,

@@ -73,3 +73,22 @@ async def test_blocks_edited_in_another_thread_reach_the_agent_page_at_once(in_p
         waits.append(time.monotonic() - started)
     assert waits[1] < 0.5, waits
     await communicator.disconnect()
+
+
+@pytest.mark.services
+def test_a_write_whose_live_update_cannot_be_sent_is_stored_and_answered(settings, alice_api, caplog):
+    """The channel layer (Redis) unreachable: a block edit commits, and its live update is lost and logged. It was a
+    500 after the commit, inviting a client to write again what was already written."""
+    from memory.models import Block
+    from tests.faultkit import free_port
+
+    nobody = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [nobody]}}
+    }
+    agent = alice_api.post("/v1/agents/", {"name": "quiet", "memory_blocks": [{"label": "human", "value": "Name: ?"}]})
+    assert agent.status_code == 200, agent.content
+    r = alice_api.patch(f"/v1/agents/{agent.json()['id']}/core-memory/blocks/human", {"value": "Name: Ada"})
+    assert r.status_code == 200, r.content
+    assert Block.objects.get(agents__id=agent.json()["id"], label="human").value == "Name: Ada"
+    assert "live updates are not reaching the pages" in caplog.text
