@@ -13,17 +13,14 @@ On workers three promises hold:
   Other conversations and agents run in parallel, and take turns fairly.
 - Cancel. `cancel` flags the run (in the database, in Redis and in the executing process). The loop stops
   between steps; a model call that is streaming is aborted by RunCancelled, raised from `emit` at its next token.
-- Crash safety. The executing worker holds a lease in Redis, renewed by a watcher thread. A run whose lease has
-  expired is failed by the watchdog (`reap_lost_runs`, run periodically by every worker) or by the next claim
-  for its agent. Steps commit one transaction each, so a killed worker leaves no half-written step.
+- Crash safety. The executing worker holds a lease in Redis, renewed by a watcher thread (agents/run_leases.py). A
+  run whose lease has expired is failed by the watchdog (`reap_lost_runs`, run periodically by every worker) or by
+  the next claim for its agent. Steps commit one transaction each, so a killed worker leaves no half-written step.
 """
 
 import logging
-import os
-import socket
 import threading
 import time
-from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
@@ -40,6 +37,7 @@ from ade.prepared import PreparedUpdate, insert_rows
 from agents.models import Agent, Message, Run, Step
 from agents.queries import get_agent_for
 from agents.run_events import event_log, redis_client
+from agents.run_leases import lease_alive, lease_holder, signal_cancel, watch  # noqa: F401  (lease_holder: public)
 from agents.run_streams import (  # noqa: F401  (the public names of runs: entry points use runs.follow etc.)
     ACTIVE,
     EventsUnavailable,
@@ -58,7 +56,6 @@ LOST_WORKER_ERROR = "The worker running this turn stopped before finishing it."
 QUEUE_DOWN_ERROR = "The task queue (Redis) is unavailable: this turn was not started and will not run."
 EVENTS_DOWN_ERROR = "Redis (the run's event log) became unavailable during this turn, which was stopped."
 NEVER_PICKED_ERROR = "No worker picked this turn up; it was given up and will not run."
-_local_cancel: dict[str, threading.Event] = {}  # runs executing in this process -> their cancel flag
 
 
 class RunCancelled(BaseException):
@@ -241,7 +238,7 @@ def _drive(run: Run, on_event=None) -> Exception | None:
 
     started, error, finished = time.monotonic_ns(), None, False
     log_down = threading.Event()
-    with _watch(run.id) as cancelled:
+    with watch(run.id) as cancelled:
 
         def emit(event: dict) -> None:
             if cancelled.is_set() and _in_flight(event):
@@ -333,87 +330,12 @@ def _tell(run: Run, send) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Cancel, leases and the watchdog
-
-
-def _lease_key(run_id: str) -> str:
-    return f"engram:run:{run_id}:lease"
-
-
-def _holder() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"  # at call time: prefork children have their own pid
-
-
-def _cancel_key(run_id: str) -> str:
-    return f"engram:run:{run_id}:cancel"
-
-
-@contextmanager
-def _watch(run_id: str):
-    """While a turn executes: hold its lease and yield its cancel flag, set from any process."""
-    cancelled, stop = threading.Event(), threading.Event()
-    _local_cancel[run_id] = cancelled
-    client, watcher, leased = redis_client(), None, False
-    if client is not None:
-        try:
-            leased = client.set(_lease_key(run_id), _holder(), ex=settings.RUN_LEASE_SECONDS)
-        except failures() as exc:  # the turn stops at its first event, failed with an error naming Redis
-            log.warning("run %s: could not take its lease (%s)", run_id, exc)
-        watcher = threading.Thread(
-            target=_keep_lease, args=(client, run_id, cancelled, stop, leased), daemon=True, name=f"lease-{run_id}"
-        )
-        watcher.start()
-    try:
-        yield cancelled
-    finally:
-        stop.set()
-        _local_cancel.pop(run_id, None)
-        if watcher is not None:
-            watcher.join()
-            try:
-                client.delete(_lease_key(run_id))
-            except failures() as exc:  # it expires by itself
-                log.warning("run %s: could not release its lease (%s)", run_id, exc)
-
-
-def _keep_lease(client, run_id: str, cancelled: threading.Event, stop: threading.Event, leased: bool) -> None:
-    lease = settings.RUN_LEASE_SECONDS
-    renew_at, failing = time.monotonic() + (lease / 3 if leased else 0), not leased
-    while True:
-        try:
-            if client.exists(_cancel_key(run_id)):
-                cancelled.set()
-            if time.monotonic() >= renew_at:
-                client.set(_lease_key(run_id), _holder(), ex=lease)
-                renew_at = time.monotonic() + lease / 3
-            failing = False
-        except Exception as exc:  # a Redis hiccup must not kill the turn; the lease has slack
-            if not failing:  # once per outage, not every 0.2 s
-                log.warning("could not renew the lease of run %s: %s", run_id, exc)
-            failing = True
-        if stop.wait(0.2):
-            return
-
-
-def lease_holder(run_id: str) -> str | None:
-    """ "host:pid" of the process executing the run, while it holds the lease (workers only)."""
-    client = redis_client()
-    value = client.get(_lease_key(run_id)) if client is not None else None
-    return value.decode() if value else None
-
-
-def _lease_alive(run: Run) -> bool:
-    """A run just claimed gets a grace period before its lease must exist."""
-    client = redis_client()
-    if client is None or client.exists(_lease_key(run.id)):
-        return True
-    grace = timedelta(seconds=settings.RUN_LEASE_SECONDS)
-    return run.started_at is not None and run.started_at > timezone.now() - grace
+# The watchdog and cancel (leases and cancel flags: agents/run_leases.py)
 
 
 def _fail_if_lost(run: Run) -> bool:
     """Fail a running run whose worker is gone. True when it was failed here."""
-    if _lease_alive(run) or not _end(run, "failed", "error", error=LOST_WORKER_ERROR, from_statuses=("running",)):
+    if lease_alive(run) or not _end(run, "failed", "error", error=LOST_WORKER_ERROR, from_statuses=("running",)):
         return False
     log.warning("run %s lost its worker; marked failed", run.id)
     _close(run)
@@ -464,15 +386,6 @@ def _sweep_queued() -> None:
             enqueue("agents.execute_queued", run.id)
 
 
-def _signal_cancel(run_id: str) -> None:
-    flag = _local_cancel.get(run_id)
-    if flag is not None:
-        flag.set()
-    client = redis_client()
-    if client is not None:
-        client.set(_cancel_key(run_id), "1", ex=settings.RUN_EVENTS_TTL_SECONDS)
-
-
 def cancel(user, agent_id: str, run_ids: list[str] | None = None) -> dict:
     """Cancel active runs of the agent: queued ones never start, running ones stop at their next event.
     Returns {run_id: "cancelled"}. Named runs that have already finished are left as they are (a no-op, as
@@ -486,7 +399,7 @@ def cancel(user, agent_id: str, run_ids: list[str] | None = None) -> dict:
         raise Conflict("No active runs to cancel")
     Run.objects.filter(id__in=[r.id for r in runs]).update(cancel_requested=True)
     for run in runs:
-        _signal_cancel(run.id)
+        signal_cancel(run.id)
         if run.status == "created" and _end(run, "cancelled", "cancelled", from_statuses=("created",)):
             _close(run)
     return {r.id: "cancelled" for r in runs}
