@@ -39,7 +39,7 @@ def publish(run: Run, event: dict) -> dict:
 
 def events_after(run_id: str, starting_after: int = 0) -> list[dict]:
     """The events stored so far with seq_id > starting_after (does not wait)."""
-    events, _ended = event_log().read(run_id, starting_after)
+    events, _ended = _read(event_log(), run_id, starting_after)
     return [{**event, "seq_id": seq, "run_id": run_id} for seq, event in events]
 
 
@@ -54,10 +54,7 @@ def follow(run_id: str, starting_after: int = 0, *, timeout: float | None = None
     while True:
         if _stopping.is_set():
             raise ServerStopping("This server is restarting; the turn goes on: resume its stream or retry.")
-        try:
-            events, ended = store.read(run_id, after, block=1.0)
-        except failures() as exc:
-            raise EventsUnavailable(EVENTS_UNREADABLE) from exc
+        events, ended = _read(store, run_id, after, block=1.0)
         for seq, event in events:
             after = seq
             yield {**event, "seq_id": seq, "run_id": run_id}
@@ -74,6 +71,13 @@ def follow(run_id: str, starting_after: int = 0, *, timeout: float | None = None
             finished_at = now
         if deadline is not None and now > deadline:
             raise TimeoutError(f"run {run_id} did not finish within {timeout} s")
+
+
+def _read(store, run_id: str, after: int, block: float = 0):
+    try:
+        return store.read(run_id, after, block=block)
+    except failures() as exc:
+        raise EventsUnavailable(EVENTS_UNREADABLE) from exc
 
 
 def stop_following() -> None:

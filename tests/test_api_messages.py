@@ -181,6 +181,13 @@ def test_an_unreadable_event_log_is_a_503_to_retry_and_a_stream_to_resume(alice_
     assert retried.status_code == 200 and retried.json()["messages"][-1]["content"] == "Hello again."
     assert Run.objects.count() == 2
 
+    def down(self, run_id, after, block=0):
+        raise OSError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(store, "read", down)  # a resume that cannot even check what is kept
+    r = alice_api.post(f"/v1/runs/{run_id}/stream", {"include_pings": False})
+    assert r.status_code == 503 and r.json()["detail"] == EVENTS_UNREADABLE, r.content
+
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("lost", ["database", "other"])
