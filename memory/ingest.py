@@ -112,7 +112,13 @@ def start_ingestion(file_id: str) -> None:
     from ade.celery import app
 
     if getattr(settings, "INGEST_INLINE", False) or not app.conf.task_always_eager:
-        enqueue("memory.ingest_file", file_id)
+        try:
+            enqueue("memory.ingest_file", file_id)
+        except Exception as exc:  # the broker refused: fail the file now (retry it), so it never waits forever
+            log.warning("could not enqueue the ingestion of file %s: %s", file_id, exc)
+            file = File.objects.filter(id=file_id).first()
+            if file is not None and file.processing_status != "completed":
+                _fail(file, QUEUE_DOWN)
     else:
         _background().put(file_id)
 
@@ -146,6 +152,7 @@ def _ingest_forever(files: queue.Queue) -> None:
 
 
 INTERRUPTED = "Ingestion was interrupted (the server stopped). Upload the file again or delete it."
+QUEUE_DOWN = "The task queue (Redis) was unavailable: this file was stored but not ingested. Retry it."
 
 
 def fail_interrupted_files(folder_id: str | None = None) -> int:

@@ -104,6 +104,30 @@ def test_redis_outage_answers_503_fails_the_run_and_it_never_runs_later(stack, l
     assert Run.objects.filter(agent_id=agent.id, status="failed").count() == 2
 
 
+def test_a_file_uploaded_while_redis_is_down_fails_at_once_and_its_retry_ingests_it(stack, letta, alice_key):
+    """The upload is stored, its ingestion cannot be enqueued: the file is failed at once with an error naming the
+    task queue (it used to wait `pending` forever, and the upload answered 500), and a retry ingests it."""
+    folder = letta.folders.create(name=f"down-{uuid.uuid4().hex[:6]}", embedding="engram/scripted-embed")
+    stack.redis.stop()
+    try:
+        file = letta.folders.files.upload(folder.id, file=("notes.md", b"# Notes\n\nThe kettle is blue.\n"))
+    finally:
+        stack.redis.start()
+    failed = letta.folders.files.retrieve(file.id, folder_id=folder.id)
+    assert failed.processing_status == "error" and "task queue" in failed.error_message, failed
+    retried = httpx.post(  # an Engram route: the SDK has no retry
+        f"{stack.web.url}/v1/folders/{folder.id}/files/{file.id}/retry",
+        headers={"Authorization": f"Bearer {alice_key}"},
+        timeout=30,
+    )
+    assert retried.status_code == 200, retried.text
+    wait_for(
+        lambda: letta.folders.files.retrieve(file.id, folder_id=folder.id).processing_status == "completed",
+        SETTLE_SECONDS,
+        "the retried file to be ingested",
+    )
+
+
 def test_redis_stopped_during_a_turn_fails_it_with_an_error_naming_redis(stack, letta, agent, scripted_llm):
     """The turn cannot publish its events: it stops with stop reason `error` and an error that names Redis (not
     `llm_api_error`), the lease warning is logged once, and the agent runs normally once Redis is back."""
