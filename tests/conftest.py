@@ -1,6 +1,7 @@
 """Shared fixtures: named personas and small factories. Real services come from the environment
 (DATABASE_URL, REDIS_URL); tests that need Redis and workers are marked `services`."""
 
+import contextlib
 import os
 
 import pytest
@@ -81,6 +82,13 @@ def live_server_url(django_db_setup, scripted_llm_server, tmp_path_factory):
     Tests that use it must be `@pytest.mark.django_db(transaction=True)` so their rows are committed and visible
     to the server. Its output goes to `live_server.log` in the session's tmp dir (path in `live_server_url.log`).
     """
+    with serve(tmp_path_factory.mktemp("live_server")) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serve(log_dir, **env_overrides):
+    """Run daphne on the test database (with `env_overrides`) until the block ends; yields its LiveServerUrl."""
     import subprocess
     import sys
     import time
@@ -90,7 +98,7 @@ def live_server_url(django_db_setup, scripted_llm_server, tmp_path_factory):
     from django.db import connections
 
     port = _free_port()
-    log_path = tmp_path_factory.mktemp("live_server") / "live_server.log"
+    log_path = log_dir / "live_server.log"
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "ade.settings",
@@ -99,6 +107,7 @@ def live_server_url(django_db_setup, scripted_llm_server, tmp_path_factory):
         "PYTHONUNBUFFERED": "1",
         # The tests' own servers (MCP) listen on loopback: allowed here as an operator of one machine would.
         "ALLOWED_MODEL_HOSTS": os.environ.get("ALLOWED_MODEL_HOSTS", "127.0.0.1"),
+        **env_overrides,
     }
     connections.close_all()
     with open(log_path, "wb") as log:
@@ -122,12 +131,14 @@ def live_server_url(django_db_setup, scripted_llm_server, tmp_path_factory):
             proc.kill()
             raise RuntimeError(f"live server did not start:\n{log_path.read_text()[-4000:]}")
         time.sleep(0.1)
-    yield LiveServerUrl(url, log_path)
-    proc.terminate()
     try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        yield LiveServerUrl(url, log_path)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 class LiveServerUrl(str):

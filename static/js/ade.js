@@ -26,9 +26,14 @@
     setTimeout(function () { note.remove(); }, 6000);
   }
 
+  /* ... unless it says it carries its own inline error (X-Inline-Error): then it is swapped, still as an error. */
+  function inlineError(xhr) { return xhr.status >= 500 && xhr.getResponseHeader("X-Inline-Error") === "1"; }
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    if (inlineError(e.detail.xhr)) e.detail.shouldSwap = true;
+  });
   document.addEventListener("htmx:responseError", function (e) {
     var xhr = e.detail.xhr;
-    if (xhr.status >= 500) toast("The server hit an error (" + xhr.status + "). Nothing was changed; please try again.");
+    if (xhr.status >= 500 && !inlineError(xhr)) toast("The server hit an error (" + xhr.status + "). Nothing was changed; please try again.");
   });
   document.addEventListener("htmx:sendError", function () { toast("Cannot reach the server. Check your connection."); });
 

@@ -1,8 +1,8 @@
 """The chat simulator: send a message, approve or deny a tool call, cancel, reset.
 
-A page never waits for a turn. The view records the run (agents.runs.start_turn), hands it to
-agents.runs.submit off the request thread, and answers at once with the turn's shell; the turn's events
-reach every open page of the agent over its websocket (agents/consumers.py)."""
+A page never waits for a turn. The view records the run (agents.runs.start_turn), submits it (agents.runs.submit:
+on workers only the enqueue, embedded off the request thread), and answers at once with the turn's shell; the
+turn's events reach every open page of the agent over its websocket (agents/consumers.py)."""
 
 import asyncio
 import threading
@@ -15,7 +15,7 @@ from django.template.loader import render_to_string
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from ade.errors import DomainError
+from ade.errors import DomainError, ServiceUnavailable
 from agents import runs
 from agents.conversations import thread_holding, use_thread
 from agents.pages import panels
@@ -47,6 +47,21 @@ def _submit_in_background(run) -> None:
         threading.Thread(target=work, name=f"turn-{run.id}", daemon=True).start()
 
 
+def _submit(run) -> ServiceUnavailable | None:
+    """Submit `run`; the task queue's refusal is returned. On workers only the enqueue happens here, so it is
+    answered now: a refused turn is failed at once, and the page could not learn it later (its websocket needs
+    Redis too)."""
+    if not runs.runs_on_workers():
+        _submit_in_background(run)
+        return None
+    try:
+        runs.submit(run)
+    except ServiceUnavailable as exc:
+        run.refresh_from_db()
+        return exc
+    return None
+
+
 def _composer_error(message: str = "") -> str:
     return format_html('<div class="field-error" id="composer-error" role="alert" hx-swap-oob="true">{}</div>', message)
 
@@ -61,11 +76,17 @@ def _start(request, agent, items, conversation=None):
         if not request.htmx:
             return go(request, "agents:workspace", agent.id)
         return render_error(exc)
-    _submit_in_background(run)
+    refused = _submit(run)
     if not request.htmx:
         return go(request, "agents:workspace", agent.id)
     shell = render_to_string("agents/partials/turn.html", {"agent": agent, "turn": panels.turn(agent, run, [])})
-    return _html(format_html('<div hx-swap-oob="beforeend:#chat-inner">{}</div>', shell) + _composer_error())
+    markup = format_html('<div hx-swap-oob="beforeend:#chat-inner">{}</div>', shell)
+    if refused is None:
+        return _html(markup + _composer_error())
+    # The failed turn is shown and the composer keeps its text (the request did not succeed) to send again.
+    response = _html(markup + _composer_error(refused.message), refused.status)
+    response["X-Inline-Error"] = "1"
+    return response
 
 
 def render_error(exc: DomainError):
