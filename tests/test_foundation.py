@@ -165,8 +165,10 @@ def test_admin_login_works(client, alice):
     alice.is_staff = alice.is_superuser = True
     alice.save()
     assert client.login(username="alice", password="correct horse battery")
-    assert client.get("/admin/").status_code == 200
-    assert client.get("/admin/memory/block/").status_code == 200
+    for path in ("/admin/", "/admin/memory/block/"):
+        page = client.get(path)
+        assert page.status_code == 200
+        assert '<link rel="icon"' in page.content.decode()  # else the browser asks for /favicon.ico: a 404
 
 
 def test_admin_block_edit_goes_through_history_and_refuses_stale(client, org, alice):

@@ -599,3 +599,24 @@ def test_a_half_json_string_is_streamed_as_it_grows():
     assert partial_string_value('{"message": "a\\nb\\u00e9', "message") == "a\nbé"
     assert partial_string_value('{"message": "cut \\', "message") == "cut "
     assert partial_string_value('{"other": 1', "message") is None
+
+
+def test_a_streamed_string_read_piece_by_piece_reads_as_the_whole_and_never_splits_a_character():
+    import json
+
+    from agents.runtime.streaming import PartialString
+
+    message = 'Grüße 😀 "quoted" \\ back\nslash\t' * 20 + "\U0001f680 end"
+    for ensure_ascii in (True, False):
+        args = json.dumps({"message": message, "request_heartbeat": True}, ensure_ascii=ensure_ascii)
+        reader, buffer, seen = PartialString("message"), "", []
+        for ch in args:  # the worst case: one character per piece, every escape and surrogate pair cut apart
+            buffer += ch
+            said = reader.read(buffer)
+            if said is not None:
+                assert said.startswith(seen[-1] if seen else "")  # only ever grows
+                said.encode("utf-8")  # no lone surrogate, which could not be sent
+                seen.append(said)
+        assert seen[-1] == message and reader.closed
+    assert PartialString("message").read('{"message": "lone \\ud83d then"}') == "lone \ufffd then"
+    assert PartialString("message").read('{"message": "bad \\uzzzz!"}') == "bad \ufffd!"
