@@ -87,3 +87,30 @@ def test_a_trace_is_serialized_once_and_stored_as_measured(alice, monkeypatch):
     assert not [o for o in encoded if isinstance(o, dict) and "request_json" in o]  # trace.text went in as it is
     monkeypatch.undo()
     assert Step.objects.get(id=step.id).trace == json.loads(trace.text)
+
+
+def test_a_trace_over_its_cap_drops_the_fewest_oldest_messages(monkeypatch):
+    """The messages dropped are worked out from their lengths: as few as bring the trace under its cap, the oldest
+    after the system message, as dropping them one by one and measuring the whole trace each time would."""
+    import json
+    import random
+
+    from agents.runtime import traces
+
+    monkeypatch.setattr(traces, "MAX_TRACE_CHARS", 5_000)
+    rng = random.Random(7)
+    for _ in range(30):
+        messages = [{"role": "system", "content": "sys " * rng.randint(1, 200)}] + [
+            {"role": rng.choice(["user", "assistant"]), "content": 'é"x' * rng.randint(0, 300), "n": i}
+            for i in range(rng.randint(0, 60))
+        ]
+        trace = traces.build_trace({"messages": list(messages), "tools": []}, {"content": "ok"})
+        kept = trace["request_json"]["messages"]
+        dropped = trace["request_json"].get("messages_omitted", 0)
+        assert kept == [messages[0], *messages[1 + dropped :]] and json.loads(trace.text) == trace
+        if dropped:  # the fewest: with one more message kept, the trace would not fit
+            one_more = {"request_json": {"messages": [messages[0], *messages[dropped:]], "tools": []}}
+            one_more["response_json"] = {"content": "ok"}
+            assert len(json.dumps(one_more)) > traces.MAX_TRACE_CHARS
+            without_note = {**trace, "request_json": {"messages": kept, "tools": []}}
+            assert len(json.dumps(without_note)) <= traces.MAX_TRACE_CHARS or len(kept) == 2

@@ -61,12 +61,16 @@ def build_trace(request: dict, response: dict, *, secrets: dict | None = None) -
     trace = Trace(request_json=_clean(request, values), response_json=_clean(response, values))
     messages = trace["request_json"].get("messages")
     trace.text = _dumps(trace)
-    dropped = 0
-    while isinstance(messages, list) and len(messages) > 2 and len(trace.text) > MAX_TRACE_CHARS:
-        messages.pop(1)  # keep the system message and the newest ones
-        dropped += 1
-        trace.text = _dumps(trace)
-    if dropped:
+    excess = len(trace.text) - MAX_TRACE_CHARS
+    if excess > 0 and isinstance(messages, list) and len(messages) > 2:
+        # Keep the system message and the newest ones. A message leaves its JSON and a ", " from the text, so the
+        # count is worked out from each one's length: dumping the trace again per message dropped was quadratic
+        # (1.9 s for a 300 KB request).
+        dropped = 0
+        while excess > 0 and len(messages) - dropped > 2:
+            excess -= len(_dumps(messages[1 + dropped])) + 2
+            dropped += 1
+        del messages[1 : 1 + dropped]
         trace["request_json"]["messages_omitted"] = dropped
         trace.text = _dumps(trace)
     return trace
