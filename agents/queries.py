@@ -48,12 +48,18 @@ def message_row(message_id: str) -> Message | None:
 
 def messages_by_id(ids: list[str]) -> list[Message]:
     """The messages with these ids, in no particular order. A turn reads a few (the system message and what the
-    last turn wrote): compiled once per process for each count up to 8."""
+    last turn wrote): compiled once per process for each count up to 8, and for batches of 256."""
     if not ids:
         return []
-    if len(ids) > 8:
-        return list(Message.objects.filter(id__in=ids).order_by())
-    return MESSAGES_BY_COUNT[len(ids)].objects(Message, *map(str, ids))
+    if len(ids) <= 8:
+        return MESSAGES_BY_COUNT[len(ids)].objects(Message, *map(str, ids))
+    # A long context (a turn's first read of it reads it whole): batches of one compiled shape, the last padded
+    # with its own last id (which matches its row once). Django's `id__in` took 274 ms for 3,059 ids, this 99 ms.
+    found = []
+    for start in range(0, len(ids), _ID_BATCH):
+        batch = [str(i) for i in ids[start : start + _ID_BATCH]]
+        found += MESSAGES_BY_COUNT[_ID_BATCH].objects(Message, *batch, *batch[-1:] * (_ID_BATCH - len(batch)))
+    return found
 
 
 def run_row(run_id: str) -> Run | None:
@@ -85,6 +91,7 @@ AGENT_TOOLS = Prepared(
 )
 MESSAGE_FIELDS = attnames(Message)
 MESSAGE_BY_ID = Prepared(lambda message_id: Message.objects.filter(id=message_id).order_by()[:1], fields=MESSAGE_FIELDS)
+_ID_BATCH = 256
 MESSAGES_BY_COUNT = PreparedByShape(
     lambda count, *ids: Message.objects.filter(id__in=list(ids)).order_by(), fields=MESSAGE_FIELDS
 )

@@ -535,11 +535,15 @@ def test_a_prepared_first_page_of_messages_is_the_page_paginate_reads(alice_api,
     assert len(ids) == len(set(ids)) and ids[0] in {m.id for m in everything}
 
 
-def test_messages_by_id_reads_what_the_orm_reads_for_any_count(alice_api, agent, scripted_llm):
-    """A turn reads its new in-context rows with a query compiled once per count (agents.queries.messages_by_id)."""
+@pytest.mark.parametrize("batch", [256, 4])
+def test_messages_by_id_reads_what_the_orm_reads_for_any_count(alice_api, agent, scripted_llm, monkeypatch, batch):
+    """A turn reads its new in-context rows with a query compiled once per count (agents.queries.messages_by_id),
+    and a long context in batches of one shape (small batches here, so that several and a padded last one run)."""
+    from agents import queries
     from agents.models import Message
     from agents.queries import messages_by_id
 
+    monkeypatch.setattr(queries, "_ID_BATCH", batch)
     for i in range(5):
         send(alice_api, agent, f"Message number {i}.")
     ids = list(Message.objects.filter(agent=agent).values_list("id", flat=True))
