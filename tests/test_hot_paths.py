@@ -282,6 +282,21 @@ def test_the_embedded_default_starts_without_numpy_redis_or_httpx(tmp_path):
     assert in_a_fresh_process(code, **env) == ["False", "False", "False", "384", "True"]
 
 
+def test_a_call_to_a_scripted_server_elsewhere_loads_no_scripted_server_code(tmp_path):
+    """With SCRIPTED_LLM_URL (`bench server`, the tests' servers) the first call's address lookup loaded our own
+    scripted server and aiohttp: ~0.3 s of the first message after start-up."""
+    code = (
+        "import sys\n"
+        "import ade.asgi\n"
+        "from agents.runtime.providers import litellm_kwargs, resolve_llm\n"
+        "print(litellm_kwargs(resolve_llm('engram/scripted'))['api_base'])\n"
+        "print(*[m in sys.modules for m in ('aiohttp', 'agents.scripted.server')])\n"
+    )
+    env = {"DATABASE_URL": "", "REDIS_URL": "", "ENGRAM_VAR_DIR": str(tmp_path), "WARM_LITELLM": "0"}
+    url = "http://127.0.0.1:9/v1"
+    assert in_a_fresh_process(code, SCRIPTED_LLM_URL=url, **env) == [url, "False", "False"]
+
+
 def test_whole_rows_become_the_objects_from_db_makes(alice, alice_api, agent, scripted_llm):
     """`row_object` builds a whole row without Model.__init__ (ade/prepared.py): for every model of ours, the same
     object `from_db` builds, whose relations load as theirs do; a partial row is left to from_db."""

@@ -66,9 +66,13 @@ _listing_cache: dict[str, tuple[float, list[str]]] = {}
 
 
 def _scripted_endpoint(*, start: bool = False) -> str | None:
-    from agents.scripted.server import server_url
+    from agents.scripted import configured_url
 
-    url = server_url(start=start)
+    url = configured_url()
+    if url is None:  # ours, in this process: its code loads only now
+        from agents.scripted.server import server_url
+
+        url = server_url(start=start)
     return url + "/v1" if url else None
 
 

@@ -44,6 +44,7 @@ from aiohttp import web
 
 from ade.errors import Unprocessable
 from agents.scripted import brain as scripted_brain
+from agents.scripted import configured_url
 from agents.scripted import embeddings as scripted_embeddings
 from agents.scripted import oracle as scripted_oracle
 from memory.tokens import count_message_tokens, count_tokens, count_tool_tokens
@@ -428,8 +429,8 @@ def server_url(*, start: bool = True) -> str | None:
     global _autostarted
     from django.conf import settings
 
-    if settings.SCRIPTED_LLM_URL:
-        return settings.SCRIPTED_LLM_URL.rstrip("/").removesuffix("/v1")
+    if url := configured_url():
+        return url
     with _autostart_lock:
         if _autostarted and _autostarted.pid != os.getpid():
             _autostarted = None  # inherited across fork: the thread did not come with us
