@@ -26,7 +26,8 @@
     setTimeout(function () { note.remove(); }, 6000);
   }
 
-  /* ... unless it says it carries its own inline error (X-Inline-Error): then it is swapped, still as an error. */
+  /* A 5xx that carries its own inline error (header X-Inline-Error: a chat send the task queue refused) is swapped,
+     still as an error (the composer keeps its text), and gets no toast. */
   function inlineError(xhr) { return xhr.status >= 500 && xhr.getResponseHeader("X-Inline-Error") === "1"; }
   document.addEventListener("htmx:beforeSwap", function (e) {
     if (inlineError(e.detail.xhr)) e.detail.shouldSwap = true;
