@@ -54,7 +54,7 @@ def messages_by_id(ids: list[str]) -> list[Message]:
     if len(ids) <= 8:
         return MESSAGES_BY_COUNT[len(ids)].objects(Message, *map(str, ids))
     # A long context (a turn's first read of it reads it whole): batches of one compiled shape, the last padded
-    # with its own last id (which matches its row once). Django's `id__in` took 274 ms for 3,059 ids, this 99 ms.
+    # with its own last id (which matches its row once). 3,059 ids, best of 5: Django's `id__in` 102 ms, this 73.
     found = []
     for start in range(0, len(ids), _ID_BATCH):
         batch = [str(i) for i in ids[start : start + _ID_BATCH]]

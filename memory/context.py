@@ -353,7 +353,7 @@ CONTEXT_MESSAGES_SHOWN = 500
 
 def context_overview(agent) -> dict:
     """Per-section token counts and contents of the agent's context window, on a dry-run compile (§6)."""
-    from agents.models import Message
+    from agents.queries import messages_by_id
     from agents.runtime.llm import chat_messages, tool_schema
     from memory.tokens import count_tokens
 
@@ -361,7 +361,7 @@ def context_overview(agent) -> dict:
     state = gather(agent)
     system = compile_system_prompt(agent, state)
     ids = list(agent.message_ids or [])[1:]
-    rows = {m.id: m for m in Message.objects.filter(id__in=ids)}
+    rows = {m.id: m for m in messages_by_id(ids)}
     messages = [rows[i] for i in ids if i in rows]
     summary = ""
     if messages and messages[0].role in ("user", "summary") and SUMMARY_MARKER in messages[0].text:

@@ -81,3 +81,29 @@ def test_tool_schemas_are_counted():
     assert one > tokens.count_tokens("Send a message to the user.")
     assert tokens.count_tool_tokens([schema, schema]) == 2 * one
     assert tokens.count_tool_tokens([]) == 0 and tokens.count_tool_tokens(None) == 0
+
+
+def test_a_long_text_is_counted_once_and_each_text_keeps_its_own_count(monkeypatch):
+    """Long texts' counts are kept by digest (the ADE's context window counts a long context's JSON on every page
+    load): the same text is not encoded again, and texts of the same length, or under another encoding, keep
+    their own counts."""
+    first, second = (MIXED + " ") * 1000, (MIXED[::-1] + " ") * 1000
+    assert len(first) == len(second) >= tokens._LONG_TEXT
+    expected = {
+        (text, name): len(tiktoken.get_encoding(name).encode(text, disallowed_special=()))
+        for text in (first, second)
+        for name in ("cl100k_base", "o200k_base")
+    }
+    for (text, name), count in expected.items():
+        assert tokens.count_tokens(text, "gpt-4o" if name == "o200k_base" else "gpt-4") == count
+    encoded = []
+    real = tokens._encoding
+
+    def watched(name):
+        enc = real(name)
+        return type("Watched", (), {"encode": lambda self, t, **kw: encoded.append(t) or enc.encode(t, **kw)})()
+
+    monkeypatch.setattr(tokens, "_encoding", watched)
+    assert tokens.count_tokens(first, "gpt-4") == expected[(first, "cl100k_base")] and encoded == []
+    assert tokens.count_tokens(first + "!", "gpt-4") > 0 and encoded == [first + "!"]  # a new text is counted
+    assert tokens.count_tokens("short", "gpt-4") == 1 and encoded[-1] == "short"  # short texts are not kept
