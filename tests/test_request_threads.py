@@ -1,9 +1,13 @@
-"""Request threads are reused (ade/handler.py), and never handed to a request while an earlier one still runs there."""
+"""Request threads are reused (ade/handler.py), and never handed to a request while an earlier one still runs there;
+a request crosses to its thread once, and every response is closed (request_finished) whether it was streamed or
+its client went away."""
 
 import asyncio
 import contextlib
+import threading
 
 from channels.testing import ApplicationCommunicator
+from django.core import signals
 from django.test import override_settings
 
 from ade.handler import OneHopHandler
@@ -77,3 +81,95 @@ async def test_a_request_never_waits_behind_one_still_running_even_once_the_serv
         later.append(await _get(app, "/thread"))
         await _settle(app, 2)
     assert set(later) <= {served, views.ran_on[-1]}  # no new thread
+
+
+class _Signals:
+    """Which thread sent request_started and request_finished, in order."""
+
+    def __init__(self):
+        self.seen = []
+
+    def __enter__(self):
+        signals.request_started.connect(self.started)
+        signals.request_finished.connect(self.finished)
+        return self
+
+    def __exit__(self, *exc):
+        signals.request_started.disconnect(self.started)
+        signals.request_finished.disconnect(self.finished)
+
+    def started(self, **kwargs):
+        self.seen.append(("started", threading.get_ident()))
+
+    def finished(self, **kwargs):
+        self.seen.append(("finished", threading.get_ident()))
+
+
+def _counting_hops(app) -> list:
+    """Every callable handed to a request thread, as the handler hands them over."""
+    handed = []
+    take = app.threads.take
+
+    def counted():
+        executor = take()
+        submit = executor.submit
+        executor.submit = lambda fn, *a, **kw: handed.append(fn) or submit(fn, *a, **kw)
+        return executor
+
+    app.threads.take = counted
+    return handed
+
+
+@override_settings(ROOT_URLCONF="tests.request_threads_urls")
+async def test_a_response_in_memory_is_made_and_closed_in_one_hop_to_its_thread():
+    app = OneHopHandler()
+    handed = _counting_hops(app)
+    with _Signals() as sent:
+        served = await _get(app, "/thread")
+        await _settle(app, 1)
+    assert sent.seen == [("started", served), ("finished", served)]
+    assert len([fn for fn in handed if fn is not int]) == 1  # `int`: the no-op that parks the thread afterwards
+
+
+async def _read_stream(talk) -> list[bytes]:
+    start = await talk.receive_output(10)
+    assert start["status"] == 200
+    chunks = []
+    while True:
+        views.chunk_gate.release()
+        message = await talk.receive_output(10)
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return chunks
+
+
+@override_settings(ROOT_URLCONF="tests.request_threads_urls")
+async def test_a_streamed_response_is_sent_whole_and_closed_after_its_last_chunk():
+    app = OneHopHandler()
+    views.stream_closed.clear()
+    views.chunk_gate = asyncio.Semaphore(0)  # of this test's event loop
+    with _Signals() as sent:
+        talk = ApplicationCommunicator(app, _scope("/stream"))
+        await talk.send_input({"type": "http.request", "body": b"", "more_body": False})
+        chunks = await _read_stream(talk)
+        await talk.wait(10)
+    assert b"".join(chunks) == b"chunk 0;chunk 1;chunk 2;"
+    assert views.stream_closed.is_set()
+    assert [name for name, _ in sent.seen] == ["started", "finished"]
+
+
+@override_settings(ROOT_URLCONF="tests.request_threads_urls")
+async def test_a_stream_whose_client_goes_away_stops_and_is_closed():
+    app = OneHopHandler()
+    views.stream_closed.clear()
+    views.chunk_gate = asyncio.Semaphore(0)  # of this test's event loop
+    with _Signals() as sent:
+        talk = ApplicationCommunicator(app, _scope("/stream"))
+        await talk.send_input({"type": "http.request", "body": b"", "more_body": False})
+        assert (await talk.receive_output(10))["status"] == 200
+        views.chunk_gate.release()
+        assert (await talk.receive_output(10))["body"] == b"chunk 0;"
+        await talk.send_input({"type": "http.disconnect"})
+        await talk.wait(10)
+    assert views.stream_closed.is_set()
+    assert [name for name, _ in sent.seen] == ["started", "finished"]
