@@ -460,6 +460,16 @@ def test_line_numbered_blocks_are_read_without_their_numbers(litellm, scripted_l
     assert reply.choices[0].message.content == "Here is what I know about you: Name: Ada; Likes tea."
 
 
+def test_a_fact_that_ends_a_sentence_gets_no_second_full_stop(litellm, scripted_llm):
+    prompt = system(human="Name: Ada L.")["content"]
+    for question, answer in [
+        ("what do you know about me?", "Here is what I know about you: Name: Ada L."),
+        ("what is my name?", "Your name is Ada L."),
+    ]:
+        messages = [{"role": "system", "content": prompt}, {"role": "user", "content": question}]
+        assert complete(litellm, scripted_llm, messages).choices[0].message.content == answer
+
+
 def test_the_all_in_one_memory_tool_is_used_when_it_is_the_only_one(litellm, scripted_llm):
     memory = {
         "type": "function",

@@ -86,7 +86,9 @@ def conversational(conv: Conversation) -> str:
     if re.match(r"^\s*(hi|hello|hey|good (morning|afternoon|evening))\b", low):
         return f"Hello, {name}! How can I help you today?" if name else "Hello! How can I help you today?"
     if re.search(r"what(?:'s| is) my name|who am i|do you know my name", low):
-        return f"Your name is {name}." if name else "I don't know your name yet. Tell me and I will remember it."
+        return (
+            _sentence(f"Your name is {name}") if name else "I don't know your name yet. Tell me and I will remember it."
+        )
     if re.search(r"what do you (?:know|remember) about me", low):
         return _facts_sentence(facts) or "I don't know anything about you yet."
     reply = f'You said: "{_clip(text, 200)}".' if text else "I'm here."
@@ -96,7 +98,12 @@ def conversational(conv: Conversation) -> str:
 
 
 def _facts_sentence(facts: list[str]) -> str:
-    return f"Here is what I know about you: {'; '.join(facts)}." if facts else ""
+    return _sentence(f"Here is what I know about you: {'; '.join(facts)}") if facts else ""
+
+
+def _sentence(text: str) -> str:
+    """`text` ended with a full stop, unless it ends with one already ("Ada L." is not followed by another)."""
+    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 def _clip(text: str, limit: int) -> str:
