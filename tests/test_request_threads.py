@@ -143,14 +143,18 @@ async def _read_stream(talk) -> list[bytes]:
             return chunks
 
 
-@override_settings(ROOT_URLCONF="tests.request_threads_urls")
-async def test_a_streamed_response_is_sent_whole_and_closed_after_its_last_chunk():
-    app = OneHopHandler()
+async def _stream_request() -> ApplicationCommunicator:
     views.stream_closed.clear()
     views.chunk_gate = asyncio.Semaphore(0)  # of this test's event loop
+    talk = ApplicationCommunicator(OneHopHandler(), _scope("/stream"))
+    await talk.send_input({"type": "http.request", "body": b"", "more_body": False})
+    return talk
+
+
+@override_settings(ROOT_URLCONF="tests.request_threads_urls")
+async def test_a_streamed_response_is_sent_whole_and_closed_after_its_last_chunk():
     with _Signals() as sent:
-        talk = ApplicationCommunicator(app, _scope("/stream"))
-        await talk.send_input({"type": "http.request", "body": b"", "more_body": False})
+        talk = await _stream_request()
         chunks = await _read_stream(talk)
         await talk.wait(10)
     assert b"".join(chunks) == b"chunk 0;chunk 1;chunk 2;"
@@ -160,12 +164,8 @@ async def test_a_streamed_response_is_sent_whole_and_closed_after_its_last_chunk
 
 @override_settings(ROOT_URLCONF="tests.request_threads_urls")
 async def test_a_stream_whose_client_goes_away_stops_and_is_closed():
-    app = OneHopHandler()
-    views.stream_closed.clear()
-    views.chunk_gate = asyncio.Semaphore(0)  # of this test's event loop
     with _Signals() as sent:
-        talk = ApplicationCommunicator(app, _scope("/stream"))
-        await talk.send_input({"type": "http.request", "body": b"", "more_body": False})
+        talk = await _stream_request()
         assert (await talk.receive_output(10))["status"] == 200
         views.chunk_gate.release()
         assert (await talk.receive_output(10))["body"] == b"chunk 0;"
