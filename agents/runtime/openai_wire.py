@@ -4,7 +4,8 @@
 (argument binding, logging objects, the provider lookup, the OpenAI SDK and its pydantic response). For a model
 litellm sends to an OpenAI-compatible endpoint ("openai/…"), the request is still litellm's: its chat config for
 that model maps the parameters (dropping what the model lacks, renaming `max_tokens` where the model wants
-another name) and builds the body and the headers; litellm's pooled HTTP client sends it; a failure goes through
+another name) and builds the body and the headers; `model_http` sends it on a kept-alive connection (litellm's
+pooled httpx client where a proxy, HTTP/2 or a client certificate is configured); a failure goes through
 litellm's exception mapping, so the caller sees the exceptions `litellm.completion` raises. We read the JSON answer
 (or the server-sent events of a stream) ourselves, as plain dicts.
 
@@ -17,6 +18,8 @@ import json
 import os
 
 import httpx
+
+from agents.runtime import model_http
 
 DEFAULT_BASE = "https://api.openai.com/v1"
 # What `llm.complete` may pass: anything else (a key litellm alone understands) takes litellm.completion.
@@ -91,18 +94,23 @@ def embeds(kwargs: dict) -> bool:
     return str(kwargs.get("model", "")).startswith("openai/") and kwargs.keys() <= EMBED_KEYS
 
 
-def _send(kwargs: dict, *, stream: bool) -> httpx.Response:
+def _send(kwargs: dict, *, stream: bool):
     url, headers, body = _request(kwargs, stream)
     return _post(kwargs, url, headers, body, stream=stream)
 
 
-def _post(kwargs: dict, url: str, headers: dict, body: dict, *, stream: bool) -> httpx.Response:
+def _post(kwargs: dict, url: str, headers: dict, body: dict, *, stream: bool):
+    """The endpoint's response (an httpx.Response or its like from `model_http`), once its status is 2xx."""
     from litellm.llms.custom_httpx.http_handler import _get_httpx_client
 
-    client = _get_httpx_client().client
-    request = client.build_request("POST", url, content=json.dumps(body), headers=headers, timeout=kwargs["timeout"])
+    content = json.dumps(body).encode()
     try:
-        response = client.send(request, stream=stream, follow_redirects=False)
+        if model_http.direct(url):
+            response = model_http.post(url, headers, content, kwargs["timeout"])
+        else:
+            client = _get_httpx_client().client
+            request = client.build_request("POST", url, content=content, headers=headers, timeout=kwargs["timeout"])
+            response = client.send(request, stream=stream, follow_redirects=False)
     except httpx.TimeoutException as exc:
         raise _timeout(kwargs) from exc
     except httpx.TransportError as exc:
