@@ -4,6 +4,7 @@ ade/wire.py, which every API module imports before it defines a schema or an ope
 to classes made after them.
 """
 
+import datetime
 import threading
 from functools import cache
 
@@ -67,21 +68,28 @@ def _fields_to_read(cls) -> tuple | None:
 
 def _read(cls, values, fields: tuple, context) -> dict:
     """What pydantic would have asked ninja's getter for, field by field (an AttributeError: not there)."""
-    convert, getter, read = DjangoGetter._convert_result, None, {}
+    getter, read = None, {}
     is_dict = type(values) is dict
     for name, resolver in fields:
         try:
             if resolver is not None:
                 getter = getter or DjangoGetter(values, cls, context)
-                read[name] = convert(None, resolver(getter))
+                value = resolver(getter)
             elif is_dict:
-                if name in values:
-                    read[name] = convert(None, values[name])
+                if name not in values:
+                    continue
+                value = values[name]
             else:
-                read[name] = convert(None, getattr(values, name))
+                value = getattr(values, name)
         except AttributeError:
-            pass
+            continue
+        read[name] = value if type(value) in _AS_THEY_ARE else _convert(None, value)
     return read
+
+
+_convert = DjangoGetter._convert_result
+# Values ninja's conversion returns unchanged (no manager, queryset, callable or file): most of a response's.
+_AS_THEY_ARE = frozenset({str, int, float, bool, type(None), dict, list, datetime.datetime})
 
 
 _read_rows_and_dicts_in_one_pass()
