@@ -114,3 +114,34 @@ def test_a_trace_over_its_cap_drops_the_fewest_oldest_messages(monkeypatch):
             assert len(json.dumps(one_more)) > traces.MAX_TRACE_CHARS
             without_note = {**trace, "request_json": {"messages": kept, "tools": []}}
             assert len(json.dumps(without_note)) <= traces.MAX_TRACE_CHARS or len(kept) == 2
+
+
+def test_a_trace_taken_as_it_is_equals_one_cleaned_value_by_value(monkeypatch):
+    """build_trace keeps messages as they are when their JSON shows nothing to clean; every case that must be
+    cleaned (a secret, escaped or not; a credential-like key, in any case or through the Kelvin sign; a string past
+    the clip) gives the same trace as cleaning every value in turn."""
+    import sys
+
+    from agents.runtime import traces
+
+    secret = 'sk-"quoted"\n±-value'
+    messages = [{"role": "system", "content": "You are helpful."}]
+    messages += [{"role": "user", "content": f"plain message {i}"} for i in range(100)]
+    messages[10]["content"] += f" with {secret} inside"
+    messages[20]["extra"] = {"nested": [{"Access_TOKEN": "abc"}]}
+    messages[30]["extra"] = {"TO\u212aEN": "kelvin"}
+    messages[40]["content"] = "y" * (traces.MAX_STRING + 5)
+    messages[50]["content"] = "the word token in a sentence is only a word"
+    request = {"messages": messages, "tools": [{"name": "t", "parameters": {"api_key": "schema-value"}}]}
+    response = {"content": f"echo {secret}", "password": "hunter2"}
+    fast = traces.build_trace(request, response, secrets={"KEY": secret})
+    fast_plain = traces.build_trace(request, response)
+    monkeypatch.setattr(traces, "_may_need_cleaning", lambda text, secrets: True)  # walk every value
+    assert fast.text == traces.build_trace(request, response, secrets={"KEY": secret}).text
+    assert fast_plain.text == traces.build_trace(request, response).text
+    assert secret not in fast.text and '"hunter2"' not in fast.text and '"kelvin"' not in fast.text
+    assert "characters clipped" in fast_plain.text and '"abc"' not in fast_plain.text
+    assert [chr(c) for c in range(128, sys.maxunicode + 1) if any(ch.isascii() for ch in chr(c).lower())] == [
+        "\u0130",
+        "\u212a",
+    ]  # the only characters outside ASCII that lower() turns into ASCII letters: both are marks

@@ -59,29 +59,29 @@ class TraceEncoder(json.JSONEncoder):
 def build_trace(request: dict, response: dict, *, secrets: dict | None = None) -> Trace:
     """{request_json, response_json}, secrets redacted, at most about MAX_TRACE_CHARS of JSON: past the cap the
     oldest messages after the system message are left out (`messages_omitted` says how many)."""
-    values = [v for v in (secrets or {}).values() if isinstance(v, str) and len(v) >= 4]
+    values = _Secrets(v for v in (secrets or {}).values() if isinstance(v, str) and len(v) >= 4)
     messages = request.get("messages")
     if not isinstance(messages, list) or not messages:
-        trace = Trace(request_json=_clean(request, values), response_json=_clean(response, values))
+        trace = Trace(request_json=_cleaned(request, values)[0], response_json=_cleaned(response, values)[0])
         trace.text = _dumps(trace)
         return trace
     # The system message, then the newest messages back to the cap, each cleaned and measured once: batches of
     # them while whole batches fit, one by one in the batch where the cap falls. A long context costs what the
     # cap holds (dumping the whole trace again per message dropped took 1.9 s per step for a 300 KB request), and
     # the text is put together from the pieces measured.
-    rest = _clean({k: v for k, v in request.items() if k != "messages"}, values)
+    rest = _cleaned({k: v for k, v in request.items() if k != "messages"}, values)[0]
     trace = Trace(
-        request_json={k: _SLOT if k == "messages" else rest[k] for k in request}, response_json=_clean(response, values)
+        request_json={k: _SLOT if k == "messages" else rest[k] for k in request},
+        response_json=_cleaned(response, values)[0],
     )
     shell = _dumps(trace)
-    first = _clean(messages[0], values)
-    pieces, kept = [_dumps(first)], []  # after the first: newest first, each piece one message or a batch's
+    first, first_text = _cleaned(messages[0], values)
+    pieces, kept = [first_text], []  # after the first: newest first, each piece one message or a batch's
     room = MAX_TRACE_CHARS - (len(shell) - len(_SLOT_JSON) + 2) - len(pieces[0])
     end = len(messages)
     while end > 1:
         start = max(1, end - _BATCH)
-        batch = [_clean(m, values) for m in messages[start:end]]
-        text = _dumps(batch)[1:-1]
+        batch, text = _cleaned_items(messages[start:end], values)
         if len(text) + 2 <= room:  # with the ", " before it
             room -= len(text) + 2
             pieces.append(text)
@@ -103,6 +103,28 @@ def build_trace(request: dict, response: dict, *, secrets: dict | None = None) -
     else:
         trace.text = shell.replace(_SLOT_JSON, "[" + ", ".join([pieces[0], *reversed(pieces[1:])]) + "]", 1)
     return trace
+
+
+def _cleaned(value, secrets: "_Secrets") -> tuple:
+    """`_clean(value)` and its JSON text. Walking every value in Python was most of a step's trace (~6 µs a
+    message); the JSON text, made anyway, shows in one pass when cleaning would change nothing: no secret to
+    replace, no credential-like name anywhere in it, and too short to hold a string past the clip. The value is
+    then kept as it is (`_may_need_cleaning`)."""
+    text = _dumps(value)
+    if _may_need_cleaning(text, secrets):
+        value = _clean(value, secrets)
+        text = _dumps(value)
+    return value, text
+
+
+def _cleaned_items(items: list, secrets: "_Secrets") -> tuple[list, str]:
+    """The items cleaned and their JSON text without its brackets: all at once when that shows nothing to clean,
+    else each on its own."""
+    text = _dumps(items)
+    if not _may_need_cleaning(text, secrets):
+        return items, text[1:-1]
+    pairs = [_cleaned(item, secrets) for item in items]
+    return [value for value, _text in pairs], ", ".join(text for _value, text in pairs)
 
 
 def _clean(value, secrets: list[str], key: str = ""):
@@ -128,6 +150,28 @@ def _credential_name(key: str) -> bool:
 
 
 _BATCH = 64
+# How a name `_credential_name` masks can show in a JSON text (all ASCII): the names in any case, or through the two
+# characters outside ASCII that lower() turns into ASCII letters, escaped (K, the Kelvin sign: "TO\u212aEN").
+_CREDENTIAL_MARKS = (*SECRET_NAMES, "\\u0130", "\\u212a")
+
+
+def _may_need_cleaning(text: str, secrets: "_Secrets") -> bool:
+    """False only if `_clean` would return the value whose JSON is `text` unchanged. JSON escapes character by
+    character, so a secret inside a string shows in the text as the secret's own escaped text."""
+    if len(text) > MAX_STRING or any(escaped in text for escaped in secrets.escaped):
+        return True
+    lowered = text.lower()
+    return any(mark in lowered for mark in _CREDENTIAL_MARKS)
+
+
+class _Secrets(list):
+    """The values to redact, with their JSON-escaped texts."""
+
+    def __init__(self, values):
+        super().__init__(values)
+        self.escaped = [_dumps(value)[1:-1] for value in self]
+
+
 _ENCODER = json.JSONEncoder(default=str)  # one for all: json.dumps(default=...) builds a new one per call
 # Where the messages' text goes in a trace's text: unguessable, so no value of the request can be it.
 _SLOT = f"messages-{uuid.uuid4().hex}"
