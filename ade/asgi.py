@@ -69,7 +69,8 @@ _on_shutdown()
 # during the first request.
 import_module(settings.ROOT_URLCONF)
 if settings.WARM_LITELLM:
-    llm.warm_up(then=_hand_over_sooner)
+    # With workers, each turn hands work to Celery: it loads now, not in the first turn (ade/queue.py).
+    llm.warm_up(then=_hand_over_sooner, first=("ade.celery",) if settings.REDIS_URL else ())
 else:
     _hand_over_sooner()
 

@@ -44,5 +44,14 @@ def set_eager(on: bool) -> None:
 
 def enqueue(task_name: str, *args) -> None:
     """Send a task by its registered name. Domain modules (runs, ingestion) use this instead of importing the task
-    modules above them, which import them back: the layers stay one-way. Eager Celery runs the task right here."""
-    app.tasks[task_name].delay(*args)
+    modules above them, which import them back: the layers stay one-way. Eager Celery runs the task right here.
+    """
+    registered(task_name).delay(*args)
+
+
+def registered(task_name: str):
+    """The task of that name. The apps' task modules load when the first one is asked for (a worker loads them as
+    it starts), not as a web process starts."""
+    if task_name not in app.tasks:
+        app.loader.import_default_modules()  # autodiscover_tasks() above: every app's `tasks` module
+    return app.tasks[task_name]

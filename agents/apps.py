@@ -6,9 +6,9 @@ class AgentsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        # Register the Celery tasks (enqueued by name from agents.runs) and connect the sleep-time trigger to the
-        # end of every turn: both sit above runs, so runs cannot import them.
-        from agents import sleeptime, tasks  # noqa: F401
+        # Connect the sleep-time trigger to the end of every turn: it sits above runs, so runs cannot import it.
+        # (The Celery tasks register when Celery loads: ade.celery.enqueue, or a worker's start.)
+        from agents import sleeptime
         from agents.runs import turn_finished
 
         turn_finished.connect(sleeptime.after_turn, dispatch_uid="sleeptime.after_turn")

@@ -29,11 +29,11 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from accounts.permissions import allows
-from ade.celery import enqueue
 from ade.dbretry import DATABASE_LOST, is_disconnect, retrying
 from ade.errors import Conflict, NotFound, ServiceUnavailable
 from ade.events import agent_group, failures, send_now
 from ade.prepared import PreparedUpdate, insert_rows
+from ade.queue import enqueue, runs_on_workers
 from agents.models import Agent, Message, Run, Step
 from agents.queries import get_agent_for
 from agents.run_events import event_log, redis_client
@@ -63,13 +63,6 @@ class RunCancelled(BaseException):
 
     A BaseException (like asyncio.CancelledError) so that the loop's `except Exception` handlers, which
     record failed steps, let it through to `execute`."""
-
-
-def runs_on_workers() -> bool:
-    """True when turns go to Celery workers (REDIS_URL set and Celery not eager)."""
-    from ade.celery import app
-
-    return bool(settings.REDIS_URL) and not app.conf.task_always_eager
 
 
 def start_turn(

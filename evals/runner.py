@@ -20,9 +20,9 @@ from django.db import close_old_connections, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from ade.celery import enqueue
 from ade.errors import ServiceUnavailable
 from ade.events import send_now
+from ade.queue import enqueue
 from evals.events import eval_group
 from evals.models import EvalResult, EvalRun
 from evals.sample import Sample, SampleCancelled, SampleFailed

@@ -20,9 +20,9 @@ from django.db import close_old_connections, transaction
 from django.utils import timezone
 
 from accounts import audit
-from ade.celery import enqueue
 from ade.errors import Conflict, Invalid, NotFound
 from ade.events import broadcast, folder_group
+from ade.queue import enqueue
 
 from .models import File, Folder, Passage
 from .parsing import (

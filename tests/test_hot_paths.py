@@ -233,6 +233,27 @@ def test_the_warm_up_and_a_call_with_tools_import_no_mcp_gateway(scripted_llm_se
     assert in_a_fresh_process(code, SCRIPTED_LLM_URL=scripted_llm_server.url) == ["True", "False"]
 
 
+def test_a_web_process_starts_without_celery_or_jinja2_and_loads_them_when_needed():
+    """Celery (~0.1 s) loads when work is first handed to it (ade/queue.py), its tasks registered then; jinja2 (~0.1 s,
+    pulled in by django-ninja through django.test) loads with litellm, not at start-up (ade/__init__.py)."""
+    code = (
+        "import sys\n"
+        "import ade.asgi\n"
+        "print('celery' in sys.modules, 'jinja2' in sys.modules)\n"
+        "from ade.celery import registered\n"
+        "print(registered('memory.ingest_file').name, registered('agents.execute_queued').name)\n"
+        "import jinja2\n"
+        "print(jinja2.Template('{{ 6 * 7 }}').render())\n"
+    )
+    assert in_a_fresh_process(code, WARM_LITELLM="0") == [
+        "False",
+        "False",
+        "memory.ingest_file",
+        "agents.execute_queued",
+        "42",
+    ]
+
+
 def test_a_process_that_exits_during_the_warm_up_lets_it_finish_first():
     """The interpreter's finalization waited forever for an import lock the frozen warm-up thread held (daphne
     stopped with Ctrl-C seconds after start never exited): the exit now waits for the warm-up to end."""

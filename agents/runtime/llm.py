@@ -6,6 +6,7 @@ so the loop can compact and retry. `chat_messages(rows, agent)` turns Message ro
 """
 
 import atexit
+import importlib
 import json
 import logging
 import threading
@@ -49,23 +50,26 @@ def litellm():
     return _litellm
 
 
-def warm_up(then=None) -> None:
+def warm_up(then=None, *, first: tuple[str, ...] = ()) -> None:
     """Import litellm on a background thread (it takes seconds): a server's or worker's first turn then finds it
     loaded instead of paying the import. A turn that comes sooner waits on the same lock, never imports twice.
-    `then()` is called on that thread once the warm-up is over.
+    The modules named in `first` are imported before it, on the same thread. `then()` is called on that thread once
+    the warm-up is over.
 
     A process that exits meanwhile lets the warm-up finish first (at most EXIT_WAIT_SECONDS): the interpreter's
     finalization otherwise waited forever for an import lock the frozen daemon thread held (litellm's HTTP client,
     collected at exit, imports in its __del__). Seen: daphne stopped with Ctrl-C seconds after start never exited.
     daphne's web process now skips both, the wait and the finalization (ade/asgi.py `_end_now`)."""
     _warming.set()
-    thread = threading.Thread(target=_warm, args=(then,), name="litellm-warm-up", daemon=True)
+    thread = threading.Thread(target=_warm, args=(then, first), name="litellm-warm-up", daemon=True)
     thread.start()
     atexit.register(thread.join, EXIT_WAIT_SECONDS)
 
 
-def _warm(then=None) -> None:
+def _warm(then=None, first: tuple[str, ...] = ()) -> None:
     try:
+        for module in first:
+            importlib.import_module(module)
         _rehearse(litellm())
     except Exception:  # a warm-up must never take the process down; the first turn then pays instead
         log.warning("warming up litellm failed", exc_info=True)
