@@ -4,7 +4,6 @@ ade/wire.py, which every API module imports before it defines a schema or an ope
 to classes made after them.
 """
 
-import datetime
 import threading
 from functools import cache
 
@@ -68,28 +67,21 @@ def _fields_to_read(cls) -> tuple | None:
 
 def _read(cls, values, fields: tuple, context) -> dict:
     """What pydantic would have asked ninja's getter for, field by field (an AttributeError: not there)."""
-    getter, read = None, {}
+    convert, getter, read = DjangoGetter._convert_result, None, {}
     is_dict = type(values) is dict
     for name, resolver in fields:
         try:
             if resolver is not None:
                 getter = getter or DjangoGetter(values, cls, context)
-                value = resolver(getter)
+                read[name] = convert(None, resolver(getter))
             elif is_dict:
-                if name not in values:
-                    continue
-                value = values[name]
+                if name in values:
+                    read[name] = convert(None, values[name])
             else:
-                value = getattr(values, name)
+                read[name] = convert(None, getattr(values, name))
         except AttributeError:
-            continue
-        read[name] = value if type(value) in _AS_THEY_ARE else _convert(None, value)
+            pass
     return read
-
-
-_convert = DjangoGetter._convert_result
-# Values ninja's conversion returns unchanged (no manager, queryset, callable or file): most of a response's.
-_AS_THEY_ARE = frozenset({str, int, float, bool, type(None), dict, list, datetime.datetime})
 
 
 _read_rows_and_dicts_in_one_pass()
