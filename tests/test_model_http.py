@@ -6,6 +6,7 @@ import datetime
 import json
 import socket
 import ssl
+import struct
 import threading
 import time
 from contextlib import contextmanager
@@ -25,9 +26,10 @@ ANSWER = {"choices": [{"message": {"role": "assistant", "content": "Hi."}, "fini
 
 
 @contextmanager
-def endpoint(*, drop_after_answer=False, delay=0.0, tls=None):
+def endpoint(*, drop_after_answer=False, reset_after_answer=False, delay=0.0, tls=None):
     """A chat endpoint on HTTP/1.1 that counts connections and requests. `drop_after_answer` closes each
-    connection after its answer without saying so (as a server dropping idle connections does)."""
+    connection after its answer without saying so (as a server dropping idle connections does);
+    `reset_after_answer` aborts it (a reset: the next send on it fails)."""
     seen = {"connections": 0, "requests": 0}
 
     class Handler(BaseHTTPRequestHandler):
@@ -50,6 +52,9 @@ def endpoint(*, drop_after_answer=False, delay=0.0, tls=None):
             self.wfile.flush()
             if drop_after_answer:
                 self.connection.shutdown(socket.SHUT_RDWR)
+                self.close_connection = True
+            if reset_after_answer:
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 self.close_connection = True
 
         def log_message(self, *args):
@@ -83,11 +88,27 @@ def test_calls_share_one_kept_alive_connection():
     assert seen == {"connections": 1, "requests": 3}
 
 
-def test_a_connection_the_endpoint_dropped_is_replaced_and_no_request_is_sent_twice():
+def test_a_connection_the_endpoint_dropped_is_replaced_and_no_request_is_sent_twice(monkeypatch):
+    checked, readable = [], model_http._readable
+    monkeypatch.setattr(model_http, "_readable", lambda sock: checked.append(readable(sock)) or checked[-1])
     with endpoint(drop_after_answer=True) as (api_base, seen):
         for _ in range(3):
             assert openai_wire.complete(kwargs_for(api_base))["choices"][0]["message"]["content"] == "Hi."
+            time.sleep(0.1)  # the endpoint's close has arrived
     assert seen == {"connections": 3, "requests": 3}
+    assert checked == [True, True]  # each dropped connection was seen closed before any request went on it
+
+
+def test_a_request_that_meets_a_just_closed_connection_goes_again_on_a_new_one(monkeypatch):
+    """The endpoint closes a kept-alive connection just as the next request goes out (here: it reset it, and the
+    check for closed idle connections is made to miss it): sending fails, nothing reached the endpoint, and the
+    request goes once more, on a new connection."""
+    monkeypatch.setattr(model_http, "_readable", lambda sock: False)
+    with endpoint(reset_after_answer=True) as (api_base, seen):
+        assert openai_wire.complete(kwargs_for(api_base))["choices"][0]["message"]["content"] == "Hi."
+        time.sleep(0.2)  # the reset has arrived
+        assert openai_wire.complete(kwargs_for(api_base))["choices"][0]["message"]["content"] == "Hi."
+    assert seen == {"connections": 2, "requests": 2}
 
 
 def test_a_slow_endpoint_raises_litellms_timeout_and_its_connection_is_not_reused():

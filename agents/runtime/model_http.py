@@ -12,6 +12,7 @@ Redirects are never followed: the response is the endpoint's own.
 import http.client
 import json
 import os
+import select
 import socket
 import ssl
 import threading
@@ -41,8 +42,9 @@ def direct(url: str) -> bool:
 def post(url: str, headers: dict, body: bytes, timeout: float) -> "Response":
     """POST `body` and return once the status and headers are in; the body is read through the `Response`.
 
-    A kept-alive connection the endpoint closed meanwhile fails before any answer: the request goes once more, on
-    a new connection (nothing was answered, so nothing is repeated)."""
+    An idle connection the endpoint has closed is not used (it shows readable); one closed the moment the request
+    went out fails while sending it, and the request goes again on a new connection. Once sent, it is never sent
+    again here (the caller's retries decide)."""
     parts = urlsplit(url)
     key = (parts.scheme, parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -50,12 +52,14 @@ def post(url: str, headers: dict, body: bytes, timeout: float) -> "Response":
     while True:
         conn, reused = _take(key, timeout)
         try:
-            conn.request("POST", target, body=body, headers=headers)
+            try:
+                conn.request("POST", target, body=body, headers=headers)
+            except (ConnectionResetError, BrokenPipeError):
+                if not reused:
+                    raise
+                conn.close()
+                continue
             return Response(key, conn, conn.getresponse())
-        except (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected) as exc:
-            conn.close()
-            if not reused:
-                raise httpx.ConnectError(f"{type(exc).__name__}: {exc}") from exc
         except NETWORK_ERRORS as exc:
             connected = conn.sock is not None
             conn.close()
@@ -132,7 +136,7 @@ def _take(key: tuple, timeout: float) -> tuple[http.client.HTTPConnection, bool]
         idle = _idle.get(key) or []
         while idle:
             since, candidate = idle.pop()
-            if now - since < KEEP_IDLE_SECONDS:
+            if now - since < KEEP_IDLE_SECONDS and not _readable(candidate.sock):
                 conn = candidate
                 break
             candidate.close()
@@ -144,6 +148,15 @@ def _take(key: tuple, timeout: float) -> tuple[http.client.HTTPConnection, bool]
     if scheme == "https":
         return http.client.HTTPSConnection(host, port, timeout=timeout, context=_tls_context()), False
     return http.client.HTTPConnection(host, port, timeout=timeout), False
+
+
+def _readable(sock) -> bool:
+    """Whether an idle connection has something to read: the endpoint closed it (or sent what nobody asked for).
+    Either way it is not to be used again."""
+    try:
+        return bool(select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):
+        return True
 
 
 def _as_httpx(exc: Exception, *, connected: bool = True) -> httpx.TransportError:
