@@ -7,6 +7,10 @@ transaction locked every other organization out), and each batch reports progres
 `{"type": "import_progress", "import_id", "done", "total"}` (messages written of all to write). The agents' message
 lists are set last; if a batch fails, the agents, blocks, folders and groups made by the import are deleted again."""
 
+import contextlib
+import gc
+import threading
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -426,15 +430,39 @@ def _import_messages(agent: Agent, entry: AgentEntry, ids: _IdMap, progress: _Pr
     for m, row in rows:
         row.approval_request_id = ids.get(m.approval_request_id, "") if m.approval_request_id else ""
     progress.add(len(entry.messages) - len(rows))  # the file's system message: replaced, not written
-    for start in range(0, len(rows), IMPORT_BATCH):
-        with transaction.atomic():
-            Message.objects.bulk_create([row for _, row in rows[start : start + IMPORT_BATCH]])
-        progress.add(len(rows[start : start + IMPORT_BATCH]))
+    with _collector_skips_what_exists():
+        for start in range(0, len(rows), IMPORT_BATCH):
+            with transaction.atomic():
+                Message.objects.bulk_create([row for _, row in rows[start : start + IMPORT_BATCH]])
+            progress.add(len(rows[start : start + IMPORT_BATCH]))
     from memory.context import rebuild_system_prompts
 
     with transaction.atomic():
         Agent.objects.filter(id=agent.id).update(message_ids=[agent.message_ids[0], *ids.many(context)])
         rebuild_system_prompts([agent.id], force=True)
+
+
+@contextlib.contextmanager
+def _collector_skips_what_exists():
+    """While the batches are written, Python's full collections skip the objects that exist now (`gc.freeze`):
+    the file's document and its rows, tens of thousands of objects, made each one a 0.1-0.3 s pause of every
+    thread of the process, some while a batch held SQLite's write lock (another organization's write timed out
+    behind it). New garbage is collected as usual; the last import to finish gives the objects back."""
+    global _freezes
+    with _freeze_lock:
+        _freezes += 1
+        gc.freeze()
+    try:
+        yield
+    finally:
+        with _freeze_lock:
+            _freezes -= 1
+            if not _freezes:
+                gc.unfreeze()
+
+
+_freezes = 0
+_freeze_lock = threading.Lock()
 
 
 def _parts(content) -> list[dict]:
