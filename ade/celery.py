@@ -42,13 +42,6 @@ def set_eager(on: bool) -> None:
     app.conf.CELERY_TASK_ALWAYS_EAGER = on
 
 
-def enqueue(task_name: str, *args) -> None:
-    """Send a task by its registered name. Domain modules (runs, ingestion) use this instead of importing the task
-    modules above them, which import them back: the layers stay one-way. Eager Celery runs the task right here.
-    """
-    registered(task_name).delay(*args)
-
-
 def registered(task_name: str):
     """The task of that name. The apps' task modules load when the first one is asked for (a worker loads them as
     it starts), not as a web process starts."""

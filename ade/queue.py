@@ -5,10 +5,11 @@ from django.conf import settings
 
 
 def enqueue(task_name: str, *args) -> None:
-    """Send a task by its registered name (eager Celery runs it right here): see ade.celery.enqueue."""
-    from ade.celery import enqueue as send
+    """Send a task by its registered name. Domain modules (runs, ingestion, evals) use this instead of importing the
+    task modules above them, which import them back: the layers stay one-way. Eager Celery runs the task right here."""
+    from ade.celery import registered
 
-    send(task_name, *args)
+    registered(task_name).delay(*args)
 
 
 def runs_on_workers() -> bool:

@@ -7,7 +7,7 @@ class AgentsConfig(AppConfig):
 
     def ready(self):
         # Connect the sleep-time trigger to the end of every turn: it sits above runs, so runs cannot import it.
-        # (The Celery tasks register when Celery loads: ade.celery.enqueue, or a worker's start.)
+        # (The Celery tasks register when Celery loads: ade.queue.enqueue, or a worker's start.)
         from agents import sleeptime
         from agents.runs import turn_finished
 

@@ -64,7 +64,7 @@ class Command(BaseCommand):
         self._table(run)
 
     def _play(self, run):
-        from ade.celery import enqueue
+        from ade.queue import enqueue
         from agents.runs import runs_on_workers
 
         self.stdout.write(f"{run.id}: {run.suite} × {', '.join(run.model_handles)}, {run.total} samples")
