@@ -26,17 +26,19 @@ from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.http import FileResponse
 from django.urls import set_script_prefix
 
+from ade.lanes import ApiLane
+
 IDLE_THREADS = 16  # request threads kept for reuse; more run at once when more requests do, and then end
 
 
-class OneHopHandler(ASGIHandler):
+class OneHopHandler(ApiLane, ASGIHandler):
     def __init__(self):
         super().__init__()
         self.threads = RequestThreads(IDLE_THREADS)
         self._respond_in_thread = sync_to_async(self._respond, thread_sensitive=True)
 
     def load_middleware(self, is_async=False):
-        super().load_middleware(is_async=False)  # the synchronous chain, whatever ASGIHandler asks for
+        super().load_middleware(is_async=False)  # the synchronous chains, whatever ASGIHandler asks for
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":

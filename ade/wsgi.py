@@ -1,6 +1,16 @@
 import os
 
-from django.core.wsgi import get_wsgi_application
+import django
+from django.core.handlers.wsgi import WSGIHandler
+
+from ade.lanes import ApiLane
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ade.settings")
-application = get_wsgi_application()
+django.setup(set_prefix=False)
+
+
+class Handler(ApiLane, WSGIHandler):
+    pass
+
+
+application = Handler()
