@@ -36,6 +36,7 @@ class Figures:
     ops: dict[str, list[float]] = field(default_factory=dict)  # operation -> own ms per request
     cpu_ms: dict[str, float] = field(default_factory=dict)  # operation -> server CPU ms per request
     idle_mib: float = 0.0
+    turns_mib: float = 0.0  # after the turns, creates and reads: before anything embeds with MiniLM in the server
     loaded_mib: float = 0.0
 
 
@@ -62,6 +63,9 @@ def measure_all(server, model, figures: Figures, args, out) -> None:
         "insert_scripted": (k, lambda i: _insert(server, other, i)),
     }
     for name, (count, request) in phases.items():
+        if name == "insert_local":  # MiniLM's weights and tokenizer load with the first local embedding
+            time.sleep(SETTLE_SECONDS)
+            figures.turns_mib = server.rss_mib()
         _phase(figures, name, server, model, count, request)
     stream = [_stream(server, model, agent, i) for i in range(WARM_UP + some)][WARM_UP:]
     for i, name in enumerate(("stream_first_event", "stream_first_token", "stream_own")):
@@ -167,10 +171,11 @@ def report(results: list[Figures], out) -> None:
     row("first message after start-up", [f"{r.first_message_ms:.0f} ms" for r in results], "≤ 200 ms")
     row("start-up to healthy", [f"{r.startup_ms:.0f} ms" for r in results], "≤ 1000 ms")
     row("RSS idle after start-up", [f"{r.idle_mib:.0f} MiB" for r in results], "≤ 120 MiB", "~490 MiB")
-    row("RSS after the load", [f"{r.loaded_mib:.0f} MiB" for r in results], "≤ 250 MiB")
+    row("RSS after the turns (MiniLM not loaded)", [f"{r.turns_mib:.0f} MiB" for r in results], "≤ 250 MiB")
+    row("RSS after the load (MiniLM in the server)", [f"{r.loaded_mib:.0f} MiB" for r in results])
     out.write("")
     out.write(
         "Cells are p50 / p95. Own time = client wall time minus the scripted model's logged time (elapsed_ms) for the "
         "same requests. RSS = VmRSS of the server process and its children (and workers, if any). `--messages 1000` "
-        "gives the RSS after 1,000 turns."
+        "gives the RSS after 1,000 turns, taken before the archival inserts load MiniLM into the server."
     )
