@@ -18,3 +18,12 @@ def _load_django_test_without_jinja2() -> None:
 
 
 _load_django_test_without_jinja2()
+
+
+def _read_json_columns_with_orjson() -> None:
+    from ade.jsoncodec import read_json_columns_with_orjson
+
+    read_json_columns_with_orjson()  # before any query collects the fields' converters
+
+
+_read_json_columns_with_orjson()

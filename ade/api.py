@@ -16,11 +16,14 @@ from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
+from ninja.renderers import JSONRenderer
+from ninja.responses import NinjaJSONEncoder
 
 from .auth import ApiKeyAuth
 from .dbretry import DATABASE_LOST, is_disconnect
 from .errors import Conflict, DomainError, Invalid
 from .ids import _UUID4
+from .jsoncodec import dumps
 
 log = logging.getLogger(__name__)
 VERSION = "0.16.8"  # the Letta server version whose API we speak
@@ -59,6 +62,17 @@ def _refuse_nul(value, where: str) -> None:
     elif isinstance(value, list):
         for i, item in enumerate(value):
             _refuse_nul(item, f"{where}[{i}]" if where.startswith("body") else where)
+
+
+class OrjsonRenderer(JSONRenderer):
+    """ninja's JSON answers written by orjson (ade/jsoncodec.py), with ninja's encoder for what it converts itself
+    (datetimes in Django's format, schemas, decimals…). A page of 60 messages took ~0.3 ms to write with json.
+    One difference, unused: a plain Enum member is written as its value, where ninja wrote `str(member)`."""
+
+    _convert = NinjaJSONEncoder().default
+
+    def render(self, request, data, *, response_status):
+        return dumps(data, self._convert, datetimes_by_default=True)
 
 
 ERROR_RESPONSES = {
@@ -102,6 +116,7 @@ api = EngramApi(
     openapi_url="/openapi.json",
     auth=ApiKeyAuth(),
     parser=StrictJsonParser(),
+    renderer=OrjsonRenderer(),
 )
 
 

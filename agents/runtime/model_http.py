@@ -10,7 +10,6 @@ Redirects are never followed: the response is the endpoint's own.
 """
 
 import http.client
-import json
 import os
 import select
 import socket
@@ -20,6 +19,8 @@ import time
 from urllib.parse import urlsplit
 
 import httpx
+
+from ade import jsoncodec
 
 KEEP_IDLE_SECONDS = 5.0  # as httpx: endpoints drop idle connections soon after (uvicorn: 5 s)
 MAX_IDLE_PER_HOST = 8
@@ -97,7 +98,7 @@ class Response:
         return self.read().decode("utf-8", "replace")
 
     def json(self):
-        return json.loads(self.read())
+        return jsoncodec.loads(self.read())
 
     def iter_lines(self):
         """The body's lines as they arrive (server-sent events), without their line ends."""

@@ -19,6 +19,7 @@ import os
 
 import httpx
 
+from ade import jsoncodec
 from agents.runtime import model_http
 
 DEFAULT_BASE = "https://api.openai.com/v1"
@@ -55,7 +56,7 @@ def stream(kwargs: dict):
             data = line[5:].strip()
             if data == "[DONE]":
                 break
-            chunk = json.loads(data)
+            chunk = jsoncodec.loads(data)
             if isinstance(chunk, dict) and chunk.get("error"):  # an error the endpoint sent inside the stream
                 error = chunk["error"] if isinstance(chunk["error"], dict) else {"message": str(chunk["error"])}
                 code = error.get("code")
@@ -103,7 +104,7 @@ def _post(kwargs: dict, url: str, headers: dict, body: dict, *, stream: bool):
     """The endpoint's response (an httpx.Response or its like from `model_http`), once its status is 2xx."""
     from litellm.llms.custom_httpx.http_handler import _get_httpx_client
 
-    content = json.dumps(body).encode()
+    content = jsoncodec.dumps(body)
     try:
         if model_http.direct(url):
             response = model_http.post(url, headers, content, kwargs["timeout"])
