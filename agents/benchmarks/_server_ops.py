@@ -25,7 +25,7 @@ ROWS = {
     "insert_local": ("archival insert, MiniLM in the server", None, None),
 }
 WARM_UP = 5  # requests of each kind before measuring (the first ones import litellm and load MiniLM)
-SETTLE_SECONDS = 2.0  # let start-up or load finish before reading RSS
+SETTLE_SECONDS = 2.0  # let the load's last work finish before reading RSS
 
 
 @dataclass
@@ -41,15 +41,16 @@ class Figures:
 
 
 def measure_all(server, model, figures: Figures, args, out) -> None:
-    time.sleep(SETTLE_SECONDS)
-    figures.idle_mib = server.rss_mib()
-    out.write(
-        f"  {figures.label}: healthy {figures.startup_ms:.0f} ms after start, idle RSS {figures.idle_mib:.0f} MiB"
-    )
+    # As a user who starts the server and talks to it at once: litellm's warm-up import is still running.
     agent = create_agent(server, "local/all-minilm-l6-v2")
     model.reset()
     wall, _ = server.call("POST", f"/v1/agents/{agent}/messages", json=_message("Hello!"))
     figures.first_message_ms = wall - model.spent_ms()
+    _wait_until_idle(server)
+    figures.idle_mib = server.rss_mib()
+    out.write(
+        f"  {figures.label}: healthy {figures.startup_ms:.0f} ms after start, idle RSS {figures.idle_mib:.0f} MiB"
+    )
     n, k, some = args.messages, args.inserts, min(args.messages, 100)
     memory_agent = create_agent(server, "local/all-minilm-l6-v2")
     other = create_agent(server, "engram/scripted-embed")
@@ -72,6 +73,19 @@ def measure_all(server, model, figures: Figures, args, out) -> None:
         figures.ops[name] = [times[i] for times in stream]
     time.sleep(SETTLE_SECONDS)
     figures.loaded_mib = server.rss_mib()
+
+
+def _wait_until_idle(server, quiet_ms: float = 20.0, window: float = 0.5, longest: float = 60.0) -> None:
+    """Until the server uses less than `quiet_ms` of CPU in `window` seconds: its start-up work (litellm's warm-up
+    import, seconds long) is over, so the RSS read next is the idle process's (read at a fixed delay, it came
+    mid-import)."""
+    deadline, before = time.monotonic() + longest, server.cpu_ms()
+    while time.monotonic() < deadline:
+        time.sleep(window)
+        now = server.cpu_ms()
+        if now - before < quiet_ms:
+            return
+        before = now
 
 
 def _phase(figures: Figures, name: str, server, model, count: int, request) -> None:
@@ -170,7 +184,7 @@ def report(results: list[Figures], out) -> None:
             row("    server CPU per request", [f"{r.cpu_ms[key]:.1f} ms" for r in results])
     row("first message after start-up", [f"{r.first_message_ms:.0f} ms" for r in results], "≤ 200 ms")
     row("start-up to healthy", [f"{r.startup_ms:.0f} ms" for r in results], "≤ 1000 ms")
-    row("RSS idle after start-up", [f"{r.idle_mib:.0f} MiB" for r in results], "≤ 120 MiB", "~490 MiB")
+    row("RSS idle after start-up (warm-up done)", [f"{r.idle_mib:.0f} MiB" for r in results], "≤ 120 MiB", "~490 MiB")
     row("RSS after the turns (MiniLM not loaded)", [f"{r.turns_mib:.0f} MiB" for r in results], "≤ 250 MiB")
     row("RSS after the load (MiniLM in the server)", [f"{r.loaded_mib:.0f} MiB" for r in results])
     out.write("")
