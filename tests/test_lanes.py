@@ -13,30 +13,14 @@ from django.middleware.csrf import CsrfViewMiddleware
 from ade.handler import OneHopHandler
 from ade.wsgi import Handler as WsgiHandler
 from tests.apiclient import LanedClientHandler
+from tests.asgi import http_scope
 
 PAGE_ONLY = (SessionMiddleware, CsrfViewMiddleware, MessageMiddleware)
 
 
-def _scope(path: str, headers=()) -> dict:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [*headers] if any(k == b"host" for k, _ in headers) else [(b"host", b"testserver"), *headers],
-        "client": ("127.0.0.1", 5000),
-        "server": ("testserver", 80),
-    }
-
-
 def _get(app, path: str, headers=()) -> tuple[int, dict]:
     async def go():
-        talk = ApplicationCommunicator(app, _scope(path, headers))
+        talk = ApplicationCommunicator(app, http_scope(path, headers))
         await talk.send_input({"type": "http.request", "body": b"", "more_body": False})
         start = await talk.receive_output(10)
         await talk.receive_output(10)

@@ -12,27 +12,11 @@ from django.test import override_settings
 
 from ade.handler import OneHopHandler
 from tests import request_threads_urls as views
-
-
-def _scope(path: str) -> dict:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"testserver")],
-        "client": ("127.0.0.1", 5000),
-        "server": ("testserver", 80),
-    }
+from tests.asgi import http_scope
 
 
 async def _get(app, path: str) -> int:
-    talk = ApplicationCommunicator(app, _scope(path))
+    talk = ApplicationCommunicator(app, http_scope(path))
     await talk.send_input({"type": "http.request", "body": b"", "more_body": False})
     start = await talk.receive_output(10)
     body = await talk.receive_output(10)
@@ -65,7 +49,7 @@ async def test_a_request_never_waits_behind_one_still_running_even_once_the_serv
     app = OneHopHandler()
     views.release.clear()
     views.entered.clear()
-    abandoned = ApplicationCommunicator(app, _scope("/slow"))
+    abandoned = ApplicationCommunicator(app, http_scope("/slow"))
     await abandoned.send_input({"type": "http.request", "body": b"", "more_body": False})
     assert await asyncio.get_running_loop().run_in_executor(None, views.entered.wait, 10)
     abandoned.future.cancel()
@@ -146,7 +130,7 @@ async def _read_stream(talk) -> list[bytes]:
 async def _stream_request() -> ApplicationCommunicator:
     views.stream_closed.clear()
     views.chunk_gate = asyncio.Semaphore(0)  # of this test's event loop
-    talk = ApplicationCommunicator(OneHopHandler(), _scope("/stream"))
+    talk = ApplicationCommunicator(OneHopHandler(), http_scope("/stream"))
     await talk.send_input({"type": "http.request", "body": b"", "more_body": False})
     return talk
 
