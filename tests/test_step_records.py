@@ -111,15 +111,15 @@ def test_a_trace_over_its_cap_drops_the_fewest_oldest_messages(monkeypatch):
         if dropped:  # the fewest: with one more message kept, the trace would not fit
             one_more = {"request_json": {"messages": [messages[0], *messages[dropped:]], "tools": []}}
             one_more["response_json"] = {"content": "ok"}
-            assert len(json.dumps(one_more)) > traces.MAX_TRACE_CHARS
+            assert len(traces._dumps(one_more)) > traces.MAX_TRACE_CHARS  # measured as the trace is written
             without_note = {**trace, "request_json": {"messages": kept, "tools": []}}
-            assert len(json.dumps(without_note)) <= traces.MAX_TRACE_CHARS or len(kept) == 2
+            assert len(traces._dumps(without_note)) <= traces.MAX_TRACE_CHARS or len(kept) == 2
 
 
 def test_a_trace_taken_as_it_is_equals_one_cleaned_value_by_value(monkeypatch):
     """build_trace keeps messages as they are when their JSON shows nothing to clean; every case that must be
-    cleaned (a secret, escaped or not; a credential-like key, in any case or through the Kelvin sign; a string past
-    the clip) gives the same trace as cleaning every value in turn."""
+    cleaned (a secret, escaped or not, written by orjson or by json; a credential-like key, in any case or through
+    the Kelvin sign; a string past the clip) gives the same trace as cleaning every value in turn."""
     import sys
 
     from agents.runtime import traces
@@ -132,6 +132,7 @@ def test_a_trace_taken_as_it_is_equals_one_cleaned_value_by_value(monkeypatch):
     messages[30]["extra"] = {"TO\u212aEN": "kelvin"}
     messages[40]["content"] = "y" * (traces.MAX_STRING + 5)
     messages[50]["content"] = "the word token in a sentence is only a word"
+    messages[60]["content"] = f"a lone \ud800 surrogate (json writes this batch, in ASCII) and {secret}"
     request = {"messages": messages, "tools": [{"name": "t", "parameters": {"api_key": "schema-value"}}]}
     response = {"content": f"echo {secret}", "password": "hunter2"}
     fast = traces.build_trace(request, response, secrets={"KEY": secret})

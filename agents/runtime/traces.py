@@ -9,6 +9,8 @@ import functools
 import json
 import uuid
 
+from ade import jsoncodec
+
 MAX_STRING = 20_000
 MAX_TRACE_CHARS = 200_000
 REDACTED = "[redacted]"
@@ -150,14 +152,16 @@ def _credential_name(key: str) -> bool:
 
 
 _BATCH = 64
-# How a name `_credential_name` masks can show in a JSON text (all ASCII): the names in any case, or through the two
-# characters outside ASCII that lower() turns into ASCII letters, escaped (K, the Kelvin sign: "TO\u212aEN").
+# How a name `_credential_name` masks can show in a JSON text: the names in any case, or, in the json module's ASCII
+# text (what orjson refuses goes there), through the two characters outside ASCII that lower() turns into ASCII
+# letters, escaped (K, the Kelvin sign: "TO\u212aEN"). orjson writes them as they are, and lower() maps them.
 _CREDENTIAL_MARKS = (*SECRET_NAMES, "\\u0130", "\\u212a")
 
 
 def _may_need_cleaning(text: str, secrets: "_Secrets") -> bool:
     """False only if `_clean` would return the value whose JSON is `text` unchanged. JSON escapes character by
-    character, so a secret inside a string shows in the text as the secret's own escaped text."""
+    character, so a secret inside a string shows in the text as the secret's own escaped text, in the form of the
+    writer of that text (orjson's UTF-8, or json's ASCII for what orjson refuses: both are looked for)."""
     if len(text) > MAX_STRING or any(escaped in text for escaped in secrets.escaped):
         return True
     lowered = text.lower()
@@ -169,14 +173,15 @@ class _Secrets(list):
 
     def __init__(self, values):
         super().__init__(values)
-        self.escaped = [_dumps(value)[1:-1] for value in self]
+        self.escaped = [text for value in self for text in {_dumps(value)[1:-1], json.dumps(value)[1:-1]}]
 
 
-_ENCODER = json.JSONEncoder(default=str)  # one for all: json.dumps(default=...) builds a new one per call
 # Where the messages' text goes in a trace's text: unguessable, so no value of the request can be it.
 _SLOT = f"messages-{uuid.uuid4().hex}"
 _SLOT_JSON = json.dumps(_SLOT)
 
 
 def _dumps(value) -> str:
-    return _ENCODER.encode(value)
+    """JSON text through orjson (ade/jsoncodec.py; a long context's trace took ~3 ms with json); what JSON lacks as
+    str() gives it, datetimes included."""
+    return jsoncodec.dumps(value, str, datetimes_by_default=True).decode()
