@@ -109,7 +109,8 @@ def test_json_columns_read_back_what_was_written(alice, org):
     from agents.actions import create_agent
 
     agent = create_agent(alice, {"name": "codec", "model": "engram/scripted", "embedding": "engram/scripted-embed"})
-    odd = [{"type": "text", "text": "lone \ud800 surrogate, é ✓ 😀"}, {"big": 2**70, "tiny": 5e-324}]
+    # Past 64 bits: orjson refuses it, json reads it (PostgreSQL refuses lone surrogates, so none here).
+    odd = [{"type": "text", "text": "é ✓ 😀 \u2028"}, {"big": 2**70, "tiny": 5e-324}]
     row = Message.objects.filter(agent=agent).first()
     Message.objects.filter(id=row.id).update(content=odd)
     assert Message.objects.get(id=row.id).content == odd
