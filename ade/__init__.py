@@ -3,6 +3,8 @@ first hands work over (ade/queue.py)."""
 
 import sys
 
+from ade.jsoncodec import read_json_columns_with_orjson
+
 
 def _load_django_test_without_jinja2() -> None:
     """django-ninja imports django.test for one signal, and django.test imports jinja2 when it can, for test helpers
@@ -19,11 +21,4 @@ def _load_django_test_without_jinja2() -> None:
 
 _load_django_test_without_jinja2()
 
-
-def _read_json_columns_with_orjson() -> None:
-    from ade.jsoncodec import read_json_columns_with_orjson
-
-    read_json_columns_with_orjson()  # before any query collects the fields' converters
-
-
-_read_json_columns_with_orjson()
+read_json_columns_with_orjson()  # before any query collects the fields' converters (ade/jsoncodec.py)
