@@ -200,13 +200,13 @@ def test_the_model_receives_the_messages_exactly_as_built(scripted_llm):
     assert not any(key.startswith("_") for key in sent)  # litellm's own switches stay out of the request
 
 
-def in_a_fresh_process(code: str, **env) -> list[str]:
-    """What `code` prints, run in a new Python process with Django set up from this repository."""
+def in_a_fresh_process(code: str, *args: str, **env) -> list[str]:
+    """What `code` prints, run with `args` in a new Python process with Django set up from this repository."""
     import subprocess
     import sys
 
     done = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()\n" + code],
+        [sys.executable, "-c", "import django; django.setup()\n" + code, *args],
         cwd=Path(__file__).resolve().parent.parent,
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "ade.settings", **env},
         capture_output=True,
@@ -259,6 +259,25 @@ def test_a_process_that_exits_during_the_warm_up_lets_it_finish_first():
     stopped with Ctrl-C seconds after start never exited): the exit now waits for the warm-up to end."""
     code = "import sys\nfrom agents.runtime import llm\nllm.warm_up(then=lambda: print('warmed'))\nsys.exit(0)\n"
     assert in_a_fresh_process(code) == ["warmed"]
+
+
+def test_under_daphne_the_warm_up_starts_once_the_reactor_runs():
+    """A warm-up thread started while the application loaded took half of the GIL from the rest of start-up
+    (~0.17 s later to healthy): under the daphne command it starts once the reactor runs, after the sockets listen;
+    under any other server (where the reactor may never run) as the application loads."""
+    code = (
+        "import sys, threading\n"
+        "if sys.argv[1:] == ['daphne']:\n"
+        "    import daphne.cli\n"
+        "from twisted.internet import reactor  # installed by django.setup(): daphne is an installed app\n"
+        "import ade.asgi\n"
+        "warming = lambda: any(t.name == 'litellm-warm-up' for t in threading.enumerate())\n"
+        "print(warming())\n"
+        "reactor.callWhenRunning(lambda: (print(warming()), reactor.stop()))\n"
+        "reactor.run(installSignalHandlers=False)\n"
+    )
+    assert in_a_fresh_process(code, "daphne", WARM_LITELLM="1") == ["False", "True"]
+    assert in_a_fresh_process(code, WARM_LITELLM="1") == ["True", "True"]
 
 
 def test_loading_the_urls_makes_no_operation_or_schema_until_used():
