@@ -28,4 +28,4 @@ RUN SECRET_KEY=build-only python manage.py collectstatic --no-input -v0 \
 
 USER engram
 EXPOSE 8000
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "ade.asgi:application"]
+CMD ["python", "-m", "ade.serve", "-b", "0.0.0.0", "-p", "8000", "ade.asgi:application"]

@@ -33,13 +33,13 @@ run: sandbox-deps install
 	$(PY) manage.py migrate --no-input -v0
 	$(PY) manage.py collectstatic --no-input -v0
 	PORT=$(PORT) $(PY) manage.py bootstrap
-	@if [ -z "$$REDIS_URL" ]; then exec .venv/bin/daphne -b 127.0.0.1 -p $(PORT) ade.asgi:application; fi; \
+	@if [ -z "$$REDIS_URL" ]; then exec $(PY) -m ade.serve -b 127.0.0.1 -p $(PORT) ade.asgi:application; fi; \
 	  echo "REDIS_URL is set: turns run on a Celery worker started beside the web server (Ctrl-C stops both)"; \
 	  .venv/bin/celery -A ade worker -l INFO --concurrency 2 -n worker@%h --without-gossip --without-mingle & worker=$$!; \
 	  gone() { for _ in $$(seq 40); do kill -0 $$worker 2>/dev/null || return 0; sleep 0.25; done; return 1; }; \
 	  trap 'kill -TERM $$worker 2>/dev/null; gone || { kill -QUIT $$worker 2>/dev/null; gone; } || \
 	    { echo "the worker did not stop: killed"; pkill -KILL -P $$worker; kill -KILL $$worker 2>/dev/null; }; wait $$worker' EXIT; \
-	  .venv/bin/daphne -b 127.0.0.1 -p $(PORT) ade.asgi:application
+	  $(PY) -m ade.serve -b 127.0.0.1 -p $(PORT) ade.asgi:application
 
 # Debian packages: bubblewrap isolates custom tools (run and test); Redis server and Chromium for the tests.
 sandbox-deps:

@@ -52,7 +52,7 @@ def main(runs: int) -> None:
     client.force_login(user)
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "ade.asgi:application"],
+        [sys.executable, "-m", "ade.serve", "-b", "127.0.0.1", "-p", str(port), "ade.asgi:application"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

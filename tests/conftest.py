@@ -112,7 +112,7 @@ def serve(log_dir, **env_overrides):
     connections.close_all()
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "ade.asgi:application"],
+            [sys.executable, "-m", "ade.serve", "-b", "127.0.0.1", "-p", str(port), "ade.asgi:application"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

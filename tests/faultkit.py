@@ -167,7 +167,7 @@ class Web:
     def start(self) -> None:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "ade.asgi:application"],
+                [sys.executable, "-m", "ade.serve", "-b", "127.0.0.1", "-p", str(self.port), "ade.asgi:application"],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

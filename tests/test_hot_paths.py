@@ -6,12 +6,15 @@ A change that adds a query to one of these paths should be deliberate: update th
 """
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+ROOT = Path(__file__).resolve().parent.parent
 # Transaction control differs between SQLite (BEGIN IMMEDIATE, COMMIT) and PostgreSQL (implicit) and is not
 # counted; every statement that reads or writes rows is.
 CONTROL_STATEMENTS = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "SET ")
@@ -202,12 +205,9 @@ def test_the_model_receives_the_messages_exactly_as_built(scripted_llm):
 
 def in_a_fresh_process(code: str, *args: str, **env) -> list[str]:
     """What `code` prints, run with `args` in a new Python process with Django set up from this repository."""
-    import subprocess
-    import sys
-
     done = subprocess.run(
         [sys.executable, "-c", "import django; django.setup()\n" + code, *args],
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=ROOT,
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "ade.settings", **env},
         capture_output=True,
         text=True,
@@ -278,6 +278,18 @@ def test_under_daphne_the_warm_up_starts_once_the_reactor_runs():
     )
     assert in_a_fresh_process(code, "daphne", WARM_LITELLM="1") == ["False", "True"]
     assert in_a_fresh_process(code, WARM_LITELLM="1") == ["True", "True"]
+
+
+def test_the_web_server_starts_daphne_without_tls_and_leaves_it_importable():
+    """`python -m ade.serve` (the web server's command) loads daphne and twisted without pyOpenSSL (~90 ms and ~6 MiB
+    of every start; TLS ends at the proxy); whatever imports it later still can."""
+    code = (
+        "import ade.serve\nprint('OpenSSL' in sys.modules, 'daphne.server' in sys.modules)\nimport OpenSSL\nprint('ok')"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys\n" + code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.stdout.split() == ["False", "True", "ok"], done.stderr[-2000:]
 
 
 def test_loading_the_urls_makes_no_operation_or_schema_until_used():

@@ -42,7 +42,7 @@ def server(django_db_setup, scripted_llm_server, tmp_path_factory):
     }
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "ade.asgi:application"],
+            [sys.executable, "-m", "ade.serve", "-b", "127.0.0.1", "-p", str(port), "ade.asgi:application"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

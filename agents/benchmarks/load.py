@@ -128,7 +128,7 @@ def _start_web(model_url: str):
         "DATABASE_NAME": str(settings.DATABASES["default"]["NAME"]),
     }
     log = open(os.path.join(tempfile.mkdtemp(prefix="engram-load-web-"), "web.log"), "wb")
-    cmd = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "ade.asgi:application"]
+    cmd = [sys.executable, "-m", "ade.serve", "-b", "127.0.0.1", "-p", str(port), "ade.asgi:application"]
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR)
     url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 90
     while True:

@@ -217,7 +217,7 @@ class EngramServer:
         self.url = f"http://127.0.0.1:{_free_port()}"
         started = time.perf_counter()
         self.server = self._spawn(
-            "server", ["-m", "daphne", "-b", "127.0.0.1", "-p", self.url.rsplit(":", 1)[1], "ade.asgi:application"]
+            "server", ["-m", "ade.serve", "-b", "127.0.0.1", "-p", self.url.rsplit(":", 1)[1], "ade.asgi:application"]
         )
         _wait_http(self.url + "/v1/health/", self.server, self.backend.dir / "server.log", "the Engram server")
         self.startup_ms = (time.perf_counter() - started) * 1000
