@@ -1,4 +1,5 @@
 import atexit
+import gc
 import logging
 import os
 import sys
@@ -56,12 +57,16 @@ def _end_now() -> None:
     os._exit(0)
 
 
-def _hand_over_sooner() -> None:
-    """A streamed event crosses three threads (the turn, its relay, the event loop) and every reply two; each waits
-    for the GIL while another computes, up to Python's switch interval (5 ms). At 0.5 ms the first SSE event came
-    19.7 -> 11.1 ms after the model's bytes (bench server). Only once litellm's warm-up is over: during it, the
-    import took more of the GIL from start-up and the first requests (1.0 -> 1.35 s to healthy)."""
+def _started() -> None:
+    """Start-up is over (litellm's warm-up too). A streamed event crosses three threads (the turn, its relay, the
+    event loop) and every reply two; each waits for the GIL while another computes, up to Python's switch interval
+    (5 ms). At 0.5 ms the first SSE event came 19.7 -> 11.1 ms after the model's bytes (bench server); not sooner:
+    during the warm-up the import took more of the GIL from start-up and the first requests (1.0 -> 1.35 s to
+    healthy). The collector comes back on (`ade/serve.py` turned it off), with start-up's ~300,000 objects frozen:
+    they live as long as the process, and no full collection walks them again."""
     sys.setswitchinterval(0.0005)
+    gc.freeze()
+    gc.enable()
 
 
 def _once_listening(start) -> None:
@@ -83,9 +88,9 @@ import_module(settings.ROOT_URLCONF)
 
 if settings.WARM_LITELLM:
     # With workers, each turn hands work to Celery: it loads now, not in the first turn (ade/queue.py).
-    _once_listening(lambda: llm.warm_up(then=_hand_over_sooner, first=("ade.celery",) if settings.REDIS_URL else ()))
+    _once_listening(lambda: llm.warm_up(then=_started, first=("ade.celery",) if settings.REDIS_URL else ()))
 else:
-    _hand_over_sooner()
+    _once_listening(_started)
 
 routes = ProtocolTypeRouter(
     {

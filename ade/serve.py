@@ -5,7 +5,11 @@ pyOpenSSL and cryptography's bindings all the same when it can: ~90 ms and ~6 Mi
 `ssl:` endpoints, run the `daphne` command instead.
 """
 
-from ade import load_without
+import gc
+
+gc.disable()  # start-up makes ~300,000 objects that live on; collecting as they come took ~15 % of it (ade/asgi.py)
+
+from ade import load_without  # noqa: E402
 
 load_without("daphne.server", hidden="OpenSSL")
 
