@@ -215,12 +215,7 @@ class EngramServer:
         key = re.search(r"API key:\s+(\S+)", boot).group(1)
         self.procs = []
         self.url = f"http://127.0.0.1:{_free_port()}"
-        started = time.perf_counter()
-        self.server = self._spawn(
-            "server", ["-m", "ade.serve", "-b", "127.0.0.1", "-p", self.url.rsplit(":", 1)[1], "ade.asgi:application"]
-        )
-        _wait_http(self.url + "/v1/health/", self.server, self.backend.dir / "server.log", "the Engram server")
-        self.startup_ms = (time.perf_counter() - started) * 1000
+        self.startup_ms = self._start_server()
         for i in range(self.backend.workers):
             self._spawn(
                 f"worker{i}",
@@ -243,6 +238,21 @@ class EngramServer:
             )
         self.http = httpx.Client(base_url=self.url, timeout=120, headers={"Authorization": f"Bearer {key}"})
         return self
+
+    def _start_server(self) -> float:
+        """Start the web server; ms until it answers its health check."""
+        started = time.perf_counter()
+        self.server = self._spawn(
+            "server", ["-m", "ade.serve", "-b", "127.0.0.1", "-p", self.url.rsplit(":", 1)[1], "ade.asgi:application"]
+        )
+        _wait_http(self.url + "/v1/health/", self.server, self.backend.dir / "server.log", "the Engram server")
+        return (time.perf_counter() - started) * 1000
+
+    def restart(self) -> None:
+        """Stop the web server and start it again on the same database (workers stay)."""
+        _stop(self.server)
+        self.procs.remove(self.server)
+        self._start_server()
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
         with open(self.backend.dir / f"{name}.log", "wb") as log:
