@@ -1,5 +1,4 @@
 import atexit
-import gc
 import logging
 import os
 import sys
@@ -20,6 +19,7 @@ from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
+from ade import collect_from_now_on  # noqa: E402
 from ade.bodylimit import BodyLimit, install_daphne_limits  # noqa: E402
 from ade.events import serve_here  # noqa: E402
 from ade.websockets import NoRoute, SameOrigin  # noqa: E402
@@ -62,11 +62,9 @@ def _started() -> None:
     event loop) and every reply two; each waits for the GIL while another computes, up to Python's switch interval
     (5 ms). At 0.5 ms the first SSE event came 19.7 -> 11.1 ms after the model's bytes (bench server); not sooner:
     during the warm-up the import took more of the GIL from start-up and the first requests (1.0 -> 1.35 s to
-    healthy). The collector comes back on (`ade/serve.py` turned it off), with start-up's ~300,000 objects frozen:
-    they live as long as the process, and no full collection walks them again."""
+    healthy)."""
     sys.setswitchinterval(0.0005)
-    gc.freeze()
-    gc.enable()
+    collect_from_now_on()
 
 
 def _once_listening(start) -> None:

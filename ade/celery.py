@@ -1,7 +1,10 @@
+import gc
 import os
 
 from celery import Celery
 from celery.signals import task_postrun, task_prerun, worker_process_init
+
+from ade import collect_from_now_on
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ade.settings")
 app = Celery("engram")
@@ -26,13 +29,15 @@ def release_connection(task=None, **_kwargs) -> None:
 
 @worker_process_init.connect
 def warm_up_litellm(**_kwargs) -> None:
-    """Each worker process imports litellm in the background as it starts, not during its first turn."""
+    """Each worker process imports litellm in the background as it starts, not during its first turn; without
+    collecting garbage meanwhile, as a web server starts (ade/serve.py)."""
     from django.conf import settings
 
     if settings.WARM_LITELLM:
         from agents.runtime import llm
 
-        llm.warm_up()
+        gc.disable()
+        llm.warm_up(then=collect_from_now_on)
 
 
 def set_eager(on: bool) -> None:

@@ -7,7 +7,7 @@ pyOpenSSL and cryptography's bindings all the same when it can: ~90 ms and ~6 Mi
 
 import gc
 
-gc.disable()  # start-up makes ~300,000 objects that live on; collecting as they come took ~15 % of it (ade/asgi.py)
+gc.disable()  # until start-up is over (ade.collect_from_now_on)
 
 from ade import load_without  # noqa: E402
 

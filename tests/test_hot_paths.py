@@ -303,6 +303,20 @@ def test_the_web_servers_command_starts_without_tls_or_the_collector():
     assert done.stdout.split() == ["False", "True", "False", "False", "True", "True", "ok"], done.stderr[-2000:]
 
 
+def test_a_worker_process_warms_up_without_the_collector_then_freezes_what_it_loaded():
+    """As a web server starts (above): a Celery worker process imports litellm with the collector off, and turns it
+    back on with what it loaded frozen."""
+    code = (
+        "import gc, threading\n"
+        "from ade.celery import warm_up_litellm\n"
+        "warm_up_litellm()\n"
+        "print(gc.isenabled())\n"
+        "next(t for t in threading.enumerate() if t.name == 'litellm-warm-up').join(120)\n"
+        "print(gc.isenabled(), gc.get_freeze_count() > 100_000)\n"
+    )
+    assert in_a_fresh_process(code, WARM_LITELLM="1") == ["False", "True", "True"]
+
+
 def test_loading_the_urls_makes_no_operation_or_schema_until_used():
     """Registering the operations once built ~570 pydantic models before a server could answer (ade/ninja_tuning.py): our
     schemas are built on first use now, and each operation's signature and parameter and response models are made
