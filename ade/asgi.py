@@ -82,8 +82,6 @@ _on_shutdown()
 # The URLs (the API's ~190 operations) load now, before litellm's warm-up starts competing for the GIL, instead of
 # during the first request.
 import_module(settings.ROOT_URLCONF)
-
-
 if settings.WARM_LITELLM:
     # With workers, each turn hands work to Celery: it loads now, not in the first turn (ade/queue.py).
     _once_listening(lambda: llm.warm_up(then=_started, first=("ade.celery",) if settings.REDIS_URL else ()))
